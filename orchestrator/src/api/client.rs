@@ -1,0 +1,323 @@
+//! `/api/v1`: what clients call with `X-Client-Token`.
+//!
+//! Jobs are created through their blueprint's endpoint (`POST /api/{version}{endpoint}`)
+//! and are visible only to the client that created them (403 for others).
+
+use super::error::ApiError;
+use super::{body, json_response, ok_json, parse_json, respond, with_app, AppRef};
+use crate::blueprint::{Blueprint, StateKind};
+use crate::clock::{now_ms, rfc3339};
+use crate::engine::job::{history_view, job_view};
+use crate::engine::{CancelDelivery, NewJob};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+type Token = Option<String>;
+
+fn token() -> impl Filter<Extract = (Token,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-client-token")
+}
+
+fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
+    app.auth.client(token.as_deref()).map(str::to_string).map_err(ApiError::client_auth)
+}
+
+pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let limit = app.cfg.max_body_bytes;
+    let get_job = warp::path!("api" / "v1" / "jobs" / String)
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|id: String, t: Token, app: AppRef| async move { respond(get_job(&app, &t, &id).await) });
+    let cancel = warp::path!("api" / "v1" / "jobs" / String / "cancel")
+        .and(warp::post())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|id: String, t: Token, app: AppRef| async move { respond(cancel_job(&app, &t, &id).await) });
+    let history = warp::path!("api" / "v1" / "jobs" / String / "history")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|id: String, t: Token, app: AppRef| async move { respond(history(&app, &t, &id).await) });
+    let workers = warp::path!("api" / "v1" / "workers")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|t: Token, app: AppRef| async move { respond(workers(&app, &t).await) });
+    let dashboard = warp::path!("api" / "v1" / "dashboard")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|t: Token, app: AppRef| async move { respond(dashboard(&app, &t).await) });
+    let blueprints = warp::path!("api" / "v1" / "blueprints")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|t: Token, app: AppRef| async move { respond(list_blueprints(&app, &t)) });
+    let blueprint = warp::path!("api" / "v1" / "blueprints" / String)
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|name: String, t: Token, app: AppRef| async move { respond(get_blueprint(&app, &t, &name)) });
+    let graph = warp::path!("api" / "v1" / "blueprints" / String / "graph")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|name: String, t: Token, app: AppRef| async move { respond(graph(&app, &t, &name)) });
+    let create = warp::path("api")
+        .and(warp::path::param::<String>())
+        .and(warp::path::tail())
+        .and(warp::post())
+        .and(token())
+        .and(body(limit))
+        .and(with_app(app))
+        .then(|version: String, tail: warp::path::Tail, t: Token, body: Result<Bytes, ApiError>, app: AppRef| async move {
+            respond(create_job(&app, &t, &version, tail.as_str(), body).await)
+        });
+    get_job
+        .or(cancel)
+        .unify()
+        .or(history)
+        .unify()
+        .or(workers)
+        .unify()
+        .or(dashboard)
+        .unify()
+        .or(blueprints)
+        .unify()
+        .or(blueprint)
+        .unify()
+        .or(graph)
+        .unify()
+        .or(create)
+        .unify()
+}
+
+async fn create_job(
+    app: &AppRef,
+    t: &Token,
+    version: &str,
+    tail: &str,
+    body: Result<Bytes, ApiError>,
+) -> Result<Response, ApiError> {
+    let client = client(app, t)?;
+    let endpoint = format!("/{}", tail.trim_end_matches('/'));
+    let bp = app
+        .engine
+        .blueprints
+        .by_endpoint(version, &endpoint)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no blueprint serves POST /api/{version}{endpoint}")))?;
+    let body = body?;
+    let value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse_json(&body)? };
+    let req = new_job(value)?;
+    let job_id = app.engine.create_job(&client, &bp, req).await?;
+    Ok(json_response(StatusCode::ACCEPTED, &json!({"status": "accepted", "job_id": job_id})))
+}
+
+/// Validates a creation body: every field optional, each checked for its type.
+fn new_job(value: Value) -> Result<NewJob, ApiError> {
+    let Value::Object(mut map) = value else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let object = |map: &mut Map<String, Value>, key: &str| -> Result<Value, ApiError> {
+        match map.remove(key) {
+            None | Some(Value::Null) => Ok(json!({})),
+            Some(v @ Value::Object(_)) => Ok(v),
+            Some(_) => Err(ApiError::bad_request(format!("`{key}` must be an object"))),
+        }
+    };
+    let initial_data = object(&mut map, "initial_data")?;
+    let metadata = object(&mut map, "metadata")?;
+    let webhook_url = match map.remove("webhook_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            reqwest::Url::parse(&url).map_err(|e| ApiError::bad_request(format!("`webhook_url` is not a URL: {e}")))?;
+            Some(url)
+        }
+        Some(_) => return Err(ApiError::bad_request("`webhook_url` must be an http(s) URL")),
+    };
+    let seconds = |map: &mut Map<String, Value>, key: &str| -> Result<Option<u64>, ApiError> {
+        match map.remove(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Some((s * 1000.0) as u64)),
+                _ => Err(ApiError::bad_request(format!("`{key}` must be a positive number of seconds"))),
+            },
+        }
+    };
+    let dispatch_timeout_ms = seconds(&mut map, "dispatch_timeout")?;
+    let result_timeout_ms = seconds(&mut map, "result_timeout")?;
+    if let Some(unknown) = map.keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "unknown field `{unknown}` (expected initial_data, webhook_url, metadata, dispatch_timeout, result_timeout)"
+        )));
+    }
+    Ok(NewJob { initial_data, metadata, webhook_url, dispatch_timeout_ms, result_timeout_ms })
+}
+
+async fn get_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
+    let client = client(app, t)?;
+    let (job, doc) = app.engine.job_for_client(&client, id).await?;
+    ok_json(&job_view(&job, &doc))
+}
+
+async fn cancel_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
+    let client = client(app, t)?;
+    let status = match app.engine.cancel_job(&client, id).await? {
+        CancelDelivery::Sent => "cancellation_request_sent",
+        CancelDelivery::Accepted => "cancellation_request_accepted",
+    };
+    ok_json(&json!({"status": status, "job_id": id}))
+}
+
+async fn history(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
+    let client = client(app, t)?;
+    app.engine.job_for_client(&client, id).await?;
+    let entries = app.engine.store.history(id).await?;
+    let view: Vec<Value> = entries.iter().enumerate().map(|(i, raw)| history_view(id, i, raw)).collect();
+    ok_json(&Value::Array(view))
+}
+
+async fn workers(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
+    client(app, t)?;
+    let workers = app.engine.store.list_workers(now_ms(), app.cfg.heartbeat_timeout).await?;
+    let view: Vec<Value> = workers
+        .into_iter()
+        .map(|w| {
+            let info: Value = serde_json::from_str(&w.info).unwrap_or(Value::Null);
+            json!({
+                "worker_id": w.worker_id,
+                "worker_type": info.get("worker_type"),
+                "status": w.status,
+                "skills": w.skills,
+                "current_tasks": w.tasks,
+                "websocket": w.websocket,
+                "last_seen": rfc3339(w.last_seen_ms),
+                "registered_at": rfc3339(w.registered_ms),
+                "capabilities": info.get("capabilities"),
+                "resources": info.get("resources"),
+            })
+        })
+        .collect();
+    ok_json(&Value::Array(view))
+}
+
+async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
+    client(app, t)?;
+    let store = &app.engine.store;
+    let jobs = store.job_counts().await?;
+    let queues = store.queue_depths().await?;
+    let workers = store.list_workers(now_ms(), app.cfg.heartbeat_timeout).await?;
+    let mut by_status: Map<String, Value> = Map::new();
+    for w in &workers {
+        let n = by_status.get(&w.status).and_then(Value::as_u64).unwrap_or(0);
+        by_status.insert(w.status.clone(), json!(n + 1));
+    }
+    ok_json(&json!({
+        "jobs": jobs.into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| (k, json!(n))).collect::<Map<String, Value>>(),
+        "workers": {"total": workers.len(), "by_status": by_status},
+        "queues": queues,
+    }))
+}
+
+fn blueprint_summary(bp: &Blueprint) -> Value {
+    let mut skills: Vec<&str> = bp.skills().collect();
+    skills.sort_unstable();
+    skills.dedup();
+    json!({
+        "name": bp.name,
+        "version": bp.version,
+        "endpoint": format!("/api/{}{}", bp.version, bp.endpoint),
+        "description": bp.description,
+        "start": bp.start,
+        "states": bp.states.keys().collect::<Vec<_>>(),
+        "skills": skills,
+    })
+}
+
+fn list_blueprints(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
+    client(app, t)?;
+    let mut list: Vec<Value> = app.engine.blueprints.all().map(|bp| blueprint_summary(bp)).collect();
+    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    ok_json(&Value::Array(list))
+}
+
+fn find_blueprint<'a>(app: &'a AppRef, name: &str) -> Result<&'a Blueprint, ApiError> {
+    app.engine.blueprints.get(name).map(|b| b.as_ref()).ok_or_else(|| ApiError::not_found(format!("no blueprint named `{name}`")))
+}
+
+fn get_blueprint(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
+    client(app, t)?;
+    let bp = find_blueprint(app, name)?;
+    let mut view = blueprint_summary(bp);
+    view["definition"] = bp.definition.clone();
+    ok_json(&view)
+}
+
+fn graph(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
+    client(app, t)?;
+    let bp = find_blueprint(app, name)?;
+    let mut resp = Response::new(to_dot(bp).into());
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/vnd.graphviz"));
+    Ok(resp)
+}
+
+/// The blueprint as a Graphviz digraph: the start state bold, end states double circles,
+/// edges labelled with the outcome that takes them.
+pub fn to_dot(bp: &Blueprint) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut out = format!("digraph {} {{\n  rankdir=LR;\n", q(&bp.name));
+    for (name, state) in &bp.states {
+        let shape = match &state.kind {
+            StateKind::Dispatch(d) => format!("shape=box, label={}", q(&format!("{name}\\ntask: {}", d.task))),
+            StateKind::End(e) => format!("shape=doublecircle, label={}", q(&format!("{name}\\n({})", e.status.as_str()))),
+        };
+        let bold = if *name == bp.start { ", style=bold" } else { "" };
+        out.push_str(&format!("  {} [{shape}{bold}];\n", q(name)));
+    }
+    for (name, state) in &bp.states {
+        for (outcome, target) in &state.transitions {
+            out.push_str(&format!("  {} -> {} [label={}];\n", q(name), q(target), q(outcome)));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creation_bodies_are_validated_field_by_field() {
+        let ok = new_job(json!({"initial_data": {"a": 1}, "dispatch_timeout": 2.5, "webhook_url": "http://x/y"})).unwrap();
+        assert_eq!(ok.dispatch_timeout_ms, Some(2500));
+        assert_eq!(ok.initial_data, json!({"a": 1}));
+        for bad in [
+            json!([1]),
+            json!({"initial_data": 3}),
+            json!({"webhook_url": "ftp://x"}),
+            json!({"result_timeout": -1}),
+            json!({"initail_data": {}}),
+        ] {
+            assert_eq!(new_job(bad.clone()).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dot_graph_has_every_state_and_edge() {
+        let bp = crate::blueprint::load_str(
+            "x.yaml",
+            "name: g\nendpoint: /jobs/g\nstates:\n  a:\n    type: dispatch\n    start: true\n    task: t\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
+        )
+        .unwrap();
+        let dot = to_dot(&bp);
+        assert!(dot.starts_with("digraph \"g\" {"), "{dot}");
+        assert!(dot.contains("\"a\" -> \"done\" [label=\"success\"]"), "{dot}");
+        assert!(dot.contains("style=bold"), "{dot}");
+    }
+}

@@ -1,0 +1,251 @@
+//! `/_worker`: the RXON worker protocol, as the PyPI `avtomatika-worker` SDK speaks it.
+//!
+//! Every call authenticates with `X-Worker-Token` (403 on failure). Bodies with a
+//! `security.signature` are verified over their canonical form with the presented token
+//! and must carry a fresh integer `timestamp`.
+
+use super::error::ApiError;
+use super::{body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app, AppRef};
+use crate::auth::WorkerCredential;
+use crate::blueprint::load::is_identifier;
+use crate::clock::now_ms;
+use crate::store::WorkerUpdate;
+use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
+use baton_protocol::{Heartbeat, HeartbeatResponse, TaskResult, WorkerEvent, WorkerRegistration, EVENT_TYPE_PROGRESS};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+/// `(X-Worker-Token, X-Worker-ID)`.
+pub type WorkerHeaders = (Option<String>, Option<String>);
+
+pub fn worker_headers() -> impl Filter<Extract = (WorkerHeaders,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-worker-token")
+        .and(warp::header::optional::<String>("x-worker-id"))
+        .map(|token, id| (token, id))
+}
+
+type Body = Result<Bytes, ApiError>;
+
+pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let limit = app.cfg.max_body_bytes;
+    let register = warp::path!("_worker" / "workers" / "register")
+        .and(warp::post())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(register(&app, h, b).await) });
+    let heartbeat = warp::path!("_worker" / "workers" / String)
+        .and(warp::patch())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|id: String, h: WorkerHeaders, b: Body, app: AppRef| async move {
+            respond(heartbeat(&app, &id, h, b).await)
+        });
+    let next = warp::path!("_worker" / "workers" / String / "tasks" / "next")
+        .and(warp::get())
+        .and(worker_headers())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_app(app.clone()))
+        .then(|id: String, h: WorkerHeaders, q: HashMap<String, String>, app: AppRef| async move {
+            respond(next_task(&app, &id, h, q).await)
+        });
+    let result = warp::path!("_worker" / "tasks" / "result")
+        .and(warp::post())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(result(&app, h, b).await) });
+    let events = warp::path!("_worker" / "events")
+        .and(warp::post())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(event(&app, h, b).await) });
+    let ws = super::ws::route(app);
+    register.or(heartbeat).unify().or(next).unify().or(result).unify().or(events).unify().or(ws).unify()
+}
+
+/// Authenticates a worker call acting as `worker_id` (when known).
+pub fn authenticate(app: &AppRef, h: &WorkerHeaders, worker_id: Option<&str>) -> Result<WorkerCredential, ApiError> {
+    let claimed = worker_id.or(h.1.as_deref());
+    let cred = app.auth.worker(h.0.as_deref(), claimed).map_err(ApiError::worker_auth)?;
+    if let Some(id) = claimed {
+        cred.check_worker(id).map_err(ApiError::worker_auth)?;
+    }
+    Ok(cred)
+}
+
+fn verify(app: &AppRef, cred: &WorkerCredential, body: &Value, worker_id: &str, unsigned: &[&str]) -> Result<(), ApiError> {
+    app.auth.verify_body(cred, body, worker_id, unsigned, now_ms() / 1000).map_err(ApiError::worker_auth)
+}
+
+fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
+    if is_identifier(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{what} `{id}` must be letters, digits, `_` or `-`")))
+    }
+}
+
+fn lease_deadline(app: &AppRef, now: i64) -> i64 {
+    now + app.cfg.heartbeat_timeout.as_millis() as i64
+}
+
+async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
+    authenticate(app, &h, None)?;
+    let value = parse_json(&body?)?;
+    let reg: WorkerRegistration = from_value(value.clone(), "registration")?;
+    check_id(&reg.worker_id, "worker_id")?;
+    if h.1.as_deref().is_some_and(|id| id != reg.worker_id) {
+        return Err(ApiError::bad_request("X-Worker-ID does not match the body's worker_id"));
+    }
+    let cred = authenticate(app, &h, Some(&reg.worker_id))?;
+    verify(app, &cred, &value, &reg.worker_id, &[])?;
+    let skills = reg.skill_names();
+    for s in &skills {
+        check_id(s, "skill")?;
+    }
+    let mut info = value;
+    if let Value::Object(map) = &mut info {
+        map.remove("security");
+        if reg.websockets() {
+            map.insert("websockets".into(), Value::Bool(true));
+        }
+    }
+    let now = now_ms();
+    app.engine
+        .store
+        .register_worker(&WorkerUpdate {
+            worker_id: reg.worker_id.clone(),
+            now_ms: now,
+            ttl: app.cfg.heartbeat_timeout,
+            status: "idle".into(),
+            info: Some(info.to_string()),
+            skills: Some(skills.clone()),
+            current_tasks: None,
+            lease_deadline_ms: lease_deadline(app, now),
+        })
+        .await?;
+    tracing::info!(worker_id = %reg.worker_id, skills = ?skills, "worker registered");
+    ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
+}
+
+async fn heartbeat(app: &AppRef, worker_id: &str, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
+    let cred = authenticate(app, &h, Some(worker_id))?;
+    let body = body?;
+    let now = now_ms();
+    let mut update = WorkerUpdate {
+        worker_id: worker_id.to_string(),
+        now_ms: now,
+        ttl: app.cfg.heartbeat_timeout,
+        status: String::new(),
+        info: None,
+        skills: None,
+        current_tasks: None,
+        lease_deadline_ms: lease_deadline(app, now),
+    };
+    let ping = body.iter().all(u8::is_ascii_whitespace);
+    if !ping {
+        let value = parse_json(&body)?;
+        let hb: Heartbeat = from_value(value.clone(), "heartbeat")?;
+        if !hb.worker_id.is_empty() && hb.worker_id != worker_id {
+            return Err(ApiError::bad_request("the body's worker_id does not match the URL"));
+        }
+        verify(app, &cred, &value, worker_id, &[])?;
+        update.status = hb.status.clone();
+        update.skills = hb.supported_skills.as_ref().map(|s| s.iter().map(|e| e.name().to_string()).collect());
+        update.current_tasks = Some(hb.current_tasks.clone().unwrap_or_default());
+    }
+    let Some(cancels) = app.engine.store.heartbeat(&update).await? else {
+        return Err(ApiError::not_found(format!("worker `{worker_id}` not found: register again")));
+    };
+    if ping {
+        return ok_json(&json!({"status": "ttl_refreshed"}));
+    }
+    let resp = HeartbeatResponse { status: "ok".into(), cancel_task_ids: cancels, require_full_sync: false };
+    ok_json(&serde_json::to_value(resp).unwrap_or_default())
+}
+
+async fn next_task(app: &AppRef, worker_id: &str, h: WorkerHeaders, q: HashMap<String, String>) -> Result<Response, ApiError> {
+    authenticate(app, &h, Some(worker_id))?;
+    check_id(worker_id, "worker id")?;
+    let mut hold = app.cfg.poll_hold;
+    if let Some(t) = q.get("timeout") {
+        let secs: f64 = t.parse().map_err(|_| ApiError::bad_request(format!("timeout `{t}` is not a number")))?;
+        if secs.is_finite() && secs >= 0.0 {
+            hold = hold.min(Duration::from_secs_f64(secs));
+        }
+    }
+    let skills: Vec<String> = match q.get("available_skills") {
+        Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        None => match app.engine.store.get_worker(worker_id).await? {
+            Some(w) => w.skills,
+            None => return Err(ApiError::not_found(format!("worker `{worker_id}` not found: register first"))),
+        },
+    };
+    for s in &skills {
+        check_id(s, "skill")?;
+    }
+    match app.dispatcher.next_task(worker_id, &skills, hold).await? {
+        Some(handout) => {
+            tracing::debug!(worker_id, task_id = %handout.task.task_id, job_id = %handout.task.job_id, "task handed out");
+            Ok(raw_json_response(StatusCode::OK, handout.body))
+        }
+        None => {
+            let mut resp = Response::new(Default::default());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            Ok(resp)
+        }
+    }
+}
+
+async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
+    authenticate(app, &h, None)?;
+    let value = parse_json(&body?)?;
+    let result: TaskResult = from_value(value.clone(), "task result")?;
+    let result = result.normalize();
+    let worker_id = result
+        .worker_id
+        .clone()
+        .or_else(|| h.1.clone())
+        .ok_or_else(|| ApiError::bad_request("the result names no worker_id (body or X-Worker-ID)"))?;
+    if result.job_id.is_empty() || result.task_id.is_empty() {
+        return Err(ApiError::bad_request("a result needs job_id and task_id"));
+    }
+    let cred = authenticate(app, &h, Some(&worker_id))?;
+    verify(app, &cred, &value, &worker_id, &[])?;
+    let ack = app.engine.submit_result(&worker_id, result).await?;
+    if ack.status != "accepted" {
+        tracing::info!(worker_id, reason = ?ack.reason, "result ignored");
+    }
+    ok_json(&serde_json::to_value(ack).unwrap_or_default())
+}
+
+async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
+    authenticate(app, &h, None)?;
+    let value = parse_json(&body?)?;
+    handle_event(app, &h, value).await?;
+    Ok(json_response(StatusCode::OK, &json!({"status": "event_accepted"})))
+}
+
+/// An event from HTTP or the WebSocket: `progress` updates the job.
+pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Result<(), ApiError> {
+    let event: WorkerEvent = from_value(value.clone(), "event")?;
+    let cred = authenticate(app, h, Some(&event.worker_id))?;
+    verify(app, &cred, &value, &event.worker_id, EVENT_UNSIGNED_FIELDS)?;
+    if event.event_type == EVENT_TYPE_PROGRESS {
+        let job_id = event.target_job_id.as_deref().unwrap_or_default();
+        let task_id = event.origin_task_id.as_deref().or(event.target_task_id.as_deref()).unwrap_or_default();
+        let progress = event.payload.get("progress").and_then(Value::as_f64);
+        let message = event.payload.get("message").and_then(Value::as_str);
+        let applied = app.engine.record_progress(job_id, task_id, progress, message).await?;
+        tracing::debug!(job_id, task_id, ?progress, applied, "progress event");
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! Orchestrator configuration, read from `BATON_*` environment variables.
+//!
+//! Every knob has a default that works for a single developer machine; production
+//! deployments set the tokens and `BATON_REDIS_URL`. The names are a stable interface:
+//! users, tests and docker files rely on them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+/// Everything the orchestrator needs to start. Tests build one with [`Config::default`]
+/// and override fields; the binary uses [`Config::from_env`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `BATON_LISTEN`: address the HTTP server binds (the binary only; tests pass a listener).
+    pub listen: SocketAddr,
+    /// `BATON_REDIS_URL`: unset means the embedded in-memory store.
+    pub redis_url: Option<String>,
+    /// `BATON_KEY_PREFIX`: prefix (and Redis Cluster hash tag) of every key.
+    pub key_prefix: String,
+    /// `BATON_REDIS_POOL_SIZE`: connections for commands (idle long-polls use none).
+    pub redis_pool_size: usize,
+    /// `BATON_BLUEPRINTS_DIR`: where blueprint YAML files are loaded from.
+    pub blueprints_dir: PathBuf,
+    /// `BATON_CLIENT_TOKEN`: a client token (client name `default`).
+    pub client_token: Option<String>,
+    /// `BATON_CLIENTS_FILE`: YAML/JSON list of `{name, token}`.
+    pub clients_file: Option<PathBuf>,
+    /// `BATON_WORKER_TOKEN`: the global worker token.
+    pub worker_token: Option<String>,
+    /// `BATON_WORKER_TOKENS_FILE`: YAML/JSON map `worker_id: token`.
+    pub worker_tokens_file: Option<PathBuf>,
+    /// `BATON_POLL_HOLD_SECONDS`: how long `tasks/next` holds an idle poll.
+    pub poll_hold: Duration,
+    /// `BATON_HEARTBEAT_TIMEOUT_SECONDS`: silence after which a worker loses its leases.
+    pub heartbeat_timeout: Duration,
+    /// `BATON_MAX_RETRIES`: transient failures retried per state before quarantine.
+    pub max_retries: u32,
+    /// `BATON_RETRY_BACKOFF_SECONDS` / `BATON_RETRY_BACKOFF_MAX_SECONDS`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// `BATON_DISPATCH_TIMEOUT_SECONDS`: default wait for a worker to take a task.
+    pub dispatch_timeout: Duration,
+    /// `BATON_RESULT_TIMEOUT_SECONDS`: default wait for a result once a task is taken.
+    pub result_timeout: Duration,
+    /// `BATON_SIGNATURE_MAX_SKEW_SECONDS`: accepted clock skew of signed bodies.
+    pub signature_max_skew: Duration,
+    /// `BATON_REQUIRE_SIGNATURES`: reject unsigned worker bodies.
+    pub require_signatures: bool,
+    /// `BATON_MAX_BODY_BYTES`: larger request bodies get 413.
+    pub max_body_bytes: usize,
+    /// `BATON_JOB_RETENTION_SECONDS`: how long finished jobs and their history are kept.
+    pub job_retention: Duration,
+    /// `BATON_HISTORY_LIMIT`: events kept per job.
+    pub history_limit: usize,
+    /// `BATON_WEBHOOK_TIMEOUT_SECONDS` / `BATON_WEBHOOK_MAX_ATTEMPTS`.
+    pub webhook_timeout: Duration,
+    pub webhook_max_attempts: u32,
+    /// `BATON_SHUTDOWN_TIMEOUT_SECONDS`: cap on draining connections at shutdown.
+    pub shutdown_timeout: Duration,
+    /// `BATON_REAPER_INTERVAL_MS`: how often timers and leases are checked.
+    pub reaper_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            redis_url: None,
+            key_prefix: "baton".into(),
+            redis_pool_size: 16,
+            blueprints_dir: PathBuf::from("./blueprints"),
+            client_token: None,
+            clients_file: None,
+            worker_token: None,
+            worker_tokens_file: None,
+            poll_hold: Duration::from_secs(25),
+            heartbeat_timeout: Duration::from_secs(45),
+            max_retries: 3,
+            retry_backoff: Duration::from_secs(1),
+            retry_backoff_max: Duration::from_secs(60),
+            dispatch_timeout: Duration::from_secs(3600),
+            result_timeout: Duration::from_secs(3600),
+            signature_max_skew: Duration::from_secs(60),
+            require_signatures: false,
+            max_body_bytes: 4 * 1024 * 1024,
+            job_retention: Duration::from_secs(7 * 24 * 3600),
+            history_limit: 200,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_max_attempts: 3,
+            shutdown_timeout: Duration::from_secs(10),
+            reaper_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the `BATON_*` variables over the defaults.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Same as [`Config::from_env`] with an injectable lookup (for tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut c = Config::default();
+        let parse = |name: &'static str| -> Result<Option<String>, ConfigError> { Ok(get(name)) };
+        if let Some(v) = parse("BATON_LISTEN")? {
+            c.listen = v.parse().map_err(|e| err("BATON_LISTEN", format!("{e} ({v:?})")))?;
+        }
+        c.redis_url = get("BATON_REDIS_URL");
+        if let Some(v) = get("BATON_KEY_PREFIX") {
+            if v.contains(['{', '}']) {
+                return Err(err("BATON_KEY_PREFIX", "must not contain braces".into()));
+            }
+            c.key_prefix = v;
+        }
+        c.redis_pool_size = number(&get, "BATON_REDIS_POOL_SIZE", c.redis_pool_size)?;
+        if let Some(v) = get("BATON_BLUEPRINTS_DIR") {
+            c.blueprints_dir = PathBuf::from(v);
+        }
+        c.client_token = get("BATON_CLIENT_TOKEN");
+        c.clients_file = get("BATON_CLIENTS_FILE").map(PathBuf::from);
+        c.worker_token = get("BATON_WORKER_TOKEN");
+        c.worker_tokens_file = get("BATON_WORKER_TOKENS_FILE").map(PathBuf::from);
+        c.poll_hold = seconds(&get, "BATON_POLL_HOLD_SECONDS", c.poll_hold)?;
+        c.heartbeat_timeout = seconds(&get, "BATON_HEARTBEAT_TIMEOUT_SECONDS", c.heartbeat_timeout)?;
+        c.max_retries = number(&get, "BATON_MAX_RETRIES", c.max_retries)?;
+        c.retry_backoff = seconds(&get, "BATON_RETRY_BACKOFF_SECONDS", c.retry_backoff)?;
+        c.retry_backoff_max =
+            seconds(&get, "BATON_RETRY_BACKOFF_MAX_SECONDS", c.retry_backoff_max)?;
+        c.dispatch_timeout = seconds(&get, "BATON_DISPATCH_TIMEOUT_SECONDS", c.dispatch_timeout)?;
+        c.result_timeout = seconds(&get, "BATON_RESULT_TIMEOUT_SECONDS", c.result_timeout)?;
+        c.signature_max_skew =
+            seconds(&get, "BATON_SIGNATURE_MAX_SKEW_SECONDS", c.signature_max_skew)?;
+        c.require_signatures = boolean(&get, "BATON_REQUIRE_SIGNATURES", c.require_signatures)?;
+        c.max_body_bytes = number(&get, "BATON_MAX_BODY_BYTES", c.max_body_bytes)?;
+        c.job_retention = seconds(&get, "BATON_JOB_RETENTION_SECONDS", c.job_retention)?;
+        c.history_limit = number(&get, "BATON_HISTORY_LIMIT", c.history_limit)?;
+        c.webhook_timeout = seconds(&get, "BATON_WEBHOOK_TIMEOUT_SECONDS", c.webhook_timeout)?;
+        c.webhook_max_attempts =
+            number(&get, "BATON_WEBHOOK_MAX_ATTEMPTS", c.webhook_max_attempts)?;
+        c.shutdown_timeout = seconds(&get, "BATON_SHUTDOWN_TIMEOUT_SECONDS", c.shutdown_timeout)?;
+        let reaper_ms = number(&get, "BATON_REAPER_INTERVAL_MS", 100u64)?;
+        c.reaper_interval = Duration::from_millis(reaper_ms.max(10));
+        if c.heartbeat_timeout.is_zero() {
+            return Err(err("BATON_HEARTBEAT_TIMEOUT_SECONDS", "must be positive".into()));
+        }
+        Ok(c)
+    }
+}
+
+fn err(name: &'static str, message: String) -> ConfigError {
+    ConfigError { name, message }
+}
+
+fn number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e| err(name, format!("{e} ({v:?})"))),
+    }
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => {
+            let secs: f64 = v.trim().parse().map_err(|e| err(name, format!("{e} ({v:?})")))?;
+            if !secs.is_finite() || secs < 0.0 {
+                return Err(err(name, format!("expected a non-negative number of seconds, got {v:?}")));
+            }
+            Ok(Duration::from_secs_f64(secs))
+        }
+    }
+}
+
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(err(name, format!("expected true or false, got {v:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_and_overrides_parse() {
+        let c = cfg(&[("BATON_POLL_HOLD_SECONDS", "2.5"), ("BATON_REQUIRE_SIGNATURES", "yes")])
+            .unwrap();
+        assert_eq!(c.poll_hold, Duration::from_millis(2500));
+        assert!(c.require_signatures);
+        assert_eq!(c.key_prefix, "baton");
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = cfg(&[("BATON_MAX_RETRIES", "many")]).unwrap_err();
+        assert_eq!(e.name, "BATON_MAX_RETRIES");
+        let e = cfg(&[("BATON_POLL_HOLD_SECONDS", "-1")]).unwrap_err();
+        assert_eq!(e.name, "BATON_POLL_HOLD_SECONDS");
+        let e = cfg(&[("BATON_KEY_PREFIX", "a{b}")]).unwrap_err();
+        assert_eq!(e.name, "BATON_KEY_PREFIX");
+    }
+}

@@ -1,0 +1,135 @@
+//! The job document and how clients see a job.
+//!
+//! [`JobDoc`] is the engine's JSON document stored with each job (see the store's data
+//! model): the blueprint and current state, the client that owns the job, its input, the
+//! context of results per state, and the counters of the current dispatch state. The
+//! store never looks inside it.
+
+use crate::clock::rfc3339;
+use crate::store::{StoredJob, TaskSlot};
+use baton_protocol::job_status;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobDoc {
+    pub blueprint: String,
+    pub client: String,
+    pub state: String,
+    pub initial_data: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub metadata: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_timeout_ms: Option<u64>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_ms: Option<i64>,
+    /// Context: per state, the last outcome (`status`, `data`, `error`, `worker_id`).
+    #[serde(default)]
+    pub states: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// States entered so far (the loop guard counts these).
+    #[serde(default)]
+    pub step: u32,
+    /// Dispatches of the current state (1 = first).
+    #[serde(default)]
+    pub attempt: u32,
+    /// Failures of the current state that were retried.
+    #[serde(default)]
+    pub failures: u32,
+    /// Times a worker gave the current state's task back (shutdown) or was lost.
+    #[serde(default)]
+    pub releases: u32,
+    /// Name of the state whose result came last (default end result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_state: Option<String>,
+}
+
+impl JobDoc {
+    /// The context templates are rendered against.
+    pub fn context(&self, job_id: &str) -> Value {
+        json!({
+            "initial_data": self.initial_data,
+            "states": self.states,
+            "metadata": self.metadata,
+            "job": {"id": job_id, "blueprint": self.blueprint, "attempt": self.attempt},
+        })
+    }
+
+    /// `data` of the last result, the default result of an end state.
+    pub fn last_data(&self) -> Value {
+        self.last_state
+            .as_ref()
+            .and_then(|s| self.states.get(s))
+            .and_then(|s| s.get("data"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// The client's view of a job (`GET /api/v1/jobs/{id}`).
+pub fn job_view(job: &StoredJob, doc: &JobDoc) -> Value {
+    let terminal = job_status::is_terminal(&job.status);
+    let mut view = json!({
+        "id": job.id,
+        "job_id": job.id,
+        "status": job.status,
+        "blueprint_name": doc.blueprint,
+        "state": doc.state,
+        "step": doc.step,
+        "attempt": doc.attempt,
+        "created_at": rfc3339(doc.created_ms),
+        "updated_at": rfc3339(doc.updated_ms),
+        "progress": Value::Null,
+        "progress_message": Value::Null,
+        "error": doc.error,
+        "metadata": if doc.metadata.is_null() { json!({}) } else { doc.metadata.clone() },
+    });
+    let Value::Object(map) = &mut view else { return view };
+    if terminal {
+        map.insert("result".into(), doc.result.clone().unwrap_or(Value::Null));
+        if let Some(ms) = doc.finished_ms {
+            map.insert("finished_at".into(), Value::String(rfc3339(ms)));
+        }
+    }
+    if let Some(p) = job.progress.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()) {
+        map.insert("progress".into(), p.get("progress").cloned().unwrap_or(Value::Null));
+        map.insert("progress_message".into(), p.get("message").cloned().unwrap_or(Value::Null));
+    }
+    let tasks: Vec<Value> = job
+        .tasks
+        .iter()
+        .map(|(id, slot)| match slot {
+            TaskSlot::Queued { skill, .. } => json!({"task_id": id, "type": skill, "state": "queued"}),
+            TaskSlot::Delayed { skill } => json!({"task_id": id, "type": skill, "state": "awaiting_retry"}),
+            TaskSlot::Leased { skill, worker, claimed_ms } => json!({
+                "task_id": id, "type": skill, "state": "running",
+                "worker_id": worker, "started_at": rfc3339(*claimed_ms)
+            }),
+        })
+        .collect();
+    map.insert("tasks".into(), Value::Array(tasks));
+    view
+}
+
+/// A history entry as clients see it: stored entries carry `timestamp_ms`; the view adds
+/// `event_id`, `job_id` and an RFC 3339 `timestamp`.
+pub fn history_view(job_id: &str, index: usize, raw: &str) -> Value {
+    let mut entry: Value = serde_json::from_str(raw).unwrap_or_else(|_| json!({"event_type": "unreadable", "raw": raw}));
+    if let Value::Object(map) = &mut entry {
+        map.insert("event_id".into(), Value::String(format!("{job_id}:{index}")));
+        map.insert("job_id".into(), Value::String(job_id.to_string()));
+        if let Some(ms) = map.get("timestamp_ms").and_then(Value::as_i64) {
+            map.insert("timestamp".into(), Value::String(rfc3339(ms)));
+        }
+    }
+    entry
+}

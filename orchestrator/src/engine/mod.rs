@@ -1,0 +1,279 @@
+//! The engine: jobs advance on events (created, result arrived, cancel asked, timer fired,
+//! lease expired), each handled as read → decide ([`flow`]) → one atomic commit, retried
+//! from a fresh read when another orchestrator changed the job in between.
+
+mod flow;
+pub mod job;
+mod reaper;
+mod webhook;
+
+pub use flow::{backoff, classify, FailureClass, MAX_TRANSITIONS};
+pub use reaper::spawn_reaper;
+
+use crate::blueprint::{Blueprint, Registry, StateKind};
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
+use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE, TASK_STATUS_SUCCESS};
+use flow::Tx;
+use job::JobDoc;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Attempts of one read-decide-commit cycle before giving up on a hot job.
+const COMMIT_ATTEMPTS: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A validated job creation request.
+#[derive(Debug, Clone, Default)]
+pub struct NewJob {
+    pub initial_data: Value,
+    pub metadata: Value,
+    pub webhook_url: Option<String>,
+    pub dispatch_timeout_ms: Option<u64>,
+    pub result_timeout_ms: Option<u64>,
+}
+
+/// How a cancel request was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelDelivery {
+    /// A worker running the job's task has a WebSocket: the command went out at once.
+    Sent,
+    /// Recorded; a running worker learns it on its next heartbeat.
+    Accepted,
+}
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub blueprints: Arc<Registry>,
+    pub cfg: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    http: reqwest::Client,
+}
+
+/// The WebSocket command that cancels a task (also kept for heartbeats).
+pub fn cancel_command(task_id: &str, job_id: &str) -> String {
+    json!({"command": baton_protocol::COMMAND_CANCEL_TASK, "task_id": task_id, "job_id": job_id}).to_string()
+}
+
+/// Statuses a claim turns into `running` (kept in step with claim.lua).
+pub fn claim_sets_running(status: &str) -> bool {
+    matches!(status, job_status::PENDING | job_status::WAITING_FOR_WORKER | job_status::AWAITING_RETRY)
+}
+
+/// History entry written by a claim (kept in step with claim.lua).
+pub fn dispatch_history(task_id: &str, worker_id: &str, now_ms: i64) -> String {
+    format!(r#"{{"event_type":"task_dispatched","task_id":"{task_id}","worker_id":"{worker_id}","timestamp_ms":{now_ms}}}"#)
+}
+
+fn parse_doc(job: &StoredJob) -> Result<JobDoc, EngineError> {
+    serde_json::from_str(&job.doc).map_err(|e| EngineError::Internal(format!("job {} has an unreadable document: {e}", job.id)))
+}
+
+fn ignored(reason: &str) -> ResultAck {
+    ResultAck { status: "ignored".into(), reason: Some(reason.into()), transition: None }
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, blueprints: Arc<Registry>, cfg: Arc<Config>, metrics: Arc<Metrics>) -> Engine {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.webhook_timeout)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Engine { store, blueprints, cfg, metrics, http }
+    }
+
+    fn blueprint_of(&self, doc: &JobDoc) -> Result<Arc<Blueprint>, EngineError> {
+        self.blueprints
+            .get(&doc.blueprint)
+            .cloned()
+            .ok_or_else(|| EngineError::Internal(format!("blueprint `{}` is no longer loaded", doc.blueprint)))
+    }
+
+    /// Creates a job of `bp` owned by `client` and enters its start state.
+    pub async fn create_job(&self, client: &str, bp: &Blueprint, req: NewJob) -> Result<String, EngineError> {
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let doc = JobDoc {
+            blueprint: bp.name.clone(),
+            client: client.to_string(),
+            state: String::new(),
+            initial_data: req.initial_data,
+            metadata: req.metadata,
+            webhook_url: req.webhook_url,
+            dispatch_timeout_ms: req.dispatch_timeout_ms,
+            result_timeout_ms: req.result_timeout_ms,
+            created_ms: now,
+            updated_ms: now,
+            finished_ms: None,
+            states: Default::default(),
+            result: None,
+            error: None,
+            step: 0,
+            attempt: 0,
+            failures: 0,
+            releases: 0,
+            last_state: None,
+        };
+        let mut tx = Tx::new(&self.cfg, bp, &job_id, Expect::New, job_status::PENDING, doc, now);
+        tx.history("job_created", json!({"blueprint": bp.name, "client": client}));
+        tx.enter(&bp.start);
+        let status = tx.commit.status.clone();
+        match self.store.commit(&tx.into_commit()).await? {
+            CommitOutcome::Committed { .. } => {
+                self.metrics.jobs_created.with_label_values(&[&bp.name]).inc();
+                tracing::debug!(job_id, blueprint = %bp.name, status, "job created");
+                Ok(job_id)
+            }
+            CommitOutcome::Conflict => Err(EngineError::Internal("job id collision".into())),
+        }
+    }
+
+    /// A job with its document, checked to belong to `client`.
+    pub async fn job_for_client(&self, client: &str, job_id: &str) -> Result<(StoredJob, JobDoc), EngineError> {
+        let job = self.store.get_job(job_id).await?.ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
+        let doc = parse_doc(&job)?;
+        if doc.client != client {
+            return Err(EngineError::Forbidden("this job belongs to another client".into()));
+        }
+        Ok((job, doc))
+    }
+
+    /// Applies a worker's result; stale or misdirected results change nothing.
+    pub async fn submit_result(&self, worker_id: &str, result: TaskResult) -> Result<ResultAck, EngineError> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            let Some(job) = self.store.get_job(&result.job_id).await? else {
+                return Ok(ignored(ignored_reasons::JOB_NOT_FOUND));
+            };
+            if job_status::is_terminal(&job.status) {
+                self.store.ack_cancel(worker_id, &result.task_id).await?;
+                let reason = if job.status == job_status::CANCELLED { ignored_reasons::JOB_CANCELLED } else { ignored_reasons::JOB_ALREADY_TERMINATED };
+                return Ok(ignored(reason));
+            }
+            let slot = match job.tasks.get(&result.task_id) {
+                Some(slot @ TaskSlot::Leased { worker, .. }) if worker == worker_id => slot.clone(),
+                Some(TaskSlot::Leased { .. }) => return Ok(ignored(ignored_reasons::WORKER_MISMATCH)),
+                _ => return Ok(ignored(ignored_reasons::STALE_TASK)),
+            };
+            let doc = parse_doc(&job)?;
+            let bp = self.blueprint_of(&doc)?;
+            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+                return Ok(ignored(ignored_reasons::STALE_TASK));
+            };
+            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            tx.remove_task(&result.task_id, &slot, false);
+            let status = result.status().to_string();
+            let error = result.error.as_ref().map(|e| json!(e));
+            tx.record_outcome(&status, result.data.as_ref(), error.as_ref(), Some(worker_id));
+            let duration_ms = match &slot {
+                TaskSlot::Leased { claimed_ms, .. } => tx.now - claimed_ms,
+                _ => 0,
+            };
+            tx.history(
+                "task_finished",
+                json!({"task_id": result.task_id, "worker_id": worker_id, "result_status": status, "duration_ms": duration_ms, "error": error}),
+            );
+            match status.as_str() {
+                TASK_STATUS_SUCCESS => {
+                    tx.follow(TASK_STATUS_SUCCESS);
+                }
+                TASK_STATUS_FAILURE => {
+                    let error = error.unwrap_or_else(|| json!({"code": baton_protocol::error_codes::TRANSIENT, "message": "failure without an error"}));
+                    tx.fail_dispatch(&ds, error);
+                }
+                TASK_STATUS_CANCELLED => {
+                    // Nobody cancelled the job (that case was answered above): the worker
+                    // gave the task back, e.g. while shutting down. Hand it to another.
+                    if !tx.follow(TASK_STATUS_CANCELLED) {
+                        self.redispatch_released(&mut tx, &ds, "released by worker");
+                    }
+                }
+                custom => {
+                    if !tx.follow(custom) {
+                        let error = json!({"code": "UNHANDLED_STATUS", "message": format!("state `{}` has no transition for result status `{custom}`", tx.doc.state)});
+                        tx.finish(job_status::FAILED, None, Some(error));
+                    }
+                }
+            }
+            let transition = tx.transition.clone();
+            let new_status = tx.commit.status.clone();
+            let blueprint = bp.name.clone();
+            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+                self.metrics.results.with_label_values(&[&status]).inc();
+                if job_status::is_terminal(&new_status) {
+                    self.metrics.jobs_ended.with_label_values(&[&blueprint, &new_status]).inc();
+                }
+                return Ok(ResultAck { status: "accepted".into(), reason: None, transition });
+            }
+        }
+        Err(EngineError::Conflict("job is changing too fast; retry the result".into()))
+    }
+
+    /// Re-dispatches a task a worker gave back or lost; a task that keeps coming back is
+    /// quarantined instead of circulating forever.
+    fn redispatch_released(&self, tx: &mut Tx<'_>, ds: &crate::blueprint::DispatchState, why: &str) {
+        tx.doc.releases += 1;
+        let limit = ds.max_retries.unwrap_or(self.cfg.max_retries).max(3) * 3;
+        if tx.doc.releases > limit {
+            let error = json!({"code": "WORKER_LOST", "message": format!("task {why} {} times", tx.doc.releases)});
+            tx.finish(job_status::QUARANTINED, None, Some(error));
+        } else {
+            tx.history("task_released", json!({"reason": why}));
+            tx.dispatch(ds, None);
+        }
+    }
+
+    /// Cancels a job in any non-terminal status; running tasks' workers are told to stop.
+    pub async fn cancel_job(&self, client: &str, job_id: &str) -> Result<CancelDelivery, EngineError> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            let (job, doc) = self.job_for_client(client, job_id).await?;
+            if job_status::is_terminal(&job.status) {
+                return Err(EngineError::Conflict(format!("job is already {}", job.status)));
+            }
+            let bp = self.blueprint_of(&doc)?;
+            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            let mut workers = Vec::new();
+            for (task_id, slot) in &job.tasks {
+                if let TaskSlot::Leased { worker, .. } = slot {
+                    workers.push(worker.clone());
+                }
+                tx.remove_task(task_id, slot, true);
+            }
+            tx.history("job_cancel_requested", json!({"client": client}));
+            tx.finish(job_status::CANCELLED, None, None);
+            let blueprint = bp.name.clone();
+            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+                self.metrics.jobs_ended.with_label_values(&[&blueprint, job_status::CANCELLED]).inc();
+                for w in workers {
+                    if self.store.get_worker(&w).await?.is_some_and(|r| r.websocket) {
+                        return Ok(CancelDelivery::Sent);
+                    }
+                }
+                return Ok(CancelDelivery::Accepted);
+            }
+        }
+        Err(EngineError::Conflict("job is changing too fast; retry the cancel".into()))
+    }
+
+    /// Records a worker's progress event on the job.
+    pub async fn record_progress(&self, job_id: &str, task_id: &str, progress: Option<f64>, message: Option<&str>) -> Result<bool, EngineError> {
+        let body = json!({"progress": progress, "message": message}).to_string();
+        Ok(self.store.set_progress(job_id, task_id, &body).await?)
+    }
+}

@@ -1,0 +1,159 @@
+//! The reaper: every orchestrator runs one; it fires due timers and takes back expired
+//! leases. Items are claimed atomically (hidden from other orchestrators for a visibility
+//! window), so each fires once whichever instance sees it first; an instance that dies
+//! mid-way leaves them to reappear when the window ends.
+
+use super::flow::{timer_member, Tx};
+use super::{parse_doc, Engine, EngineError};
+use crate::blueprint::StateKind;
+use crate::clock::now_ms;
+use crate::store::{CommitOutcome, Expect, TaskSlot};
+use baton_protocol::{error_codes, job_status};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a claimed timer or lease stays hidden from other orchestrators.
+const VISIBILITY: Duration = Duration::from_secs(30);
+/// Items taken per tick.
+const BATCH: usize = 256;
+
+pub fn spawn_reaper(engine: Arc<Engine>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(engine.cfg.reaper_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = engine.reap_once().await {
+                tracing::warn!(error = %e, "reaper pass failed; retrying next tick");
+            }
+        }
+    })
+}
+
+impl Engine {
+    /// One pass: due timers, then expired leases. Public for tests.
+    pub async fn reap_once(self: &Arc<Self>) -> Result<(), EngineError> {
+        let now = now_ms();
+        for member in self.store.claim_due_timers(now, BATCH, VISIBILITY).await? {
+            if let Err(e) = self.fire_timer(&member).await {
+                tracing::warn!(timer = %member, error = %e, "timer failed; it will fire again");
+            }
+        }
+        for task_id in self.store.claim_expired_leases(now, BATCH, VISIBILITY).await? {
+            if let Err(e) = self.lease_expired(&task_id).await {
+                tracing::warn!(task_id, error = %e, "lease expiry failed; it will be retried");
+            }
+        }
+        Ok(())
+    }
+
+    async fn fire_timer(self: &Arc<Self>, member: &str) -> Result<(), EngineError> {
+        let mut parts = member.splitn(3, '|');
+        let (Some(kind), Some(job_id), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(self.store.replace_timer(member, None).await?);
+        };
+        if kind == "w" {
+            let attempt = rest.parse().unwrap_or(1);
+            let engine = self.clone();
+            let (member, job_id) = (member.to_string(), job_id.to_string());
+            // Deliveries run beside the reaper: a slow endpoint must not delay timers.
+            tokio::spawn(async move { engine.deliver_webhook(&member, &job_id, attempt).await });
+            return Ok(());
+        }
+        for _ in 0..super::COMMIT_ATTEMPTS {
+            let Some(job) = self.store.get_job(job_id).await? else {
+                return Ok(self.store.replace_timer(member, None).await?);
+            };
+            let slot = job.tasks.get(rest).cloned();
+            let relevant = matches!(
+                (kind, &slot),
+                ("d", Some(TaskSlot::Queued { .. })) | ("r", Some(TaskSlot::Leased { .. })) | ("e", Some(TaskSlot::Delayed { .. }))
+            );
+            if !relevant || job_status::is_terminal(&job.status) {
+                return Ok(self.store.replace_timer(member, None).await?);
+            }
+            let Some(slot) = slot else { return Ok(()) };
+            let doc = parse_doc(&job)?;
+            let bp = self.blueprint_of(&doc)?;
+            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+                return Ok(self.store.replace_timer(member, None).await?);
+            };
+            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            match kind {
+                "d" => {
+                    tx.remove_task(rest, &slot, false);
+                    let error = json!({"code": "DISPATCH_TIMEOUT", "message": format!("no worker with skill `{}` took the task in time", ds.task)});
+                    tx.finish(job_status::FAILED, None, Some(error));
+                }
+                "r" => {
+                    tx.remove_task(rest, &slot, true);
+                    let worker = match &slot {
+                        TaskSlot::Leased { worker, .. } => worker.clone(),
+                        _ => String::new(),
+                    };
+                    let error = json!({"code": error_codes::TIMEOUT, "message": "no result within the result timeout"});
+                    tx.record_outcome("failure", None, Some(&error), Some(&worker));
+                    tx.history("task_timed_out", json!({"task_id": rest, "worker_id": worker}));
+                    tx.fail_dispatch(&ds, error);
+                }
+                _ => {
+                    tx.commit.timers_del.push(member.to_string());
+                    tx.enqueue(rest, &ds);
+                }
+            }
+            let status = tx.commit.status.clone();
+            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+                if job_status::is_terminal(&status) {
+                    self.metrics.jobs_ended.with_label_values(&[&bp.name, &status]).inc();
+                }
+                tracing::debug!(timer = member, job_id, status, "timer fired");
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// A worker went silent: its task goes to another worker as a new attempt.
+    async fn lease_expired(self: &Arc<Self>, task_id: &str) -> Result<(), EngineError> {
+        let Some(blob) = self.store.task_blob(task_id).await? else {
+            return Ok(self.store.forget_lease(task_id).await?);
+        };
+        for _ in 0..super::COMMIT_ATTEMPTS {
+            let Some(job) = self.store.get_job(&blob.job_id).await? else {
+                return Ok(self.store.forget_lease(task_id).await?);
+            };
+            let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
+                return Ok(self.store.forget_lease(task_id).await?);
+            };
+            let doc = parse_doc(&job)?;
+            let bp = self.blueprint_of(&doc)?;
+            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+                return Ok(self.store.forget_lease(task_id).await?);
+            };
+            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            tx.remove_task(task_id, &slot, true);
+            let worker = match &slot {
+                TaskSlot::Leased { worker, .. } => worker.clone(),
+                _ => String::new(),
+            };
+            tx.history("lease_expired", json!({"task_id": task_id, "worker_id": worker}));
+            self.redispatch_released(&mut tx, &ds, "lost with its worker");
+            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+                self.metrics.lease_expiries.inc();
+                tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Timer member of a webhook delivery attempt.
+pub(super) fn webhook_timer(job_id: &str, attempt: u32) -> String {
+    timer_member("w", job_id, &attempt.to_string())
+}

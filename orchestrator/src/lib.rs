@@ -1,0 +1,116 @@
+//! Baton's orchestrator: a distributed worker-pull job runtime.
+//!
+//! [`run`] serves the HTTP API on a listener until a shutdown future resolves; tests call
+//! it on port 0. The pieces:
+//!
+//! - [`blueprint`]: declarative state machines loaded from YAML;
+//! - [`store`]: the trait every piece of state goes through, with the embedded in-memory
+//!   store and the Redis store;
+//! - [`engine`]: jobs advancing on events, one atomic commit per transition;
+//! - [`dispatch`]: long-polling workers waiting without holding store connections;
+//! - [`api`]: the `/_public`, `/api/v1` and `/_worker` routes;
+//! - [`auth`]: client and worker tokens, signed bodies.
+
+pub mod api;
+pub mod auth;
+pub mod blueprint;
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod dispatch;
+pub mod engine;
+pub mod metrics;
+pub mod server;
+pub mod store;
+
+use api::{App, AppRef};
+use blueprint::Registry;
+use config::Config;
+use std::future::Future;
+use std::sync::Arc;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("blueprint error: {0}")]
+    Blueprint(#[from] blueprint::BlueprintError),
+    #[error("token configuration: {0}")]
+    Auth(#[from] auth::AuthConfigError),
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The configured store: Redis when `BATON_REDIS_URL` is set, else the embedded one.
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, StartError> {
+    Ok(match &cfg.redis_url {
+        Some(url) => Arc::new(
+            store::redis::RedisStore::connect(url, &cfg.key_prefix, cfg.redis_pool_size, cfg.history_limit).await?,
+        ),
+        None => Arc::new(store::memory::MemoryStore::new(cfg.history_limit)),
+    })
+}
+
+/// Blueprints of `BATON_BLUEPRINTS_DIR`.
+pub fn load_blueprints(cfg: &Config) -> Result<Registry, StartError> {
+    Ok(Registry::new(blueprint::load_dir(&cfg.blueprints_dir)?)?)
+}
+
+/// Opens the configured store, loads the blueprints and serves until `shutdown`.
+pub async fn run(listener: TcpListener, cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let store = open_store(&cfg).await?;
+    let registry = load_blueprints(&cfg)?;
+    run_with(listener, cfg, store, registry, shutdown).await
+}
+
+/// Serves with an explicit store and blueprints until `shutdown` resolves.
+pub async fn run_with(
+    listener: TcpListener,
+    cfg: Config,
+    store: Arc<dyn Store>,
+    registry: Registry,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let app = build(cfg, store, registry)?;
+    let token = app.shutdown.clone();
+    let reaper = engine::spawn_reaper(app.engine.clone(), token.clone());
+    let notices = dispatch::spawn_notice_loop(
+        app.engine.store.clone(),
+        app.dispatcher.waiters.clone(),
+        app.hub.clone(),
+        token.clone(),
+    );
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        store = app.engine.store.kind(),
+        blueprints = app.engine.blueprints.len(),
+        "baton orchestrator listening"
+    );
+    let server = tokio::spawn(server::serve(listener, api::routes(app.clone()), token.clone(), app.cfg.shutdown_timeout));
+    shutdown.await;
+    tracing::info!("shutting down");
+    // Cancelling first releases held long-polls (answered 204) and closes WebSockets, so
+    // the drain below is quick.
+    token.cancel();
+    let _ = server.await;
+    let _ = reaper.await;
+    let _ = notices.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Wires the application together (no tasks started).
+pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<AppRef, StartError> {
+    let cfg = Arc::new(cfg);
+    let auth = Arc::new(auth::Auth::from_config(&cfg)?);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let shutdown = CancellationToken::new();
+    let engine = Arc::new(engine::Engine::new(store.clone(), Arc::new(registry), cfg.clone(), metrics.clone()));
+    let dispatcher = Arc::new(dispatch::Dispatcher::new(store, metrics.clone(), cfg.heartbeat_timeout, shutdown.clone()));
+    Ok(Arc::new(App { engine, auth, dispatcher, hub: Arc::new(api::ws::Hub::default()), cfg, metrics, shutdown }))
+}

@@ -1,0 +1,451 @@
+//! The embedded store: everything in process memory behind one mutex.
+//!
+//! It is a product feature (Baton runs with zero setup), not a test double: it keeps the
+//! same guarantees as the Redis store within one process, and the conformance suite holds
+//! both to the same behaviour. Nothing survives a restart.
+//!
+//! Every operation takes the mutex once and does no I/O while holding it, which plays the
+//! part of Redis's single-threaded script execution.
+
+use super::zset::ZSet;
+use super::*;
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+struct MemJob {
+    version: u64,
+    status: String,
+    doc: String,
+    progress: Option<String>,
+    tasks: BTreeMap<String, TaskSlot>,
+    history: VecDeque<String>,
+    /// Epoch ms after which the job is gone (set when it ends).
+    expires_ms: Option<i64>,
+}
+
+struct MemWorker {
+    status: String,
+    info: String,
+    skills: Vec<String>,
+    last_seen_ms: i64,
+    registered_ms: i64,
+    expires_ms: i64,
+    websocket: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    jobs: HashMap<String, MemJob>,
+    counts: BTreeMap<String, i64>,
+    queues: HashMap<String, ZSet>,
+    tasks: HashMap<String, TaskBlob>,
+    leases: ZSet,
+    timers: ZSet,
+    workers: HashMap<String, MemWorker>,
+    worker_tasks: HashMap<String, HashSet<String>>,
+    worker_cancels: HashMap<String, HashSet<String>>,
+}
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    notices: broadcast::Sender<Notice>,
+    history_limit: usize,
+}
+
+impl MemoryStore {
+    pub fn new(history_limit: usize) -> MemoryStore {
+        let (notices, _) = broadcast::channel(4096);
+        MemoryStore { inner: Mutex::new(Inner::default()), notices, history_limit }
+    }
+
+    fn notify(&self, notice: Notice) {
+        // No subscriber is fine: nobody is waiting.
+        let _ = self.notices.send(notice);
+    }
+}
+
+impl Inner {
+    /// The job, unless it has expired (then it is removed, as Redis would).
+    fn live_job(&mut self, job_id: &str, now_ms: i64) -> Option<&mut MemJob> {
+        let expired = self.jobs.get(job_id)?.expires_ms.is_some_and(|t| t <= now_ms);
+        if expired {
+            self.jobs.remove(job_id);
+            return None;
+        }
+        self.jobs.get_mut(job_id)
+    }
+
+    fn count(&mut self, status: &str, delta: i64) {
+        *self.counts.entry(status.to_string()).or_insert(0) += delta;
+    }
+}
+
+fn now_ms() -> i64 {
+    crate::clock::now_ms()
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
+        let mut notices = Vec::new();
+        let outcome = {
+            let mut g = self.inner.lock();
+            let inner = &mut *g;
+            let now = now_ms();
+            let current = inner.live_job(&c.job_id, now).map(|j| (j.version, j.status.clone()));
+            let old_status = match (c.expect, current) {
+                (Expect::New, None) => None,
+                (Expect::Version(v), Some((have, status))) if v == have => Some(status),
+                _ => return Ok(CommitOutcome::Conflict),
+            };
+            if old_status.as_deref() != Some(c.status.as_str()) {
+                if let Some(old) = &old_status {
+                    inner.count(old, -1);
+                }
+                inner.count(&c.status, 1);
+            }
+            let job = inner.jobs.entry(c.job_id.clone()).or_insert_with(|| MemJob {
+                version: 0,
+                status: String::new(),
+                doc: String::new(),
+                progress: None,
+                tasks: BTreeMap::new(),
+                history: VecDeque::new(),
+                expires_ms: None,
+            });
+            job.version += 1;
+            job.status = c.status.clone();
+            job.doc = c.doc.clone();
+            for (task_id, slot) in &c.set_slots {
+                job.tasks.insert(task_id.clone(), slot.clone());
+            }
+            for task_id in &c.del_slots {
+                job.tasks.remove(task_id);
+            }
+            for entry in &c.history {
+                job.history.push_back(entry.clone());
+                while job.history.len() > self.history_limit {
+                    job.history.pop_front();
+                }
+            }
+            if let Some(after) = c.expire_after {
+                job.expires_ms = Some(now + after.as_millis() as i64);
+            }
+            let version = job.version;
+            for (task_id, blob) in &c.store_tasks {
+                inner.tasks.insert(task_id.clone(), blob.clone());
+            }
+            for e in &c.enqueue {
+                inner.queues.entry(e.skill.clone()).or_default().insert(&e.member, -e.priority);
+                notices.push(Notice::TaskReady(e.skill.clone()));
+            }
+            for (skill, member) in &c.dequeue {
+                if let Some(q) = inner.queues.get_mut(skill) {
+                    q.remove(member);
+                }
+            }
+            for task_id in &c.drop_tasks {
+                inner.tasks.remove(task_id);
+            }
+            for (task_id, worker) in &c.release {
+                inner.leases.remove(task_id);
+                if let Some(set) = inner.worker_tasks.get_mut(worker) {
+                    set.remove(task_id);
+                }
+            }
+            for n in &c.cancel {
+                inner.worker_cancels.entry(n.worker_id.clone()).or_default().insert(n.task_id.clone());
+                notices.push(Notice::Command {
+                    worker_id: n.worker_id.clone(),
+                    payload: crate::engine::cancel_command(&n.task_id, &n.job_id),
+                });
+            }
+            for (member, due) in &c.timers_add {
+                inner.timers.insert(member, *due as f64);
+            }
+            for member in &c.timers_del {
+                inner.timers.remove(member);
+            }
+            CommitOutcome::Committed { version }
+        };
+        for n in notices {
+            self.notify(n);
+        }
+        Ok(outcome)
+    }
+
+    async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>> {
+        let mut g = self.inner.lock();
+        Ok(g.live_job(job_id, now_ms()).map(|j| StoredJob {
+            id: job_id.to_string(),
+            version: j.version,
+            status: j.status.clone(),
+            doc: j.doc.clone(),
+            progress: j.progress.clone(),
+            tasks: j.tasks.clone(),
+        }))
+    }
+
+    async fn history(&self, job_id: &str) -> StoreResult<Vec<String>> {
+        let mut g = self.inner.lock();
+        Ok(g.live_job(job_id, now_ms()).map(|j| j.history.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn set_progress(&self, job_id: &str, task_id: &str, progress: &str) -> StoreResult<bool> {
+        let mut g = self.inner.lock();
+        match g.live_job(job_id, now_ms()) {
+            Some(job) if job.tasks.contains_key(task_id) => {
+                job.progress = Some(progress.to_string());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>> {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        loop {
+            // Best head among the worker's queues: lowest score (= highest priority),
+            // then lowest member (= oldest).
+            let mut best: Option<(f64, String, String)> = None;
+            for skill in &req.skills {
+                if let Some((score, member)) = inner.queues.get(skill).and_then(|q| q.first()) {
+                    let better = match &best {
+                        None => true,
+                        Some((s, m, _)) => score < *s || (score == *s && member < m.as_str()),
+                    };
+                    if better {
+                        best = Some((score, member.to_string(), skill.clone()));
+                    }
+                }
+            }
+            let Some((_, member, skill)) = best else {
+                return Ok(None);
+            };
+            let queue = inner.queues.get_mut(&skill).expect("queue seen above");
+            queue.remove(&member);
+            let remaining = queue.len() as u64;
+            let task_id = member_task_id(&member).to_string();
+            let Some(blob) = inner.tasks.get(&task_id).cloned() else {
+                continue; // dropped task: skip it, as claim.lua does
+            };
+            let Some(job) = inner.live_job(&blob.job_id, req.now_ms) else {
+                inner.tasks.remove(&task_id);
+                continue;
+            };
+            if !matches!(job.tasks.get(&task_id), Some(TaskSlot::Queued { .. })) {
+                inner.tasks.remove(&task_id);
+                continue;
+            }
+            job.tasks.insert(
+                task_id.clone(),
+                TaskSlot::Leased {
+                    skill: skill.clone(),
+                    worker: req.worker_id.clone(),
+                    claimed_ms: req.now_ms,
+                },
+            );
+            job.version += 1;
+            let old_status = job.status.clone();
+            if crate::engine::claim_sets_running(&old_status) {
+                job.status = baton_protocol::job_status::RUNNING.to_string();
+            }
+            job.history.push_back(crate::engine::dispatch_history(&task_id, &req.worker_id, req.now_ms));
+            while job.history.len() > self.history_limit {
+                job.history.pop_front();
+            }
+            let new_status = job.status.clone();
+            if new_status != old_status {
+                inner.count(&old_status, -1);
+                inner.count(&new_status, 1);
+            }
+            inner.leases.insert(&task_id, req.lease_deadline_ms as f64);
+            inner.worker_tasks.entry(req.worker_id.clone()).or_default().insert(task_id.clone());
+            inner.timers.remove(&format!("d|{}|{}", blob.job_id, task_id));
+            if blob.result_timeout_ms > 0 {
+                inner.timers.insert(
+                    &format!("r|{}|{}", blob.job_id, task_id),
+                    (req.now_ms + blob.result_timeout_ms) as f64,
+                );
+            }
+            return Ok(Some(ClaimedTask {
+                job_id: blob.job_id,
+                task_id,
+                skill,
+                payload: blob.payload,
+                enqueued_ms: blob.enqueued_ms,
+                claimed_ms: req.now_ms,
+                result_timeout_ms: blob.result_timeout_ms,
+                remaining,
+            }));
+        }
+    }
+
+    async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>> {
+        Ok(self.inner.lock().tasks.get(task_id).cloned())
+    }
+
+    async fn claim_due_timers(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+        let mut g = self.inner.lock();
+        let due = g.timers.up_to(now_ms as f64, limit);
+        let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
+        for m in &due {
+            g.timers.insert(m, hidden_until);
+        }
+        Ok(due)
+    }
+
+    async fn claim_expired_leases(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+        let mut g = self.inner.lock();
+        let due = g.leases.up_to(now_ms as f64, limit);
+        let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
+        for m in &due {
+            g.leases.insert(m, hidden_until);
+        }
+        Ok(due)
+    }
+
+    async fn forget_lease(&self, task_id: &str) -> StoreResult<()> {
+        self.inner.lock().leases.remove(task_id);
+        Ok(())
+    }
+
+    async fn replace_timer(&self, old: &str, new: Option<(&str, i64)>) -> StoreResult<()> {
+        let mut g = self.inner.lock();
+        g.timers.remove(old);
+        if let Some((member, due)) = new {
+            g.timers.insert(member, due as f64);
+        }
+        Ok(())
+    }
+
+    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
+        let mut g = self.inner.lock();
+        let expires_ms = u.now_ms + u.ttl.as_millis() as i64;
+        let w = g.workers.entry(u.worker_id.clone()).or_insert_with(|| MemWorker {
+            status: String::new(),
+            info: String::new(),
+            skills: Vec::new(),
+            last_seen_ms: u.now_ms,
+            registered_ms: u.now_ms,
+            expires_ms,
+            websocket: false,
+        });
+        if w.expires_ms <= u.now_ms {
+            w.registered_ms = u.now_ms;
+        }
+        w.status = u.status.clone();
+        if let Some(info) = &u.info {
+            w.info = info.clone();
+        }
+        if let Some(skills) = &u.skills {
+            w.skills = skills.clone();
+        }
+        w.last_seen_ms = u.now_ms;
+        w.expires_ms = expires_ms;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let Some(w) = inner.workers.get_mut(&u.worker_id).filter(|w| w.expires_ms > u.now_ms) else {
+            return Ok(None);
+        };
+        if !u.status.is_empty() {
+            w.status = u.status.clone();
+        }
+        if let Some(skills) = &u.skills {
+            w.skills = skills.clone();
+        }
+        w.last_seen_ms = u.now_ms;
+        w.expires_ms = u.now_ms + u.ttl.as_millis() as i64;
+        for task_id in inner.worker_tasks.get(&u.worker_id).into_iter().flatten() {
+            inner.leases.update_existing(task_id, u.lease_deadline_ms as f64);
+        }
+        let cancels = match (&u.current_tasks, inner.worker_cancels.get(&u.worker_id)) {
+            (Some(current), Some(pending)) => {
+                current.iter().filter(|t| pending.contains(*t)).cloned().collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(Some(cancels))
+    }
+
+    async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
+        if let Some(w) = self.inner.lock().workers.get_mut(worker_id) {
+            w.websocket = connected;
+        }
+        Ok(())
+    }
+
+    async fn get_worker(&self, worker_id: &str) -> StoreResult<Option<WorkerRecord>> {
+        let g = self.inner.lock();
+        let now = now_ms();
+        Ok(g.workers
+            .get(worker_id)
+            .filter(|w| w.expires_ms > now)
+            .map(|w| worker_record(worker_id, w, &g.worker_tasks)))
+    }
+
+    async fn list_workers(&self, now_ms: i64, _ttl: Duration) -> StoreResult<Vec<WorkerRecord>> {
+        let mut g = self.inner.lock();
+        g.workers.retain(|_, w| w.expires_ms > now_ms);
+        let mut out: Vec<WorkerRecord> =
+            g.workers.iter().map(|(id, w)| worker_record(id, w, &g.worker_tasks)).collect();
+        out.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
+        Ok(out)
+    }
+
+    async fn active_workers(&self, now_ms: i64, _ttl: Duration) -> StoreResult<u64> {
+        Ok(self.inner.lock().workers.values().filter(|w| w.expires_ms > now_ms).count() as u64)
+    }
+
+    async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
+        if let Some(set) = self.inner.lock().worker_cancels.get_mut(worker_id) {
+            set.remove(task_id);
+        }
+        Ok(())
+    }
+
+    async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>> {
+        Ok(self.inner.lock().counts.clone())
+    }
+
+    async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
+        let g = self.inner.lock();
+        Ok(g.queues.iter().map(|(k, q)| (k.clone(), q.len() as u64)).collect())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+}
+
+fn worker_record(
+    id: &str,
+    w: &MemWorker,
+    worker_tasks: &HashMap<String, HashSet<String>>,
+) -> WorkerRecord {
+    let mut tasks: Vec<String> = worker_tasks.get(id).into_iter().flatten().cloned().collect();
+    tasks.sort();
+    WorkerRecord {
+        worker_id: id.to_string(),
+        status: w.status.clone(),
+        info: w.info.clone(),
+        skills: w.skills.clone(),
+        last_seen_ms: w.last_seen_ms,
+        registered_ms: w.registered_ms,
+        websocket: w.websocket,
+        tasks,
+    }
+}

@@ -1,0 +1,562 @@
+//! The Redis store.
+//!
+//! Keys all start with `{<prefix>}:`; the braces make the prefix the Redis Cluster hash
+//! tag, so every key of one deployment lives in one slot and each Lua script can touch
+//! all of them atomically. See `scripts/*.lua` for the KEYS/ARGV of each script.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `job:<id>` | hash | `v`, `status`, `doc`, `progress`, `t:<task_id>` slots |
+//! | `hist:<id>` | list | history entries (JSON), trimmed to the limit |
+//! | `counts` | hash | jobs by status |
+//! | `q:<skill>` | zset | queued tasks, score = -priority, member = `<enqueue µs>|<task id>` |
+//! | `tasks` | hash | task id → [`TaskBlob`] |
+//! | `leases` | zset | task id → lease deadline (epoch ms) |
+//! | `timers` | zset | `kind|job|x` → due (epoch ms) |
+//! | `skills` | set | skills ever queued or registered |
+//! | `worker:<id>` | hash | registration, status, last seen; expires with the heartbeat timeout |
+//! | `workers` | zset | worker id → last seen |
+//! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
+//!
+//! Channels `wake` (a skill got a task) and `cmd` (a worker command, JSON with
+//! `worker_id`) reach every orchestrator through one subscription each; idle long-polls
+//! hold no Redis connection.
+
+mod pubsub;
+
+use super::*;
+use deadpool_redis::{Connection, Pool, PoolConfig, Runtime};
+use ::redis::{AsyncCommands, Script};
+use std::sync::Arc;
+
+struct Scripts {
+    commit: Script,
+    claim: Script,
+    claim_due: Script,
+    heartbeat: Script,
+    register: Script,
+    progress: Script,
+    replace_timer: Script,
+}
+
+impl Scripts {
+    fn load() -> Scripts {
+        Scripts {
+            commit: Script::new(include_str!("scripts/commit.lua")),
+            claim: Script::new(include_str!("scripts/claim.lua")),
+            claim_due: Script::new(include_str!("scripts/claim_due.lua")),
+            heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
+            register: Script::new(include_str!("scripts/register.lua")),
+            progress: Script::new(include_str!("scripts/progress.lua")),
+            replace_timer: Script::new(include_str!("scripts/replace_timer.lua")),
+        }
+    }
+}
+
+/// Key names of one deployment (one prefix).
+#[derive(Clone)]
+pub(crate) struct Keys {
+    /// `{prefix}:`
+    tag: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Keys {
+        Keys { tag: format!("{{{prefix}}}:") }
+    }
+    fn k(&self, rest: &str) -> String {
+        format!("{}{rest}", self.tag)
+    }
+    fn job(&self, id: &str) -> String {
+        self.k(&format!("job:{id}"))
+    }
+    fn hist(&self, id: &str) -> String {
+        self.k(&format!("hist:{id}"))
+    }
+    fn queue(&self, skill: &str) -> String {
+        self.k(&format!("q:{skill}"))
+    }
+    fn worker(&self, id: &str) -> String {
+        self.k(&format!("worker:{id}"))
+    }
+    fn worker_tasks(&self, id: &str) -> String {
+        self.k(&format!("wtasks:{id}"))
+    }
+    fn worker_cancels(&self, id: &str) -> String {
+        self.k(&format!("wcancel:{id}"))
+    }
+    pub(crate) fn wake_channel(&self) -> String {
+        self.k("wake")
+    }
+    pub(crate) fn command_channel(&self) -> String {
+        self.k("cmd")
+    }
+}
+
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    scripts: Arc<Scripts>,
+    history_limit: usize,
+    notices: broadcast::Sender<Notice>,
+    subscriber: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+fn redis_err(e: ::redis::RedisError) -> StoreError {
+    StoreError::Redis(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects (checking the server answers) and starts the notice subscription.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        pool_size: usize,
+        history_limit: usize,
+    ) -> StoreResult<RedisStore> {
+        let mut cfg = deadpool_redis::Config::from_url(url);
+        cfg.pool = Some(PoolConfig::new(pool_size.max(1)));
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = ::redis::Client::open(url).map_err(redis_err)?;
+        let keys = Keys::new(prefix);
+        let (notices, _) = broadcast::channel(4096);
+        let subscriber = pubsub::spawn(client, keys.clone(), notices.clone());
+        let store = RedisStore {
+            pool,
+            keys,
+            scripts: Arc::new(Scripts::load()),
+            history_limit: history_limit.max(1),
+            notices,
+            subscriber,
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    async fn conn(&self) -> StoreResult<Connection> {
+        self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn worker_record(&self, id: &str, map: BTreeMap<String, String>, tasks: Vec<String>) -> WorkerRecord {
+        let num = |k: &str| map.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        WorkerRecord {
+            worker_id: id.to_string(),
+            status: map.get("status").cloned().unwrap_or_default(),
+            info: map.get("info").cloned().unwrap_or_else(|| "{}".into()),
+            skills: map.get("skills").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
+            last_seen_ms: num("last_seen"),
+            registered_ms: num("registered"),
+            websocket: map.get("ws").map(|v| v == "1").unwrap_or(false),
+            tasks,
+        }
+    }
+}
+
+/// Builds KEYS and ARGV of commit.lua (see its header).
+fn commit_invocation<'a>(script: &'a Script, keys: &Keys, c: &Commit, history_limit: usize, expire_ms: i64) -> ::redis::ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    inv.key(keys.job(&c.job_id))
+        .key(keys.k("counts"))
+        .key(keys.k("timers"))
+        .key(keys.k("leases"))
+        .key(keys.k("tasks"))
+        .key(keys.hist(&c.job_id))
+        .key(keys.k("skills"));
+    let mut extra: Vec<String> = Vec::new();
+    let mut index_of = |key: String| -> usize {
+        match extra.iter().position(|k| *k == key) {
+            Some(i) => 8 + i,
+            None => {
+                extra.push(key);
+                7 + extra.len()
+            }
+        }
+    };
+    let expected = match c.expect {
+        Expect::New => 0,
+        Expect::Version(v) => v,
+    };
+    let mut args: Vec<String> = vec![
+        expected.to_string(),
+        c.status.clone(),
+        c.doc.clone(),
+        history_limit.to_string(),
+        expire_ms.to_string(),
+        keys.wake_channel(),
+        keys.command_channel(),
+    ];
+    args.push(c.set_slots.len().to_string());
+    for (task_id, slot) in &c.set_slots {
+        args.push(format!("t:{task_id}"));
+        args.push(slot.encode());
+    }
+    args.push(c.del_slots.len().to_string());
+    args.extend(c.del_slots.iter().map(|t| format!("t:{t}")));
+    args.push(c.store_tasks.len().to_string());
+    for (task_id, blob) in &c.store_tasks {
+        args.push(task_id.clone());
+        args.push(blob.encode());
+    }
+    args.push(c.enqueue.len().to_string());
+    for e in &c.enqueue {
+        args.push(index_of(keys.queue(&e.skill)).to_string());
+        args.push((-e.priority).to_string());
+        args.push(e.member.clone());
+        args.push(e.skill.clone());
+    }
+    args.push(c.dequeue.len().to_string());
+    for (skill, member) in &c.dequeue {
+        args.push(index_of(keys.queue(skill)).to_string());
+        args.push(member.clone());
+    }
+    args.push(c.drop_tasks.len().to_string());
+    args.extend(c.drop_tasks.iter().cloned());
+    args.push(c.release.len().to_string());
+    for (task_id, worker) in &c.release {
+        args.push(task_id.clone());
+        args.push(index_of(keys.worker_tasks(worker)).to_string());
+    }
+    args.push(c.cancel.len().to_string());
+    for n in &c.cancel {
+        args.push(index_of(keys.worker_cancels(&n.worker_id)).to_string());
+        args.push(n.task_id.clone());
+        args.push(pubsub::command_message(&n.worker_id, &crate::engine::cancel_command(&n.task_id, &n.job_id)));
+    }
+    args.push(c.timers_add.len().to_string());
+    for (member, due) in &c.timers_add {
+        args.push(member.clone());
+        args.push(due.to_string());
+    }
+    args.push(c.timers_del.len().to_string());
+    args.extend(c.timers_del.iter().cloned());
+    args.push(c.history.len().to_string());
+    args.extend(c.history.iter().cloned());
+    for key in extra {
+        inv.key(key);
+    }
+    for a in args {
+        inv.arg(a);
+    }
+    inv
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let _: String = ::redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
+        let expire_ms = c.expire_after.map(|d| d.as_millis() as i64).unwrap_or(0);
+        let inv = commit_invocation(&self.scripts.commit, &self.keys, c, self.history_limit, expire_ms);
+        let mut conn = self.conn().await?;
+        let (ok, version): (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        Ok(if ok == 1 { CommitOutcome::Committed { version } } else { CommitOutcome::Conflict })
+    }
+
+    async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>> {
+        let mut conn = self.conn().await?;
+        let map: BTreeMap<String, String> = conn.hgetall(self.keys.job(job_id)).await.map_err(redis_err)?;
+        if map.is_empty() {
+            return Ok(None);
+        }
+        let mut job = StoredJob {
+            id: job_id.to_string(),
+            version: 0,
+            status: String::new(),
+            doc: String::new(),
+            progress: None,
+            tasks: BTreeMap::new(),
+        };
+        for (field, value) in map {
+            match field.as_str() {
+                "v" => job.version = value.parse().map_err(|_| StoreError::Corrupt(format!("job {job_id} version")))?,
+                "status" => job.status = value,
+                "doc" => job.doc = value,
+                "progress" => job.progress = Some(value),
+                f => {
+                    if let Some(task_id) = f.strip_prefix("t:") {
+                        let slot = TaskSlot::decode(&value)
+                            .ok_or_else(|| StoreError::Corrupt(format!("job {job_id} slot {value}")))?;
+                        job.tasks.insert(task_id.to_string(), slot);
+                    }
+                }
+            }
+        }
+        if job.version == 0 {
+            // Only a stray `progress` field of an expired job: treat as gone.
+            return Ok(None);
+        }
+        Ok(Some(job))
+    }
+
+    async fn history(&self, job_id: &str) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        conn.lrange(self.keys.hist(job_id), 0, -1).await.map_err(redis_err)
+    }
+
+    async fn set_progress(&self, job_id: &str, task_id: &str, progress: &str) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let set: i64 = self
+            .scripts
+            .progress
+            .key(self.keys.job(job_id))
+            .arg(task_id)
+            .arg(progress)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(set == 1)
+    }
+
+    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>> {
+        if req.skills.is_empty() {
+            return Ok(None);
+        }
+        let mut inv = self.scripts.claim.prepare_invoke();
+        inv.key(self.keys.k("leases"))
+            .key(self.keys.k("tasks"))
+            .key(self.keys.k("timers"))
+            .key(self.keys.k("counts"))
+            .key(self.keys.worker_tasks(&req.worker_id));
+        for skill in &req.skills {
+            inv.key(self.keys.queue(skill));
+        }
+        inv.arg(req.now_ms)
+            .arg(req.lease_deadline_ms)
+            .arg(&req.worker_id)
+            .arg(&self.keys.tag)
+            .arg(self.history_limit);
+        for skill in &req.skills {
+            inv.arg(skill);
+        }
+        let mut conn = self.conn().await?;
+        type Row = (String, String, String, String, i64, i64, u64);
+        let row: Option<Row> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        Ok(row.map(|(job_id, task_id, skill, payload, enqueued_ms, result_timeout_ms, remaining)| {
+            ClaimedTask {
+                job_id,
+                task_id,
+                skill,
+                payload,
+                enqueued_ms,
+                claimed_ms: req.now_ms,
+                result_timeout_ms,
+                remaining,
+            }
+        }))
+    }
+
+    async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn.hget(self.keys.k("tasks"), task_id).await.map_err(redis_err)?;
+        Ok(raw.and_then(|s| TaskBlob::decode(&s)))
+    }
+
+    async fn claim_due_timers(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+        self.claim_due("timers", now_ms, limit, visibility).await
+    }
+
+    async fn claim_expired_leases(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+        self.claim_due("leases", now_ms, limit, visibility).await
+    }
+
+    async fn forget_lease(&self, task_id: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let _: i64 = conn.zrem(self.keys.k("leases"), task_id).await.map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn replace_timer(&self, old: &str, new: Option<(&str, i64)>) -> StoreResult<()> {
+        let (member, due) = new.unwrap_or(("", 0));
+        let mut conn = self.conn().await?;
+        let _: i64 = self
+            .scripts
+            .replace_timer
+            .key(self.keys.k("timers"))
+            .arg(old)
+            .arg(member)
+            .arg(due)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
+        let skills = u.skills.clone().unwrap_or_default();
+        let skills_json = serde_json::to_string(&skills).unwrap_or_else(|_| "[]".into());
+        let mut inv = self.scripts.register.prepare_invoke();
+        inv.key(self.keys.worker(&u.worker_id))
+            .key(self.keys.k("workers"))
+            .key(self.keys.k("skills"))
+            .arg(u.now_ms)
+            .arg(u.ttl.as_millis() as i64)
+            .arg(&u.worker_id)
+            .arg(&u.status)
+            .arg(u.info.as_deref().unwrap_or("{}"))
+            .arg(skills_json);
+        for s in &skills {
+            inv.arg(s);
+        }
+        let mut conn = self.conn().await?;
+        let _: i64 = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
+        let skills_json = match &u.skills {
+            Some(s) => serde_json::to_string(s).unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut inv = self.scripts.heartbeat.prepare_invoke();
+        inv.key(self.keys.worker(&u.worker_id))
+            .key(self.keys.k("workers"))
+            .key(self.keys.worker_tasks(&u.worker_id))
+            .key(self.keys.k("leases"))
+            .key(self.keys.worker_cancels(&u.worker_id))
+            .arg(u.now_ms)
+            .arg(u.ttl.as_millis() as i64)
+            .arg(u.lease_deadline_ms)
+            .arg(&u.worker_id)
+            .arg(&u.status)
+            .arg(skills_json)
+            .arg(if u.current_tasks.is_some() { "1" } else { "0" });
+        for t in u.current_tasks.iter().flatten() {
+            inv.arg(t);
+        }
+        let mut conn = self.conn().await?;
+        let reply: Vec<::redis::Value> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        let known = matches!(reply.first(), Some(::redis::Value::Int(1)));
+        if !known {
+            return Ok(None);
+        }
+        let cancels = reply
+            .iter()
+            .skip(1)
+            .filter_map(|v| ::redis::from_redis_value_ref::<String>(v).ok())
+            .collect();
+        Ok(Some(cancels))
+    }
+
+    async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let key = self.keys.worker(worker_id);
+        // HSET only if the registration still exists, so no ghost hash without a TTL.
+        let _: i64 = ::redis::cmd("EVAL")
+            .arg("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'ws', ARGV[1]) end return 0")
+            .arg(1)
+            .arg(key)
+            .arg(if connected { "1" } else { "0" })
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn get_worker(&self, worker_id: &str) -> StoreResult<Option<WorkerRecord>> {
+        let mut conn = self.conn().await?;
+        let (map, tasks): (BTreeMap<String, String>, Vec<String>) = ::redis::pipe()
+            .hgetall(self.keys.worker(worker_id))
+            .smembers(self.keys.worker_tasks(worker_id))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        if map.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.worker_record(worker_id, map, tasks)))
+    }
+
+    async fn list_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<Vec<WorkerRecord>> {
+        let mut conn = self.conn().await?;
+        let cutoff = now_ms - ttl.as_millis() as i64;
+        let workers_key = self.keys.k("workers");
+        let _: i64 = conn.zrembyscore(&workers_key, "-inf", cutoff).await.map_err(redis_err)?;
+        let ids: Vec<String> = conn.zrange(&workers_key, 0, -1).await.map_err(redis_err)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.keys.worker(id)).smembers(self.keys.worker_tasks(id));
+        }
+        let rows: Vec<(BTreeMap<String, String>, Vec<String>)> =
+            pipe.query_async(&mut conn).await.map_err(redis_err)?;
+        let mut out: Vec<WorkerRecord> = ids
+            .iter()
+            .zip(rows)
+            .filter(|(_, (map, _))| !map.is_empty())
+            .map(|(id, (map, mut tasks))| {
+                tasks.sort();
+                self.worker_record(id, map, tasks)
+            })
+            .collect();
+        out.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
+        Ok(out)
+    }
+
+    async fn active_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<u64> {
+        let mut conn = self.conn().await?;
+        let cutoff = now_ms - ttl.as_millis() as i64;
+        conn.zcount(self.keys.k("workers"), cutoff, "+inf").await.map_err(redis_err)
+    }
+
+    async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let _: i64 = conn.srem(self.keys.worker_cancels(worker_id), task_id).await.map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>> {
+        let mut conn = self.conn().await?;
+        conn.hgetall(self.keys.k("counts")).await.map_err(redis_err)
+    }
+
+    async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
+        let mut conn = self.conn().await?;
+        let skills: Vec<String> = conn.smembers(self.keys.k("skills")).await.map_err(redis_err)?;
+        if skills.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for s in &skills {
+            pipe.zcard(self.keys.queue(s));
+        }
+        let depths: Vec<u64> = pipe.query_async(&mut conn).await.map_err(redis_err)?;
+        Ok(skills.into_iter().zip(depths).collect())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+}
+
+impl RedisStore {
+    async fn claim_due(&self, zset: &str, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        self.scripts
+            .claim_due
+            .key(self.keys.k(zset))
+            .arg(now_ms)
+            .arg(limit)
+            .arg(visibility.as_millis() as i64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+}

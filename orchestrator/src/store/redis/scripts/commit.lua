@@ -1,0 +1,114 @@
+-- commit.lua: apply one change of a job and its side effects, atomically, if the job
+-- still has the version the engine read.
+--
+-- KEYS[1] job hash            {p}:job:<id>
+-- KEYS[2] status counters     {p}:counts
+-- KEYS[3] timers zset         {p}:timers
+-- KEYS[4] leases zset         {p}:leases
+-- KEYS[5] task blobs hash     {p}:tasks
+-- KEYS[6] job history list    {p}:hist:<id>
+-- KEYS[7] known skills set    {p}:skills
+-- KEYS[8..] queues ({p}:q:<skill>) and worker sets ({p}:wtasks:<w>, {p}:wcancel:<w>),
+--           referred to below by their index in KEYS
+--
+-- ARGV[1] expected version ("0" = the job must not exist)
+-- ARGV[2] new status        ARGV[3] new document (JSON)
+-- ARGV[4] history limit     ARGV[5] expire after ms ("0" = keep)
+-- ARGV[6] wake channel      ARGV[7] command channel
+-- ARGV[8..] sections, each a count followed by that many records:
+--   set_slots  (field, value)          del_slots  (field)
+--   store      (task_id, blob)         enqueue    (key_index, score, member, skill)
+--   dequeue    (key_index, member)     drop       (task_id)
+--   release    (task_id, wtasks_index) cancel     (wcancel_index, task_id, command_json)
+--   timer_add  (member, due_ms)        timer_del  (member)
+--   history    (entry_json)
+--
+-- Returns {1, new_version} or {0, current_version} on a conflict (nothing written).
+
+local job = KEYS[1]
+local current = tonumber(redis.call('HGET', job, 'v') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+
+local pos = 8
+local function take()
+  local v = ARGV[pos]
+  pos = pos + 1
+  return v
+end
+local function section()
+  return tonumber(take())
+end
+
+local status = ARGV[2]
+local old_status = redis.call('HGET', job, 'status')
+if old_status ~= status then
+  if old_status then
+    redis.call('HINCRBY', KEYS[2], old_status, -1)
+  end
+  redis.call('HINCRBY', KEYS[2], status, 1)
+end
+local version = redis.call('HINCRBY', job, 'v', 1)
+redis.call('HSET', job, 'status', status, 'doc', ARGV[3])
+
+for _ = 1, section() do
+  local field = take()
+  redis.call('HSET', job, field, take())
+end
+for _ = 1, section() do
+  redis.call('HDEL', job, take())
+end
+for _ = 1, section() do
+  local task_id = take()
+  redis.call('HSET', KEYS[5], task_id, take())
+end
+for _ = 1, section() do
+  local key = KEYS[tonumber(take())]
+  local score = take()
+  local member = take()
+  local skill = take()
+  redis.call('ZADD', key, score, member)
+  redis.call('SADD', KEYS[7], skill)
+  redis.call('PUBLISH', ARGV[6], skill)
+end
+for _ = 1, section() do
+  local key = KEYS[tonumber(take())]
+  redis.call('ZREM', key, take())
+end
+for _ = 1, section() do
+  redis.call('HDEL', KEYS[5], take())
+end
+for _ = 1, section() do
+  local task_id = take()
+  redis.call('ZREM', KEYS[4], task_id)
+  redis.call('SREM', KEYS[tonumber(take())], task_id)
+end
+for _ = 1, section() do
+  local key = KEYS[tonumber(take())]
+  local task_id = take()
+  redis.call('SADD', key, task_id)
+  redis.call('PEXPIRE', key, 86400000)
+  redis.call('PUBLISH', ARGV[7], take())
+end
+for _ = 1, section() do
+  local member = take()
+  redis.call('ZADD', KEYS[3], take(), member)
+end
+for _ = 1, section() do
+  redis.call('ZREM', KEYS[3], take())
+end
+local history = section()
+for _ = 1, history do
+  redis.call('RPUSH', KEYS[6], take())
+end
+if history > 0 then
+  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
+end
+
+local expire = tonumber(ARGV[5])
+if expire > 0 then
+  redis.call('PEXPIRE', job, expire)
+  redis.call('PEXPIRE', KEYS[6], expire)
+end
+return {1, version}

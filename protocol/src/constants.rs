@@ -1,0 +1,84 @@
+//! Names fixed by the protocol. Changing any of these breaks real clients.
+
+/// Protocol version announced in every response (`X-RXON-Version`).
+pub const PROTOCOL_VERSION: &str = "1.0b15";
+pub const HEADER_PROTOCOL_VERSION: &str = "X-RXON-Version";
+pub const HEADER_CLIENT_TOKEN: &str = "X-Client-Token";
+pub const HEADER_WORKER_TOKEN: &str = "X-Worker-Token";
+pub const HEADER_WORKER_ID: &str = "X-Worker-ID";
+
+/// The token the Python SDK uses when none is configured; it skips signing with it.
+pub const DEFAULT_PYTHON_WORKER_TOKEN: &str = "your-secret-worker-token";
+
+pub const WORKER_API_PREFIX: &str = "/_worker";
+
+/// Task result statuses a worker may send; any other string is a custom status a
+/// blueprint can route on.
+pub const TASK_STATUS_SUCCESS: &str = "success";
+pub const TASK_STATUS_FAILURE: &str = "failure";
+pub const TASK_STATUS_CANCELLED: &str = "cancelled";
+
+/// Worker command sent over the WebSocket.
+pub const COMMAND_CANCEL_TASK: &str = "cancel_task";
+pub const EVENT_TYPE_PROGRESS: &str = "progress";
+
+/// Error codes of `TaskError.code`.
+pub mod error_codes {
+    pub const TRANSIENT: &str = "TRANSIENT_ERROR";
+    pub const PERMANENT: &str = "PERMANENT_ERROR";
+    pub const INVALID_INPUT: &str = "INVALID_INPUT_ERROR";
+    pub const INTEGRITY_MISMATCH: &str = "INTEGRITY_MISMATCH_ERROR";
+    pub const TIMEOUT: &str = "TIMEOUT_ERROR";
+    pub const LATE_RESULT: &str = "LATE_RESULT";
+    pub const RESOURCE_EXHAUSTED: &str = "RESOURCE_EXHAUSTED_ERROR";
+    pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED_ERROR";
+    pub const CONTRACT_VIOLATION: &str = "CONTRACT_VIOLATION_ERROR";
+    pub const DEPENDENCY_MISSING: &str = "DEPENDENCY_MISSING_ERROR";
+    pub const DEPENDENCY: &str = "DEPENDENCY_ERROR";
+    pub const SECURITY: &str = "SECURITY_ERROR";
+    pub const INTERNAL: &str = "INTERNAL_ERROR";
+}
+
+/// Reasons in `{"status":"ignored","reason":...}` answers to results.
+pub mod ignored_reasons {
+    pub const JOB_NOT_FOUND: &str = "job_not_found";
+    pub const WORKER_MISMATCH: &str = "worker_mismatch";
+    pub const STALE_TASK: &str = "stale_task";
+    pub const DEADLINE_EXCEEDED: &str = "deadline_exceeded";
+    pub const JOB_CANCELLED: &str = "job_cancelled";
+    pub const JOB_ALREADY_TERMINATED: &str = "job_already_terminated";
+}
+
+/// Job statuses, as clients see them.
+pub mod job_status {
+    pub const PENDING: &str = "pending";
+    pub const WAITING_FOR_WORKER: &str = "waiting_for_worker";
+    pub const RUNNING: &str = "running";
+    pub const AWAITING_RETRY: &str = "awaiting_retry";
+    pub const FINISHED: &str = "finished";
+    pub const FAILED: &str = "failed";
+    pub const QUARANTINED: &str = "quarantined";
+    pub const CANCELLED: &str = "cancelled";
+
+    /// Whether nothing can happen to a job in this status any more.
+    pub fn is_terminal(status: &str) -> bool {
+        matches!(status, FINISHED | FAILED | QUARANTINED | CANCELLED | "error")
+    }
+}
+
+/// Worker endpoints, relative to the orchestrator's base URL.
+pub mod endpoints {
+    pub const REGISTER: &str = "/_worker/workers/register";
+    pub const TASK_RESULT: &str = "/_worker/tasks/result";
+    pub const EVENTS: &str = "/_worker/events";
+
+    pub fn heartbeat(worker_id: &str) -> String {
+        format!("/_worker/workers/{worker_id}")
+    }
+    pub fn next_task(worker_id: &str) -> String {
+        format!("/_worker/workers/{worker_id}/tasks/next")
+    }
+    pub fn websocket(worker_id: &str) -> String {
+        format!("/_worker/ws/{worker_id}")
+    }
+}

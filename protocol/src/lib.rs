@@ -1,0 +1,18 @@
+//! Wire types of the worker-pull protocol (RXON 1.0b15) shared by the Baton orchestrator
+//! and the Rust worker SDK.
+//!
+//! Field names follow the PyPI `rxon` package, the authority for what real clients send:
+//! the Python `avtomatika-worker` SDK must talk to Baton unchanged. Every struct keeps
+//! unknown fields out of the way (`#[serde(default)]` everywhere, nothing denied), so a
+//! newer client can add fields without breaking an older server.
+//!
+//! - [`constants`]: header names, endpoints, statuses and error codes.
+//! - [`models`]: registration, heartbeat, task, result, event and command bodies.
+//! - [`signing`]: the canonical JSON form and its HMAC-SHA256 signature.
+
+pub mod constants;
+pub mod models;
+pub mod signing;
+
+pub use constants::*;
+pub use models::*;

@@ -1,0 +1,100 @@
+//! An orchestrator for a test: port 0, a chosen store, short timeouts.
+
+use baton_orchestrator::blueprint::{load_dir, Registry};
+use baton_orchestrator::config::Config;
+use baton_orchestrator::store::memory::MemoryStore;
+use baton_orchestrator::store::redis::RedisStore;
+use baton_orchestrator::store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const CLIENT_TOKEN: &str = "client-token";
+pub const WORKER_TOKEN: &str = "worker-token";
+
+/// The repository's `blueprints/` directory.
+pub fn repo_blueprints() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints")
+}
+
+/// Test defaults: fixed tokens, quick long-polls, timeouts and retries.
+pub fn test_config() -> Config {
+    Config {
+        client_token: Some(CLIENT_TOKEN.into()),
+        worker_token: Some(WORKER_TOKEN.into()),
+        blueprints_dir: repo_blueprints(),
+        poll_hold: Duration::from_secs(2),
+        heartbeat_timeout: Duration::from_secs(3),
+        retry_backoff: Duration::from_millis(100),
+        retry_backoff_max: Duration::from_millis(400),
+        reaper_interval: Duration::from_millis(50),
+        shutdown_timeout: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
+pub struct Orchestrator {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    join: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Orchestrator {
+    /// Starts with `store` and the blueprints of `cfg.blueprints_dir`.
+    pub async fn start(cfg: Config, store: Arc<dyn Store>) -> Orchestrator {
+        let registry = Registry::new(load_dir(&cfg.blueprints_dir).expect("blueprints load")).expect("registry");
+        Self::start_with(cfg, store, registry).await
+    }
+
+    pub async fn start_with(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Orchestrator {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let run_store = store.clone();
+        let join = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = baton_orchestrator::run_with(listener, cfg, run_store, registry, shutdown).await {
+                panic!("orchestrator failed: {e}");
+            }
+        });
+        Orchestrator { addr, base_url: format!("http://{addr}"), store, shutdown: Some(tx), join: Some(join) }
+    }
+
+    pub async fn memory(cfg: Config) -> Orchestrator {
+        let store = Arc::new(MemoryStore::new(cfg.history_limit));
+        Self::start(cfg, store).await
+    }
+
+    pub async fn redis(cfg: Config, url: &str, prefix: &str) -> Orchestrator {
+        let store = Arc::new(RedisStore::connect(url, prefix, 8, cfg.history_limit).await.expect("redis store"));
+        Self::start(cfg, store).await
+    }
+
+    /// Graceful stop; waits until the server has shut down.
+    pub async fn stop(mut self) {
+        self.stop_inner().await;
+    }
+
+    async fn stop_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(join) = self.join.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), join).await;
+        }
+    }
+}
+
+impl Drop for Orchestrator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
