@@ -33,7 +33,8 @@ pub fn dev_blueprints(cfg: &Config) -> Result<Registry, StartError> {
     Ok(Registry::new(vec![blueprint::load_str("builtin:echo.yaml", BUILTIN_ECHO)?])?)
 }
 
-/// Serves like [`crate::run_with`], plus `workers` in-process echo workers.
+/// Serves like [`crate::run_with`], plus `workers` in-process echo workers that connect
+/// to this orchestrator over HTTP like any other worker.
 pub async fn run_dev(
     listener: tokio::net::TcpListener,
     cfg: Config,
@@ -42,8 +43,45 @@ pub async fn run_dev(
 ) -> Result<(), StartError> {
     let store = crate::open_store(&cfg).await?;
     let registry = dev_blueprints(&cfg)?;
-    let addr = listener.local_addr()?;
-    let _ = workers;
-    tracing::info!(%addr, "dev mode");
-    crate::run_with(listener, cfg, store, registry, shutdown).await
+    let port = listener.local_addr()?.port();
+    let client_token = cfg.client_token.clone().unwrap_or_else(|| "<a token from BATON_CLIENTS_FILE>".into());
+    let worker_token = cfg.worker_token.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::run_with(listener, cfg, store, registry, async {
+        let _ = stop_rx.await;
+    }));
+    let url = format!("http://127.0.0.1:{port}");
+    let mut handles = Vec::new();
+    match worker_token {
+        Some(token) => {
+            for i in 1..=workers {
+                let config = baton_worker::WorkerConfig::new(url.clone())
+                    .token(token.clone())
+                    .worker_id(format!("dev-echo-{i}"))
+                    .worker_type("echo-worker");
+                let builder = baton_worker_examples::echo_skill(baton_worker::Worker::builder(config));
+                match builder.build() {
+                    Ok(worker) => handles.push(worker.spawn()),
+                    Err(e) => tracing::error!(error = %e, "cannot start an in-process echo worker"),
+                }
+            }
+        }
+        None => tracing::warn!("no global BATON_WORKER_TOKEN: starting no in-process workers"),
+    }
+    tracing::info!(workers = handles.len(), "dev mode: in-process echo workers started");
+    println!(
+        "\nBaton dev mode on {url} ({} echo workers).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\n",
+        handles.len()
+    );
+    shutdown.await;
+    for handle in handles {
+        if let Err(e) = handle.shutdown().await {
+            tracing::warn!(error = %e, "echo worker did not stop cleanly");
+        }
+    }
+    let _ = stop_tx.send(());
+    match server.await {
+        Ok(result) => result,
+        Err(e) => Err(StartError::Io(std::io::Error::other(e.to_string()))),
+    }
 }

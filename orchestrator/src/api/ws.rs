@@ -151,7 +151,7 @@ pub async fn serve_socket<S, R, E, F, Fut>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::channel::mpsc as fmpsc;
+    use futures_channel::mpsc as fmpsc;
     use std::sync::{Arc, Mutex};
 
     #[tokio::test]

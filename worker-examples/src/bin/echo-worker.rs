@@ -1,0 +1,67 @@
+//! `echo-worker`: a standalone worker with the `echo` skill (see
+//! `baton_worker_examples::echo` for what it does).
+//!
+//! Configured by the Python SDK's environment names (`ORCHESTRATOR_URL`, `WORKER_TOKEN`,
+//! `WORKER_ID`, `MAX_CONCURRENT_TASKS`, ...); logs filtered by `RUST_LOG` (default
+//! `info`). Ctrl-C or SIGTERM shuts it down gracefully: running tasks get
+//! `WORKER_SHUTDOWN_TIMEOUT` seconds, the rest are handed back as `cancelled`.
+
+use std::process::ExitCode;
+
+use baton_worker::{Worker, WorkerConfig};
+use baton_worker_examples::echo_skill;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "echo-worker failed");
+            eprintln!("echo-worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), baton_worker::WorkerError> {
+    let mut config = WorkerConfig::from_env()?;
+    if std::env::var_os("WORKER_TYPE").is_none() {
+        config = config.worker_type("echo-worker");
+    }
+    let worker = echo_skill(Worker::builder(config)).build()?;
+    tracing::info!(worker_id = worker.worker_id(), "echo-worker starting");
+    worker.run(shutdown_signal()).await
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}
