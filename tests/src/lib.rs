@@ -26,3 +26,6 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+pub mod workers;
+pub mod webhook_sink;

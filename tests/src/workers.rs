@@ -1,0 +1,40 @@
+//! Rust SDK workers for tests.
+
+use crate::orchestrator::WORKER_TOKEN;
+use baton_worker::{Worker, WorkerBuilder, WorkerConfig, WorkerHandle};
+use std::time::Duration;
+
+/// SDK config pointing at `base_url`, with quick heartbeats.
+pub fn config(base_url: &str, worker_id: &str) -> WorkerConfig {
+    WorkerConfig::new(base_url)
+        .token(WORKER_TOKEN)
+        .worker_id(worker_id)
+        .worker_type("test-worker")
+        .heartbeat_interval(Duration::from_millis(500))
+        .task_poll_timeout(Duration::from_secs(2))
+        .result_retry_initial_delay(Duration::from_millis(100))
+        .shutdown_timeout(Duration::from_secs(2))
+        .cancel_grace(Duration::from_secs(1))
+}
+
+/// Starts an echo worker.
+pub fn echo(base_url: &str, worker_id: &str) -> WorkerHandle {
+    spawn(baton_worker_examples::echo_skill(Worker::builder(config(base_url, worker_id))))
+}
+
+pub fn spawn(builder: WorkerBuilder) -> WorkerHandle {
+    builder.build().expect("worker builds").spawn()
+}
+
+/// Waits until the orchestrator lists `worker_id` (registration done).
+pub async fn wait_registered(client: &crate::Client, worker_id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, workers) = client.get("/api/v1/workers").await;
+        if workers.as_array().is_some_and(|a| a.iter().any(|w| w["worker_id"] == worker_id)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "worker {worker_id} never registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
