@@ -27,5 +27,6 @@ pub fn init_tracing() {
         .try_init();
 }
 
+pub mod raw_worker;
 pub mod workers;
 pub mod webhook_sink;

@@ -1,0 +1,102 @@
+//! Several orchestrators on one Redis behave like one; Redis outages are survived.
+
+use baton_tests::orchestrator::test_config;
+use baton_tests::webhook_sink::WebhookSink;
+use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator, RedisServer};
+use baton_worker::{TaskContext, TaskError, Worker};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_on_one_orchestrator_client_on_another() {
+    init_tracing();
+    let url = shared_redis().url();
+    let prefix = unique_prefix("two");
+    let a = Orchestrator::redis(test_config(), &url, &prefix).await;
+    let b = Orchestrator::redis(test_config(), &url, &prefix).await;
+    let client = Client::new(&b.base_url);
+
+    // The worker long-polls A; its heartbeats are too rare to carry a cancel, so a cancel
+    // sent to B can only arrive over A's WebSocket.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let config = workers::config(&a.base_url, "w-on-a").heartbeat_interval(Duration::from_secs(30));
+    let worker = workers::spawn(Worker::builder(config).skill("echo", move |params: Value, ctx: TaskContext| {
+        let seen = seen_tx.clone();
+        async move {
+            if params["hang"] == json!(true) {
+                ctx.cancelled().await;
+                let _ = seen.send(ctx.task_id().to_string());
+                return Err(TaskError::transient("cancelled"));
+            }
+            Ok(params)
+        }
+    }));
+    workers::wait_registered(&client, "w-on-a").await;
+
+    let sink = WebhookSink::start(0).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(client.create("/api/v1/jobs/echo", json!({"initial_data": {"i": i}, "webhook_url": sink.url})).await);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let job = client.wait_status(id, "finished", T).await;
+        assert_eq!(job["result"], json!({"i": i}));
+        // The other orchestrator sees the same job.
+        assert_eq!(Client::new(&a.base_url).job(id).await["status"], "finished");
+    }
+    // Both reapers ran; every webhook was sent once.
+    sink.wait_for(10, T).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut hooked: Vec<String> = sink.received().iter().map(|h| h["job_id"].as_str().unwrap_or_default().to_string()).collect();
+    hooked.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(hooked, expected, "one webhook per job");
+
+    let hanging = client.create_echo(json!({"hang": true})).await;
+    let running = client.wait_status(&hanging, "running", T).await;
+    let task_id = running["tasks"][0]["task_id"].as_str().expect("task").to_string();
+    let (status, body) = client.cancel(&hanging).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("cancellation_request_sent")), "{body}");
+    let seen = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv()).await.expect("cancel crossed orchestrators");
+    assert_eq!(seen.as_deref(), Some(task_id.as_str()));
+
+    worker.shutdown().await.expect("clean shutdown");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_is_survived() {
+    init_tracing();
+    let mut redis = RedisServer::start();
+    let orch = Orchestrator::redis(test_config(), &redis.url(), "restart").await;
+    let client = Client::new(&orch.base_url);
+    let worker = workers::echo(&orch.base_url, "w-restart");
+    let id = client.create_echo(json!({"before": true})).await;
+    client.wait_status(&id, "finished", T).await;
+
+    redis.stop();
+    let (status, body) = client.post("/api/v1/jobs/echo", json!({"initial_data": {}})).await;
+    assert_eq!(status, 503, "an outage is reported, not hidden: {body}");
+    assert_eq!(body["code"], "store_unavailable");
+
+    // Redis comes back empty (it keeps nothing on disk): the worker registers again on
+    // its next heartbeat and new jobs run.
+    redis.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let (status, body) = client.post("/api/v1/jobs/echo", json!({"initial_data": {"after": true}})).await;
+        if status == 202 {
+            break body["job_id"].as_str().expect("job id").to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "store never came back: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let job = client.wait_status(&id, "finished", Duration::from_secs(40)).await;
+    assert_eq!(job["result"], json!({"after": true}));
+    worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+}

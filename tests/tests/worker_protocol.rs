@@ -1,0 +1,228 @@
+//! The worker protocol on the wire: what a hand-written RXON client sees.
+
+use baton_tests::orchestrator::test_config;
+use baton_tests::raw_worker::RawWorker;
+use baton_tests::webhook_sink::WebhookSink;
+use baton_tests::{init_tracing, Client, Orchestrator};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+
+async fn setup() -> (Orchestrator, Client, RawWorker) {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let client = Client::new(&orch.base_url);
+    let worker = RawWorker::new(&orch.base_url, "raw-1");
+    assert_eq!(worker.register(&["echo"]).await, (200, json!({"status": "registered", "version": "1.0b15"})));
+    (orch, client, worker)
+}
+
+#[tokio::test]
+async fn task_payload_has_integer_timestamps_and_the_params() {
+    let (orch, client, worker) = setup().await;
+    let id = client.create_echo(json!({"msg": "hi"})).await;
+    let (status, task) = worker.poll("echo", 5).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["job_id"], id.as_str());
+    assert_eq!(task["type"], "echo");
+    assert_eq!(task["params"], json!({"msg": "hi"}));
+    assert!(task["timestamp"].is_i64(), "integer timestamp: {task}");
+    assert!(task["deadline"].is_i64(), "integer deadline: {task}");
+    assert!(task["deadline"].as_i64() > task["timestamp"].as_i64());
+    assert_eq!(task["attempt"], 1);
+    let (status, ack) = worker.result(worker.success(&task, json!({"echo": 1}))).await;
+    assert_eq!((status, ack["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(ack["transition"], "finished");
+    assert_eq!(client.job(&id).await["result"], json!({"echo": 1}));
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_poll_is_held_then_answered_204() {
+    let (orch, _client, worker) = setup().await;
+    let started = Instant::now();
+    let (status, _) = worker.poll("echo", 1).await;
+    let held = started.elapsed();
+    assert_eq!(status, 204);
+    assert!(held >= Duration::from_millis(900), "held for the requested timeout, was {held:?}");
+    assert!(held < Duration::from_secs(3), "not longer than asked, was {held:?}");
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn a_waiting_poll_is_woken_by_a_new_job() {
+    let (orch, client, worker) = setup().await;
+    let poll = tokio::spawn(async move {
+        let started = Instant::now();
+        let (status, task) = worker.poll("echo", 20).await;
+        (status, task, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = client.create_echo(json!({})).await;
+    let (status, task, waited) = poll.await.expect("poll task");
+    assert_eq!(status, 200);
+    assert_eq!(task["job_id"], id.as_str());
+    assert!(waited < Duration::from_secs(2), "woken at once, not at the hold's end: {waited:?}");
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn stale_and_misdirected_results_are_ignored_and_change_nothing() {
+    let (orch, client, worker) = setup().await;
+    let other = RawWorker::new(&orch.base_url, "raw-2");
+    other.register(&["echo"]).await;
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    let ignored = |v: &Value, reason: &str| v["status"] == "ignored" && v["reason"] == reason;
+    // Another worker answering for the task.
+    let (status, ack) = other.result(other.success(&task, json!({"x": 1}))).await;
+    assert!(status == 200 && ignored(&ack, "worker_mismatch"), "{ack}");
+    // Unknown job and unknown task.
+    let mut bogus = task.clone();
+    bogus["job_id"] = json!("no-such-job");
+    assert!(ignored(&worker.result(worker.success(&bogus, json!({}))).await.1, "job_not_found"));
+    let mut bogus = task.clone();
+    bogus["task_id"] = json!("no-such-task");
+    assert!(ignored(&worker.result(worker.success(&bogus, json!({}))).await.1, "stale_task"));
+    assert_eq!(client.job(&id).await["status"], "running", "nothing changed");
+    // The real answer; then a duplicate of it.
+    assert_eq!(worker.result(worker.success(&task, json!({"x": 2}))).await.1["status"], "accepted");
+    let (_, dup) = worker.result(worker.success(&task, json!({"x": 3}))).await;
+    assert!(ignored(&dup, "job_already_terminated"), "{dup}");
+    assert_eq!(client.job(&id).await["result"], json!({"x": 2}));
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn a_result_from_an_expired_lease_is_ignored() {
+    init_tracing();
+    let mut cfg = test_config();
+    cfg.heartbeat_timeout = Duration::from_millis(600);
+    let orch = Orchestrator::memory(cfg).await;
+    let client = Client::new(&orch.base_url);
+    let slow = RawWorker::new(&orch.base_url, "slow");
+    slow.register(&["echo"]).await;
+    let id = client.create_echo(json!({})).await;
+    let (_, first) = slow.poll("echo", 5).await;
+    // No heartbeat: the lease expires and the task is queued again as attempt 2.
+    let fast = RawWorker::new(&orch.base_url, "fast");
+    fast.register(&["echo"]).await;
+    let (status, second) = fast.poll("echo", 5).await;
+    assert_eq!(status, 200);
+    assert_eq!(second["attempt"], 2);
+    assert_ne!(second["task_id"], first["task_id"], "a new attempt has a new task id");
+    let (_, ack) = slow.result(slow.success(&first, json!({"from": "slow"}))).await;
+    assert_eq!((ack["status"].as_str(), ack["reason"].as_str()), (Some("ignored"), Some("stale_task")));
+    assert_eq!(fast.result(fast.success(&second, json!({"from": "fast"}))).await.1["status"], "accepted");
+    let job = client.wait_status(&id, "finished", T).await;
+    assert_eq!(job["result"], json!({"from": "fast"}));
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeats_refresh_report_cancels_and_ask_unknown_workers_to_register() {
+    let (orch, client, worker) = setup().await;
+    assert_eq!(worker.heartbeat(None).await, (200, json!({"status": "ttl_refreshed"})));
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    let beat = |tasks: Value| worker.sign(json!({"worker_id": "raw-1", "status": "busy", "current_tasks": tasks}));
+    assert_eq!(worker.heartbeat(Some(beat(json!([task["task_id"]])))).await, (200, json!({"status": "ok"})));
+    let (status, body) = client.cancel(&id).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "cancellation_request_accepted", "no WebSocket: the heartbeat carries it");
+    let (status, hb) = worker.heartbeat(Some(beat(json!([task["task_id"]])))).await;
+    assert_eq!(status, 200);
+    assert_eq!(hb["cancel_task_ids"], json!([task["task_id"]]));
+    // The cancelled worker's result is ignored; after it, no more cancel ids.
+    let cancelled = worker.sign(json!({"job_id": id, "task_id": task["task_id"], "worker_id": "raw-1", "status": "cancelled"}));
+    assert_eq!(worker.result(cancelled).await.1["reason"], "job_cancelled");
+    assert_eq!(worker.heartbeat(Some(beat(json!([task["task_id"]])))).await.1, json!({"status": "ok"}));
+    let ghost = RawWorker::new(&orch.base_url, "ghost");
+    let (status, body) = ghost.heartbeat(None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap_or_default().contains("not found"), "the SDK re-registers on this: {body}");
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn the_seeds_nested_result_form_and_progress_events_are_accepted() {
+    let (orch, client, worker) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    let event = worker.sign_without(json!({
+        "event_id": "e1", "worker_id": "raw-1", "event_type": "progress",
+        "payload": {"progress": 0.25, "message": "quarter"}, "origin_task_id": task["task_id"],
+        "target_job_id": id, "bubbling_chain": ["ignored-by-signature"]
+    }), baton_protocol::signing::EVENT_UNSIGNED_FIELDS);
+    let (status, body) = worker.send(Method::POST, "/_worker/events", Some(event.to_string())).await;
+    assert_eq!((status, body), (200, json!({"status": "event_accepted"})));
+    let job = client.job(&id).await;
+    assert_eq!((job["progress"].clone(), job["progress_message"].clone()), (json!(0.25), json!("quarter")));
+    let nested = json!({"job_id": id, "task_id": task["task_id"], "worker_id": "raw-1",
+                        "result": {"status": "success", "data": {"output": "done"}, "error": null}});
+    assert_eq!(worker.result(nested).await.1["status"], "accepted");
+    assert_eq!(client.wait_status(&id, "finished", T).await["result"], json!({"output": "done"}));
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn unhandled_custom_status_fails_the_job_with_a_reason() {
+    let (orch, client, worker) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    let body = worker.sign(json!({"job_id": id, "task_id": task["task_id"], "worker_id": "raw-1", "status": "needs_review", "data": {}}));
+    assert_eq!(worker.result(body).await.1["status"], "accepted");
+    let job = client.wait_status(&id, "failed", T).await;
+    assert_eq!(job["error"]["code"], "UNHANDLED_STATUS", "{job}");
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_are_retried_until_delivered() {
+    let (orch, client, worker) = setup().await;
+    let sink = WebhookSink::start(2).await;
+    let id = client
+        .create("/api/v1/jobs/echo", json!({"initial_data": {}, "webhook_url": sink.url, "metadata": {"trace": "t1"}}))
+        .await;
+    let (_, task) = worker.poll("echo", 5).await;
+    worker.result(worker.success(&task, json!({"ok": true}))).await;
+    let hooks = sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(sink.attempts(), 3, "two failures, then delivered");
+    let hook = &hooks[0];
+    assert_eq!(hook["event"], "job_finished");
+    assert_eq!(hook["job_id"], id.as_str());
+    assert_eq!(hook["status"], "finished");
+    assert_eq!(hook["result"], json!({"ok": true}));
+    assert_eq!(hook["metadata"], json!({"trace": "t1"}));
+    assert!(hook["timestamp"].is_i64());
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_and_status_are_public() {
+    let (orch, client, worker) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    worker.result(worker.success(&task, json!({}))).await;
+    client.wait_status(&id, "finished", T).await;
+    let anonymous = Client::with_token(&orch.base_url, "");
+    let (status, body) = anonymous.get("/_public/status").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, text) = anonymous.get("/_public/metrics").await;
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap_or_default();
+    for series in [
+        "baton_jobs{status=\"finished\"} 1",
+        "baton_tasks_dispatched_total{skill=\"echo\"} 1",
+        "baton_queue_depth{skill=\"echo\"} 0",
+        "baton_schedule_to_start_seconds_count{skill=\"echo\"} 1",
+        "baton_active_workers 1",
+        "baton_lease_expiries_total 0",
+        "baton_http_requests_total{method=\"POST\",route=\"/_worker/tasks/result\",status=\"200\"} 1",
+    ] {
+        assert!(text.contains(series), "missing `{series}` in:\n{text}");
+    }
+    orch.stop().await;
+}
