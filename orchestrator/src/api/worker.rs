@@ -132,6 +132,11 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
             lease_deadline_ms: lease_deadline(app, now),
         })
         .await?;
+    if app.hub.is_connected(&reg.worker_id) {
+        // Re-registration after the store lost the worker (e.g. a Redis restart) while its
+        // socket stayed up here.
+        app.engine.store.set_worker_websocket(&reg.worker_id, true).await?;
+    }
     tracing::info!(worker_id = %reg.worker_id, skills = ?skills, "worker registered");
     ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
 }

@@ -209,11 +209,17 @@ pub async fn workers_register_heartbeat_and_expire(store: Arc<dyn Store>) {
     hb.info = None;
     assert!(store.heartbeat(&hb).await.unwrap().is_some());
     assert_eq!(store.get_worker("w2").await.unwrap().unwrap().status, "busy");
+    // A WebSocket that connects before the registration is remembered, not listed.
+    store.set_worker_websocket("w3", true).await.unwrap();
+    assert!(store.get_worker("w3").await.unwrap().is_none(), "not registered yet");
+    assert_eq!(store.heartbeat(&worker_update("w3", 60_000)).await.unwrap(), None);
+    store.register_worker(&worker_update("w3", 60_000)).await.unwrap();
+    assert!(store.get_worker("w3").await.unwrap().is_some_and(|w| w.websocket), "flag kept");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(store.heartbeat(&worker_update("w1", 300)).await.unwrap(), None, "registration expired");
     assert!(store.get_worker("w1").await.unwrap().is_none());
     let listed: Vec<String> = store.list_workers(now_ms(), Duration::from_secs(60)).await.unwrap().into_iter().map(|w| w.worker_id).collect();
-    assert_eq!(listed, vec!["w2"], "an expired registration is not listed");
+    assert_eq!(listed, vec!["w2", "w3"], "an expired registration is not listed");
 }
 
 pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {

@@ -33,6 +33,13 @@ struct MemWorker {
     websocket: bool,
 }
 
+impl MemWorker {
+    /// Registered and not expired (a WebSocket may create the entry before registration).
+    fn registered(&self, now_ms: i64) -> bool {
+        !self.info.is_empty() && self.expires_ms > now_ms
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     jobs: HashMap<String, MemJob>,
@@ -340,7 +347,7 @@ impl Store for MemoryStore {
             expires_ms,
             websocket: false,
         });
-        if w.expires_ms <= u.now_ms {
+        if !w.registered(u.now_ms) {
             w.registered_ms = u.now_ms;
         }
         w.status = u.status.clone();
@@ -358,7 +365,7 @@ impl Store for MemoryStore {
     async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        let Some(w) = inner.workers.get_mut(&u.worker_id).filter(|w| w.expires_ms > u.now_ms) else {
+        let Some(w) = inner.workers.get_mut(&u.worker_id).filter(|w| w.registered(u.now_ms)) else {
             return Ok(None);
         };
         if !u.status.is_empty() {
@@ -382,9 +389,19 @@ impl Store for MemoryStore {
     }
 
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
-        if let Some(w) = self.inner.lock().workers.get_mut(worker_id) {
-            w.websocket = connected;
-        }
+        let mut g = self.inner.lock();
+        let now = now_ms();
+        // The socket may connect before the registration: keep the flag for it.
+        let w = g.workers.entry(worker_id.to_string()).or_insert_with(|| MemWorker {
+            status: String::new(),
+            info: String::new(),
+            skills: Vec::new(),
+            last_seen_ms: now,
+            registered_ms: now,
+            expires_ms: now + 60_000,
+            websocket: false,
+        });
+        w.websocket = connected;
         Ok(())
     }
 
@@ -393,21 +410,25 @@ impl Store for MemoryStore {
         let now = now_ms();
         Ok(g.workers
             .get(worker_id)
-            .filter(|w| w.expires_ms > now)
+            .filter(|w| w.registered(now))
             .map(|w| worker_record(worker_id, w, &g.worker_tasks)))
     }
 
     async fn list_workers(&self, now_ms: i64, _ttl: Duration) -> StoreResult<Vec<WorkerRecord>> {
         let mut g = self.inner.lock();
         g.workers.retain(|_, w| w.expires_ms > now_ms);
-        let mut out: Vec<WorkerRecord> =
-            g.workers.iter().map(|(id, w)| worker_record(id, w, &g.worker_tasks)).collect();
+        let mut out: Vec<WorkerRecord> = g
+            .workers
+            .iter()
+            .filter(|(_, w)| w.registered(now_ms))
+            .map(|(id, w)| worker_record(id, w, &g.worker_tasks))
+            .collect();
         out.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
         Ok(out)
     }
 
     async fn active_workers(&self, now_ms: i64, _ttl: Duration) -> StoreResult<u64> {
-        Ok(self.inner.lock().workers.values().filter(|w| w.expires_ms > now_ms).count() as u64)
+        Ok(self.inner.lock().workers.values().filter(|w| w.registered(now_ms)).count() as u64)
     }
 
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {

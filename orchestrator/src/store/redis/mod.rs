@@ -93,6 +93,9 @@ impl Keys {
     }
 }
 
+/// Lifetime of a worker hash created by a WebSocket before any registration.
+const WS_ONLY_TTL_MS: i64 = 60_000;
+
 pub struct RedisStore {
     pool: Pool,
     keys: Keys,
@@ -455,13 +458,17 @@ impl Store for RedisStore {
 
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        let key = self.keys.worker(worker_id);
-        // HSET only if the registration still exists, so no ghost hash without a TTL.
+        // The socket may connect before the registration: then this creates the hash, with
+        // a TTL so that it cannot outlive a worker that never registers.
         let _: i64 = ::redis::cmd("EVAL")
-            .arg("if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'ws', ARGV[1]) end return 0")
+            .arg(
+                "redis.call('HSET', KEYS[1], 'ws', ARGV[1]) \
+                 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1",
+            )
             .arg(1)
-            .arg(key)
+            .arg(self.keys.worker(worker_id))
             .arg(if connected { "1" } else { "0" })
+            .arg(WS_ONLY_TTL_MS)
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
@@ -476,7 +483,7 @@ impl Store for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
-        if map.is_empty() {
+        if !map.contains_key("info") {
             return Ok(None);
         }
         Ok(Some(self.worker_record(worker_id, map, tasks)))
@@ -500,7 +507,7 @@ impl Store for RedisStore {
         let mut out: Vec<WorkerRecord> = ids
             .iter()
             .zip(rows)
-            .filter(|(_, (map, _))| !map.is_empty())
+            .filter(|(_, (map, _))| map.contains_key("info"))
             .map(|(id, (map, mut tasks))| {
                 tasks.sort();
                 self.worker_record(id, map, tasks)

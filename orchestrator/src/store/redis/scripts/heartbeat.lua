@@ -12,10 +12,10 @@
 -- ARGV[7] "1" if ARGV[8..] lists the tasks the worker runs now, else "0"
 -- ARGV[8..] task ids
 --
--- Returns {0} if the worker is not registered (its registration expired), else
+-- Returns {0} if the worker is not registered (never, or its registration expired), else
 -- {1, task ids to cancel...}: requested cancels of tasks the worker says it runs.
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('HEXISTS', KEYS[1], 'info') == 0 then
   return {0}
 end
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[1])

@@ -10,9 +10,9 @@
 --
 -- Returns 1.
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'registered', ARGV[1], 'ws', '0')
-end
+-- The WebSocket may connect before the registration arrives: keep what it recorded.
+redis.call('HSETNX', KEYS[1], 'registered', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'ws', '0')
 redis.call('HSET', KEYS[1], 'status', ARGV[4], 'info', ARGV[5], 'skills', ARGV[6], 'last_seen', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
