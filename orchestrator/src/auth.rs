@@ -54,9 +54,9 @@ pub struct WorkerCredential {
 impl WorkerCredential {
     pub fn check_worker(&self, worker_id: &str) -> Result<(), AuthError> {
         match &self.bound_to {
-            Some(own) if own != worker_id => {
-                Err(AuthError::Denied(format!("token of worker `{own}` cannot act as `{worker_id}`")))
-            }
+            Some(own) if own != worker_id => Err(AuthError::Denied(format!(
+                "token of worker `{own}` cannot act as `{worker_id}`"
+            ))),
             _ => Ok(()),
         }
     }
@@ -103,10 +103,14 @@ struct WorkerEntry {
 
 fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, shape: &str) -> Result<T, AuthConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AuthConfigError::File { path: shown.clone(), message: format!("cannot read: {e}") })?;
-    serde_norway::from_str(&text)
-        .map_err(|e| AuthConfigError::File { path: shown, message: format!("expected {shape}: {e}") })
+    let text = std::fs::read_to_string(path).map_err(|e| AuthConfigError::File {
+        path: shown.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    serde_norway::from_str(&text).map_err(|e| AuthConfigError::File {
+        path: shown,
+        message: format!("expected {shape}: {e}"),
+    })
 }
 
 impl Auth {
@@ -139,10 +143,15 @@ impl Auth {
             }
         }
         if let Some(path) = &cfg.worker_tokens_file {
-            let map: HashMap<String, String> = match read_file::<WorkerTokensFile>(path, "a map worker_id: token")? {
-                WorkerTokensFile::Wrapped { workers } | WorkerTokensFile::Map(workers) => workers,
-                WorkerTokensFile::List(list) => list.into_iter().map(|e| (e.worker_id, e.token)).collect(),
-            };
+            let map: HashMap<String, String> =
+                match read_file::<WorkerTokensFile>(path, "a map worker_id: token")? {
+                    WorkerTokensFile::Wrapped { workers } | WorkerTokensFile::Map(workers) => {
+                        workers
+                    }
+                    WorkerTokensFile::List(list) => {
+                        list.into_iter().map(|e| (e.worker_id, e.token)).collect()
+                    }
+                };
             for (worker, token) in map {
                 let d = digest(&token);
                 auth.worker_by_token.insert(d, worker.clone());
@@ -162,22 +171,44 @@ impl Auth {
 
     /// The client name of a token.
     pub fn client(&self, token: Option<&str>) -> Result<&str, AuthError> {
-        let token = token.filter(|t| !t.is_empty()).ok_or(AuthError::MissingToken("X-Client-Token"))?;
-        self.clients.get(&digest(token)).map(String::as_str).ok_or(AuthError::BadToken("client token"))
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::MissingToken("X-Client-Token"))?;
+        self.clients
+            .get(&digest(token))
+            .map(String::as_str)
+            .ok_or(AuthError::BadToken("client token"))
     }
 
     /// Checks a worker token, given the `X-Worker-ID` the request claims (if any).
-    pub fn worker(&self, token: Option<&str>, worker_id: Option<&str>) -> Result<WorkerCredential, AuthError> {
-        let token = token.filter(|t| !t.is_empty()).ok_or(AuthError::MissingToken("X-Worker-Token"))?;
+    pub fn worker(
+        &self,
+        token: Option<&str>,
+        worker_id: Option<&str>,
+    ) -> Result<WorkerCredential, AuthError> {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::MissingToken("X-Worker-Token"))?;
         let d = digest(token);
         if self.worker_global == Some(d) {
-            return Ok(WorkerCredential { secret: token.to_string(), bound_to: None });
+            return Ok(WorkerCredential {
+                secret: token.to_string(),
+                bound_to: None,
+            });
         }
         let owner = worker_id
-            .and_then(|id| self.worker_tokens.get(id).filter(|own| **own == d).map(|_| id.to_string()))
+            .and_then(|id| {
+                self.worker_tokens
+                    .get(id)
+                    .filter(|own| **own == d)
+                    .map(|_| id.to_string())
+            })
             .or_else(|| self.worker_by_token.get(&d).cloned());
         match owner {
-            Some(owner) => Ok(WorkerCredential { secret: token.to_string(), bound_to: Some(owner) }),
+            Some(owner) => Ok(WorkerCredential {
+                secret: token.to_string(),
+                bound_to: Some(owner),
+            }),
             None => Err(AuthError::BadToken("worker token")),
         }
     }
@@ -193,21 +224,31 @@ impl Auth {
         now_secs: i64,
     ) -> Result<(), AuthError> {
         let security = body.get("security").filter(|s| !s.is_null());
-        let signature = security.and_then(|s| s.get("signature")).and_then(Value::as_str);
+        let signature = security
+            .and_then(|s| s.get("signature"))
+            .and_then(Value::as_str);
         let Some(signature) = signature else {
             if self.require_signatures {
-                return Err(AuthError::Denied("this orchestrator requires signed bodies".into()));
+                return Err(AuthError::Denied(
+                    "this orchestrator requires signed bodies".into(),
+                ));
             }
             return Ok(());
         };
-        if let Some(signer) = security.and_then(|s| s.get("signer_id")).and_then(Value::as_str) {
+        if let Some(signer) = security
+            .and_then(|s| s.get("signer_id"))
+            .and_then(Value::as_str)
+        {
             if signer != worker_id {
-                return Err(AuthError::Denied(format!("signer `{signer}` is not worker `{worker_id}`")));
+                return Err(AuthError::Denied(format!(
+                    "signer `{signer}` is not worker `{worker_id}`"
+                )));
             }
         }
-        let ts = body.get("timestamp").and_then(Value::as_i64).ok_or_else(|| {
-            AuthError::Denied("signed bodies need an integer `timestamp`".into())
-        })?;
+        let ts = body
+            .get("timestamp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| AuthError::Denied("signed bodies need an integer `timestamp`".into()))?;
         if (now_secs - ts).unsigned_abs() > self.max_skew.as_secs() {
             return Err(AuthError::Denied(format!(
                 "timestamp {ts} is outside the allowed window of {}s",
@@ -215,7 +256,9 @@ impl Auth {
             )));
         }
         if !signing::verify(body, signature, &cred.secret, extra_unsigned) {
-            return Err(AuthError::Denied("signature does not match the body".into()));
+            return Err(AuthError::Denied(
+                "signature does not match the body".into(),
+            ));
         }
         Ok(())
     }
@@ -248,14 +291,23 @@ mod tests {
         let a = auth();
         assert_eq!(a.client(Some("a-token")), Ok("alice"));
         assert_eq!(a.client(Some("default-token")), Ok("default"));
-        assert_eq!(a.client(Some("nope")), Err(AuthError::BadToken("client token")));
-        assert_eq!(a.client(None), Err(AuthError::MissingToken("X-Client-Token")));
+        assert_eq!(
+            a.client(Some("nope")),
+            Err(AuthError::BadToken("client token"))
+        );
+        assert_eq!(
+            a.client(None),
+            Err(AuthError::MissingToken("X-Client-Token"))
+        );
     }
 
     #[test]
     fn individual_worker_tokens_are_bound() {
         let a = auth();
-        assert_eq!(a.worker(Some("global"), Some("any")).unwrap().bound_to, None);
+        assert_eq!(
+            a.worker(Some("global"), Some("any")).unwrap().bound_to,
+            None
+        );
         let own = a.worker(Some("own-token"), None).unwrap();
         assert_eq!(own.bound_to.as_deref(), Some("w-own"));
         assert!(own.check_worker("w-own").is_ok());
@@ -271,10 +323,23 @@ mod tests {
         let sig = signing::sign(&body, "global", &[]);
         body["security"] = json!({"signature": sig, "signer_id": "w1"});
         assert!(a.verify_body(&cred, &body, "w1", &[], 1010).is_ok());
-        assert!(a.verify_body(&cred, &body, "w1", &[], 2000).is_err(), "stale timestamp");
-        assert!(a.verify_body(&cred, &body, "w2", &[], 1010).is_err(), "wrong signer");
+        assert!(
+            a.verify_body(&cred, &body, "w1", &[], 2000).is_err(),
+            "stale timestamp"
+        );
+        assert!(
+            a.verify_body(&cred, &body, "w2", &[], 1010).is_err(),
+            "wrong signer"
+        );
         body["worker_id"] = json!("w9");
-        assert!(a.verify_body(&cred, &body, "w1", &[], 1010).is_err(), "tampered body");
-        assert!(a.verify_body(&cred, &json!({"worker_id": "w1"}), "w1", &[], 0).is_ok(), "unsigned allowed");
+        assert!(
+            a.verify_body(&cred, &body, "w1", &[], 1010).is_err(),
+            "tampered body"
+        );
+        assert!(
+            a.verify_body(&cred, &json!({"worker_id": "w1"}), "w1", &[], 0)
+                .is_ok(),
+            "unsigned allowed"
+        );
     }
 }

@@ -112,7 +112,9 @@ impl Config {
         let mut c = Config::default();
         let parse = |name: &'static str| -> Result<Option<String>, ConfigError> { Ok(get(name)) };
         if let Some(v) = parse("BATON_LISTEN")? {
-            c.listen = v.parse().map_err(|e| err("BATON_LISTEN", format!("{e} ({v:?})")))?;
+            c.listen = v
+                .parse()
+                .map_err(|e| err("BATON_LISTEN", format!("{e} ({v:?})")))?;
         }
         c.redis_url = get("BATON_REDIS_URL");
         if let Some(v) = get("BATON_KEY_PREFIX") {
@@ -130,15 +132,19 @@ impl Config {
         c.worker_token = get("BATON_WORKER_TOKEN");
         c.worker_tokens_file = get("BATON_WORKER_TOKENS_FILE").map(PathBuf::from);
         c.poll_hold = seconds(&get, "BATON_POLL_HOLD_SECONDS", c.poll_hold)?;
-        c.heartbeat_timeout = seconds(&get, "BATON_HEARTBEAT_TIMEOUT_SECONDS", c.heartbeat_timeout)?;
+        c.heartbeat_timeout =
+            seconds(&get, "BATON_HEARTBEAT_TIMEOUT_SECONDS", c.heartbeat_timeout)?;
         c.max_retries = number(&get, "BATON_MAX_RETRIES", c.max_retries)?;
         c.retry_backoff = seconds(&get, "BATON_RETRY_BACKOFF_SECONDS", c.retry_backoff)?;
         c.retry_backoff_max =
             seconds(&get, "BATON_RETRY_BACKOFF_MAX_SECONDS", c.retry_backoff_max)?;
         c.dispatch_timeout = seconds(&get, "BATON_DISPATCH_TIMEOUT_SECONDS", c.dispatch_timeout)?;
         c.result_timeout = seconds(&get, "BATON_RESULT_TIMEOUT_SECONDS", c.result_timeout)?;
-        c.signature_max_skew =
-            seconds(&get, "BATON_SIGNATURE_MAX_SKEW_SECONDS", c.signature_max_skew)?;
+        c.signature_max_skew = seconds(
+            &get,
+            "BATON_SIGNATURE_MAX_SKEW_SECONDS",
+            c.signature_max_skew,
+        )?;
         c.require_signatures = boolean(&get, "BATON_REQUIRE_SIGNATURES", c.require_signatures)?;
         c.max_body_bytes = number(&get, "BATON_MAX_BODY_BYTES", c.max_body_bytes)?;
         c.job_retention = seconds(&get, "BATON_JOB_RETENTION_SECONDS", c.job_retention)?;
@@ -150,7 +156,10 @@ impl Config {
         let reaper_ms = number(&get, "BATON_REAPER_INTERVAL_MS", 100u64)?;
         c.reaper_interval = Duration::from_millis(reaper_ms.max(10));
         if c.heartbeat_timeout.is_zero() {
-            return Err(err("BATON_HEARTBEAT_TIMEOUT_SECONDS", "must be positive".into()));
+            return Err(err(
+                "BATON_HEARTBEAT_TIMEOUT_SECONDS",
+                "must be positive".into(),
+            ));
         }
         Ok(c)
     }
@@ -170,7 +179,10 @@ where
 {
     match get(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e| err(name, format!("{e} ({v:?})"))),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| err(name, format!("{e} ({v:?})"))),
     }
 }
 
@@ -182,9 +194,15 @@ fn seconds(
     match get(name) {
         None => Ok(default),
         Some(v) => {
-            let secs: f64 = v.trim().parse().map_err(|e| err(name, format!("{e} ({v:?})")))?;
+            let secs: f64 = v
+                .trim()
+                .parse()
+                .map_err(|e| err(name, format!("{e} ({v:?})")))?;
             if !secs.is_finite() || secs < 0.0 {
-                return Err(err(name, format!("expected a non-negative number of seconds, got {v:?}")));
+                return Err(err(
+                    name,
+                    format!("expected a non-negative number of seconds, got {v:?}"),
+                ));
             }
             Ok(Duration::from_secs_f64(secs))
         }
@@ -210,15 +228,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_apply_and_overrides_parse() {
-        let c = cfg(&[("BATON_POLL_HOLD_SECONDS", "2.5"), ("BATON_REQUIRE_SIGNATURES", "yes")])
-            .unwrap();
+        let c = cfg(&[
+            ("BATON_POLL_HOLD_SECONDS", "2.5"),
+            ("BATON_REQUIRE_SIGNATURES", "yes"),
+        ])
+        .unwrap();
         assert_eq!(c.poll_hold, Duration::from_millis(2500));
         assert!(c.require_signatures);
         assert_eq!(c.key_prefix, "baton");

@@ -30,7 +30,10 @@ pub fn dev_blueprints(cfg: &Config) -> Result<Registry, StartError> {
         return crate::load_blueprints(cfg);
     }
     tracing::warn!(dir = %cfg.blueprints_dir.display(), "blueprints directory not found; using the built-in echo blueprint");
-    Ok(Registry::new(vec![blueprint::load_str("builtin:echo.yaml", BUILTIN_ECHO)?])?)
+    Ok(Registry::new(vec![blueprint::load_str(
+        "builtin:echo.yaml",
+        BUILTIN_ECHO,
+    )?])?)
 }
 
 /// Serves like [`crate::run_with`], plus `workers` in-process echo workers that connect
@@ -44,7 +47,10 @@ pub async fn run_dev(
     let store = crate::open_store(&cfg).await?;
     let registry = dev_blueprints(&cfg)?;
     let port = listener.local_addr()?.port();
-    let client_token = cfg.client_token.clone().unwrap_or_else(|| "<a token from BATON_CLIENTS_FILE>".into());
+    let client_token = cfg
+        .client_token
+        .clone()
+        .unwrap_or_else(|| "<a token from BATON_CLIENTS_FILE>".into());
     let worker_token = cfg.worker_token.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::run_with(listener, cfg, store, registry, async {
@@ -59,7 +65,8 @@ pub async fn run_dev(
                     .token(token.clone())
                     .worker_id(format!("dev-echo-{i}"))
                     .worker_type("echo-worker");
-                let builder = baton_worker_examples::echo_skill(baton_worker::Worker::builder(config));
+                let builder =
+                    baton_worker_examples::echo_skill(baton_worker::Worker::builder(config));
                 match builder.build() {
                     Ok(worker) => handles.push(worker.spawn()),
                     Err(e) => tracing::error!(error = %e, "cannot start an in-process echo worker"),
@@ -68,7 +75,10 @@ pub async fn run_dev(
         }
         None => tracing::warn!("no global BATON_WORKER_TOKEN: starting no in-process workers"),
     }
-    tracing::info!(workers = handles.len(), "dev mode: in-process echo workers started");
+    tracing::info!(
+        workers = handles.len(),
+        "dev mode: in-process echo workers started"
+    );
     println!(
         "\nBaton dev mode on {url} ({} echo workers).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\n",
         handles.len()

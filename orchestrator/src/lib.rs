@@ -50,7 +50,13 @@ pub enum StartError {
 pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match &cfg.redis_url {
         Some(url) => Arc::new(
-            store::redis::RedisStore::connect(url, &cfg.key_prefix, cfg.redis_pool_size, cfg.history_limit).await?,
+            store::redis::RedisStore::connect(
+                url,
+                &cfg.key_prefix,
+                cfg.redis_pool_size,
+                cfg.history_limit,
+            )
+            .await?,
         ),
         None => Arc::new(store::memory::MemoryStore::new(cfg.history_limit)),
     })
@@ -62,7 +68,11 @@ pub fn load_blueprints(cfg: &Config) -> Result<Registry, StartError> {
 }
 
 /// Opens the configured store, loads the blueprints and serves until `shutdown`.
-pub async fn run(listener: TcpListener, cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+pub async fn run(
+    listener: TcpListener,
+    cfg: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     let store = open_store(&cfg).await?;
     let registry = load_blueprints(&cfg)?;
     run_with(listener, cfg, store, registry, shutdown).await
@@ -91,7 +101,12 @@ pub async fn run_with(
         blueprints = app.engine.blueprints.len(),
         "baton orchestrator listening"
     );
-    let server = tokio::spawn(server::serve(listener, api::routes(app.clone()), token.clone(), app.cfg.shutdown_timeout));
+    let server = tokio::spawn(server::serve(
+        listener,
+        api::routes(app.clone()),
+        token.clone(),
+        app.cfg.shutdown_timeout,
+    ));
     shutdown.await;
     tracing::info!("shutting down");
     // Cancelling first releases held long-polls (answered 204) and closes WebSockets, so
@@ -110,7 +125,25 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
     let auth = Arc::new(auth::Auth::from_config(&cfg)?);
     let metrics = Arc::new(metrics::Metrics::new());
     let shutdown = CancellationToken::new();
-    let engine = Arc::new(engine::Engine::new(store.clone(), Arc::new(registry), cfg.clone(), metrics.clone()));
-    let dispatcher = Arc::new(dispatch::Dispatcher::new(store, metrics.clone(), cfg.heartbeat_timeout, shutdown.clone()));
-    Ok(Arc::new(App { engine, auth, dispatcher, hub: Arc::new(api::ws::Hub::default()), cfg, metrics, shutdown }))
+    let engine = Arc::new(engine::Engine::new(
+        store.clone(),
+        Arc::new(registry),
+        cfg.clone(),
+        metrics.clone(),
+    ));
+    let dispatcher = Arc::new(dispatch::Dispatcher::new(
+        store,
+        metrics.clone(),
+        cfg.heartbeat_timeout,
+        shutdown.clone(),
+    ));
+    Ok(Arc::new(App {
+        engine,
+        auth,
+        dispatcher,
+        hub: Arc::new(api::ws::Hub::default()),
+        cfg,
+        metrics,
+        shutdown,
+    }))
 }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Baton: a distributed worker-pull job runtime")]
+#[command(
+    name = "baton",
+    version,
+    about = "Baton: a distributed worker-pull job runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -75,12 +79,16 @@ async fn main() -> anyhow::Result<()> {
             if cfg.worker_token.is_none() && cfg.worker_tokens_file.is_none() {
                 bail!("no worker token: set BATON_WORKER_TOKEN or BATON_WORKER_TOKENS_FILE (or run `baton dev`)");
             }
-            let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+            let listener = TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", cfg.listen))?;
             baton_orchestrator::run(listener, cfg, shutdown_signal()).await?;
         }
         Command::Dev { workers } => {
             let cfg = dev::dev_config(cfg);
-            let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+            let listener = TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", cfg.listen))?;
             dev::run_dev(listener, cfg, workers, shutdown_signal()).await?;
         }
         Command::CheckBlueprints { dir } => {
@@ -88,7 +96,13 @@ async fn main() -> anyhow::Result<()> {
             let list = blueprint::load_dir(&dir)?;
             let registry = blueprint::Registry::new(list)?;
             for bp in registry.all() {
-                println!("ok  {}  POST /api/{}{}  ({} states)", bp.source, bp.version, bp.endpoint, bp.states.len());
+                println!(
+                    "ok  {}  POST /api/{}{}  ({} states)",
+                    bp.source,
+                    bp.version,
+                    bp.endpoint,
+                    bp.states.len()
+                );
             }
         }
     }

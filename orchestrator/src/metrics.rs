@@ -5,7 +5,8 @@
 //! scrape time, so every instance reports the same cluster-wide values.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -44,35 +45,79 @@ impl Metrics {
             g
         };
         let histogram_vec = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
-            let h = must(HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels));
+            let h = must(HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets),
+                labels,
+            ));
             must(registry.register(Box::new(h.clone())));
             h
         };
-        let latency_buckets = vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
-        let active_workers = must(IntGauge::new("baton_active_workers", "Workers that heartbeated within the heartbeat timeout"));
+        let latency_buckets = vec![
+            0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            30.0, 60.0,
+        ];
+        let active_workers = must(IntGauge::new(
+            "baton_active_workers",
+            "Workers that heartbeated within the heartbeat timeout",
+        ));
         must(registry.register(Box::new(active_workers.clone())));
-        let lease_expiries = must(IntCounter::new("baton_lease_expiries_total", "Leases taken back from silent workers"));
+        let lease_expiries = must(IntCounter::new(
+            "baton_lease_expiries_total",
+            "Leases taken back from silent workers",
+        ));
         must(registry.register(Box::new(lease_expiries.clone())));
-        let long_polls_waiting = must(IntGauge::new("baton_long_polls_waiting", "Worker long-polls held by this orchestrator"));
+        let long_polls_waiting = must(IntGauge::new(
+            "baton_long_polls_waiting",
+            "Worker long-polls held by this orchestrator",
+        ));
         must(registry.register(Box::new(long_polls_waiting.clone())));
         Metrics {
             jobs_created: counter_vec("baton_jobs_created_total", "Jobs created", &["blueprint"]),
-            jobs_ended: counter_vec("baton_jobs_ended_total", "Jobs that reached a terminal status", &["blueprint", "status"]),
+            jobs_ended: counter_vec(
+                "baton_jobs_ended_total",
+                "Jobs that reached a terminal status",
+                &["blueprint", "status"],
+            ),
             jobs_by_status: gauge_vec("baton_jobs", "Jobs by status (cluster-wide)", &["status"]),
-            tasks_dispatched: counter_vec("baton_tasks_dispatched_total", "Tasks handed to workers", &["skill"]),
+            tasks_dispatched: counter_vec(
+                "baton_tasks_dispatched_total",
+                "Tasks handed to workers",
+                &["skill"],
+            ),
             schedule_to_start: histogram_vec(
                 "baton_schedule_to_start_seconds",
                 "Time from a task being queued to a worker taking it",
                 &["skill"],
                 latency_buckets.clone(),
             ),
-            queue_depth: gauge_vec("baton_queue_depth", "Queued tasks by skill (cluster-wide)", &["skill"]),
+            queue_depth: gauge_vec(
+                "baton_queue_depth",
+                "Queued tasks by skill (cluster-wide)",
+                &["skill"],
+            ),
             active_workers,
             lease_expiries,
-            results: counter_vec("baton_task_results_total", "Accepted task results by status", &["status"]),
-            webhooks: counter_vec("baton_webhook_deliveries_total", "Completion webhook attempts", &["result"]),
-            http_requests: counter_vec("baton_http_requests_total", "HTTP requests", &["route", "method", "status"]),
-            http_duration: histogram_vec("baton_http_request_duration_seconds", "HTTP request latency", &["route"], latency_buckets),
+            results: counter_vec(
+                "baton_task_results_total",
+                "Accepted task results by status",
+                &["status"],
+            ),
+            webhooks: counter_vec(
+                "baton_webhook_deliveries_total",
+                "Completion webhook attempts",
+                &["result"],
+            ),
+            http_requests: counter_vec(
+                "baton_http_requests_total",
+                "HTTP requests",
+                &["route", "method", "status"],
+            ),
+            http_duration: histogram_vec(
+                "baton_http_request_duration_seconds",
+                "HTTP request latency",
+                &["route"],
+                latency_buckets,
+            ),
             long_polls_waiting,
             registry,
         }

@@ -15,9 +15,17 @@ use tokio_util::sync::CancellationToken;
 use warp::reply::Response;
 use warp::Filter;
 
-pub async fn serve<F>(listener: TcpListener, filter: F, shutdown: CancellationToken, drain_timeout: Duration)
-where
-    F: Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+pub async fn serve<F>(
+    listener: TcpListener,
+    filter: F,
+    shutdown: CancellationToken,
+    drain_timeout: Duration,
+) where
+    F: Filter<Extract = (Response,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     F::Future: Send,
 {
     let service = warp::service(filter);
@@ -39,7 +47,10 @@ where
         };
         let _ = stream.set_nodelay(true);
         let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service.clone()))
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            )
             .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -49,7 +60,13 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain_timeout, graceful.shutdown()).await.is_err() {
-        tracing::warn!(timeout_ms = drain_timeout.as_millis() as u64, "connections still open at shutdown; closing them");
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout_ms = drain_timeout.as_millis() as u64,
+            "connections still open at shutdown; closing them"
+        );
     }
 }

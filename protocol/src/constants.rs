@@ -62,7 +62,10 @@ pub mod job_status {
 
     /// Whether nothing can happen to a job in this status any more.
     pub fn is_terminal(status: &str) -> bool {
-        matches!(status, FINISHED | FAILED | QUARANTINED | CANCELLED | "error")
+        matches!(
+            status,
+            FINISHED | FAILED | QUARANTINED | CANCELLED | "error"
+        )
     }
 }
 

@@ -335,7 +335,11 @@ mod tests {
 
     #[test]
     fn task_payload_timestamps_serialize_as_integers() {
-        let t = TaskPayload { timestamp: 1_795_434_814, deadline: Some(1_795_434_900), ..Default::default() };
+        let t = TaskPayload {
+            timestamp: 1_795_434_814,
+            deadline: Some(1_795_434_900),
+            ..Default::default()
+        };
         let s = serde_json::to_string(&t).unwrap();
         assert!(s.contains("\"timestamp\":1795434814"), "{s}");
         assert!(s.contains("\"deadline\":1795434900"), "{s}");

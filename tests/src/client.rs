@@ -17,11 +17,19 @@ impl Client {
     }
 
     pub fn with_token(base_url: &str, token: &str) -> Client {
-        Client { base_url: base_url.to_string(), token: token.to_string(), http: reqwest::Client::new() }
+        Client {
+            base_url: base_url.to_string(),
+            token: token.to_string(),
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = req.header("X-Client-Token", &self.token).send().await.expect("request sent");
+        let resp = req
+            .header("X-Client-Token", &self.token)
+            .send()
+            .await
+            .expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -29,16 +37,23 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base_url)).json(&body)).await
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base_url))
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base_url))).await
+        self.send(self.http.get(format!("{}{path}", self.base_url)))
+            .await
     }
 
     /// Creates an echo job; panics unless accepted.
     pub async fn create_echo(&self, initial_data: Value) -> String {
-        self.create("/api/v1/jobs/echo", json!({"initial_data": initial_data})).await
+        self.create("/api/v1/jobs/echo", json!({"initial_data": initial_data}))
+            .await
     }
 
     pub async fn create(&self, path: &str, body: Value) -> String {
@@ -61,11 +76,17 @@ impl Client {
     }
 
     pub async fn cancel(&self, id: &str) -> (u16, Value) {
-        self.post(&format!("/api/v1/jobs/{id}/cancel"), json!({})).await
+        self.post(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+            .await
     }
 
     /// Polls the job until `pred` holds; panics with the last state after `timeout`.
-    pub async fn wait_job(&self, id: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_job(
+        &self,
+        id: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let job = self.job(id).await;

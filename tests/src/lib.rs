@@ -16,17 +16,22 @@ pub use redis_server::{shared_redis, RedisServer};
 
 /// A key prefix no other test uses.
 pub fn unique_prefix(name: &str) -> String {
-    format!("t-{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "t-{name}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// Logs for a failing test (`RUST_LOG=debug cargo test ...`); harmless if called twice.
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
 
 pub mod raw_worker;
-pub mod workers;
 pub mod webhook_sink;
+pub mod workers;

@@ -46,12 +46,19 @@ pub struct Orchestrator {
 impl Orchestrator {
     /// Starts with `store` and the blueprints of `cfg.blueprints_dir`.
     pub async fn start(cfg: Config, store: Arc<dyn Store>) -> Orchestrator {
-        let registry = Registry::new(load_dir(&cfg.blueprints_dir).expect("blueprints load")).expect("registry");
+        let registry = Registry::new(load_dir(&cfg.blueprints_dir).expect("blueprints load"))
+            .expect("registry");
         Self::start_with(cfg, store, registry).await
     }
 
-    pub async fn start_with(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Orchestrator {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    pub async fn start_with(
+        cfg: Config,
+        store: Arc<dyn Store>,
+        registry: Registry,
+    ) -> Orchestrator {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let run_store = store.clone();
@@ -59,11 +66,19 @@ impl Orchestrator {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = baton_orchestrator::run_with(listener, cfg, run_store, registry, shutdown).await {
+            if let Err(e) =
+                baton_orchestrator::run_with(listener, cfg, run_store, registry, shutdown).await
+            {
                 panic!("orchestrator failed: {e}");
             }
         });
-        Orchestrator { addr, base_url: format!("http://{addr}"), store, shutdown: Some(tx), join: Some(join) }
+        Orchestrator {
+            addr,
+            base_url: format!("http://{addr}"),
+            store,
+            shutdown: Some(tx),
+            join: Some(join),
+        }
     }
 
     pub async fn memory(cfg: Config) -> Orchestrator {
@@ -72,7 +87,11 @@ impl Orchestrator {
     }
 
     pub async fn redis(cfg: Config, url: &str, prefix: &str) -> Orchestrator {
-        let store = Arc::new(RedisStore::connect(url, prefix, 8, cfg.history_limit).await.expect("redis store"));
+        let store = Arc::new(
+            RedisStore::connect(url, prefix, 8, cfg.history_limit)
+                .await
+                .expect("redis store"),
+        );
         Self::start(cfg, store).await
     }
 

@@ -12,13 +12,20 @@ pub struct RedisServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers.
     pub fn start() -> RedisServer {
-        let mut server = RedisServer { port: free_port(), child: None, watchdog: None };
+        let mut server = RedisServer {
+            port: free_port(),
+            child: None,
+            watchdog: None,
+        };
         server.launch();
         server
     }
@@ -29,7 +36,16 @@ impl RedisServer {
 
     fn launch(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--daemonize", "no", "--loglevel", "warning"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -42,7 +58,11 @@ impl RedisServer {
             child.id(),
             child.id()
         );
-        self.watchdog = Command::new("sh").args(["-c", &script]).stdout(Stdio::null()).spawn().ok();
+        self.watchdog = Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok();
         self.child = Some(child);
         self.wait_ready();
     }

@@ -19,18 +19,26 @@ impl WebhookSink {
         let received = Arc::new(Mutex::new(Vec::new()));
         let attempts = Arc::new(AtomicUsize::new(0));
         let (r, a) = (received.clone(), attempts.clone());
-        let route = warp::post().and(warp::body::json()).map(move |body: Value| {
-            let n = a.fetch_add(1, Ordering::SeqCst);
-            if n < fail_first {
-                return warp::http::StatusCode::INTERNAL_SERVER_ERROR;
-            }
-            r.lock().expect("lock").push(body);
-            warp::http::StatusCode::OK
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let route = warp::post()
+            .and(warp::body::json())
+            .map(move |body: Value| {
+                let n = a.fetch_add(1, Ordering::SeqCst);
+                if n < fail_first {
+                    return warp::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                r.lock().expect("lock").push(body);
+                warp::http::StatusCode::OK
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(warp::serve(route).incoming(listener).run());
-        WebhookSink { url: format!("http://{addr}/hook"), received, attempts }
+        WebhookSink {
+            url: format!("http://{addr}/hook"),
+            received,
+            attempts,
+        }
     }
 
     pub fn received(&self) -> Vec<Value> {
@@ -49,7 +57,10 @@ impl WebhookSink {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "expected {n} webhooks, got {got:?}");
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} webhooks, got {got:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

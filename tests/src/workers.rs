@@ -19,7 +19,9 @@ pub fn config(base_url: &str, worker_id: &str) -> WorkerConfig {
 
 /// Starts an echo worker.
 pub fn echo(base_url: &str, worker_id: &str) -> WorkerHandle {
-    spawn(baton_worker_examples::echo_skill(Worker::builder(config(base_url, worker_id))))
+    spawn(baton_worker_examples::echo_skill(Worker::builder(config(
+        base_url, worker_id,
+    ))))
 }
 
 pub fn spawn(builder: WorkerBuilder) -> WorkerHandle {
@@ -31,10 +33,16 @@ pub async fn wait_registered(client: &crate::Client, worker_id: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (_, workers) = client.get("/api/v1/workers").await;
-        if workers.as_array().is_some_and(|a| a.iter().any(|w| w["worker_id"] == worker_id)) {
+        if workers
+            .as_array()
+            .is_some_and(|a| a.iter().any(|w| w["worker_id"] == worker_id))
+        {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "worker {worker_id} never registered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {worker_id} never registered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -23,13 +23,21 @@ async fn setup() -> (Orchestrator, Client) {
 /// A 4xx with `{"error": "...", "code": "..."}` whose message mentions `needle`.
 fn assert_error(got: (u16, Value), status: u16, needle: &str) {
     assert_eq!(got.0, status, "{}", got.1);
-    let msg = got.1["error"].as_str().unwrap_or_else(|| panic!("no error message in {}", got.1));
+    let msg = got.1["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {}", got.1));
     assert!(got.1["code"].is_string(), "{}", got.1);
-    assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "`{msg}` should mention `{needle}`");
+    assert!(
+        msg.to_lowercase().contains(&needle.to_lowercase()),
+        "`{msg}` should mention `{needle}`"
+    );
 }
 
 async fn raw_post(client: &Client, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-    let mut req = client.http.post(format!("{}{path}", client.base_url)).body(body.to_string());
+    let mut req = client
+        .http
+        .post(format!("{}{path}", client.base_url))
+        .body(body.to_string());
     if let Some(t) = token {
         req = req.header("X-Client-Token", t);
     }
@@ -40,29 +48,94 @@ async fn raw_post(client: &Client, path: &str, token: Option<&str>, body: &str) 
 
 async fn job_count(client: &Client) -> i64 {
     let (_, dash) = client.get("/api/v1/dashboard").await;
-    dash["jobs"].as_object().map(|m| m.values().filter_map(Value::as_i64).sum()).unwrap_or(0)
+    dash["jobs"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_i64).sum())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
 async fn client_api_rejects_bad_requests_without_creating_jobs() {
     let (orch, client) = setup().await;
     let tok = Some("client-token");
-    assert_error(raw_post(&client, "/api/v1/jobs/echo", tok, "{not json").await, 400, "malformed JSON");
-    assert_error(raw_post(&client, "/api/v1/jobs/echo", tok, "[1,2]").await, 400, "JSON object");
-    assert_error(client.post("/api/v1/jobs/echo", json!({"initial_data": "text"})).await, 400, "initial_data");
-    assert_error(client.post("/api/v1/jobs/echo", json!({"inital_data": {}})).await, 400, "unknown field");
-    assert_error(client.post("/api/v1/jobs/echo", json!({"webhook_url": "not a url"})).await, 400, "webhook_url");
-    assert_error(client.post("/api/v1/jobs/echo", json!({"dispatch_timeout": "soon"})).await, 400, "dispatch_timeout");
-    assert_error(client.post("/api/v1/jobs/nope", json!({})).await, 404, "no blueprint");
-    assert_error(client.post("/api/v2/jobs/echo", json!({})).await, 404, "no blueprint");
-    assert_error(raw_post(&client, "/api/v1/jobs/echo", None, "{}").await, 401, "X-Client-Token");
-    assert_error(raw_post(&client, "/api/v1/jobs/echo", Some("wrong"), "{}").await, 401, "invalid client token");
+    assert_error(
+        raw_post(&client, "/api/v1/jobs/echo", tok, "{not json").await,
+        400,
+        "malformed JSON",
+    );
+    assert_error(
+        raw_post(&client, "/api/v1/jobs/echo", tok, "[1,2]").await,
+        400,
+        "JSON object",
+    );
+    assert_error(
+        client
+            .post("/api/v1/jobs/echo", json!({"initial_data": "text"}))
+            .await,
+        400,
+        "initial_data",
+    );
+    assert_error(
+        client
+            .post("/api/v1/jobs/echo", json!({"inital_data": {}}))
+            .await,
+        400,
+        "unknown field",
+    );
+    assert_error(
+        client
+            .post("/api/v1/jobs/echo", json!({"webhook_url": "not a url"}))
+            .await,
+        400,
+        "webhook_url",
+    );
+    assert_error(
+        client
+            .post("/api/v1/jobs/echo", json!({"dispatch_timeout": "soon"}))
+            .await,
+        400,
+        "dispatch_timeout",
+    );
+    assert_error(
+        client.post("/api/v1/jobs/nope", json!({})).await,
+        404,
+        "no blueprint",
+    );
+    assert_error(
+        client.post("/api/v2/jobs/echo", json!({})).await,
+        404,
+        "no blueprint",
+    );
+    assert_error(
+        raw_post(&client, "/api/v1/jobs/echo", None, "{}").await,
+        401,
+        "X-Client-Token",
+    );
+    assert_error(
+        raw_post(&client, "/api/v1/jobs/echo", Some("wrong"), "{}").await,
+        401,
+        "invalid client token",
+    );
     let big = json!({"initial_data": {"blob": "x".repeat(4096)}}).to_string();
-    assert_error(raw_post(&client, "/api/v1/jobs/echo", tok, &big).await, 413, "exceeds 2048 bytes");
-    assert_error(Client::with_token(&orch.base_url, "wrong").get("/api/v1/workers").await, 401, "invalid");
+    assert_error(
+        raw_post(&client, "/api/v1/jobs/echo", tok, &big).await,
+        413,
+        "exceeds 2048 bytes",
+    );
+    assert_error(
+        Client::with_token(&orch.base_url, "wrong")
+            .get("/api/v1/workers")
+            .await,
+        401,
+        "invalid",
+    );
     assert_error(client.get("/nothing-here").await, 404, "no such route");
     // Any POST under /api may be a blueprint endpoint, so other methods there are 405.
-    assert_error(client.get("/api/v1/nothing-here").await, 405, "method not allowed");
+    assert_error(
+        client.get("/api/v1/nothing-here").await,
+        405,
+        "method not allowed",
+    );
     assert_eq!(job_count(&client).await, 0, "no job was created");
     // An empty body is a job with no input.
     let (status, _) = raw_post(&client, "/api/v1/jobs/echo", tok, "").await;
@@ -80,7 +153,11 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
 
     let mut intruder = RawWorker::new(&orch.base_url, "w1");
     intruder.token = "wrong".into();
-    assert_error(intruder.result(intruder.success(&task, json!({}))).await, 403, "invalid worker token");
+    assert_error(
+        intruder.result(intruder.success(&task, json!({}))).await,
+        403,
+        "invalid worker token",
+    );
     intruder.token = String::new();
     assert_error(intruder.poll("echo", 1).await, 403, "X-Worker-Token");
 
@@ -91,7 +168,8 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
     let mut tampered = worker.success(&task, json!({"x": 1}));
     tampered["data"] = json!({"x": 2});
     assert_error(worker.result(tampered).await, 403, "signature");
-    let mut stale = json!({"job_id": id, "task_id": task["task_id"], "worker_id": "w1", "data": {}});
+    let mut stale =
+        json!({"job_id": id, "task_id": task["task_id"], "worker_id": "w1", "data": {}});
     stale["timestamp"] = json!(now_secs() - 3600);
     let sig = baton_protocol::signing::sign(&stale, &worker.token, &[]);
     stale["security"] = json!({"signature": sig, "signer_id": "w1"});
@@ -106,26 +184,64 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
     assert_eq!(own.register(&["echo"]).await.0, 200);
     let mut impostor = RawWorker::new(&orch.base_url, "w1");
     impostor.token = "own-secret".into();
-    assert_error(impostor.result(impostor.success(&task, json!({}))).await, 403, "cannot act as");
+    assert_error(
+        impostor.result(impostor.success(&task, json!({}))).await,
+        403,
+        "cannot act as",
+    );
 
     // Malformed bodies.
-    let post = |body: &str| worker.send(Method::POST, "/_worker/tasks/result", Some(body.to_string()));
+    let post = |body: &str| {
+        worker.send(
+            Method::POST,
+            "/_worker/tasks/result",
+            Some(body.to_string()),
+        )
+    };
     assert_error(post("{oops").await, 400, "malformed JSON");
     assert_error(post("{\"job_id\": 5}").await, 400, "invalid task result");
-    assert_error(post(&json!({"job_id": "", "task_id": "", "worker_id": "w1"}).to_string()).await, 400, "job_id and task_id");
-    assert_error(post(&format!("{{\"pad\":\"{}\"}}", "y".repeat(4096))).await, 413, "exceeds");
+    assert_error(
+        post(&json!({"job_id": "", "task_id": "", "worker_id": "w1"}).to_string()).await,
+        400,
+        "job_id and task_id",
+    );
+    assert_error(
+        post(&format!("{{\"pad\":\"{}\"}}", "y".repeat(4096))).await,
+        413,
+        "exceeds",
+    );
     let bad_id = RawWorker::new(&orch.base_url, "bad id!");
     assert_error(bad_id.register(&["echo"]).await, 400, "worker_id");
     assert_error(worker.register(&["no spaces allowed"]).await, 400, "skill");
     let heartbeat = worker.sign(json!({"worker_id": "someone-else", "status": "idle"}));
-    assert_error(worker.heartbeat(Some(heartbeat)).await, 400, "does not match");
-    assert_error(worker.send(Method::GET, "/_worker/workers/w1/tasks/next?timeout=soon", None).await, 400, "timeout");
+    assert_error(
+        worker.heartbeat(Some(heartbeat)).await,
+        400,
+        "does not match",
+    );
+    assert_error(
+        worker
+            .send(
+                Method::GET,
+                "/_worker/workers/w1/tasks/next?timeout=soon",
+                None,
+            )
+            .await,
+        400,
+        "timeout",
+    );
 
     // None of it touched the job.
     let job = client.job(&id).await;
     assert_eq!(job["status"], "running", "{job}");
     assert_eq!(job["tasks"][0]["worker_id"], "w1");
-    assert_eq!(worker.result(worker.success(&task, json!({"ok": 1}))).await.1["status"], "accepted");
+    assert_eq!(
+        worker
+            .result(worker.success(&task, json!({"ok": 1})))
+            .await
+            .1["status"],
+        "accepted"
+    );
     orch.stop().await;
 }
 
@@ -138,10 +254,43 @@ async fn signatures_can_be_required() {
     let worker = RawWorker::new(&orch.base_url, "w1");
     let unsigned = json!({"worker_id": "w1", "supported_tasks": ["echo"]});
     assert_error(
-        worker.send(Method::POST, "/_worker/workers/register", Some(unsigned.to_string())).await,
+        worker
+            .send(
+                Method::POST,
+                "/_worker/workers/register",
+                Some(unsigned.to_string()),
+            )
+            .await,
         403,
         "requires signed",
     );
-    assert_eq!(worker.register(&["echo"]).await.0, 200, "signed registration accepted");
+    assert_eq!(
+        worker.register(&["echo"]).await.0,
+        200,
+        "signed registration accepted"
+    );
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn jobs_are_visible_only_to_the_client_that_created_them() {
+    init_tracing();
+    let dir = std::env::temp_dir().join(format!("baton-clients-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("clients.yaml");
+    std::fs::write(&file, "clients:\n  - {name: alice, token: alice-token}\n  - {name: bob, token: bob-token}\n").expect("file");
+    let mut cfg = test_config();
+    cfg.client_token = None;
+    cfg.clients_file = Some(file);
+    let orch = Orchestrator::memory(cfg).await;
+    let alice = Client::with_token(&orch.base_url, "alice-token");
+    let bob = Client::with_token(&orch.base_url, "bob-token");
+    let id = alice.create_echo(json!({"secret": 1})).await;
+    assert_eq!(alice.job(&id).await["status"], "pending");
+    assert_error(bob.get(&format!("/api/v1/jobs/{id}")).await, 403, "another client");
+    assert_error(bob.get(&format!("/api/v1/jobs/{id}/history")).await, 403, "another client");
+    assert_error(bob.cancel(&id).await, 403, "another client");
+    assert_eq!(alice.job(&id).await["status"], "pending", "bob's cancel changed nothing");
+    assert_eq!(alice.cancel(&id).await.0, 200);
     orch.stop().await;
 }

@@ -18,7 +18,9 @@ async fn start(backend: Backend, cfg: Config, name: &str) -> (Orchestrator, Clie
     init_tracing();
     let orch = match backend {
         Backend::Memory => Orchestrator::memory(cfg).await,
-        Backend::Redis => Orchestrator::redis(cfg, &shared_redis().url(), &unique_prefix(name)).await,
+        Backend::Redis => {
+            Orchestrator::redis(cfg, &shared_redis().url(), &unique_prefix(name)).await
+        }
     };
     let client = Client::new(&orch.base_url);
     (orch, client)
@@ -55,16 +57,27 @@ fn events(history: &[Value], kind: &str) -> usize {
 async fn echo_job_finishes_with_the_workers_data(backend: Backend) {
     let (orch, client) = start(backend, test_config(), "finish").await;
     let worker = workers::echo(&orch.base_url, "w-finish");
-    let id = client.create_echo(json!({"message": "hello", "n": [1, 2]})).await;
+    let id = client
+        .create_echo(json!({"message": "hello", "n": [1, 2]}))
+        .await;
     let job = client.wait_status(&id, "finished", T).await;
     assert_eq!(job["result"], json!({"message": "hello", "n": [1, 2]}));
     assert_eq!(job["blueprint_name"], "echo");
     assert!(job["finished_at"].is_string());
     let history = client.history(&id).await;
-    for kind in ["job_created", "task_queued", "task_dispatched", "task_finished", "job_finished"] {
+    for kind in [
+        "job_created",
+        "task_queued",
+        "task_dispatched",
+        "task_finished",
+        "job_finished",
+    ] {
         assert_eq!(events(&history, kind), 1, "{kind} in {history:#?}");
     }
-    let finished = history.iter().find(|e| e["event_type"] == "task_finished").expect("task_finished");
+    let finished = history
+        .iter()
+        .find(|e| e["event_type"] == "task_finished")
+        .expect("task_finished");
     assert_eq!(finished["worker_id"], "w-finish");
     assert!(finished["duration_ms"].is_i64());
     // Jobs are private to the client that created them.
@@ -95,13 +108,21 @@ async fn cancel_reaches_the_running_task(backend: Backend) {
     let worker = workers::spawn(builder);
     let id = client.create_echo(json!({})).await;
     let running = client.wait_status(&id, "running", T).await;
-    let task_id = running["tasks"][0]["task_id"].as_str().expect("task id").to_string();
+    let task_id = running["tasks"][0]["task_id"]
+        .as_str()
+        .expect("task id")
+        .to_string();
     let (status, body) = client.cancel(&id).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "cancellation_request_sent", "the worker has a WebSocket");
+    assert_eq!(
+        body["status"], "cancellation_request_sent",
+        "the worker has a WebSocket"
+    );
     let job = client.job(&id).await;
     assert_eq!(job["status"], "cancelled");
-    let cancelled = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv()).await.expect("handler saw the cancel");
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+        .await
+        .expect("handler saw the cancel");
     assert_eq!(cancelled.as_deref(), Some(task_id.as_str()));
     // The worker's late answer does not revive the job; a second cancel is a conflict.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -121,7 +142,11 @@ async fn transient_failures_are_retried_then_quarantined(backend: Backend) {
     let job = client.wait_status(&doomed, "quarantined", T).await;
     assert_eq!(job["error"]["code"], "TRANSIENT_ERROR", "{job}");
     let history = client.history(&doomed).await;
-    assert_eq!(events(&history, "task_dispatched"), 4, "first try + 3 retries: {history:#?}");
+    assert_eq!(
+        events(&history, "task_dispatched"),
+        4,
+        "first try + 3 retries: {history:#?}"
+    );
     assert_eq!(events(&history, "retry_scheduled"), 3);
     assert_eq!(events(&history, "job_quarantined"), 1);
     let job = client.wait_status(&recovers, "finished", T).await;
@@ -138,10 +163,18 @@ async fn permanent_and_invalid_input_failures(backend: Backend) {
     let invalid = client.create_echo(json!({"fail": "invalid_input"})).await;
     let job = client.wait_status(&permanent, "quarantined", T).await;
     assert_eq!(job["error"]["code"], "PERMANENT_ERROR");
-    assert_eq!(events(&client.history(&permanent).await, "task_dispatched"), 1, "no retry");
+    assert_eq!(
+        events(&client.history(&permanent).await, "task_dispatched"),
+        1,
+        "no retry"
+    );
     let job = client.wait_status(&invalid, "failed", T).await;
     assert_eq!(job["error"]["code"], "INVALID_INPUT_ERROR");
-    assert_eq!(events(&client.history(&invalid).await, "task_dispatched"), 1, "no retry");
+    assert_eq!(
+        events(&client.history(&invalid).await, "task_dispatched"),
+        1,
+        "no retry"
+    );
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
 }
@@ -151,20 +184,35 @@ async fn killed_worker_task_is_redispatched_and_finishes_once(backend: Backend) 
     let sink = WebhookSink::start(0).await;
     let doomed = workers::echo(&orch.base_url, "w-doomed");
     let id = client
-        .create("/api/v1/jobs/echo", json!({"initial_data": {"sleep_ms": 1500, "v": 7}, "webhook_url": sink.url}))
+        .create(
+            "/api/v1/jobs/echo",
+            json!({"initial_data": {"sleep_ms": 1500, "v": 7}, "webhook_url": sink.url}),
+        )
         .await;
     let running = client.wait_status(&id, "running", T).await;
     assert_eq!(running["tasks"][0]["worker_id"], "w-doomed");
-    let first_task = running["tasks"][0]["task_id"].as_str().expect("task").to_string();
+    let first_task = running["tasks"][0]["task_id"]
+        .as_str()
+        .expect("task")
+        .to_string();
     doomed.kill(); // no result, no more heartbeats
     let rescuer = workers::echo(&orch.base_url, "w-rescuer");
-    let job = client.wait_status(&id, "finished", Duration::from_secs(20)).await;
+    let job = client
+        .wait_status(&id, "finished", Duration::from_secs(20))
+        .await;
     assert_eq!(job["result"]["v"], 7);
     assert_eq!(job["attempt"], 2);
     let history = client.history(&id).await;
-    let dispatched: Vec<&Value> = history.iter().filter(|e| e["event_type"] == "task_dispatched").map(|e| &e["worker_id"]).collect();
+    let dispatched: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["event_type"] == "task_dispatched")
+        .map(|e| &e["worker_id"])
+        .collect();
     assert_eq!(dispatched, vec!["w-doomed", "w-rescuer"], "{history:#?}");
-    let expired: Vec<&Value> = history.iter().filter(|e| e["event_type"] == "lease_expired").collect();
+    let expired: Vec<&Value> = history
+        .iter()
+        .filter(|e| e["event_type"] == "lease_expired")
+        .collect();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0]["task_id"], first_task.as_str());
     assert_eq!(events(&history, "job_finished"), 1);
@@ -184,7 +232,12 @@ async fn killed_worker_task_is_redispatched_and_finishes_once(backend: Backend) 
 async fn job_waits_for_a_worker_until_its_dispatch_timeout(backend: Backend) {
     let (orch, client) = start(backend, test_config(), "wait").await;
     let patient = client.create_echo(json!({"x": 1})).await;
-    let hasty = client.create("/api/v1/jobs/echo", json!({"initial_data": {}, "dispatch_timeout": 0.5})).await;
+    let hasty = client
+        .create(
+            "/api/v1/jobs/echo",
+            json!({"initial_data": {}, "dispatch_timeout": 0.5}),
+        )
+        .await;
     let job = client.wait_status(&hasty, "failed", T).await;
     assert_eq!(job["error"]["code"], "DISPATCH_TIMEOUT", "{job}");
     // No worker has the skill yet: the other job waits instead of failing.
@@ -199,8 +252,12 @@ async fn job_waits_for_a_worker_until_its_dispatch_timeout(backend: Backend) {
 async fn progress_events_update_the_job(backend: Backend) {
     let (orch, client) = start(backend, test_config(), "progress").await;
     let worker = workers::echo(&orch.base_url, "w-progress");
-    let id = client.create_echo(json!({"progress": true, "sleep_ms": 3000})).await;
-    let job = client.wait_job(&id, T, |j| j["progress"] == json!(0.5)).await;
+    let id = client
+        .create_echo(json!({"progress": true, "sleep_ms": 3000}))
+        .await;
+    let job = client
+        .wait_job(&id, T, |j| j["progress"] == json!(0.5))
+        .await;
     assert_eq!(job["status"], "running");
     assert_eq!(job["progress_message"], "echo: halfway");
     client.wait_status(&id, "finished", T).await;

@@ -29,14 +29,21 @@ fn venv() -> PathBuf {
             .status()
             .is_ok_and(|s| s.success());
     if !ready {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&dir).status().expect("python3 is installed");
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3 is installed");
         assert!(status.success(), "python3 -m venv failed");
         let status = Command::new(dir.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
             .arg(python_dir().join("requirements.txt"))
             .status()
             .expect("pip runs");
-        assert!(status.success(), "pip install of avtomatika-worker failed (is PyPI reachable?)");
+        assert!(
+            status.success(),
+            "pip install of avtomatika-worker failed (is PyPI reachable?)"
+        );
     }
     dir
 }
@@ -50,7 +57,12 @@ impl Drop for PythonWorker {
     }
 }
 
-fn start_python_worker(venv: &Path, base_url: &str, worker_id: &str, marker: &Path) -> PythonWorker {
+fn start_python_worker(
+    venv: &Path,
+    base_url: &str,
+    worker_id: &str,
+    marker: &Path,
+) -> PythonWorker {
     let child = Command::new(venv.join("bin/python"))
         .arg(python_dir().join("compat_worker.py"))
         .env("ORCHESTRATOR_URL", base_url)
@@ -61,7 +73,10 @@ fn start_python_worker(venv: &Path, base_url: &str, worker_id: &str, marker: &Pa
         .env("TASK_POLL_TIMEOUT", "5")
         .env("RESULT_RETRY_INITIAL_DELAY", "0.2")
         .env("COMPAT_MARKER_FILE", marker)
-        .env("TASK_FILES_DIR", std::env::temp_dir().join("baton-compat-payloads"))
+        .env(
+            "TASK_FILES_DIR",
+            std::env::temp_dir().join("baton-compat-payloads"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -84,20 +99,30 @@ async fn python_sdk_registers_completes_jobs_and_is_cancelled() {
     let deadline = Instant::now() + T;
     let registered = loop {
         let (_, workers) = client.get("/api/v1/workers").await;
-        let found = workers.as_array().and_then(|a| a.iter().find(|w| w["worker_id"] == "py-worker-1").cloned());
+        let found = workers
+            .as_array()
+            .and_then(|a| a.iter().find(|w| w["worker_id"] == "py-worker-1").cloned());
         if let Some(w) = found.filter(|w| w["websocket"] == true) {
             break w;
         }
-        assert!(Instant::now() < deadline, "python worker never registered with a WebSocket: {workers}");
+        assert!(
+            Instant::now() < deadline,
+            "python worker never registered with a WebSocket: {workers}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(registered["skills"], json!(["echo"]));
     assert_eq!(registered["worker_type"], "python-compat");
 
     // A job completes, with a progress event on the way.
-    let id = client.create_echo(json!({"msg": "from rust", "progress": true})).await;
+    let id = client
+        .create_echo(json!({"msg": "from rust", "progress": true}))
+        .await;
     let job = client.wait_status(&id, "finished", T).await;
-    assert_eq!(job["result"], json!({"echo": {"msg": "from rust", "progress": true}, "worker": "python"}));
+    assert_eq!(
+        job["result"],
+        json!({"echo": {"msg": "from rust", "progress": true}, "worker": "python"})
+    );
     assert_eq!(job["progress"], json!(0.5));
     assert_eq!(job["progress_message"], "python halfway");
 
@@ -105,28 +130,47 @@ async fn python_sdk_registers_completes_jobs_and_is_cancelled() {
     let boom = client.create_echo(json!({"boom": true})).await;
     let job = client.wait_status(&boom, "quarantined", T).await;
     assert_eq!(job["error"]["code"], "TRANSIENT_ERROR", "{job}");
-    assert!(job["error"]["message"].as_str().unwrap_or_default().contains("boom"), "{job}");
+    assert!(
+        job["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("boom"),
+        "{job}"
+    );
 
     // Cancel reaches the running Python task over the WebSocket.
     let slow = client.create_echo(json!({"sleep": 30})).await;
     let running = client.wait_status(&slow, "running", T).await;
-    let task_id = running["tasks"][0]["task_id"].as_str().expect("task").to_string();
+    let task_id = running["tasks"][0]["task_id"]
+        .as_str()
+        .expect("task")
+        .to_string();
     let (status, body) = client.cancel(&slow).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("cancellation_request_sent")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("cancellation_request_sent")),
+        "{body}"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(&marker).unwrap_or_default();
         if text.contains(&format!("cancelled {task_id}")) {
             break;
         }
-        assert!(Instant::now() < deadline, "the python task was not cancelled; marker: {text:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the python task was not cancelled; marker: {text:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Its late `cancelled` result does not revive the job, and the worker keeps working.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(client.job(&slow).await["status"], "cancelled");
     let after = client.create_echo(json!({"n": 2})).await;
-    assert_eq!(client.wait_status(&after, "finished", T).await["result"]["echo"], json!({"n": 2}));
+    assert_eq!(
+        client.wait_status(&after, "finished", T).await["result"]["echo"],
+        json!({"n": 2})
+    );
     let _ = std::fs::remove_file(&marker);
     orch.stop().await;
 }

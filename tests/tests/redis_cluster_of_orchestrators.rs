@@ -2,7 +2,9 @@
 
 use baton_tests::orchestrator::test_config;
 use baton_tests::webhook_sink::WebhookSink;
-use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator, RedisServer};
+use baton_tests::{
+    init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator, RedisServer,
+};
 use baton_worker::{TaskContext, TaskError, Worker};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -22,23 +24,33 @@ async fn worker_on_one_orchestrator_client_on_another() {
     // sent to B can only arrive over A's WebSocket.
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let config = workers::config(&a.base_url, "w-on-a").heartbeat_interval(Duration::from_secs(30));
-    let worker = workers::spawn(Worker::builder(config).skill("echo", move |params: Value, ctx: TaskContext| {
-        let seen = seen_tx.clone();
-        async move {
-            if params["hang"] == json!(true) {
-                ctx.cancelled().await;
-                let _ = seen.send(ctx.task_id().to_string());
-                return Err(TaskError::transient("cancelled"));
+    let worker = workers::spawn(Worker::builder(config).skill(
+        "echo",
+        move |params: Value, ctx: TaskContext| {
+            let seen = seen_tx.clone();
+            async move {
+                if params["hang"] == json!(true) {
+                    ctx.cancelled().await;
+                    let _ = seen.send(ctx.task_id().to_string());
+                    return Err(TaskError::transient("cancelled"));
+                }
+                Ok(params)
             }
-            Ok(params)
-        }
-    }));
+        },
+    ));
     workers::wait_registered(&client, "w-on-a").await;
 
     let sink = WebhookSink::start(0).await;
     let mut ids = Vec::new();
     for i in 0..10 {
-        ids.push(client.create("/api/v1/jobs/echo", json!({"initial_data": {"i": i}, "webhook_url": sink.url})).await);
+        ids.push(
+            client
+                .create(
+                    "/api/v1/jobs/echo",
+                    json!({"initial_data": {"i": i}, "webhook_url": sink.url}),
+                )
+                .await,
+        );
     }
     for (i, id) in ids.iter().enumerate() {
         let job = client.wait_status(id, "finished", T).await;
@@ -49,7 +61,11 @@ async fn worker_on_one_orchestrator_client_on_another() {
     // Both reapers ran; every webhook was sent once.
     sink.wait_for(10, T).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut hooked: Vec<String> = sink.received().iter().map(|h| h["job_id"].as_str().unwrap_or_default().to_string()).collect();
+    let mut hooked: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|h| h["job_id"].as_str().unwrap_or_default().to_string())
+        .collect();
     hooked.sort();
     let mut expected = ids.clone();
     expected.sort();
@@ -57,10 +73,19 @@ async fn worker_on_one_orchestrator_client_on_another() {
 
     let hanging = client.create_echo(json!({"hang": true})).await;
     let running = client.wait_status(&hanging, "running", T).await;
-    let task_id = running["tasks"][0]["task_id"].as_str().expect("task").to_string();
+    let task_id = running["tasks"][0]["task_id"]
+        .as_str()
+        .expect("task")
+        .to_string();
     let (status, body) = client.cancel(&hanging).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("cancellation_request_sent")), "{body}");
-    let seen = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv()).await.expect("cancel crossed orchestrators");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("cancellation_request_sent")),
+        "{body}"
+    );
+    let seen = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+        .await
+        .expect("cancel crossed orchestrators");
     assert_eq!(seen.as_deref(), Some(task_id.as_str()));
 
     worker.shutdown().await.expect("clean shutdown");
@@ -79,7 +104,9 @@ async fn a_redis_restart_is_survived() {
     client.wait_status(&id, "finished", T).await;
 
     redis.stop();
-    let (status, body) = client.post("/api/v1/jobs/echo", json!({"initial_data": {}})).await;
+    let (status, body) = client
+        .post("/api/v1/jobs/echo", json!({"initial_data": {}}))
+        .await;
     assert_eq!(status, 503, "an outage is reported, not hidden: {body}");
     assert_eq!(body["code"], "store_unavailable");
 
@@ -88,14 +115,24 @@ async fn a_redis_restart_is_survived() {
     redis.restart();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let id = loop {
-        let (status, body) = client.post("/api/v1/jobs/echo", json!({"initial_data": {"after": true}})).await;
+        let (status, body) = client
+            .post(
+                "/api/v1/jobs/echo",
+                json!({"initial_data": {"after": true}}),
+            )
+            .await;
         if status == 202 {
             break body["job_id"].as_str().expect("job id").to_string();
         }
-        assert!(std::time::Instant::now() < deadline, "store never came back: {status} {body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "store never came back: {status} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let job = client.wait_status(&id, "finished", Duration::from_secs(40)).await;
+    let job = client
+        .wait_status(&id, "finished", Duration::from_secs(40))
+        .await;
     assert_eq!(job["result"], json!({"after": true}));
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;

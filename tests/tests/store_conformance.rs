@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 async fn redis_store(case: &str) -> Arc<dyn Store> {
     let url = shared_redis().url();
-    Arc::new(RedisStore::connect(&url, &unique_prefix(case), 4, 200).await.expect("redis store"))
+    Arc::new(
+        RedisStore::connect(&url, &unique_prefix(case), 4, 200)
+            .await
+            .expect("redis store"),
+    )
 }
 
 fn memory_store() -> Arc<dyn Store> {

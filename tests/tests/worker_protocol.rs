@@ -15,7 +15,10 @@ async fn setup() -> (Orchestrator, Client, RawWorker) {
     let orch = Orchestrator::memory(test_config()).await;
     let client = Client::new(&orch.base_url);
     let worker = RawWorker::new(&orch.base_url, "raw-1");
-    assert_eq!(worker.register(&["echo"]).await, (200, json!({"status": "registered", "version": "1.0b15"})));
+    assert_eq!(
+        worker.register(&["echo"]).await,
+        (200, json!({"status": "registered", "version": "1.0b15"}))
+    );
     (orch, client, worker)
 }
 
@@ -32,7 +35,9 @@ async fn task_payload_has_integer_timestamps_and_the_params() {
     assert!(task["deadline"].is_i64(), "integer deadline: {task}");
     assert!(task["deadline"].as_i64() > task["timestamp"].as_i64());
     assert_eq!(task["attempt"], 1);
-    let (status, ack) = worker.result(worker.success(&task, json!({"echo": 1}))).await;
+    let (status, ack) = worker
+        .result(worker.success(&task, json!({"echo": 1})))
+        .await;
     assert_eq!((status, ack["status"].as_str()), (200, Some("accepted")));
     assert_eq!(ack["transition"], "finished");
     assert_eq!(client.job(&id).await["result"], json!({"echo": 1}));
@@ -46,8 +51,14 @@ async fn an_idle_poll_is_held_then_answered_204() {
     let (status, _) = worker.poll("echo", 1).await;
     let held = started.elapsed();
     assert_eq!(status, 204);
-    assert!(held >= Duration::from_millis(900), "held for the requested timeout, was {held:?}");
-    assert!(held < Duration::from_secs(3), "not longer than asked, was {held:?}");
+    assert!(
+        held >= Duration::from_millis(900),
+        "held for the requested timeout, was {held:?}"
+    );
+    assert!(
+        held < Duration::from_secs(3),
+        "not longer than asked, was {held:?}"
+    );
     orch.stop().await;
 }
 
@@ -64,7 +75,10 @@ async fn a_waiting_poll_is_woken_by_a_new_job() {
     let (status, task, waited) = poll.await.expect("poll task");
     assert_eq!(status, 200);
     assert_eq!(task["job_id"], id.as_str());
-    assert!(waited < Duration::from_secs(2), "woken at once, not at the hold's end: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(2),
+        "woken at once, not at the hold's end: {waited:?}"
+    );
     orch.stop().await;
 }
 
@@ -82,13 +96,29 @@ async fn stale_and_misdirected_results_are_ignored_and_change_nothing() {
     // Unknown job and unknown task.
     let mut bogus = task.clone();
     bogus["job_id"] = json!("no-such-job");
-    assert!(ignored(&worker.result(worker.success(&bogus, json!({}))).await.1, "job_not_found"));
+    assert!(ignored(
+        &worker.result(worker.success(&bogus, json!({}))).await.1,
+        "job_not_found"
+    ));
     let mut bogus = task.clone();
     bogus["task_id"] = json!("no-such-task");
-    assert!(ignored(&worker.result(worker.success(&bogus, json!({}))).await.1, "stale_task"));
-    assert_eq!(client.job(&id).await["status"], "running", "nothing changed");
+    assert!(ignored(
+        &worker.result(worker.success(&bogus, json!({}))).await.1,
+        "stale_task"
+    ));
+    assert_eq!(
+        client.job(&id).await["status"],
+        "running",
+        "nothing changed"
+    );
     // The real answer; then a duplicate of it.
-    assert_eq!(worker.result(worker.success(&task, json!({"x": 2}))).await.1["status"], "accepted");
+    assert_eq!(
+        worker
+            .result(worker.success(&task, json!({"x": 2})))
+            .await
+            .1["status"],
+        "accepted"
+    );
     let (_, dup) = worker.result(worker.success(&task, json!({"x": 3}))).await;
     assert!(ignored(&dup, "job_already_terminated"), "{dup}");
     assert_eq!(client.job(&id).await["result"], json!({"x": 2}));
@@ -112,10 +142,23 @@ async fn a_result_from_an_expired_lease_is_ignored() {
     let (status, second) = fast.poll("echo", 5).await;
     assert_eq!(status, 200);
     assert_eq!(second["attempt"], 2);
-    assert_ne!(second["task_id"], first["task_id"], "a new attempt has a new task id");
-    let (_, ack) = slow.result(slow.success(&first, json!({"from": "slow"}))).await;
-    assert_eq!((ack["status"].as_str(), ack["reason"].as_str()), (Some("ignored"), Some("stale_task")));
-    assert_eq!(fast.result(fast.success(&second, json!({"from": "fast"}))).await.1["status"], "accepted");
+    assert_ne!(
+        second["task_id"], first["task_id"],
+        "a new attempt has a new task id"
+    );
+    let (_, ack) = slow
+        .result(slow.success(&first, json!({"from": "slow"})))
+        .await;
+    assert_eq!(
+        (ack["status"].as_str(), ack["reason"].as_str()),
+        (Some("ignored"), Some("stale_task"))
+    );
+    assert_eq!(
+        fast.result(fast.success(&second, json!({"from": "fast"})))
+            .await
+            .1["status"],
+        "accepted"
+    );
     let job = client.wait_status(&id, "finished", T).await;
     assert_eq!(job["result"], json!({"from": "fast"}));
     orch.stop().await;
@@ -124,25 +167,48 @@ async fn a_result_from_an_expired_lease_is_ignored() {
 #[tokio::test]
 async fn heartbeats_refresh_report_cancels_and_ask_unknown_workers_to_register() {
     let (orch, client, worker) = setup().await;
-    assert_eq!(worker.heartbeat(None).await, (200, json!({"status": "ttl_refreshed"})));
+    assert_eq!(
+        worker.heartbeat(None).await,
+        (200, json!({"status": "ttl_refreshed"}))
+    );
     let id = client.create_echo(json!({})).await;
     let (_, task) = worker.poll("echo", 5).await;
-    let beat = |tasks: Value| worker.sign(json!({"worker_id": "raw-1", "status": "busy", "current_tasks": tasks}));
-    assert_eq!(worker.heartbeat(Some(beat(json!([task["task_id"]])))).await, (200, json!({"status": "ok"})));
+    let beat = |tasks: Value| {
+        worker.sign(json!({"worker_id": "raw-1", "status": "busy", "current_tasks": tasks}))
+    };
+    assert_eq!(
+        worker.heartbeat(Some(beat(json!([task["task_id"]])))).await,
+        (200, json!({"status": "ok"}))
+    );
     let (status, body) = client.cancel(&id).await;
     assert_eq!(status, 200);
-    assert_eq!(body["status"], "cancellation_request_accepted", "no WebSocket: the heartbeat carries it");
+    assert_eq!(
+        body["status"], "cancellation_request_accepted",
+        "no WebSocket: the heartbeat carries it"
+    );
     let (status, hb) = worker.heartbeat(Some(beat(json!([task["task_id"]])))).await;
     assert_eq!(status, 200);
     assert_eq!(hb["cancel_task_ids"], json!([task["task_id"]]));
     // The cancelled worker's result is ignored; after it, no more cancel ids.
     let cancelled = worker.sign(json!({"job_id": id, "task_id": task["task_id"], "worker_id": "raw-1", "status": "cancelled"}));
     assert_eq!(worker.result(cancelled).await.1["reason"], "job_cancelled");
-    assert_eq!(worker.heartbeat(Some(beat(json!([task["task_id"]])))).await.1, json!({"status": "ok"}));
+    assert_eq!(
+        worker
+            .heartbeat(Some(beat(json!([task["task_id"]]))))
+            .await
+            .1,
+        json!({"status": "ok"})
+    );
     let ghost = RawWorker::new(&orch.base_url, "ghost");
     let (status, body) = ghost.heartbeat(None).await;
     assert_eq!(status, 404);
-    assert!(body["error"].as_str().unwrap_or_default().contains("not found"), "the SDK re-registers on this: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not found"),
+        "the SDK re-registers on this: {body}"
+    );
     orch.stop().await;
 }
 
@@ -151,19 +217,30 @@ async fn the_seeds_nested_result_form_and_progress_events_are_accepted() {
     let (orch, client, worker) = setup().await;
     let id = client.create_echo(json!({})).await;
     let (_, task) = worker.poll("echo", 5).await;
-    let event = worker.sign_without(json!({
-        "event_id": "e1", "worker_id": "raw-1", "event_type": "progress",
-        "payload": {"progress": 0.25, "message": "quarter"}, "origin_task_id": task["task_id"],
-        "target_job_id": id, "bubbling_chain": ["ignored-by-signature"]
-    }), baton_protocol::signing::EVENT_UNSIGNED_FIELDS);
-    let (status, body) = worker.send(Method::POST, "/_worker/events", Some(event.to_string())).await;
+    let event = worker.sign_without(
+        json!({
+            "event_id": "e1", "worker_id": "raw-1", "event_type": "progress",
+            "payload": {"progress": 0.25, "message": "quarter"}, "origin_task_id": task["task_id"],
+            "target_job_id": id, "bubbling_chain": ["ignored-by-signature"]
+        }),
+        baton_protocol::signing::EVENT_UNSIGNED_FIELDS,
+    );
+    let (status, body) = worker
+        .send(Method::POST, "/_worker/events", Some(event.to_string()))
+        .await;
     assert_eq!((status, body), (200, json!({"status": "event_accepted"})));
     let job = client.job(&id).await;
-    assert_eq!((job["progress"].clone(), job["progress_message"].clone()), (json!(0.25), json!("quarter")));
+    assert_eq!(
+        (job["progress"].clone(), job["progress_message"].clone()),
+        (json!(0.25), json!("quarter"))
+    );
     let nested = json!({"job_id": id, "task_id": task["task_id"], "worker_id": "raw-1",
                         "result": {"status": "success", "data": {"output": "done"}, "error": null}});
     assert_eq!(worker.result(nested).await.1["status"], "accepted");
-    assert_eq!(client.wait_status(&id, "finished", T).await["result"], json!({"output": "done"}));
+    assert_eq!(
+        client.wait_status(&id, "finished", T).await["result"],
+        json!({"output": "done"})
+    );
     orch.stop().await;
 }
 
@@ -184,10 +261,15 @@ async fn webhooks_are_retried_until_delivered() {
     let (orch, client, worker) = setup().await;
     let sink = WebhookSink::start(2).await;
     let id = client
-        .create("/api/v1/jobs/echo", json!({"initial_data": {}, "webhook_url": sink.url, "metadata": {"trace": "t1"}}))
+        .create(
+            "/api/v1/jobs/echo",
+            json!({"initial_data": {}, "webhook_url": sink.url, "metadata": {"trace": "t1"}}),
+        )
         .await;
     let (_, task) = worker.poll("echo", 5).await;
-    worker.result(worker.success(&task, json!({"ok": true}))).await;
+    worker
+        .result(worker.success(&task, json!({"ok": true})))
+        .await;
     let hooks = sink.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(sink.attempts(), 3, "two failures, then delivered");
     let hook = &hooks[0];

@@ -48,12 +48,12 @@ pub(crate) async fn run_task(
         attempt = task.attempt.unwrap_or(1),
     );
     async move {
-        tracing::info!("task started");
+        tracing::debug!("task started");
         shared.nudge_heartbeat();
         let started = Instant::now();
         let outcome = execute(&shared, &task, &lease).await;
         let elapsed = started.elapsed();
-        tracing::info!(
+        tracing::debug!(
             status = outcome.label(),
             elapsed_ms = elapsed.as_millis() as u64,
             "task finished"

@@ -22,26 +22,37 @@ fn token() -> impl Filter<Extract = (Token,), Error = Rejection> + Clone {
 }
 
 fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
-    app.auth.client(token.as_deref()).map(str::to_string).map_err(ApiError::client_auth)
+    app.auth
+        .client(token.as_deref())
+        .map(str::to_string)
+        .map_err(ApiError::client_auth)
 }
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let limit = app.cfg.max_body_bytes;
-    let get_job = warp::path!("api" / "v1" / "jobs" / String)
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app.clone()))
-        .then(|id: String, t: Token, app: AppRef| async move { respond(get_job(&app, &t, &id).await) });
+    let get_job =
+        warp::path!("api" / "v1" / "jobs" / String)
+            .and(warp::get())
+            .and(token())
+            .and(with_app(app.clone()))
+            .then(|id: String, t: Token, app: AppRef| async move {
+                respond(get_job(&app, &t, &id).await)
+            });
     let cancel = warp::path!("api" / "v1" / "jobs" / String / "cancel")
         .and(warp::post())
         .and(token())
         .and(with_app(app.clone()))
-        .then(|id: String, t: Token, app: AppRef| async move { respond(cancel_job(&app, &t, &id).await) });
-    let history = warp::path!("api" / "v1" / "jobs" / String / "history")
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app.clone()))
-        .then(|id: String, t: Token, app: AppRef| async move { respond(history(&app, &t, &id).await) });
+        .then(|id: String, t: Token, app: AppRef| async move {
+            respond(cancel_job(&app, &t, &id).await)
+        });
+    let history =
+        warp::path!("api" / "v1" / "jobs" / String / "history")
+            .and(warp::get())
+            .and(token())
+            .and(with_app(app.clone()))
+            .then(|id: String, t: Token, app: AppRef| async move {
+                respond(history(&app, &t, &id).await)
+            });
     let workers = warp::path!("api" / "v1" / "workers")
         .and(warp::get())
         .and(token())
@@ -61,7 +72,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(warp::get())
         .and(token())
         .and(with_app(app.clone()))
-        .then(|name: String, t: Token, app: AppRef| async move { respond(get_blueprint(&app, &t, &name)) });
+        .then(|name: String, t: Token, app: AppRef| async move {
+            respond(get_blueprint(&app, &t, &name))
+        });
     let graph = warp::path!("api" / "v1" / "blueprints" / String / "graph")
         .and(warp::get())
         .and(token())
@@ -74,9 +87,15 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(token())
         .and(body(limit))
         .and(with_app(app))
-        .then(|version: String, tail: warp::path::Tail, t: Token, body: Result<Bytes, ApiError>, app: AppRef| async move {
-            respond(create_job(&app, &t, &version, tail.as_str(), body).await)
-        });
+        .then(
+            |version: String,
+             tail: warp::path::Tail,
+             t: Token,
+             body: Result<Bytes, ApiError>,
+             app: AppRef| async move {
+                respond(create_job(&app, &t, &version, tail.as_str(), body).await)
+            },
+        );
     get_job
         .or(cancel)
         .unify()
@@ -110,12 +129,21 @@ async fn create_job(
         .blueprints
         .by_endpoint(version, &endpoint)
         .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no blueprint serves POST /api/{version}{endpoint}")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no blueprint serves POST /api/{version}{endpoint}"))
+        })?;
     let body = body?;
-    let value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse_json(&body)? };
+    let value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_json(&body)?
+    };
     let req = new_job(value)?;
     let job_id = app.engine.create_job(&client, &bp, req).await?;
-    Ok(json_response(StatusCode::ACCEPTED, &json!({"status": "accepted", "job_id": job_id})))
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({"status": "accepted", "job_id": job_id}),
+    ))
 }
 
 /// Validates a creation body: every field optional, each checked for its type.
@@ -135,17 +163,24 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
     let webhook_url = match map.remove("webhook_url") {
         None | Some(Value::Null) => None,
         Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-            reqwest::Url::parse(&url).map_err(|e| ApiError::bad_request(format!("`webhook_url` is not a URL: {e}")))?;
+            reqwest::Url::parse(&url)
+                .map_err(|e| ApiError::bad_request(format!("`webhook_url` is not a URL: {e}")))?;
             Some(url)
         }
-        Some(_) => return Err(ApiError::bad_request("`webhook_url` must be an http(s) URL")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`webhook_url` must be an http(s) URL",
+            ))
+        }
     };
     let seconds = |map: &mut Map<String, Value>, key: &str| -> Result<Option<u64>, ApiError> {
         match map.remove(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Some((s * 1000.0) as u64)),
-                _ => Err(ApiError::bad_request(format!("`{key}` must be a positive number of seconds"))),
+                _ => Err(ApiError::bad_request(format!(
+                    "`{key}` must be a positive number of seconds"
+                ))),
             },
         }
     };
@@ -156,7 +191,13 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
             "unknown field `{unknown}` (expected initial_data, webhook_url, metadata, dispatch_timeout, result_timeout)"
         )));
     }
-    Ok(NewJob { initial_data, metadata, webhook_url, dispatch_timeout_ms, result_timeout_ms })
+    Ok(NewJob {
+        initial_data,
+        metadata,
+        webhook_url,
+        dispatch_timeout_ms,
+        result_timeout_ms,
+    })
 }
 
 async fn get_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
@@ -178,13 +219,21 @@ async fn history(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError
     let client = client(app, t)?;
     app.engine.job_for_client(&client, id).await?;
     let entries = app.engine.store.history(id).await?;
-    let view: Vec<Value> = entries.iter().enumerate().map(|(i, raw)| history_view(id, i, raw)).collect();
+    let view: Vec<Value> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| history_view(id, i, raw))
+        .collect();
     ok_json(&Value::Array(view))
 }
 
 async fn workers(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
-    let workers = app.engine.store.list_workers(now_ms(), app.cfg.heartbeat_timeout).await?;
+    let workers = app
+        .engine
+        .store
+        .list_workers(now_ms(), app.cfg.heartbeat_timeout)
+        .await?;
     let view: Vec<Value> = workers
         .into_iter()
         .map(|w| {
@@ -211,10 +260,15 @@ async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     let store = &app.engine.store;
     let jobs = store.job_counts().await?;
     let queues = store.queue_depths().await?;
-    let workers = store.list_workers(now_ms(), app.cfg.heartbeat_timeout).await?;
+    let workers = store
+        .list_workers(now_ms(), app.cfg.heartbeat_timeout)
+        .await?;
     let mut by_status: Map<String, Value> = Map::new();
     for w in &workers {
-        let n = by_status.get(&w.status).and_then(Value::as_u64).unwrap_or(0);
+        let n = by_status
+            .get(&w.status)
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         by_status.insert(w.status.clone(), json!(n + 1));
     }
     ok_json(&json!({
@@ -241,13 +295,22 @@ fn blueprint_summary(bp: &Blueprint) -> Value {
 
 fn list_blueprints(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
-    let mut list: Vec<Value> = app.engine.blueprints.all().map(|bp| blueprint_summary(bp)).collect();
+    let mut list: Vec<Value> = app
+        .engine
+        .blueprints
+        .all()
+        .map(|bp| blueprint_summary(bp))
+        .collect();
     list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     ok_json(&Value::Array(list))
 }
 
 fn find_blueprint<'a>(app: &'a AppRef, name: &str) -> Result<&'a Blueprint, ApiError> {
-    app.engine.blueprints.get(name).map(|b| b.as_ref()).ok_or_else(|| ApiError::not_found(format!("no blueprint named `{name}`")))
+    app.engine
+        .blueprints
+        .get(name)
+        .map(|b| b.as_ref())
+        .ok_or_else(|| ApiError::not_found(format!("no blueprint named `{name}`")))
 }
 
 fn get_blueprint(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
@@ -262,7 +325,10 @@ fn graph(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
     client(app, t)?;
     let bp = find_blueprint(app, name)?;
     let mut resp = Response::new(to_dot(bp).into());
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/vnd.graphviz"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/vnd.graphviz"),
+    );
     Ok(resp)
 }
 
@@ -273,15 +339,30 @@ pub fn to_dot(bp: &Blueprint) -> String {
     let mut out = format!("digraph {} {{\n  rankdir=LR;\n", q(&bp.name));
     for (name, state) in &bp.states {
         let shape = match &state.kind {
-            StateKind::Dispatch(d) => format!("shape=box, label={}", q(&format!("{name}\\ntask: {}", d.task))),
-            StateKind::End(e) => format!("shape=doublecircle, label={}", q(&format!("{name}\\n({})", e.status.as_str()))),
+            StateKind::Dispatch(d) => format!(
+                "shape=box, label={}",
+                q(&format!("{name}\\ntask: {}", d.task))
+            ),
+            StateKind::End(e) => format!(
+                "shape=doublecircle, label={}",
+                q(&format!("{name}\\n({})", e.status.as_str()))
+            ),
         };
-        let bold = if *name == bp.start { ", style=bold" } else { "" };
+        let bold = if *name == bp.start {
+            ", style=bold"
+        } else {
+            ""
+        };
         out.push_str(&format!("  {} [{shape}{bold}];\n", q(name)));
     }
     for (name, state) in &bp.states {
         for (outcome, target) in &state.transitions {
-            out.push_str(&format!("  {} -> {} [label={}];\n", q(name), q(target), q(outcome)));
+            out.push_str(&format!(
+                "  {} -> {} [label={}];\n",
+                q(name),
+                q(target),
+                q(outcome)
+            ));
         }
     }
     out.push_str("}\n");
@@ -294,7 +375,10 @@ mod tests {
 
     #[test]
     fn creation_bodies_are_validated_field_by_field() {
-        let ok = new_job(json!({"initial_data": {"a": 1}, "dispatch_timeout": 2.5, "webhook_url": "http://x/y"})).unwrap();
+        let ok = new_job(
+            json!({"initial_data": {"a": 1}, "dispatch_timeout": 2.5, "webhook_url": "http://x/y"}),
+        )
+        .unwrap();
         assert_eq!(ok.dispatch_timeout_ms, Some(2500));
         assert_eq!(ok.initial_data, json!({"a": 1}));
         for bad in [
@@ -304,7 +388,11 @@ mod tests {
             json!({"result_timeout": -1}),
             json!({"initail_data": {}}),
         ] {
-            assert_eq!(new_job(bad.clone()).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(
+                new_job(bad.clone()).unwrap_err().status,
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
         }
     }
 
@@ -317,7 +405,10 @@ mod tests {
         .unwrap();
         let dot = to_dot(&bp);
         assert!(dot.starts_with("digraph \"g\" {"), "{dot}");
-        assert!(dot.contains("\"a\" -> \"done\" [label=\"success\"]"), "{dot}");
+        assert!(
+            dot.contains("\"a\" -> \"done\" [label=\"success\"]"),
+            "{dot}"
+        );
         assert!(dot.contains("style=bold"), "{dot}");
     }
 }

@@ -50,8 +50,14 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
     let log = warp::log::custom(move |info: warp::log::Info<'_>| {
         let route = route_label(info.method().as_str(), info.path());
         let status = info.status().as_u16().to_string();
-        metrics.http_requests.with_label_values(&[route, info.method().as_str(), &status]).inc();
-        metrics.http_duration.with_label_values(&[route]).observe(info.elapsed().as_secs_f64());
+        metrics
+            .http_requests
+            .with_label_values(&[route, info.method().as_str(), &status])
+            .inc();
+        metrics
+            .http_duration
+            .with_label_values(&[route])
+            .observe(info.elapsed().as_secs_f64());
     });
     public::routes(app.clone())
         .or(client::routes(app.clone()))
@@ -68,7 +74,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
             resp
         })
         .with(log)
-        .map(|logged| warp::Reply::into_response(logged))
+        .map(warp::Reply::into_response)
 }
 
 /// Maps a handler result to a response.
@@ -84,7 +90,10 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
 pub fn raw_json_response(status: StatusCode, body: impl Into<Bytes>) -> Response {
     let mut resp = Response::new(body.into().into());
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -93,15 +102,17 @@ pub fn ok_json(body: &Value) -> Result<Response, ApiError> {
 }
 
 /// The request body, refused with 413 past `limit` bytes (announced or actual).
-pub fn body(limit: usize) -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length").and(warp::body::stream()).then(
-        move |announced: Option<u64>, stream| async move {
+pub fn body(
+    limit: usize,
+) -> impl Filter<Extract = (Result<Bytes, ApiError>,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .then(move |announced: Option<u64>, stream| async move {
             if announced.is_some_and(|n| n > limit as u64) {
                 return Err(ApiError::too_large(limit));
             }
             collect_limited(stream, limit).await
-        },
-    )
+        })
 }
 
 async fn collect_limited<S, B>(stream: S, limit: usize) -> Result<Bytes, ApiError>
@@ -112,7 +123,8 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut buf = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
+        let mut chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("cannot read body: {e}")))?;
         if buf.len() + chunk.remaining() > limit {
             return Err(ApiError::too_large(limit));
         }
@@ -128,7 +140,8 @@ where
 
 /// Parses a JSON body with a message that says what is wrong.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
 /// Deserializes a JSON value into a wire type, naming the offending field.
@@ -140,13 +153,21 @@ async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let err = if rejection.is_not_found() {
         ApiError::not_found("no such route")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route",
+        )
     } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
         ApiError::bad_request(format!("invalid query string: {e}"))
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
         ApiError::bad_request(e.to_string())
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        )
     } else {
         tracing::debug!(?rejection, "unhandled rejection");
         ApiError::bad_request(format!("{rejection:?}"))
@@ -185,9 +206,18 @@ mod tests {
     #[test]
     fn route_labels_hide_ids() {
         assert_eq!(route_label("GET", "/api/v1/jobs/123"), "/api/v1/jobs/{id}");
-        assert_eq!(route_label("POST", "/api/v1/jobs/echo"), "/api/{version}/{blueprint endpoint}");
-        assert_eq!(route_label("GET", "/_worker/workers/w1/tasks/next"), "/_worker/workers/{id}/tasks/next");
-        assert_eq!(route_label("PATCH", "/_worker/workers/w1"), "/_worker/workers/{id}");
+        assert_eq!(
+            route_label("POST", "/api/v1/jobs/echo"),
+            "/api/{version}/{blueprint endpoint}"
+        );
+        assert_eq!(
+            route_label("GET", "/_worker/workers/w1/tasks/next"),
+            "/_worker/workers/{id}/tasks/next"
+        );
+        assert_eq!(
+            route_label("PATCH", "/_worker/workers/w1"),
+            "/_worker/workers/{id}"
+        );
         assert_eq!(route_label("GET", "/nope"), "other");
     }
 }

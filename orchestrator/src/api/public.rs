@@ -40,11 +40,16 @@ async fn metrics_text(app: &AppRef) -> Response {
             m.queue_depth.with_label_values(&[&skill]).set(n as i64);
         }
     }
-    if let Ok(n) = store.active_workers(now_ms(), app.cfg.heartbeat_timeout).await {
+    if let Ok(n) = store
+        .active_workers(now_ms(), app.cfg.heartbeat_timeout)
+        .await
+    {
         m.active_workers.set(n as i64);
     }
     let mut resp = Response::new(m.render().into());
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     resp
 }

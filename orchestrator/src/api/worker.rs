@@ -5,13 +5,18 @@
 //! and must carry a fresh integer `timestamp`.
 
 use super::error::ApiError;
-use super::{body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app, AppRef};
+use super::{
+    body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app,
+    AppRef,
+};
 use crate::auth::WorkerCredential;
 use crate::blueprint::load::is_identifier;
 use crate::clock::now_ms;
 use crate::store::WorkerUpdate;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
-use baton_protocol::{Heartbeat, HeartbeatResponse, TaskResult, WorkerEvent, WorkerRegistration, EVENT_TYPE_PROGRESS};
+use baton_protocol::{
+    Heartbeat, HeartbeatResponse, TaskResult, WorkerEvent, WorkerRegistration, EVENT_TYPE_PROGRESS,
+};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -38,58 +43,97 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(worker_headers())
         .and(body(limit))
         .and(with_app(app.clone()))
-        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(register(&app, h, b).await) });
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
+            respond(register(&app, h, b).await)
+        });
     let heartbeat = warp::path!("_worker" / "workers" / String)
         .and(warp::patch())
         .and(worker_headers())
         .and(body(limit))
         .and(with_app(app.clone()))
-        .then(|id: String, h: WorkerHeaders, b: Body, app: AppRef| async move {
-            respond(heartbeat(&app, &id, h, b).await)
-        });
+        .then(
+            |id: String, h: WorkerHeaders, b: Body, app: AppRef| async move {
+                respond(heartbeat(&app, &id, h, b).await)
+            },
+        );
     let next = warp::path!("_worker" / "workers" / String / "tasks" / "next")
         .and(warp::get())
         .and(worker_headers())
         .and(warp::query::<HashMap<String, String>>())
         .and(with_app(app.clone()))
-        .then(|id: String, h: WorkerHeaders, q: HashMap<String, String>, app: AppRef| async move {
-            respond(next_task(&app, &id, h, q).await)
-        });
-    let result = warp::path!("_worker" / "tasks" / "result")
-        .and(warp::post())
-        .and(worker_headers())
-        .and(body(limit))
-        .and(with_app(app.clone()))
-        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(result(&app, h, b).await) });
-    let events = warp::path!("_worker" / "events")
-        .and(warp::post())
-        .and(worker_headers())
-        .and(body(limit))
-        .and(with_app(app.clone()))
-        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move { respond(event(&app, h, b).await) });
+        .then(
+            |id: String, h: WorkerHeaders, q: HashMap<String, String>, app: AppRef| async move {
+                respond(next_task(&app, &id, h, q).await)
+            },
+        );
+    let result =
+        warp::path!("_worker" / "tasks" / "result")
+            .and(warp::post())
+            .and(worker_headers())
+            .and(body(limit))
+            .and(with_app(app.clone()))
+            .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
+                respond(result(&app, h, b).await)
+            });
+    let events =
+        warp::path!("_worker" / "events")
+            .and(warp::post())
+            .and(worker_headers())
+            .and(body(limit))
+            .and(with_app(app.clone()))
+            .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
+                respond(event(&app, h, b).await)
+            });
     let ws = super::ws::route(app);
-    register.or(heartbeat).unify().or(next).unify().or(result).unify().or(events).unify().or(ws).unify()
+    register
+        .or(heartbeat)
+        .unify()
+        .or(next)
+        .unify()
+        .or(result)
+        .unify()
+        .or(events)
+        .unify()
+        .or(ws)
+        .unify()
 }
 
 /// Authenticates a worker call acting as `worker_id` (when known).
-pub fn authenticate(app: &AppRef, h: &WorkerHeaders, worker_id: Option<&str>) -> Result<WorkerCredential, ApiError> {
+pub fn authenticate(
+    app: &AppRef,
+    h: &WorkerHeaders,
+    worker_id: Option<&str>,
+) -> Result<WorkerCredential, ApiError> {
     let claimed = worker_id.or(h.1.as_deref());
-    let cred = app.auth.worker(h.0.as_deref(), claimed).map_err(ApiError::worker_auth)?;
+    let cred = app
+        .auth
+        .worker(h.0.as_deref(), claimed)
+        .map_err(ApiError::worker_auth)?;
     if let Some(id) = claimed {
         cred.check_worker(id).map_err(ApiError::worker_auth)?;
     }
     Ok(cred)
 }
 
-fn verify(app: &AppRef, cred: &WorkerCredential, body: &Value, worker_id: &str, unsigned: &[&str]) -> Result<(), ApiError> {
-    app.auth.verify_body(cred, body, worker_id, unsigned, now_ms() / 1000).map_err(ApiError::worker_auth)
+fn verify(
+    app: &AppRef,
+    cred: &WorkerCredential,
+    body: &Value,
+    worker_id: &str,
+    unsigned: &[&str],
+) -> Result<(), ApiError> {
+    app.auth
+        .verify_body(cred, body, worker_id, unsigned, now_ms() / 1000)
+        .map_err(ApiError::worker_auth)
 }
 
 fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
     if is_identifier(id) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!("{what} `{id}` must be letters, digits, `_` or `-`")))
+        Err(ApiError::bad_request(format!(
+            "{what} `{id}` must be letters, digits, `_` or `-`"
+        )))
     }
 }
 
@@ -103,7 +147,9 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
     let reg: WorkerRegistration = from_value(value.clone(), "registration")?;
     check_id(&reg.worker_id, "worker_id")?;
     if h.1.as_deref().is_some_and(|id| id != reg.worker_id) {
-        return Err(ApiError::bad_request("X-Worker-ID does not match the body's worker_id"));
+        return Err(ApiError::bad_request(
+            "X-Worker-ID does not match the body's worker_id",
+        ));
     }
     let cred = authenticate(app, &h, Some(&reg.worker_id))?;
     verify(app, &cred, &value, &reg.worker_id, &[])?;
@@ -135,13 +181,21 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
     if app.hub.is_connected(&reg.worker_id) {
         // Re-registration after the store lost the worker (e.g. a Redis restart) while its
         // socket stayed up here.
-        app.engine.store.set_worker_websocket(&reg.worker_id, true).await?;
+        app.engine
+            .store
+            .set_worker_websocket(&reg.worker_id, true)
+            .await?;
     }
     tracing::info!(worker_id = %reg.worker_id, skills = ?skills, "worker registered");
     ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
 }
 
-async fn heartbeat(app: &AppRef, worker_id: &str, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
+async fn heartbeat(
+    app: &AppRef,
+    worker_id: &str,
+    h: WorkerHeaders,
+    body: Body,
+) -> Result<Response, ApiError> {
     let cred = authenticate(app, &h, Some(worker_id))?;
     let body = body?;
     let now = now_ms();
@@ -160,38 +214,65 @@ async fn heartbeat(app: &AppRef, worker_id: &str, h: WorkerHeaders, body: Body) 
         let value = parse_json(&body)?;
         let hb: Heartbeat = from_value(value.clone(), "heartbeat")?;
         if !hb.worker_id.is_empty() && hb.worker_id != worker_id {
-            return Err(ApiError::bad_request("the body's worker_id does not match the URL"));
+            return Err(ApiError::bad_request(
+                "the body's worker_id does not match the URL",
+            ));
         }
         verify(app, &cred, &value, worker_id, &[])?;
         update.status = hb.status.clone();
-        update.skills = hb.supported_skills.as_ref().map(|s| s.iter().map(|e| e.name().to_string()).collect());
+        update.skills = hb
+            .supported_skills
+            .as_ref()
+            .map(|s| s.iter().map(|e| e.name().to_string()).collect());
         update.current_tasks = Some(hb.current_tasks.clone().unwrap_or_default());
     }
     let Some(cancels) = app.engine.store.heartbeat(&update).await? else {
-        return Err(ApiError::not_found(format!("worker `{worker_id}` not found: register again")));
+        return Err(ApiError::not_found(format!(
+            "worker `{worker_id}` not found: register again"
+        )));
     };
     if ping {
         return ok_json(&json!({"status": "ttl_refreshed"}));
     }
-    let resp = HeartbeatResponse { status: "ok".into(), cancel_task_ids: cancels, require_full_sync: false };
+    let resp = HeartbeatResponse {
+        status: "ok".into(),
+        cancel_task_ids: cancels,
+        require_full_sync: false,
+    };
     ok_json(&serde_json::to_value(resp).unwrap_or_default())
 }
 
-async fn next_task(app: &AppRef, worker_id: &str, h: WorkerHeaders, q: HashMap<String, String>) -> Result<Response, ApiError> {
+async fn next_task(
+    app: &AppRef,
+    worker_id: &str,
+    h: WorkerHeaders,
+    q: HashMap<String, String>,
+) -> Result<Response, ApiError> {
     authenticate(app, &h, Some(worker_id))?;
     check_id(worker_id, "worker id")?;
     let mut hold = app.cfg.poll_hold;
     if let Some(t) = q.get("timeout") {
-        let secs: f64 = t.parse().map_err(|_| ApiError::bad_request(format!("timeout `{t}` is not a number")))?;
+        let secs: f64 = t
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("timeout `{t}` is not a number")))?;
         if secs.is_finite() && secs >= 0.0 {
             hold = hold.min(Duration::from_secs_f64(secs));
         }
     }
     let skills: Vec<String> = match q.get("available_skills") {
-        Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         None => match app.engine.store.get_worker(worker_id).await? {
             Some(w) => w.skills,
-            None => return Err(ApiError::not_found(format!("worker `{worker_id}` not found: register first"))),
+            None => {
+                return Err(ApiError::not_found(format!(
+                    "worker `{worker_id}` not found: register first"
+                )))
+            }
         },
     };
     for s in &skills {
@@ -219,7 +300,9 @@ async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, 
         .worker_id
         .clone()
         .or_else(|| h.1.clone())
-        .ok_or_else(|| ApiError::bad_request("the result names no worker_id (body or X-Worker-ID)"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("the result names no worker_id (body or X-Worker-ID)")
+        })?;
     if result.job_id.is_empty() || result.task_id.is_empty() {
         return Err(ApiError::bad_request("a result needs job_id and task_id"));
     }
@@ -236,7 +319,10 @@ async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, A
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
     handle_event(app, &h, value).await?;
-    Ok(json_response(StatusCode::OK, &json!({"status": "event_accepted"})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"status": "event_accepted"}),
+    ))
 }
 
 /// An event from HTTP or the WebSocket: `progress` updates the job.
@@ -246,10 +332,17 @@ pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Resu
     verify(app, &cred, &value, &event.worker_id, EVENT_UNSIGNED_FIELDS)?;
     if event.event_type == EVENT_TYPE_PROGRESS {
         let job_id = event.target_job_id.as_deref().unwrap_or_default();
-        let task_id = event.origin_task_id.as_deref().or(event.target_task_id.as_deref()).unwrap_or_default();
+        let task_id = event
+            .origin_task_id
+            .as_deref()
+            .or(event.target_task_id.as_deref())
+            .unwrap_or_default();
         let progress = event.payload.get("progress").and_then(Value::as_f64);
         let message = event.payload.get("message").and_then(Value::as_str);
-        let applied = app.engine.record_progress(job_id, task_id, progress, message).await?;
+        let applied = app
+            .engine
+            .record_progress(job_id, task_id, progress, message)
+            .await?;
         tracing::debug!(job_id, task_id, ?progress, applied, "progress event");
     }
     Ok(())

@@ -39,7 +39,9 @@ impl Hub {
 
     /// Unregisters a connection unless a newer one replaced it.
     pub fn detach(&self, worker_id: &str, id: u64) -> bool {
-        self.connections.remove_if(worker_id, |_, (current, _)| *current == id).is_some()
+        self.connections
+            .remove_if(worker_id, |_, (current, _)| *current == id)
+            .is_some()
     }
 
     pub fn is_connected(&self, worker_id: &str) -> bool {
@@ -62,42 +64,44 @@ pub fn route(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejectio
         .and(warp::ws())
         .and(super::worker::worker_headers())
         .and(with_app(app))
-        .then(|worker_id: String, ws: Ws, h: WorkerHeaders, app: AppRef| async move {
-            if let Err(e) = authenticate(&app, &h, Some(&worker_id)) {
-                return respond(Err(e));
-            }
-            ws.on_upgrade(move |socket| async move {
-                let (sink, stream) = socket.split();
-                let (conn_id, commands) = app.hub.attach(&worker_id);
-                let store = app.engine.store.clone();
-                if let Err(e) = store.set_worker_websocket(&worker_id, true).await {
-                    tracing::warn!(worker_id, error = %e, "cannot record websocket connection");
+        .then(
+            |worker_id: String, ws: Ws, h: WorkerHeaders, app: AppRef| async move {
+                if let Err(e) = authenticate(&app, &h, Some(&worker_id)) {
+                    return respond(Err(e));
                 }
-                tracing::info!(worker_id, "worker websocket connected");
-                let shutdown = app.shutdown.clone();
-                let events_app = app.clone();
-                let headers = h.clone();
-                serve_socket(sink, stream, commands, shutdown, move |text| {
-                    let app = events_app.clone();
-                    let headers = headers.clone();
-                    async move {
-                        let handled = match parse_json(text.as_bytes()) {
-                            Ok(value) => handle_event(&app, &headers, value).await,
-                            Err(e) => Err(e),
-                        };
-                        if let Err(e) = handled {
-                            tracing::warn!(error = %e.message, "bad websocket event");
-                        }
+                ws.on_upgrade(move |socket| async move {
+                    let (sink, stream) = socket.split();
+                    let (conn_id, commands) = app.hub.attach(&worker_id);
+                    let store = app.engine.store.clone();
+                    if let Err(e) = store.set_worker_websocket(&worker_id, true).await {
+                        tracing::warn!(worker_id, error = %e, "cannot record websocket connection");
                     }
+                    tracing::info!(worker_id, "worker websocket connected");
+                    let shutdown = app.shutdown.clone();
+                    let events_app = app.clone();
+                    let headers = h.clone();
+                    serve_socket(sink, stream, commands, shutdown, move |text| {
+                        let app = events_app.clone();
+                        let headers = headers.clone();
+                        async move {
+                            let handled = match parse_json(text.as_bytes()) {
+                                Ok(value) => handle_event(&app, &headers, value).await,
+                                Err(e) => Err(e),
+                            };
+                            if let Err(e) = handled {
+                                tracing::warn!(error = %e.message, "bad websocket event");
+                            }
+                        }
+                    })
+                    .await;
+                    if app.hub.detach(&worker_id, conn_id) {
+                        let _ = store.set_worker_websocket(&worker_id, false).await;
+                    }
+                    tracing::info!(worker_id, "worker websocket closed");
                 })
-                .await;
-                if app.hub.detach(&worker_id, conn_id) {
-                    let _ = store.set_worker_websocket(&worker_id, false).await;
-                }
-                tracing::info!(worker_id, "worker websocket closed");
-            })
-            .into_response()
-        })
+                .into_response()
+            },
+        )
 }
 
 /// Pumps commands out and events in until either side closes or shutdown.
@@ -163,17 +167,31 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = seen.clone();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve_socket(out_tx, in_rx, commands, shutdown.clone(), move |t| {
-            seen2.lock().unwrap().push(t);
-            async {}
-        }));
+        let task = tokio::spawn(serve_socket(
+            out_tx,
+            in_rx,
+            commands,
+            shutdown.clone(),
+            move |t| {
+                seen2.lock().unwrap().push(t);
+                async {}
+            },
+        ));
         hub.send("w1", r#"{"command":"cancel_task","task_id":"t1"}"#);
         let msg = out_rx.next().await.unwrap();
-        assert_eq!(msg.to_str().unwrap(), r#"{"command":"cancel_task","task_id":"t1"}"#);
-        in_tx.unbounded_send(Ok(Message::text("{\"event_type\":\"progress\"}"))).unwrap();
+        assert_eq!(
+            msg.to_str().unwrap(),
+            r#"{"command":"cancel_task","task_id":"t1"}"#
+        );
+        in_tx
+            .unbounded_send(Ok(Message::text("{\"event_type\":\"progress\"}")))
+            .unwrap();
         in_tx.unbounded_send(Ok(Message::close())).unwrap();
         task.await.unwrap();
-        assert_eq!(seen.lock().unwrap().as_slice(), ["{\"event_type\":\"progress\"}"]);
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            ["{\"event_type\":\"progress\"}"]
+        );
         assert!(hub.detach("w1", conn));
         assert!(!hub.is_connected("w1"));
     }

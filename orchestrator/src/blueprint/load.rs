@@ -22,10 +22,18 @@ pub struct BlueprintError {
 
 impl BlueprintError {
     pub(crate) fn file(file: &str, message: String) -> Self {
-        BlueprintError { file: file.to_string(), state: None, message }
+        BlueprintError {
+            file: file.to_string(),
+            state: None,
+            message,
+        }
     }
     fn state(file: &str, state: &str, message: String) -> Self {
-        BlueprintError { file: file.to_string(), state: Some(state.to_string()), message }
+        BlueprintError {
+            file: file.to_string(),
+            state: Some(state.to_string()),
+            message,
+        }
     }
 }
 
@@ -75,8 +83,9 @@ struct RawState {
 /// Loads every `*.yaml` / `*.yml` file of `dir`, in name order.
 pub fn load_dir(dir: &Path) -> Result<Vec<Blueprint>, BlueprintError> {
     let shown = dir.display().to_string();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| BlueprintError::file(&shown, format!("cannot read blueprints directory: {e}")))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        BlueprintError::file(&shown, format!("cannot read blueprints directory: {e}"))
+    })?;
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
@@ -111,15 +120,22 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
     }
     let version = raw.version.unwrap_or_else(|| "v1".into());
     if !is_identifier(&version) {
-        return Err(BlueprintError::file(file, format!("version `{version}` is not a path segment")));
+        return Err(BlueprintError::file(
+            file,
+            format!("version `{version}` is not a path segment"),
+        ));
     }
     let endpoint = normalize_endpoint(file, &raw.endpoint)?;
     if raw.states.is_empty() {
         return Err(BlueprintError::file(file, "has no states".into()));
     }
 
-    let starts: Vec<&String> =
-        raw.states.iter().filter(|(_, s)| s.start).map(|(n, _)| n).collect();
+    let starts: Vec<&String> = raw
+        .states
+        .iter()
+        .filter(|(_, s)| s.start)
+        .map(|(n, _)| n)
+        .collect();
     let start = match starts.as_slice() {
         [one] => (*one).clone(),
         [] => {
@@ -134,7 +150,10 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
                 format!(
                     "{} start states ({}): exactly one is allowed",
                     many.len(),
-                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ))
         }
@@ -161,7 +180,11 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
         let kind = state_kind(file, name, rs, &raw.states)?;
         states.insert(
             name.clone(),
-            State { name: name.clone(), kind, transitions: rs.transitions.clone() },
+            State {
+                name: name.clone(),
+                kind,
+                transitions: rs.transitions.clone(),
+            },
         );
     }
 
@@ -196,9 +219,14 @@ fn state_kind(
     let _ = &rs.description;
     match rs.kind.as_str() {
         "dispatch" | "task" => {
-            let task = rs.task.clone().ok_or_else(|| fail("dispatch states need `task`".into()))?;
+            let task = rs
+                .task
+                .clone()
+                .ok_or_else(|| fail("dispatch states need `task`".into()))?;
             if !is_identifier(&task) {
-                return Err(fail(format!("task `{task}` must be letters, digits, `_` or `-`")));
+                return Err(fail(format!(
+                    "task `{task}` must be letters, digits, `_` or `-`"
+                )));
             }
             if !rs.transitions.contains_key("success") {
                 return Err(fail("dispatch states need a `success` transition".into()));
@@ -206,7 +234,10 @@ fn state_kind(
             if rs.status.is_some() || rs.result.is_some() {
                 return Err(fail("`status` and `result` belong to end states".into()));
             }
-            let params = rs.params.clone().unwrap_or_else(|| Value::String("{{ initial_data }}".into()));
+            let params = rs
+                .params
+                .clone()
+                .unwrap_or_else(|| Value::String("{{ initial_data }}".into()));
             check_state_refs(file, name, &params, all)?;
             Ok(StateKind::Dispatch(DispatchState {
                 task,
@@ -236,9 +267,14 @@ fn state_kind(
             if let Some(result) = &rs.result {
                 check_state_refs(file, name, result, all)?;
             }
-            Ok(StateKind::End(EndState { status, result: rs.result.clone() }))
+            Ok(StateKind::End(EndState {
+                status,
+                result: rs.result.clone(),
+            }))
         }
-        other => Err(fail(format!("unknown state type `{other}` (expected `dispatch` or `end`)"))),
+        other => Err(fail(format!(
+            "unknown state type `{other}` (expected `dispatch` or `end`)"
+        ))),
     }
 }
 
@@ -299,8 +335,11 @@ fn reachable_from(start: &str, states: &BTreeMap<String, State>) -> BTreeSet<Str
 
 fn normalize_endpoint(file: &str, endpoint: &str) -> Result<String, BlueprintError> {
     let trimmed = endpoint.trim().trim_end_matches('/');
-    let with_slash =
-        if trimmed.starts_with('/') { trimmed.to_string() } else { format!("/{trimmed}") };
+    let with_slash = if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    };
     let segments: Vec<&str> = with_slash[1..].split('/').collect();
     if with_slash.len() < 2 || segments.iter().any(|s| !is_identifier(s)) {
         return Err(BlueprintError::file(
@@ -315,7 +354,10 @@ fn normalize_endpoint(file: &str, endpoint: &str) -> Result<String, BlueprintErr
             format!("endpoint `{endpoint}`: under /jobs only `/jobs/<name>` is allowed"),
         ));
     }
-    if matches!(segments.first(), Some(&"blueprints" | &"workers" | &"dashboard")) {
+    if matches!(
+        segments.first(),
+        Some(&"blueprints" | &"workers" | &"dashboard")
+    ) {
         return Err(BlueprintError::file(
             file,
             format!("endpoint `{endpoint}` collides with a built-in client route"),
@@ -325,7 +367,9 @@ fn normalize_endpoint(file: &str, endpoint: &str) -> Result<String, BlueprintErr
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -361,7 +405,13 @@ states:
         let bp = load_str("echo.yaml", ECHO).unwrap();
         assert_eq!(bp.start, "echo");
         assert_eq!(bp.endpoint, "/jobs/echo");
-        assert!(matches!(bp.states["failed"].kind, StateKind::End(EndState { status: EndStatus::Failed, .. })));
+        assert!(matches!(
+            bp.states["failed"].kind,
+            StateKind::End(EndState {
+                status: EndStatus::Failed,
+                ..
+            })
+        ));
         assert_eq!(bp.skills().collect::<Vec<_>>(), vec!["echo"]);
     }
 
@@ -378,26 +428,46 @@ states:
     fn exactly_one_start_state() {
         let none = error_of(&ECHO.replace("    start: true\n", ""));
         assert!(none.message.contains("no start state"), "{none}");
-        let two = error_of(&ECHO.replace("  failed:\n    type: end", "  failed:\n    type: end\n    start: true"));
+        let two = error_of(&ECHO.replace(
+            "  failed:\n    type: end",
+            "  failed:\n    type: end\n    start: true",
+        ));
         assert!(two.message.contains("2 start states"), "{two}");
     }
 
     #[test]
     fn unreachable_state_is_refused() {
-        let e = error_of(&format!("{ECHO}  orphan:\n    type: end\n    status: failed\n"));
+        let e = error_of(&format!(
+            "{ECHO}  orphan:\n    type: end\n    status: failed\n"
+        ));
         assert_eq!(e.state.as_deref(), Some("orphan"));
         assert!(e.message.contains("unreachable"), "{e}");
     }
 
     #[test]
     fn other_mistakes_are_explained() {
-        assert!(error_of(&ECHO.replace("task: echo", "tsk: echo")).message.contains("unknown field"));
-        assert!(error_of(&ECHO.replace("    task: echo\n", "")).message.contains("need `task`"));
-        assert!(error_of(&ECHO.replace("type: dispatch", "type: wat")).message.contains("unknown state type"));
-        assert!(error_of(&ECHO.replace("states.echo.data", "states.ghost.data")).message.contains("missing state `ghost`"));
-        assert!(error_of(&ECHO.replace("/jobs/echo", "/jobs/a/b")).message.contains("only `/jobs/<name>`"));
+        assert!(error_of(&ECHO.replace("task: echo", "tsk: echo"))
+            .message
+            .contains("unknown field"));
+        assert!(error_of(&ECHO.replace("    task: echo\n", ""))
+            .message
+            .contains("need `task`"));
+        assert!(error_of(&ECHO.replace("type: dispatch", "type: wat"))
+            .message
+            .contains("unknown state type"));
+        assert!(
+            error_of(&ECHO.replace("states.echo.data", "states.ghost.data"))
+                .message
+                .contains("missing state `ghost`")
+        );
+        assert!(error_of(&ECHO.replace("/jobs/echo", "/jobs/a/b"))
+            .message
+            .contains("only `/jobs/<name>`"));
         assert!(error_of("name: [").message.contains("invalid YAML"));
-        let e = error_of(&ECHO.replace("    type: end\n    result", "    type: end\n    status: done\n    result"));
+        let e = error_of(&ECHO.replace(
+            "    type: end\n    result",
+            "    type: end\n    status: done\n    result",
+        ));
         assert!(e.message.contains("must be `finished` or `failed`"), "{e}");
     }
 }

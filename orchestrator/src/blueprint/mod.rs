@@ -118,7 +118,10 @@ impl Registry {
             if let Some(other) = reg.by_name.get(&bp.name) {
                 return Err(BlueprintError::file(
                     &bp.source,
-                    format!("blueprint name `{}` is also used by {}", bp.name, other.source),
+                    format!(
+                        "blueprint name `{}` is also used by {}",
+                        bp.name, other.source
+                    ),
                 ));
             }
             let key = (bp.version.clone(), bp.endpoint.clone());
@@ -142,7 +145,8 @@ impl Registry {
     }
 
     pub fn by_endpoint(&self, version: &str, endpoint: &str) -> Option<&Arc<Blueprint>> {
-        self.by_endpoint.get(&(version.to_string(), endpoint.to_string()))
+        self.by_endpoint
+            .get(&(version.to_string(), endpoint.to_string()))
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<Blueprint>> {

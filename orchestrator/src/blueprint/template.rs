@@ -113,7 +113,11 @@ fn next_placeholder(s: &str) -> Option<(&str, &str, &str)> {
 pub fn lookup<'a>(ctx: &'a Value, path: &str) -> Option<&'a Value> {
     let mut segments = path.split('.').filter(|p| !p.is_empty()).peekable();
     let first = *segments.peek()?;
-    let mut current = if ROOTS.contains(&first) { ctx } else { ctx.get("initial_data")? };
+    let mut current = if ROOTS.contains(&first) {
+        ctx
+    } else {
+        ctx.get("initial_data")?
+    };
     for seg in segments {
         current = match current {
             Value::Object(map) => map.get(seg)?,
@@ -142,7 +146,10 @@ mod tests {
         assert_eq!(render(&json!("{{ initial_data }}"), &ctx())["msg"], "hi");
         assert_eq!(render(&json!("{{ initial_data.n }}"), &ctx()), json!(3));
         assert_eq!(render(&json!("${user}"), &ctx()), json!({"name": "ann"}));
-        assert_eq!(render(&json!("{{states.fetch.data.y.1}}"), &ctx()), json!(20));
+        assert_eq!(
+            render(&json!("{{states.fetch.data.y.1}}"), &ctx()),
+            json!(20)
+        );
     }
 
     #[test]
@@ -157,9 +164,15 @@ mod tests {
 
     #[test]
     fn missing_paths_render_as_null_or_nothing() {
-        assert_eq!(render(&json!("{{ states.nope.data }}"), &ctx()), Value::Null);
+        assert_eq!(
+            render(&json!("{{ states.nope.data }}"), &ctx()),
+            Value::Null
+        );
         assert_eq!(render(&json!("a-${missing}-b"), &ctx()), json!("a--b"));
-        assert_eq!(render(&json!("unterminated {{ x"), &ctx()), json!("unterminated {{ x"));
+        assert_eq!(
+            render(&json!("unterminated {{ x"), &ctx()),
+            json!("unterminated {{ x")
+        );
     }
 
     #[test]

@@ -37,7 +37,13 @@ impl Dispatcher {
         lease_timeout: Duration,
         shutdown: CancellationToken,
     ) -> Dispatcher {
-        Dispatcher { store, waiters: Waiters::new(), metrics, lease_timeout, shutdown }
+        Dispatcher {
+            store,
+            waiters: Waiters::new(),
+            metrics,
+            lease_timeout,
+            shutdown,
+        }
     }
 
     async fn claim(&self, worker_id: &str, skills: &[String]) -> StoreResult<Option<ClaimedTask>> {
@@ -53,7 +59,12 @@ impl Dispatcher {
 
     /// The next task for `worker_id`, waiting up to `hold`; `None` when nothing came (or
     /// the orchestrator is shutting down).
-    pub async fn next_task(&self, worker_id: &str, skills: &[String], hold: Duration) -> StoreResult<Option<Handout>> {
+    pub async fn next_task(
+        &self,
+        worker_id: &str,
+        skills: &[String],
+        hold: Duration,
+    ) -> StoreResult<Option<Handout>> {
         if skills.is_empty() {
             tokio::select! {
                 _ = tokio::time::sleep(hold) => {}
@@ -86,9 +97,15 @@ impl Dispatcher {
     }
 
     fn record(&self, task: &ClaimedTask) {
-        self.metrics.tasks_dispatched.with_label_values(&[&task.skill]).inc();
+        self.metrics
+            .tasks_dispatched
+            .with_label_values(&[&task.skill])
+            .inc();
         let waited = (task.claimed_ms - task.enqueued_ms).max(0) as f64 / 1000.0;
-        self.metrics.schedule_to_start.with_label_values(&[&task.skill]).observe(waited);
+        self.metrics
+            .schedule_to_start
+            .with_label_values(&[&task.skill])
+            .observe(waited);
     }
 }
 

@@ -43,13 +43,19 @@ impl Waiters {
             notify: Notify::new(),
         });
         self.insert(&waiter);
-        WaitGuard { waiters: self.clone(), waiter, consumed: false }
+        WaitGuard {
+            waiters: self.clone(),
+            waiter,
+            consumed: false,
+        }
     }
 
     fn insert(&self, waiter: &Arc<Waiter>) {
         let mut map = self.by_skill.lock();
         for skill in &waiter.skills {
-            map.entry(skill.clone()).or_default().insert(waiter.id, waiter.clone());
+            map.entry(skill.clone())
+                .or_default()
+                .insert(waiter.id, waiter.clone());
         }
     }
 
@@ -98,7 +104,11 @@ impl Waiters {
 
     /// Number of armed waiters of `skill`.
     pub fn waiting(&self, skill: &str) -> usize {
-        self.by_skill.lock().get(skill).map(BTreeMap::len).unwrap_or(0)
+        self.by_skill
+            .lock()
+            .get(skill)
+            .map(BTreeMap::len)
+            .unwrap_or(0)
     }
 }
 
@@ -160,10 +170,14 @@ mod tests {
         let first = w.register(&skills(&["a", "b"]));
         let second = w.register(&skills(&["a"]));
         assert!(w.wake_one("b"));
-        tokio::time::timeout(Duration::from_millis(100), first.fired()).await.unwrap();
+        tokio::time::timeout(Duration::from_millis(100), first.fired())
+            .await
+            .unwrap();
         assert_eq!(w.waiting("a"), 1, "a fired waiter leaves every skill");
         assert!(w.wake_one("a"));
-        tokio::time::timeout(Duration::from_millis(100), second.fired()).await.unwrap();
+        tokio::time::timeout(Duration::from_millis(100), second.fired())
+            .await
+            .unwrap();
         assert!(!w.wake_one("a"));
     }
 
@@ -174,7 +188,9 @@ mod tests {
         let next = w.register(&skills(&["a"]));
         assert!(w.wake_one("a"));
         drop(gone);
-        tokio::time::timeout(Duration::from_millis(100), next.fired()).await.unwrap();
+        tokio::time::timeout(Duration::from_millis(100), next.fired())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -190,7 +206,11 @@ mod tests {
         got.fired().await;
         got.consume();
         drop(got);
-        assert!(tokio::time::timeout(Duration::from_millis(50), other.fired()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), other.fired())
+                .await
+                .is_err()
+        );
         assert_eq!(w.waiting("a"), 1);
     }
 

@@ -6,7 +6,7 @@
 //! re-reads the job and builds a new one. Nothing here does I/O.
 
 use super::job::JobDoc;
-use crate::blueprint::{template, Blueprint, DispatchState, StateKind};
+use crate::blueprint::{template, Blueprint, DispatchState, EndStatus, StateKind};
 use crate::config::Config;
 use crate::store::{queue_member, CancelNotice, Commit, Enqueue, Expect, TaskBlob, TaskSlot};
 use baton_protocol::{error_codes, job_status, TaskPayload};
@@ -52,7 +52,15 @@ pub struct Tx<'a> {
 }
 
 impl<'a> Tx<'a> {
-    pub fn new(cfg: &'a Config, bp: &'a Blueprint, job_id: &str, expect: Expect, status: &str, doc: JobDoc, now: i64) -> Tx<'a> {
+    pub fn new(
+        cfg: &'a Config,
+        bp: &'a Blueprint,
+        job_id: &str,
+        expect: Expect,
+        status: &str,
+        doc: JobDoc,
+        now: i64,
+    ) -> Tx<'a> {
         Tx {
             cfg,
             bp,
@@ -72,11 +80,10 @@ impl<'a> Tx<'a> {
     }
 
     pub fn history(&mut self, event_type: &str, fields: Value) {
-        let mut entry = json!({
-            "event_type": event_type,
-            "timestamp_ms": self.now,
-            "state": self.doc.state,
-        });
+        let mut entry = json!({"event_type": event_type, "timestamp_ms": self.now});
+        if !self.doc.state.is_empty() {
+            entry["state"] = json!(self.doc.state);
+        }
         if let (Value::Object(e), Value::Object(f)) = (&mut entry, fields) {
             e.extend(f);
         }
@@ -88,7 +95,10 @@ impl<'a> Tx<'a> {
         let previous = std::mem::replace(&mut self.doc.state, state.to_string());
         self.transition = Some(state.to_string());
         self.doc.step += 1;
-        self.history("state_started", json!({"previous_state": previous, "next_state": state}));
+        self.history(
+            "state_started",
+            json!({"previous_state": previous, "next_state": state}),
+        );
         if self.doc.step > MAX_TRANSITIONS {
             self.finish(
                 job_status::FAILED,
@@ -99,7 +109,11 @@ impl<'a> Tx<'a> {
         }
         let Some(def) = self.bp.state(state) else {
             let message = format!("blueprint `{}` has no state `{state}`", self.bp.name);
-            self.finish(job_status::FAILED, None, Some(json!({"code": "BLUEPRINT_ERROR", "message": message})));
+            self.finish(
+                job_status::FAILED,
+                None,
+                Some(json!({"code": "BLUEPRINT_ERROR", "message": message})),
+            );
             return;
         };
         match &def.kind {
@@ -115,12 +129,13 @@ impl<'a> Tx<'a> {
                     Some(t) => template::render(t, &self.doc.context(&self.job_id)),
                     None => self.doc.last_data(),
                 };
-                let error = (end.status.as_str() == job_status::FAILED)
-                    .then(|| self.doc.error.clone())
-                    .flatten()
-                    .or_else(|| {
-                        (end.status.as_str() == job_status::FAILED).then(|| json!({"code": "FAILED", "message": format!("job ended in state `{state}`")}))
-                    });
+                // A failed end keeps the error that led there (or says where it ended).
+                let error = match end.status {
+                    EndStatus::Finished => None,
+                    EndStatus::Failed => Some(self.doc.error.clone().unwrap_or_else(
+                        || json!({"code": "FAILED", "message": format!("job ended in state `{state}`")}),
+                    )),
+                };
                 self.finish(end.status.as_str(), Some(result), error);
             }
         }
@@ -131,7 +146,11 @@ impl<'a> Tx<'a> {
         self.doc.attempt += 1;
         let task_id = uuid::Uuid::new_v4().to_string();
         let ctx = self.doc.context(&self.job_id);
-        let params = if template::has_placeholders(&ds.params) { template::render(&ds.params, &ctx) } else { ds.params.clone() };
+        let params = if template::has_placeholders(&ds.params) {
+            template::render(&ds.params, &ctx)
+        } else {
+            ds.params.clone()
+        };
         let result_timeout = self
             .doc
             .result_timeout_ms
@@ -147,7 +166,11 @@ impl<'a> Tx<'a> {
             step: self.doc.step,
             timestamp: self.now / 1000,
             tracing_context: Default::default(),
-            metadata: self.doc.metadata.is_object().then(|| self.doc.metadata.clone()),
+            metadata: self
+                .doc
+                .metadata
+                .is_object()
+                .then(|| self.doc.metadata.clone()),
             deadline: None,
             attempt: Some(self.doc.attempt),
         };
@@ -162,8 +185,15 @@ impl<'a> Tx<'a> {
             None => self.enqueue(&task_id, ds),
             Some(delay) => {
                 let due = self.now + delay.as_millis() as i64;
-                self.commit.set_slots.push((task_id.clone(), TaskSlot::Delayed { skill: ds.task.clone() }));
-                self.commit.timers_add.push((timer_member("e", &self.job_id, &task_id), due));
+                self.commit.set_slots.push((
+                    task_id.clone(),
+                    TaskSlot::Delayed {
+                        skill: ds.task.clone(),
+                    },
+                ));
+                self.commit
+                    .timers_add
+                    .push((timer_member("e", &self.job_id, &task_id), due));
                 self.commit.status = job_status::AWAITING_RETRY.into();
                 self.history("retry_scheduled", json!({"task_id": task_id, "attempt": self.doc.attempt, "delay_ms": delay.as_millis() as u64}));
             }
@@ -181,14 +211,25 @@ impl<'a> Tx<'a> {
             .unwrap_or(self.cfg.dispatch_timeout);
         self.commit.set_slots.push((
             task_id.to_string(),
-            TaskSlot::Queued { skill: ds.task.clone(), member: member.clone() },
+            TaskSlot::Queued {
+                skill: ds.task.clone(),
+                member: member.clone(),
+            },
         ));
-        self.commit.enqueue.push(Enqueue { skill: ds.task.clone(), member, priority: ds.priority });
-        self.commit
-            .timers_add
-            .push((timer_member("d", &self.job_id, task_id), self.now + dispatch_timeout.as_millis() as i64));
+        self.commit.enqueue.push(Enqueue {
+            skill: ds.task.clone(),
+            member,
+            priority: ds.priority,
+        });
+        self.commit.timers_add.push((
+            timer_member("d", &self.job_id, task_id),
+            self.now + dispatch_timeout.as_millis() as i64,
+        ));
         self.commit.status = job_status::PENDING.into();
-        self.history("task_queued", json!({"task_id": task_id, "task_type": ds.task, "attempt": self.doc.attempt}));
+        self.history(
+            "task_queued",
+            json!({"task_id": task_id, "task_type": ds.task, "attempt": self.doc.attempt}),
+        );
     }
 
     /// Takes a task out of wherever it is; a leased task's worker is told to stop when
@@ -199,14 +240,22 @@ impl<'a> Tx<'a> {
         match slot {
             TaskSlot::Queued { skill, member } => {
                 self.commit.dequeue.push((skill.clone(), member.clone()));
-                self.commit.timers_del.push(timer_member("d", &self.job_id, task_id));
+                self.commit
+                    .timers_del
+                    .push(timer_member("d", &self.job_id, task_id));
             }
             TaskSlot::Delayed { .. } => {
-                self.commit.timers_del.push(timer_member("e", &self.job_id, task_id));
+                self.commit
+                    .timers_del
+                    .push(timer_member("e", &self.job_id, task_id));
             }
             TaskSlot::Leased { worker, .. } => {
-                self.commit.release.push((task_id.to_string(), worker.clone()));
-                self.commit.timers_del.push(timer_member("r", &self.job_id, task_id));
+                self.commit
+                    .release
+                    .push((task_id.to_string(), worker.clone()));
+                self.commit
+                    .timers_del
+                    .push(timer_member("r", &self.job_id, task_id));
                 if tell_worker {
                     self.commit.cancel.push(CancelNotice {
                         worker_id: worker.clone(),
@@ -219,7 +268,13 @@ impl<'a> Tx<'a> {
     }
 
     /// Records a task outcome in the context under the state's name.
-    pub fn record_outcome(&mut self, status: &str, data: Option<&Value>, error: Option<&Value>, worker_id: Option<&str>) {
+    pub fn record_outcome(
+        &mut self,
+        status: &str,
+        data: Option<&Value>,
+        error: Option<&Value>,
+        worker_id: Option<&str>,
+    ) {
         let state = self.doc.state.clone();
         self.doc.states.insert(
             state.clone(),
@@ -230,7 +285,11 @@ impl<'a> Tx<'a> {
 
     /// Follows `transitions[key]` of the current state; false if there is none.
     pub fn follow(&mut self, key: &str) -> bool {
-        let next = self.bp.state(&self.doc.state).and_then(|s| s.transitions.get(key)).cloned();
+        let next = self
+            .bp
+            .state(&self.doc.state)
+            .and_then(|s| s.transitions.get(key))
+            .cloned();
         match next {
             Some(next) => {
                 self.enter(&next);
@@ -244,7 +303,11 @@ impl<'a> Tx<'a> {
     /// retry with backoff while the error is retryable and attempts remain, else follow the
     /// state's `failure` transition, else fail or quarantine the job.
     pub fn fail_dispatch(&mut self, ds: &DispatchState, error: Value) {
-        let code = error.get("code").and_then(Value::as_str).unwrap_or(error_codes::TRANSIENT).to_string();
+        let code = error
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or(error_codes::TRANSIENT)
+            .to_string();
         let class = classify(&code);
         let max_retries = ds.max_retries.unwrap_or(self.cfg.max_retries);
         if class == FailureClass::Retry && self.doc.failures < max_retries {
@@ -269,9 +332,7 @@ impl<'a> Tx<'a> {
     pub fn finish(&mut self, status: &str, result: Option<Value>, error: Option<Value>) {
         self.commit.status = status.to_string();
         self.doc.result = result;
-        if error.is_some() {
-            self.doc.error = error;
-        }
+        self.doc.error = error;
         self.doc.finished_ms = Some(self.now);
         self.commit.expire_after = Some(self.cfg.job_retention);
         let event = match status {
@@ -282,7 +343,9 @@ impl<'a> Tx<'a> {
         };
         self.history(event, json!({"status": status, "error": self.doc.error}));
         if self.doc.webhook_url.is_some() && event != "job_cancelled" {
-            self.commit.timers_add.push((timer_member("w", &self.job_id, "1"), self.now));
+            self.commit
+                .timers_add
+                .push((timer_member("w", &self.job_id, "1"), self.now));
         }
     }
 }
@@ -290,7 +353,9 @@ impl<'a> Tx<'a> {
 /// Delay before retry `n` (1-based): the configured backoff doubling, capped.
 pub fn backoff(cfg: &Config, n: u32) -> Duration {
     let factor = 2u32.saturating_pow(n.saturating_sub(1).min(20));
-    cfg.retry_backoff.saturating_mul(factor).min(cfg.retry_backoff_max)
+    cfg.retry_backoff
+        .saturating_mul(factor)
+        .min(cfg.retry_backoff_max)
 }
 
 /// Timer member `kind|job_id|rest`.
@@ -307,14 +372,21 @@ mod tests {
         assert_eq!(classify("TRANSIENT_ERROR"), FailureClass::Retry);
         assert_eq!(classify("SOMETHING_NEW"), FailureClass::Retry);
         assert_eq!(classify("PERMANENT_ERROR"), FailureClass::Quarantine);
-        assert_eq!(classify("CONTRACT_VIOLATION_ERROR"), FailureClass::Quarantine);
+        assert_eq!(
+            classify("CONTRACT_VIOLATION_ERROR"),
+            FailureClass::Quarantine
+        );
         assert_eq!(classify("INVALID_INPUT_ERROR"), FailureClass::Fail);
         assert_eq!(classify("INTEGRITY_MISMATCH_ERROR"), FailureClass::Fail);
     }
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let cfg = Config { retry_backoff: Duration::from_millis(100), retry_backoff_max: Duration::from_millis(350), ..Config::default() };
+        let cfg = Config {
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(350),
+            ..Config::default()
+        };
         assert_eq!(backoff(&cfg, 1), Duration::from_millis(100));
         assert_eq!(backoff(&cfg, 2), Duration::from_millis(200));
         assert_eq!(backoff(&cfg, 3), Duration::from_millis(350));

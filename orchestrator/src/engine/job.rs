@@ -93,24 +93,44 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> Value {
         "error": doc.error,
         "metadata": if doc.metadata.is_null() { json!({}) } else { doc.metadata.clone() },
     });
-    let Value::Object(map) = &mut view else { return view };
+    let Value::Object(map) = &mut view else {
+        return view;
+    };
     if terminal {
         map.insert("result".into(), doc.result.clone().unwrap_or(Value::Null));
         if let Some(ms) = doc.finished_ms {
             map.insert("finished_at".into(), Value::String(rfc3339(ms)));
         }
     }
-    if let Some(p) = job.progress.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()) {
-        map.insert("progress".into(), p.get("progress").cloned().unwrap_or(Value::Null));
-        map.insert("progress_message".into(), p.get("message").cloned().unwrap_or(Value::Null));
+    if let Some(p) = job
+        .progress
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+    {
+        map.insert(
+            "progress".into(),
+            p.get("progress").cloned().unwrap_or(Value::Null),
+        );
+        map.insert(
+            "progress_message".into(),
+            p.get("message").cloned().unwrap_or(Value::Null),
+        );
     }
     let tasks: Vec<Value> = job
         .tasks
         .iter()
         .map(|(id, slot)| match slot {
-            TaskSlot::Queued { skill, .. } => json!({"task_id": id, "type": skill, "state": "queued"}),
-            TaskSlot::Delayed { skill } => json!({"task_id": id, "type": skill, "state": "awaiting_retry"}),
-            TaskSlot::Leased { skill, worker, claimed_ms } => json!({
+            TaskSlot::Queued { skill, .. } => {
+                json!({"task_id": id, "type": skill, "state": "queued"})
+            }
+            TaskSlot::Delayed { skill } => {
+                json!({"task_id": id, "type": skill, "state": "awaiting_retry"})
+            }
+            TaskSlot::Leased {
+                skill,
+                worker,
+                claimed_ms,
+            } => json!({
                 "task_id": id, "type": skill, "state": "running",
                 "worker_id": worker, "started_at": rfc3339(*claimed_ms)
             }),
@@ -123,9 +143,13 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> Value {
 /// A history entry as clients see it: stored entries carry `timestamp_ms`; the view adds
 /// `event_id`, `job_id` and an RFC 3339 `timestamp`.
 pub fn history_view(job_id: &str, index: usize, raw: &str) -> Value {
-    let mut entry: Value = serde_json::from_str(raw).unwrap_or_else(|_| json!({"event_type": "unreadable", "raw": raw}));
+    let mut entry: Value = serde_json::from_str(raw)
+        .unwrap_or_else(|_| json!({"event_type": "unreadable", "raw": raw}));
     if let Value::Object(map) = &mut entry {
-        map.insert("event_id".into(), Value::String(format!("{job_id}:{index}")));
+        map.insert(
+            "event_id".into(),
+            Value::String(format!("{job_id}:{index}")),
+        );
         map.insert("job_id".into(), Value::String(job_id.to_string()));
         if let Some(ms) = map.get("timestamp_ms").and_then(Value::as_i64) {
             map.insert("timestamp".into(), Value::String(rfc3339(ms)));

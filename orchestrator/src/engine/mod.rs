@@ -15,7 +15,10 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
-use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE, TASK_STATUS_SUCCESS};
+use baton_protocol::{
+    ignored_reasons, job_status, ResultAck, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE,
+    TASK_STATUS_SUCCESS,
+};
 use flow::Tx;
 use job::JobDoc;
 use serde_json::{json, Value};
@@ -69,45 +72,72 @@ pub struct Engine {
 
 /// The WebSocket command that cancels a task (also kept for heartbeats).
 pub fn cancel_command(task_id: &str, job_id: &str) -> String {
-    json!({"command": baton_protocol::COMMAND_CANCEL_TASK, "task_id": task_id, "job_id": job_id}).to_string()
+    json!({"command": baton_protocol::COMMAND_CANCEL_TASK, "task_id": task_id, "job_id": job_id})
+        .to_string()
 }
 
 /// Statuses a claim turns into `running` (kept in step with claim.lua).
 pub fn claim_sets_running(status: &str) -> bool {
-    matches!(status, job_status::PENDING | job_status::WAITING_FOR_WORKER | job_status::AWAITING_RETRY)
+    matches!(
+        status,
+        job_status::PENDING | job_status::WAITING_FOR_WORKER | job_status::AWAITING_RETRY
+    )
 }
 
 /// History entry written by a claim (kept in step with claim.lua).
 pub fn dispatch_history(task_id: &str, worker_id: &str, now_ms: i64) -> String {
-    format!(r#"{{"event_type":"task_dispatched","task_id":"{task_id}","worker_id":"{worker_id}","timestamp_ms":{now_ms}}}"#)
+    format!(
+        r#"{{"event_type":"task_dispatched","task_id":"{task_id}","worker_id":"{worker_id}","timestamp_ms":{now_ms}}}"#
+    )
 }
 
 fn parse_doc(job: &StoredJob) -> Result<JobDoc, EngineError> {
-    serde_json::from_str(&job.doc).map_err(|e| EngineError::Internal(format!("job {} has an unreadable document: {e}", job.id)))
+    serde_json::from_str(&job.doc).map_err(|e| {
+        EngineError::Internal(format!("job {} has an unreadable document: {e}", job.id))
+    })
 }
 
 fn ignored(reason: &str) -> ResultAck {
-    ResultAck { status: "ignored".into(), reason: Some(reason.into()), transition: None }
+    ResultAck {
+        status: "ignored".into(),
+        reason: Some(reason.into()),
+        transition: None,
+    }
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, blueprints: Arc<Registry>, cfg: Arc<Config>, metrics: Arc<Metrics>) -> Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blueprints: Arc<Registry>,
+        cfg: Arc<Config>,
+        metrics: Arc<Metrics>,
+    ) -> Engine {
         let http = reqwest::Client::builder()
             .timeout(cfg.webhook_timeout)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Engine { store, blueprints, cfg, metrics, http }
+        Engine {
+            store,
+            blueprints,
+            cfg,
+            metrics,
+            http,
+        }
     }
 
     fn blueprint_of(&self, doc: &JobDoc) -> Result<Arc<Blueprint>, EngineError> {
-        self.blueprints
-            .get(&doc.blueprint)
-            .cloned()
-            .ok_or_else(|| EngineError::Internal(format!("blueprint `{}` is no longer loaded", doc.blueprint)))
+        self.blueprints.get(&doc.blueprint).cloned().ok_or_else(|| {
+            EngineError::Internal(format!("blueprint `{}` is no longer loaded", doc.blueprint))
+        })
     }
 
     /// Creates a job of `bp` owned by `client` and enters its start state.
-    pub async fn create_job(&self, client: &str, bp: &Blueprint, req: NewJob) -> Result<String, EngineError> {
+    pub async fn create_job(
+        &self,
+        client: &str,
+        bp: &Blueprint,
+        req: NewJob,
+    ) -> Result<String, EngineError> {
         let job_id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let doc = JobDoc {
@@ -131,13 +161,27 @@ impl Engine {
             releases: 0,
             last_state: None,
         };
-        let mut tx = Tx::new(&self.cfg, bp, &job_id, Expect::New, job_status::PENDING, doc, now);
-        tx.history("job_created", json!({"blueprint": bp.name, "client": client}));
+        let mut tx = Tx::new(
+            &self.cfg,
+            bp,
+            &job_id,
+            Expect::New,
+            job_status::PENDING,
+            doc,
+            now,
+        );
+        tx.history(
+            "job_created",
+            json!({"blueprint": bp.name, "client": client}),
+        );
         tx.enter(&bp.start);
         let status = tx.commit.status.clone();
         match self.store.commit(&tx.into_commit()).await? {
             CommitOutcome::Committed { .. } => {
-                self.metrics.jobs_created.with_label_values(&[&bp.name]).inc();
+                self.metrics
+                    .jobs_created
+                    .with_label_values(&[&bp.name])
+                    .inc();
                 tracing::debug!(job_id, blueprint = %bp.name, status, "job created");
                 Ok(job_id)
             }
@@ -146,29 +190,49 @@ impl Engine {
     }
 
     /// A job with its document, checked to belong to `client`.
-    pub async fn job_for_client(&self, client: &str, job_id: &str) -> Result<(StoredJob, JobDoc), EngineError> {
-        let job = self.store.get_job(job_id).await?.ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
+    pub async fn job_for_client(
+        &self,
+        client: &str,
+        job_id: &str,
+    ) -> Result<(StoredJob, JobDoc), EngineError> {
+        let job = self
+            .store
+            .get_job(job_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
         let doc = parse_doc(&job)?;
         if doc.client != client {
-            return Err(EngineError::Forbidden("this job belongs to another client".into()));
+            return Err(EngineError::Forbidden(
+                "this job belongs to another client".into(),
+            ));
         }
         Ok((job, doc))
     }
 
     /// Applies a worker's result; stale or misdirected results change nothing.
-    pub async fn submit_result(&self, worker_id: &str, result: TaskResult) -> Result<ResultAck, EngineError> {
+    pub async fn submit_result(
+        &self,
+        worker_id: &str,
+        result: TaskResult,
+    ) -> Result<ResultAck, EngineError> {
         for _ in 0..COMMIT_ATTEMPTS {
             let Some(job) = self.store.get_job(&result.job_id).await? else {
                 return Ok(ignored(ignored_reasons::JOB_NOT_FOUND));
             };
             if job_status::is_terminal(&job.status) {
                 self.store.ack_cancel(worker_id, &result.task_id).await?;
-                let reason = if job.status == job_status::CANCELLED { ignored_reasons::JOB_CANCELLED } else { ignored_reasons::JOB_ALREADY_TERMINATED };
+                let reason = if job.status == job_status::CANCELLED {
+                    ignored_reasons::JOB_CANCELLED
+                } else {
+                    ignored_reasons::JOB_ALREADY_TERMINATED
+                };
                 return Ok(ignored(reason));
             }
             let slot = match job.tasks.get(&result.task_id) {
                 Some(slot @ TaskSlot::Leased { worker, .. }) if worker == worker_id => slot.clone(),
-                Some(TaskSlot::Leased { .. }) => return Ok(ignored(ignored_reasons::WORKER_MISMATCH)),
+                Some(TaskSlot::Leased { .. }) => {
+                    return Ok(ignored(ignored_reasons::WORKER_MISMATCH))
+                }
                 _ => return Ok(ignored(ignored_reasons::STALE_TASK)),
             };
             let doc = parse_doc(&job)?;
@@ -176,11 +240,24 @@ impl Engine {
             let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
                 return Ok(ignored(ignored_reasons::STALE_TASK));
             };
-            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            let mut tx = Tx::new(
+                &self.cfg,
+                &bp,
+                &job.id,
+                Expect::Version(job.version),
+                &job.status,
+                doc,
+                now_ms(),
+            );
             tx.remove_task(&result.task_id, &slot, false);
             let status = result.status().to_string();
             let error = result.error.as_ref().map(|e| json!(e));
-            tx.record_outcome(&status, result.data.as_ref(), error.as_ref(), Some(worker_id));
+            tx.record_outcome(
+                &status,
+                result.data.as_ref(),
+                error.as_ref(),
+                Some(worker_id),
+            );
             let duration_ms = match &slot {
                 TaskSlot::Leased { claimed_ms, .. } => tx.now - claimed_ms,
                 _ => 0,
@@ -217,17 +294,31 @@ impl Engine {
             if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
                 self.metrics.results.with_label_values(&[&status]).inc();
                 if job_status::is_terminal(&new_status) {
-                    self.metrics.jobs_ended.with_label_values(&[&blueprint, &new_status]).inc();
+                    self.metrics
+                        .jobs_ended
+                        .with_label_values(&[&blueprint, &new_status])
+                        .inc();
                 }
-                return Ok(ResultAck { status: "accepted".into(), reason: None, transition });
+                return Ok(ResultAck {
+                    status: "accepted".into(),
+                    reason: None,
+                    transition,
+                });
             }
         }
-        Err(EngineError::Conflict("job is changing too fast; retry the result".into()))
+        Err(EngineError::Conflict(
+            "job is changing too fast; retry the result".into(),
+        ))
     }
 
     /// Re-dispatches a task a worker gave back or lost; a task that keeps coming back is
     /// quarantined instead of circulating forever.
-    fn redispatch_released(&self, tx: &mut Tx<'_>, ds: &crate::blueprint::DispatchState, why: &str) {
+    fn redispatch_released(
+        &self,
+        tx: &mut Tx<'_>,
+        ds: &crate::blueprint::DispatchState,
+        why: &str,
+    ) {
         tx.doc.releases += 1;
         let limit = ds.max_retries.unwrap_or(self.cfg.max_retries).max(3) * 3;
         if tx.doc.releases > limit {
@@ -240,14 +331,29 @@ impl Engine {
     }
 
     /// Cancels a job in any non-terminal status; running tasks' workers are told to stop.
-    pub async fn cancel_job(&self, client: &str, job_id: &str) -> Result<CancelDelivery, EngineError> {
+    pub async fn cancel_job(
+        &self,
+        client: &str,
+        job_id: &str,
+    ) -> Result<CancelDelivery, EngineError> {
         for _ in 0..COMMIT_ATTEMPTS {
             let (job, doc) = self.job_for_client(client, job_id).await?;
             if job_status::is_terminal(&job.status) {
-                return Err(EngineError::Conflict(format!("job is already {}", job.status)));
+                return Err(EngineError::Conflict(format!(
+                    "job is already {}",
+                    job.status
+                )));
             }
             let bp = self.blueprint_of(&doc)?;
-            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            let mut tx = Tx::new(
+                &self.cfg,
+                &bp,
+                &job.id,
+                Expect::Version(job.version),
+                &job.status,
+                doc,
+                now_ms(),
+            );
             let mut workers = Vec::new();
             for (task_id, slot) in &job.tasks {
                 if let TaskSlot::Leased { worker, .. } = slot {
@@ -259,20 +365,36 @@ impl Engine {
             tx.finish(job_status::CANCELLED, None, None);
             let blueprint = bp.name.clone();
             if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
-                self.metrics.jobs_ended.with_label_values(&[&blueprint, job_status::CANCELLED]).inc();
+                self.metrics
+                    .jobs_ended
+                    .with_label_values(&[&blueprint, job_status::CANCELLED])
+                    .inc();
                 for w in workers {
-                    if self.store.get_worker(&w).await?.is_some_and(|r| r.websocket) {
+                    if self
+                        .store
+                        .get_worker(&w)
+                        .await?
+                        .is_some_and(|r| r.websocket)
+                    {
                         return Ok(CancelDelivery::Sent);
                     }
                 }
                 return Ok(CancelDelivery::Accepted);
             }
         }
-        Err(EngineError::Conflict("job is changing too fast; retry the cancel".into()))
+        Err(EngineError::Conflict(
+            "job is changing too fast; retry the cancel".into(),
+        ))
     }
 
     /// Records a worker's progress event on the job.
-    pub async fn record_progress(&self, job_id: &str, task_id: &str, progress: Option<f64>, message: Option<&str>) -> Result<bool, EngineError> {
+    pub async fn record_progress(
+        &self,
+        job_id: &str,
+        task_id: &str,
+        progress: Option<f64>,
+        message: Option<&str>,
+    ) -> Result<bool, EngineError> {
         let body = json!({"progress": progress, "message": message}).to_string();
         Ok(self.store.set_progress(job_id, task_id, &body).await?)
     }

@@ -19,7 +19,10 @@ const VISIBILITY: Duration = Duration::from_secs(30);
 /// Items taken per tick.
 const BATCH: usize = 256;
 
-pub fn spawn_reaper(engine: Arc<Engine>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn_reaper(
+    engine: Arc<Engine>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(engine.cfg.reaper_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -44,7 +47,11 @@ impl Engine {
                 tracing::warn!(timer = %member, error = %e, "timer failed; it will fire again");
             }
         }
-        for task_id in self.store.claim_expired_leases(now, BATCH, VISIBILITY).await? {
+        for task_id in self
+            .store
+            .claim_expired_leases(now, BATCH, VISIBILITY)
+            .await?
+        {
             if let Err(e) = self.lease_expired(&task_id).await {
                 tracing::warn!(task_id, error = %e, "lease expiry failed; it will be retried");
             }
@@ -54,7 +61,8 @@ impl Engine {
 
     async fn fire_timer(self: &Arc<Self>, member: &str) -> Result<(), EngineError> {
         let mut parts = member.splitn(3, '|');
-        let (Some(kind), Some(job_id), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(kind), Some(job_id), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Ok(self.store.replace_timer(member, None).await?);
         };
         if kind == "w" {
@@ -72,7 +80,9 @@ impl Engine {
             let slot = job.tasks.get(rest).cloned();
             let relevant = matches!(
                 (kind, &slot),
-                ("d", Some(TaskSlot::Queued { .. })) | ("r", Some(TaskSlot::Leased { .. })) | ("e", Some(TaskSlot::Delayed { .. }))
+                ("d", Some(TaskSlot::Queued { .. }))
+                    | ("r", Some(TaskSlot::Leased { .. }))
+                    | ("e", Some(TaskSlot::Delayed { .. }))
             );
             if !relevant || job_status::is_terminal(&job.status) {
                 return Ok(self.store.replace_timer(member, None).await?);
@@ -83,7 +93,15 @@ impl Engine {
             let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
                 return Ok(self.store.replace_timer(member, None).await?);
             };
-            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            let mut tx = Tx::new(
+                &self.cfg,
+                &bp,
+                &job.id,
+                Expect::Version(job.version),
+                &job.status,
+                doc,
+                now_ms(),
+            );
             match kind {
                 "d" => {
                     tx.remove_task(rest, &slot, false);
@@ -98,7 +116,10 @@ impl Engine {
                     };
                     let error = json!({"code": error_codes::TIMEOUT, "message": "no result within the result timeout"});
                     tx.record_outcome("failure", None, Some(&error), Some(&worker));
-                    tx.history("task_timed_out", json!({"task_id": rest, "worker_id": worker}));
+                    tx.history(
+                        "task_timed_out",
+                        json!({"task_id": rest, "worker_id": worker}),
+                    );
                     tx.fail_dispatch(&ds, error);
                 }
                 _ => {
@@ -109,7 +130,10 @@ impl Engine {
             let status = tx.commit.status.clone();
             if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
                 if job_status::is_terminal(&status) {
-                    self.metrics.jobs_ended.with_label_values(&[&bp.name, &status]).inc();
+                    self.metrics
+                        .jobs_ended
+                        .with_label_values(&[&bp.name, &status])
+                        .inc();
                 }
                 tracing::debug!(timer = member, job_id, status, "timer fired");
                 return Ok(());
@@ -135,13 +159,24 @@ impl Engine {
             let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
-            let mut tx = Tx::new(&self.cfg, &bp, &job.id, Expect::Version(job.version), &job.status, doc, now_ms());
+            let mut tx = Tx::new(
+                &self.cfg,
+                &bp,
+                &job.id,
+                Expect::Version(job.version),
+                &job.status,
+                doc,
+                now_ms(),
+            );
             tx.remove_task(task_id, &slot, true);
             let worker = match &slot {
                 TaskSlot::Leased { worker, .. } => worker.clone(),
                 _ => String::new(),
             };
-            tx.history("lease_expired", json!({"task_id": task_id, "worker_id": worker}));
+            tx.history(
+                "lease_expired",
+                json!({"task_id": task_id, "worker_id": worker}),
+            );
             self.redispatch_released(&mut tx, &ds, "lost with its worker");
             if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
                 self.metrics.lease_expiries.inc();

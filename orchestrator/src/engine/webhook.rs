@@ -18,13 +18,19 @@ impl Engine {
         let next = match &outcome {
             Ok(None) | Err(_) if attempt < self.cfg.webhook_max_attempts => {
                 let delay = Duration::from_secs(1) * 2u32.pow(attempt.saturating_sub(1).min(10));
-                Some((webhook_timer(job_id, attempt + 1), now_ms() + delay.as_millis() as i64))
+                Some((
+                    webhook_timer(job_id, attempt + 1),
+                    now_ms() + delay.as_millis() as i64,
+                ))
             }
             _ => None,
         };
         match &outcome {
             Ok(Some(status)) => {
-                self.metrics.webhooks.with_label_values(&["delivered"]).inc();
+                self.metrics
+                    .webhooks
+                    .with_label_values(&["delivered"])
+                    .inc();
                 tracing::debug!(job_id, status, attempt, "webhook delivered");
             }
             Ok(None) => {}
@@ -48,7 +54,9 @@ impl Engine {
             Err(e) => return Err(e.to_string()),
         };
         let doc = parse_doc(&job).map_err(|e| e.to_string())?;
-        let Some(url) = doc.webhook_url.as_deref() else { return Ok(None) };
+        let Some(url) = doc.webhook_url.as_deref() else {
+            return Ok(None);
+        };
         let event = match job.status.as_str() {
             job_status::FINISHED => "job_finished",
             job_status::FAILED => "job_failed",
@@ -64,7 +72,13 @@ impl Engine {
             "metadata": if doc.metadata.is_null() { json!({}) } else { doc.metadata.clone() },
             "timestamp": now_ms() / 1000,
         });
-        let resp = self.http.post(url).json(&body).send().await.map_err(|e| e.to_string())?;
+        let resp = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status();
         if status.is_success() {
             Ok(Some(status.as_u16()))

@@ -9,7 +9,8 @@ use super::*;
 use crate::clock::now_ms;
 use std::sync::Arc;
 
-pub type Case = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+pub type Case =
+    fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -38,18 +39,43 @@ fn doc(n: u32) -> String {
 }
 
 fn blob(job_id: &str, rto: i64) -> TaskBlob {
-    TaskBlob { job_id: job_id.into(), result_timeout_ms: rto, enqueued_ms: now_ms(), payload: format!("{{\"job_id\":\"{job_id}\"}}") }
+    TaskBlob {
+        job_id: job_id.into(),
+        result_timeout_ms: rto,
+        enqueued_ms: now_ms(),
+        payload: format!("{{\"job_id\":\"{job_id}\"}}"),
+    }
 }
 
 /// A new job with one queued task of `skill`; returns the queue member.
-async fn job_with_task(store: &Arc<dyn Store>, job_id: &str, task_id: &str, skill: &str, priority: f64) -> String {
+async fn job_with_task(
+    store: &Arc<dyn Store>,
+    job_id: &str,
+    task_id: &str,
+    skill: &str,
+    priority: f64,
+) -> String {
     let member = queue_member(crate::clock::now_us(), task_id);
     let mut c = Commit::new(job_id, Expect::New, "pending", doc(0));
-    c.set_slots.push((task_id.into(), TaskSlot::Queued { skill: skill.into(), member: member.clone() }));
+    c.set_slots.push((
+        task_id.into(),
+        TaskSlot::Queued {
+            skill: skill.into(),
+            member: member.clone(),
+        },
+    ));
     c.store_tasks.push((task_id.into(), blob(job_id, 60_000)));
-    c.enqueue.push(Enqueue { skill: skill.into(), member: member.clone(), priority });
-    c.timers_add.push((format!("d|{job_id}|{task_id}"), now_ms() + 600_000));
-    assert_eq!(store.commit(&c).await.unwrap(), CommitOutcome::Committed { version: 1 });
+    c.enqueue.push(Enqueue {
+        skill: skill.into(),
+        member: member.clone(),
+        priority,
+    });
+    c.timers_add
+        .push((format!("d|{job_id}|{task_id}"), now_ms() + 600_000));
+    assert_eq!(
+        store.commit(&c).await.unwrap(),
+        CommitOutcome::Committed { version: 1 }
+    );
     member
 }
 
@@ -79,14 +105,31 @@ fn worker_update(id: &str, ttl_ms: u64) -> WorkerUpdate {
 
 pub async fn commit_is_compare_and_set(store: Arc<dyn Store>) {
     let c = Commit::new("j1", Expect::New, "pending", doc(1));
-    assert_eq!(store.commit(&c).await.unwrap(), CommitOutcome::Committed { version: 1 });
-    assert_eq!(store.commit(&c).await.unwrap(), CommitOutcome::Conflict, "a job is created once");
+    assert_eq!(
+        store.commit(&c).await.unwrap(),
+        CommitOutcome::Committed { version: 1 }
+    );
+    assert_eq!(
+        store.commit(&c).await.unwrap(),
+        CommitOutcome::Conflict,
+        "a job is created once"
+    );
     let c2 = Commit::new("j1", Expect::Version(1), "running", doc(2));
-    assert_eq!(store.commit(&c2).await.unwrap(), CommitOutcome::Committed { version: 2 });
+    assert_eq!(
+        store.commit(&c2).await.unwrap(),
+        CommitOutcome::Committed { version: 2 }
+    );
     let stale = Commit::new("j1", Expect::Version(1), "failed", doc(3));
-    assert_eq!(store.commit(&stale).await.unwrap(), CommitOutcome::Conflict, "stale version refused");
+    assert_eq!(
+        store.commit(&stale).await.unwrap(),
+        CommitOutcome::Conflict,
+        "stale version refused"
+    );
     let job = store.get_job("j1").await.unwrap().expect("job exists");
-    assert_eq!((job.version, job.status.as_str(), job.doc.as_str()), (2, "running", doc(2).as_str()));
+    assert_eq!(
+        (job.version, job.status.as_str(), job.doc.as_str()),
+        (2, "running", doc(2).as_str())
+    );
     assert!(store.get_job("nope").await.unwrap().is_none());
     let counts = store.job_counts().await.unwrap();
     assert_eq!(counts.get("running"), Some(&1));
@@ -100,38 +143,74 @@ pub async fn claim_takes_priority_then_fifo(store: Arc<dyn Store>) {
     job_with_task(&store, "jd", "td", "echo", 9.0).await;
     let order: Vec<String> = {
         let mut out = Vec::new();
-        while let Some(t) = store.claim(&claim_req("w1", &["echo", "other"])).await.unwrap() {
+        while let Some(t) = store
+            .claim(&claim_req("w1", &["echo", "other"]))
+            .await
+            .unwrap()
+        {
             out.push(t.task_id);
         }
         out
     };
-    assert_eq!(order, vec!["td", "tb", "ta", "tc"], "priority first, then first in first out");
-    assert!(store.claim(&claim_req("w1", &["echo"])).await.unwrap().is_none());
+    assert_eq!(
+        order,
+        vec!["td", "tb", "ta", "tc"],
+        "priority first, then first in first out"
+    );
+    assert!(store
+        .claim(&claim_req("w1", &["echo"]))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.claim(&claim_req("w1", &[])).await.unwrap().is_none());
 }
 
 pub async fn claim_leases_and_updates_the_job(store: Arc<dyn Store>) {
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
     job_with_task(&store, "j2", "t2", "echo", 0.0).await;
-    assert!(store.claim(&claim_req("w1", &["nothing"])).await.unwrap().is_none());
+    assert!(store
+        .claim(&claim_req("w1", &["nothing"]))
+        .await
+        .unwrap()
+        .is_none());
     let req = claim_req("w1", &["echo"]);
     let t = store.claim(&req).await.unwrap().expect("a task");
-    assert_eq!((t.job_id.as_str(), t.task_id.as_str(), t.skill.as_str()), ("j1", "t1", "echo"));
+    assert_eq!(
+        (t.job_id.as_str(), t.task_id.as_str(), t.skill.as_str()),
+        ("j1", "t1", "echo")
+    );
     assert_eq!(t.payload, "{\"job_id\":\"j1\"}");
     assert_eq!(t.result_timeout_ms, 60_000);
     assert_eq!(t.remaining, 1);
     let job = store.get_job("j1").await.unwrap().unwrap();
     assert_eq!(job.version, 2, "a claim bumps the version");
     assert_eq!(job.status, "running");
-    assert_eq!(job.tasks["t1"], TaskSlot::Leased { skill: "echo".into(), worker: "w1".into(), claimed_ms: req.now_ms });
+    assert_eq!(
+        job.tasks["t1"],
+        TaskSlot::Leased {
+            skill: "echo".into(),
+            worker: "w1".into(),
+            claimed_ms: req.now_ms
+        }
+    );
     let hist = store.history("j1").await.unwrap();
-    assert!(hist.last().is_some_and(|h| h.contains("task_dispatched") && h.contains("\"w1\"")), "{hist:?}");
+    assert!(
+        hist.last()
+            .is_some_and(|h| h.contains("task_dispatched") && h.contains("\"w1\"")),
+        "{hist:?}"
+    );
     // The dispatch timer went with the claim; a result timer came.
-    let due = store.claim_due_timers(now_ms() + 3_600_000, 100, Duration::from_secs(30)).await.unwrap();
+    let due = store
+        .claim_due_timers(now_ms() + 3_600_000, 100, Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(due.contains(&"r|j1|t1".to_string()), "{due:?}");
     assert!(!due.contains(&"d|j1|t1".to_string()), "{due:?}");
     assert!(due.contains(&"d|j2|t2".to_string()), "{due:?}");
-    assert_eq!(store.task_blob("t1").await.unwrap().map(|b| b.job_id), Some("j1".into()));
+    assert_eq!(
+        store.task_blob("t1").await.unwrap().map(|b| b.job_id),
+        Some("j1".into())
+    );
 }
 
 pub async fn claim_skips_tasks_the_job_no_longer_has(store: Arc<dyn Store>) {
@@ -140,30 +219,68 @@ pub async fn claim_skips_tasks_the_job_no_longer_has(store: Arc<dyn Store>) {
     // j1 moves on without taking its task out of the queue.
     let mut c = Commit::new("j1", Expect::Version(1), "cancelled", doc(1));
     c.del_slots.push("t1".into());
-    assert!(matches!(store.commit(&c).await.unwrap(), CommitOutcome::Committed { .. }));
-    let t = store.claim(&claim_req("w1", &["echo"])).await.unwrap().expect("the live task");
+    assert!(matches!(
+        store.commit(&c).await.unwrap(),
+        CommitOutcome::Committed { .. }
+    ));
+    let t = store
+        .claim(&claim_req("w1", &["echo"]))
+        .await
+        .unwrap()
+        .expect("the live task");
     assert_eq!(t.task_id, "t2");
-    assert!(store.task_blob("t1").await.unwrap().is_none(), "the orphan was dropped");
+    assert!(
+        store.task_blob("t1").await.unwrap().is_none(),
+        "the orphan was dropped"
+    );
 }
 
 pub async fn leases_expire_unless_heartbeats_extend_them(store: Arc<dyn Store>) {
-    store.register_worker(&worker_update("w1", 60_000)).await.unwrap();
+    store
+        .register_worker(&worker_update("w1", 60_000))
+        .await
+        .unwrap();
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
     let mut req = claim_req("w1", &["echo"]);
     req.lease_deadline_ms = req.now_ms + 1_000;
     store.claim(&req).await.unwrap().expect("claimed");
     let vis = Duration::from_secs(30);
-    assert!(store.claim_expired_leases(req.now_ms, 10, vis).await.unwrap().is_empty());
+    assert!(store
+        .claim_expired_leases(req.now_ms, 10, vis)
+        .await
+        .unwrap()
+        .is_empty());
     // A heartbeat pushes the deadline past now + 5 s.
     let mut hb = worker_update("w1", 60_000);
     hb.lease_deadline_ms = req.now_ms + 5_000;
     assert_eq!(store.heartbeat(&hb).await.unwrap(), Some(vec![]));
-    assert!(store.claim_expired_leases(req.now_ms + 2_000, 10, vis).await.unwrap().is_empty(), "extended");
-    let expired = store.claim_expired_leases(req.now_ms + 6_000, 10, vis).await.unwrap();
+    assert!(
+        store
+            .claim_expired_leases(req.now_ms + 2_000, 10, vis)
+            .await
+            .unwrap()
+            .is_empty(),
+        "extended"
+    );
+    let expired = store
+        .claim_expired_leases(req.now_ms + 6_000, 10, vis)
+        .await
+        .unwrap();
     assert_eq!(expired, vec!["t1".to_string()]);
-    assert!(store.claim_expired_leases(req.now_ms + 6_000, 10, vis).await.unwrap().is_empty(), "hidden once claimed");
+    assert!(
+        store
+            .claim_expired_leases(req.now_ms + 6_000, 10, vis)
+            .await
+            .unwrap()
+            .is_empty(),
+        "hidden once claimed"
+    );
     store.forget_lease("t1").await.unwrap();
-    assert!(store.claim_expired_leases(req.now_ms + 600_000, 10, vis).await.unwrap().is_empty());
+    assert!(store
+        .claim_expired_leases(req.now_ms + 600_000, 10, vis)
+        .await
+        .unwrap()
+        .is_empty());
     // Releasing through a commit ends the lease too.
     job_with_task(&store, "j2", "t2", "echo", 0.0).await;
     store.claim(&req).await.unwrap().expect("claimed");
@@ -172,7 +289,11 @@ pub async fn leases_expire_unless_heartbeats_extend_them(store: Arc<dyn Store>) 
     c.release.push(("t2".into(), "w1".into()));
     c.del_slots.push("t2".into());
     store.commit(&c).await.unwrap();
-    assert!(store.claim_expired_leases(req.now_ms + 600_000, 10, vis).await.unwrap().is_empty());
+    assert!(store
+        .claim_expired_leases(req.now_ms + 600_000, 10, vis)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn due_items_are_claimed_once(store: Arc<dyn Store>) {
@@ -182,55 +303,147 @@ pub async fn due_items_are_claimed_once(store: Arc<dyn Store>) {
     c.timers_add.push(("e|j1|b".into(), now + 60_000));
     store.commit(&c).await.unwrap();
     let vis = Duration::from_millis(200);
-    assert_eq!(store.claim_due_timers(now, 10, vis).await.unwrap(), vec!["e|j1|a".to_string()]);
-    assert!(store.claim_due_timers(now, 10, vis).await.unwrap().is_empty(), "hidden while being handled");
+    assert_eq!(
+        store.claim_due_timers(now, 10, vis).await.unwrap(),
+        vec!["e|j1|a".to_string()]
+    );
+    assert!(
+        store
+            .claim_due_timers(now, 10, vis)
+            .await
+            .unwrap()
+            .is_empty(),
+        "hidden while being handled"
+    );
     // Not removed by its handler (crash): it comes back after the visibility window.
-    assert_eq!(store.claim_due_timers(now + 300, 10, vis).await.unwrap(), vec!["e|j1|a".to_string()]);
-    store.replace_timer("e|j1|a", Some(("w|j1|2", now))).await.unwrap();
-    assert_eq!(store.claim_due_timers(now + 1_000, 10, vis).await.unwrap(), vec!["w|j1|2".to_string()]);
+    assert_eq!(
+        store.claim_due_timers(now + 300, 10, vis).await.unwrap(),
+        vec!["e|j1|a".to_string()]
+    );
+    store
+        .replace_timer("e|j1|a", Some(("w|j1|2", now)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_due_timers(now + 1_000, 10, vis).await.unwrap(),
+        vec!["w|j1|2".to_string()]
+    );
     store.replace_timer("w|j1|2", None).await.unwrap();
-    assert!(store.claim_due_timers(now + 1_000, 10, vis).await.unwrap().is_empty());
+    assert!(store
+        .claim_due_timers(now + 1_000, 10, vis)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn workers_register_heartbeat_and_expire(store: Arc<dyn Store>) {
-    assert_eq!(store.heartbeat(&worker_update("ghost", 1_000)).await.unwrap(), None, "unknown worker");
-    store.register_worker(&worker_update("w1", 300)).await.unwrap();
-    store.register_worker(&worker_update("w2", 60_000)).await.unwrap();
+    assert_eq!(
+        store
+            .heartbeat(&worker_update("ghost", 1_000))
+            .await
+            .unwrap(),
+        None,
+        "unknown worker"
+    );
+    store
+        .register_worker(&worker_update("w1", 300))
+        .await
+        .unwrap();
+    store
+        .register_worker(&worker_update("w2", 60_000))
+        .await
+        .unwrap();
     store.set_worker_websocket("w2", true).await.unwrap();
     let w2 = store.get_worker("w2").await.unwrap().expect("registered");
     assert!(w2.websocket);
     assert_eq!(w2.skills, vec!["echo".to_string()]);
     assert_eq!(w2.info, "{\"worker_type\":\"t\"}");
-    let listed: Vec<String> = store.list_workers(now_ms(), Duration::from_secs(60)).await.unwrap().into_iter().map(|w| w.worker_id).collect();
+    let listed: Vec<String> = store
+        .list_workers(now_ms(), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.worker_id)
+        .collect();
     assert_eq!(listed, vec!["w1", "w2"]);
-    assert_eq!(store.active_workers(now_ms(), Duration::from_secs(60)).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .active_workers(now_ms(), Duration::from_secs(60))
+            .await
+            .unwrap(),
+        2
+    );
     let mut hb = worker_update("w2", 60_000);
     hb.status = "busy".into();
     hb.info = None;
     assert!(store.heartbeat(&hb).await.unwrap().is_some());
-    assert_eq!(store.get_worker("w2").await.unwrap().unwrap().status, "busy");
+    assert_eq!(
+        store.get_worker("w2").await.unwrap().unwrap().status,
+        "busy"
+    );
     // A WebSocket that connects before the registration is remembered, not listed.
     store.set_worker_websocket("w3", true).await.unwrap();
-    assert!(store.get_worker("w3").await.unwrap().is_none(), "not registered yet");
-    assert_eq!(store.heartbeat(&worker_update("w3", 60_000)).await.unwrap(), None);
-    store.register_worker(&worker_update("w3", 60_000)).await.unwrap();
-    assert!(store.get_worker("w3").await.unwrap().is_some_and(|w| w.websocket), "flag kept");
+    assert!(
+        store.get_worker("w3").await.unwrap().is_none(),
+        "not registered yet"
+    );
+    assert_eq!(
+        store.heartbeat(&worker_update("w3", 60_000)).await.unwrap(),
+        None
+    );
+    store
+        .register_worker(&worker_update("w3", 60_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_worker("w3")
+            .await
+            .unwrap()
+            .is_some_and(|w| w.websocket),
+        "flag kept"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(store.heartbeat(&worker_update("w1", 300)).await.unwrap(), None, "registration expired");
+    assert_eq!(
+        store.heartbeat(&worker_update("w1", 300)).await.unwrap(),
+        None,
+        "registration expired"
+    );
     assert!(store.get_worker("w1").await.unwrap().is_none());
-    let listed: Vec<String> = store.list_workers(now_ms(), Duration::from_secs(60)).await.unwrap().into_iter().map(|w| w.worker_id).collect();
-    assert_eq!(listed, vec!["w2", "w3"], "an expired registration is not listed");
+    let listed: Vec<String> = store
+        .list_workers(now_ms(), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.worker_id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec!["w2", "w3"],
+        "an expired registration is not listed"
+    );
 }
 
 pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {
     let mut notices = store.subscribe();
-    store.register_worker(&worker_update("w1", 60_000)).await.unwrap();
+    store
+        .register_worker(&worker_update("w1", 60_000))
+        .await
+        .unwrap();
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
-    store.claim(&claim_req("w1", &["echo"])).await.unwrap().expect("claimed");
+    store
+        .claim(&claim_req("w1", &["echo"]))
+        .await
+        .unwrap()
+        .expect("claimed");
     let job = store.get_job("j1").await.unwrap().unwrap();
     let mut c = Commit::new("j1", Expect::Version(job.version), "cancelled", doc(1));
     c.release.push(("t1".into(), "w1".into()));
-    c.cancel.push(CancelNotice { worker_id: "w1".into(), task_id: "t1".into(), job_id: "j1".into() });
+    c.cancel.push(CancelNotice {
+        worker_id: "w1".into(),
+        task_id: "t1".into(),
+        job_id: "j1".into(),
+    });
     store.commit(&c).await.unwrap();
     let command = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
@@ -242,12 +455,23 @@ pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {
     .await
     .expect("command notice");
     assert_eq!(command.0, "w1");
-    assert!(command.1.contains("cancel_task") && command.1.contains("t1"), "{}", command.1);
+    assert!(
+        command.1.contains("cancel_task") && command.1.contains("t1"),
+        "{}",
+        command.1
+    );
     let mut hb = worker_update("w1", 60_000);
     hb.current_tasks = Some(vec!["t1".into(), "t9".into()]);
-    assert_eq!(store.heartbeat(&hb).await.unwrap(), Some(vec!["t1".to_string()]));
+    assert_eq!(
+        store.heartbeat(&hb).await.unwrap(),
+        Some(vec!["t1".to_string()])
+    );
     hb.current_tasks = None;
-    assert_eq!(store.heartbeat(&hb).await.unwrap(), Some(vec![]), "a ping gets no list");
+    assert_eq!(
+        store.heartbeat(&hb).await.unwrap(),
+        Some(vec![]),
+        "a ping gets no list"
+    );
     store.ack_cancel("w1", "t1").await.unwrap();
     hb.current_tasks = Some(vec!["t1".into()]);
     assert_eq!(store.heartbeat(&hb).await.unwrap(), Some(vec![]));
@@ -275,9 +499,19 @@ pub async fn history_is_bounded_and_progress_needs_an_active_task(store: Arc<dyn
     store.commit(&c).await.unwrap();
     let hist = store.history("j1").await.unwrap();
     assert!(hist.len() <= 200, "bounded, got {}", hist.len());
-    assert_eq!(hist.last().map(String::as_str), Some("{\"i\":499}"), "newest kept");
-    assert!(store.set_progress("j1", "t1", "{\"progress\":0.5}").await.unwrap());
-    assert!(!store.set_progress("j1", "t-other", "{\"progress\":0.9}").await.unwrap());
+    assert_eq!(
+        hist.last().map(String::as_str),
+        Some("{\"i\":499}"),
+        "newest kept"
+    );
+    assert!(store
+        .set_progress("j1", "t1", "{\"progress\":0.5}")
+        .await
+        .unwrap());
+    assert!(!store
+        .set_progress("j1", "t-other", "{\"progress\":0.9}")
+        .await
+        .unwrap());
     assert!(!store.set_progress("nope", "t1", "{}").await.unwrap());
     let job = store.get_job("j1").await.unwrap().unwrap();
     assert_eq!(job.progress.as_deref(), Some("{\"progress\":0.5}"));
@@ -292,7 +526,10 @@ pub async fn ended_jobs_expire(store: Arc<dyn Store>) {
     assert!(store.get_job("j1").await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(store.get_job("j1").await.unwrap().is_none(), "expired");
-    assert!(store.history("j1").await.unwrap().is_empty(), "history expired with it");
+    assert!(
+        store.history("j1").await.unwrap().is_empty(),
+        "history expired with it"
+    );
 }
 
 pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {
@@ -305,5 +542,8 @@ pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {
     store.claim(&claim_req("w", &["resize"])).await.unwrap();
     assert_eq!(store.queue_depths().await.unwrap().get("resize"), Some(&0));
     let counts = store.job_counts().await.unwrap();
-    assert_eq!((counts.get("pending"), counts.get("running")), (Some(&2), Some(&1)));
+    assert_eq!(
+        (counts.get("pending"), counts.get("running")),
+        (Some(&2), Some(&1))
+    );
 }

@@ -62,7 +62,11 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new(history_limit: usize) -> MemoryStore {
         let (notices, _) = broadcast::channel(4096);
-        MemoryStore { inner: Mutex::new(Inner::default()), notices, history_limit }
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            notices,
+            history_limit,
+        }
     }
 
     fn notify(&self, notice: Notice) {
@@ -74,7 +78,11 @@ impl MemoryStore {
 impl Inner {
     /// The job, unless it has expired (then it is removed, as Redis would).
     fn live_job(&mut self, job_id: &str, now_ms: i64) -> Option<&mut MemJob> {
-        let expired = self.jobs.get(job_id)?.expires_ms.is_some_and(|t| t <= now_ms);
+        let expired = self
+            .jobs
+            .get(job_id)?
+            .expires_ms
+            .is_some_and(|t| t <= now_ms);
         if expired {
             self.jobs.remove(job_id);
             return None;
@@ -107,7 +115,9 @@ impl Store for MemoryStore {
             let mut g = self.inner.lock();
             let inner = &mut *g;
             let now = now_ms();
-            let current = inner.live_job(&c.job_id, now).map(|j| (j.version, j.status.clone()));
+            let current = inner
+                .live_job(&c.job_id, now)
+                .map(|j| (j.version, j.status.clone()));
             let old_status = match (c.expect, current) {
                 (Expect::New, None) => None,
                 (Expect::Version(v), Some((have, status))) if v == have => Some(status),
@@ -119,15 +129,18 @@ impl Store for MemoryStore {
                 }
                 inner.count(&c.status, 1);
             }
-            let job = inner.jobs.entry(c.job_id.clone()).or_insert_with(|| MemJob {
-                version: 0,
-                status: String::new(),
-                doc: String::new(),
-                progress: None,
-                tasks: BTreeMap::new(),
-                history: VecDeque::new(),
-                expires_ms: None,
-            });
+            let job = inner
+                .jobs
+                .entry(c.job_id.clone())
+                .or_insert_with(|| MemJob {
+                    version: 0,
+                    status: String::new(),
+                    doc: String::new(),
+                    progress: None,
+                    tasks: BTreeMap::new(),
+                    history: VecDeque::new(),
+                    expires_ms: None,
+                });
             job.version += 1;
             job.status = c.status.clone();
             job.doc = c.doc.clone();
@@ -151,7 +164,11 @@ impl Store for MemoryStore {
                 inner.tasks.insert(task_id.clone(), blob.clone());
             }
             for e in &c.enqueue {
-                inner.queues.entry(e.skill.clone()).or_default().insert(&e.member, -e.priority);
+                inner
+                    .queues
+                    .entry(e.skill.clone())
+                    .or_default()
+                    .insert(&e.member, -e.priority);
                 notices.push(Notice::TaskReady(e.skill.clone()));
             }
             for (skill, member) in &c.dequeue {
@@ -169,7 +186,11 @@ impl Store for MemoryStore {
                 }
             }
             for n in &c.cancel {
-                inner.worker_cancels.entry(n.worker_id.clone()).or_default().insert(n.task_id.clone());
+                inner
+                    .worker_cancels
+                    .entry(n.worker_id.clone())
+                    .or_default()
+                    .insert(n.task_id.clone());
                 notices.push(Notice::Command {
                     worker_id: n.worker_id.clone(),
                     payload: crate::engine::cancel_command(&n.task_id, &n.job_id),
@@ -203,7 +224,9 @@ impl Store for MemoryStore {
 
     async fn history(&self, job_id: &str) -> StoreResult<Vec<String>> {
         let mut g = self.inner.lock();
-        Ok(g.live_job(job_id, now_ms()).map(|j| j.history.iter().cloned().collect()).unwrap_or_default())
+        Ok(g.live_job(job_id, now_ms())
+            .map(|j| j.history.iter().cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn set_progress(&self, job_id: &str, task_id: &str, progress: &str) -> StoreResult<bool> {
@@ -266,7 +289,11 @@ impl Store for MemoryStore {
             if crate::engine::claim_sets_running(&old_status) {
                 job.status = baton_protocol::job_status::RUNNING.to_string();
             }
-            job.history.push_back(crate::engine::dispatch_history(&task_id, &req.worker_id, req.now_ms));
+            job.history.push_back(crate::engine::dispatch_history(
+                &task_id,
+                &req.worker_id,
+                req.now_ms,
+            ));
             while job.history.len() > self.history_limit {
                 job.history.pop_front();
             }
@@ -276,8 +303,14 @@ impl Store for MemoryStore {
                 inner.count(&new_status, 1);
             }
             inner.leases.insert(&task_id, req.lease_deadline_ms as f64);
-            inner.worker_tasks.entry(req.worker_id.clone()).or_default().insert(task_id.clone());
-            inner.timers.remove(&format!("d|{}|{}", blob.job_id, task_id));
+            inner
+                .worker_tasks
+                .entry(req.worker_id.clone())
+                .or_default()
+                .insert(task_id.clone());
+            inner
+                .timers
+                .remove(&format!("d|{}|{}", blob.job_id, task_id));
             if blob.result_timeout_ms > 0 {
                 inner.timers.insert(
                     &format!("r|{}|{}", blob.job_id, task_id),
@@ -301,7 +334,12 @@ impl Store for MemoryStore {
         Ok(self.inner.lock().tasks.get(task_id).cloned())
     }
 
-    async fn claim_due_timers(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+    async fn claim_due_timers(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>> {
         let mut g = self.inner.lock();
         let due = g.timers.up_to(now_ms as f64, limit);
         let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
@@ -311,7 +349,12 @@ impl Store for MemoryStore {
         Ok(due)
     }
 
-    async fn claim_expired_leases(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+    async fn claim_expired_leases(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>> {
         let mut g = self.inner.lock();
         let due = g.leases.up_to(now_ms as f64, limit);
         let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
@@ -338,15 +381,18 @@ impl Store for MemoryStore {
     async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
         let mut g = self.inner.lock();
         let expires_ms = u.now_ms + u.ttl.as_millis() as i64;
-        let w = g.workers.entry(u.worker_id.clone()).or_insert_with(|| MemWorker {
-            status: String::new(),
-            info: String::new(),
-            skills: Vec::new(),
-            last_seen_ms: u.now_ms,
-            registered_ms: u.now_ms,
-            expires_ms,
-            websocket: false,
-        });
+        let w = g
+            .workers
+            .entry(u.worker_id.clone())
+            .or_insert_with(|| MemWorker {
+                status: String::new(),
+                info: String::new(),
+                skills: Vec::new(),
+                last_seen_ms: u.now_ms,
+                registered_ms: u.now_ms,
+                expires_ms,
+                websocket: false,
+            });
         if !w.registered(u.now_ms) {
             w.registered_ms = u.now_ms;
         }
@@ -365,7 +411,11 @@ impl Store for MemoryStore {
     async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        let Some(w) = inner.workers.get_mut(&u.worker_id).filter(|w| w.registered(u.now_ms)) else {
+        let Some(w) = inner
+            .workers
+            .get_mut(&u.worker_id)
+            .filter(|w| w.registered(u.now_ms))
+        else {
             return Ok(None);
         };
         if !u.status.is_empty() {
@@ -377,12 +427,16 @@ impl Store for MemoryStore {
         w.last_seen_ms = u.now_ms;
         w.expires_ms = u.now_ms + u.ttl.as_millis() as i64;
         for task_id in inner.worker_tasks.get(&u.worker_id).into_iter().flatten() {
-            inner.leases.update_existing(task_id, u.lease_deadline_ms as f64);
+            inner
+                .leases
+                .update_existing(task_id, u.lease_deadline_ms as f64);
         }
         let cancels = match (&u.current_tasks, inner.worker_cancels.get(&u.worker_id)) {
-            (Some(current), Some(pending)) => {
-                current.iter().filter(|t| pending.contains(*t)).cloned().collect()
-            }
+            (Some(current), Some(pending)) => current
+                .iter()
+                .filter(|t| pending.contains(*t))
+                .cloned()
+                .collect(),
             _ => Vec::new(),
         };
         Ok(Some(cancels))
@@ -392,15 +446,18 @@ impl Store for MemoryStore {
         let mut g = self.inner.lock();
         let now = now_ms();
         // The socket may connect before the registration: keep the flag for it.
-        let w = g.workers.entry(worker_id.to_string()).or_insert_with(|| MemWorker {
-            status: String::new(),
-            info: String::new(),
-            skills: Vec::new(),
-            last_seen_ms: now,
-            registered_ms: now,
-            expires_ms: now + 60_000,
-            websocket: false,
-        });
+        let w = g
+            .workers
+            .entry(worker_id.to_string())
+            .or_insert_with(|| MemWorker {
+                status: String::new(),
+                info: String::new(),
+                skills: Vec::new(),
+                last_seen_ms: now,
+                registered_ms: now,
+                expires_ms: now + 60_000,
+                websocket: false,
+            });
         w.websocket = connected;
         Ok(())
     }
@@ -428,7 +485,13 @@ impl Store for MemoryStore {
     }
 
     async fn active_workers(&self, now_ms: i64, _ttl: Duration) -> StoreResult<u64> {
-        Ok(self.inner.lock().workers.values().filter(|w| w.registered(now_ms)).count() as u64)
+        Ok(self
+            .inner
+            .lock()
+            .workers
+            .values()
+            .filter(|w| w.registered(now_ms))
+            .count() as u64)
     }
 
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
@@ -444,7 +507,10 @@ impl Store for MemoryStore {
 
     async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
         let g = self.inner.lock();
-        Ok(g.queues.iter().map(|(k, q)| (k.clone(), q.len() as u64)).collect())
+        Ok(g.queues
+            .iter()
+            .map(|(k, q)| (k.clone(), q.len() as u64))
+            .collect())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notice> {
@@ -457,7 +523,12 @@ fn worker_record(
     w: &MemWorker,
     worker_tasks: &HashMap<String, HashSet<String>>,
 ) -> WorkerRecord {
-    let mut tasks: Vec<String> = worker_tasks.get(id).into_iter().flatten().cloned().collect();
+    let mut tasks: Vec<String> = worker_tasks
+        .get(id)
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     tasks.sort();
     WorkerRecord {
         worker_id: id.to_string(),

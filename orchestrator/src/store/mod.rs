@@ -57,7 +57,11 @@ pub enum TaskSlot {
     /// Stored, waiting for its `e|` timer to enqueue it.
     Delayed { skill: String },
     /// Claimed by `worker` at `claimed_ms`.
-    Leased { skill: String, worker: String, claimed_ms: i64 },
+    Leased {
+        skill: String,
+        worker: String,
+        claimed_ms: i64,
+    },
 }
 
 impl TaskSlot {
@@ -74,7 +78,11 @@ impl TaskSlot {
         match self {
             TaskSlot::Queued { skill, member } => format!("q|{skill}|{member}"),
             TaskSlot::Delayed { skill } => format!("d|{skill}"),
-            TaskSlot::Leased { skill, worker, claimed_ms } => {
+            TaskSlot::Leased {
+                skill,
+                worker,
+                claimed_ms,
+            } => {
                 format!("l|{skill}|{worker}|{claimed_ms}")
             }
         }
@@ -86,7 +94,10 @@ impl TaskSlot {
         let skill = parts.next()?.to_string();
         let rest = parts.next();
         match kind {
-            "q" => Some(TaskSlot::Queued { skill, member: rest?.to_string() }),
+            "q" => Some(TaskSlot::Queued {
+                skill,
+                member: rest?.to_string(),
+            }),
             "d" => Some(TaskSlot::Delayed { skill }),
             "l" => {
                 let (worker, claimed) = rest?.rsplit_once('|')?;
@@ -127,7 +138,10 @@ pub struct TaskBlob {
 impl TaskBlob {
     /// `job_id \t result_timeout_ms \t enqueued_ms \t payload` (parsed by claim.lua).
     pub fn encode(&self) -> String {
-        format!("{}\t{}\t{}\t{}", self.job_id, self.result_timeout_ms, self.enqueued_ms, self.payload)
+        format!(
+            "{}\t{}\t{}\t{}",
+            self.job_id, self.result_timeout_ms, self.enqueued_ms, self.payload
+        )
     }
 
     pub fn decode(s: &str) -> Option<TaskBlob> {
@@ -230,7 +244,9 @@ impl Commit {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
-    Committed { version: u64 },
+    Committed {
+        version: u64,
+    },
     /// The job changed (or exists, for [`Expect::New`]); nothing was written.
     Conflict,
 }
@@ -314,9 +330,19 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>>;
     async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>>;
     /// Due timers, made invisible to other callers for `visibility`.
-    async fn claim_due_timers(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>>;
+    async fn claim_due_timers(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>>;
     /// Task ids with expired leases, made invisible to other callers for `visibility`.
-    async fn claim_expired_leases(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>>;
+    async fn claim_expired_leases(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>>;
     /// Drops a lease whose task is gone (nothing else refers to it).
     async fn forget_lease(&self, task_id: &str) -> StoreResult<()>;
     /// Removes timer `old` and, if given, adds another in one step.
@@ -351,9 +377,18 @@ mod tests {
     #[test]
     fn slots_and_blobs_round_trip() {
         for slot in [
-            TaskSlot::Queued { skill: "echo".into(), member: queue_member(12, "t1") },
-            TaskSlot::Delayed { skill: "echo".into() },
-            TaskSlot::Leased { skill: "echo".into(), worker: "w-1".into(), claimed_ms: 99 },
+            TaskSlot::Queued {
+                skill: "echo".into(),
+                member: queue_member(12, "t1"),
+            },
+            TaskSlot::Delayed {
+                skill: "echo".into(),
+            },
+            TaskSlot::Leased {
+                skill: "echo".into(),
+                worker: "w-1".into(),
+                claimed_ms: 99,
+            },
         ] {
             assert_eq!(TaskSlot::decode(&slot.encode()), Some(slot));
         }

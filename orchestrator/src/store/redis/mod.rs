@@ -25,8 +25,8 @@
 mod pubsub;
 
 use super::*;
-use deadpool_redis::{Connection, Pool, PoolConfig, Runtime};
 use ::redis::{AsyncCommands, Script};
+use deadpool_redis::{Connection, Pool, PoolConfig, Runtime};
 use std::sync::Arc;
 
 struct Scripts {
@@ -62,7 +62,9 @@ pub(crate) struct Keys {
 
 impl Keys {
     pub(crate) fn new(prefix: &str) -> Keys {
-        Keys { tag: format!("{{{prefix}}}:") }
+        Keys {
+            tag: format!("{{{prefix}}}:"),
+        }
     }
     fn k(&self, rest: &str) -> String {
         format!("{}{rest}", self.tag)
@@ -145,16 +147,27 @@ impl RedisStore {
     }
 
     async fn conn(&self) -> StoreResult<Connection> {
-        self.pool.get().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    fn worker_record(&self, id: &str, map: BTreeMap<String, String>, tasks: Vec<String>) -> WorkerRecord {
+    fn worker_record(
+        &self,
+        id: &str,
+        map: BTreeMap<String, String>,
+        tasks: Vec<String>,
+    ) -> WorkerRecord {
         let num = |k: &str| map.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
         WorkerRecord {
             worker_id: id.to_string(),
             status: map.get("status").cloned().unwrap_or_default(),
             info: map.get("info").cloned().unwrap_or_else(|| "{}".into()),
-            skills: map.get("skills").and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
+            skills: map
+                .get("skills")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
             last_seen_ms: num("last_seen"),
             registered_ms: num("registered"),
             websocket: map.get("ws").map(|v| v == "1").unwrap_or(false),
@@ -164,7 +177,13 @@ impl RedisStore {
 }
 
 /// Builds KEYS and ARGV of commit.lua (see its header).
-fn commit_invocation<'a>(script: &'a Script, keys: &Keys, c: &Commit, history_limit: usize, expire_ms: i64) -> ::redis::ScriptInvocation<'a> {
+fn commit_invocation<'a>(
+    script: &'a Script,
+    keys: &Keys,
+    c: &Commit,
+    history_limit: usize,
+    expire_ms: i64,
+) -> ::redis::ScriptInvocation<'a> {
     let mut inv = script.prepare_invoke();
     inv.key(keys.job(&c.job_id))
         .key(keys.k("counts"))
@@ -231,7 +250,10 @@ fn commit_invocation<'a>(script: &'a Script, keys: &Keys, c: &Commit, history_li
     for n in &c.cancel {
         args.push(index_of(keys.worker_cancels(&n.worker_id)).to_string());
         args.push(n.task_id.clone());
-        args.push(pubsub::command_message(&n.worker_id, &crate::engine::cancel_command(&n.task_id, &n.job_id)));
+        args.push(pubsub::command_message(
+            &n.worker_id,
+            &crate::engine::cancel_command(&n.task_id, &n.job_id),
+        ));
     }
     args.push(c.timers_add.len().to_string());
     for (member, due) in &c.timers_add {
@@ -259,21 +281,37 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        let _: String = ::redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
+        let _: String = ::redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
         Ok(())
     }
 
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
         let expire_ms = c.expire_after.map(|d| d.as_millis() as i64).unwrap_or(0);
-        let inv = commit_invocation(&self.scripts.commit, &self.keys, c, self.history_limit, expire_ms);
+        let inv = commit_invocation(
+            &self.scripts.commit,
+            &self.keys,
+            c,
+            self.history_limit,
+            expire_ms,
+        );
         let mut conn = self.conn().await?;
         let (ok, version): (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(if ok == 1 { CommitOutcome::Committed { version } } else { CommitOutcome::Conflict })
+        Ok(if ok == 1 {
+            CommitOutcome::Committed { version }
+        } else {
+            CommitOutcome::Conflict
+        })
     }
 
     async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>> {
         let mut conn = self.conn().await?;
-        let map: BTreeMap<String, String> = conn.hgetall(self.keys.job(job_id)).await.map_err(redis_err)?;
+        let map: BTreeMap<String, String> = conn
+            .hgetall(self.keys.job(job_id))
+            .await
+            .map_err(redis_err)?;
         if map.is_empty() {
             return Ok(None);
         }
@@ -287,14 +325,19 @@ impl Store for RedisStore {
         };
         for (field, value) in map {
             match field.as_str() {
-                "v" => job.version = value.parse().map_err(|_| StoreError::Corrupt(format!("job {job_id} version")))?,
+                "v" => {
+                    job.version = value
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("job {job_id} version")))?
+                }
                 "status" => job.status = value,
                 "doc" => job.doc = value,
                 "progress" => job.progress = Some(value),
                 f => {
                     if let Some(task_id) = f.strip_prefix("t:") {
-                        let slot = TaskSlot::decode(&value)
-                            .ok_or_else(|| StoreError::Corrupt(format!("job {job_id} slot {value}")))?;
+                        let slot = TaskSlot::decode(&value).ok_or_else(|| {
+                            StoreError::Corrupt(format!("job {job_id} slot {value}"))
+                        })?;
                         job.tasks.insert(task_id.to_string(), slot);
                     }
                 }
@@ -309,7 +352,9 @@ impl Store for RedisStore {
 
     async fn history(&self, job_id: &str) -> StoreResult<Vec<String>> {
         let mut conn = self.conn().await?;
-        conn.lrange(self.keys.hist(job_id), 0, -1).await.map_err(redis_err)
+        conn.lrange(self.keys.hist(job_id), 0, -1)
+            .await
+            .map_err(redis_err)
     }
 
     async fn set_progress(&self, job_id: &str, task_id: &str, progress: &str) -> StoreResult<bool> {
@@ -350,37 +395,55 @@ impl Store for RedisStore {
         let mut conn = self.conn().await?;
         type Row = (String, String, String, String, i64, i64, u64);
         let row: Option<Row> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(row.map(|(job_id, task_id, skill, payload, enqueued_ms, result_timeout_ms, remaining)| {
-            ClaimedTask {
-                job_id,
-                task_id,
-                skill,
-                payload,
-                enqueued_ms,
-                claimed_ms: req.now_ms,
-                result_timeout_ms,
-                remaining,
-            }
-        }))
+        Ok(row.map(
+            |(job_id, task_id, skill, payload, enqueued_ms, result_timeout_ms, remaining)| {
+                ClaimedTask {
+                    job_id,
+                    task_id,
+                    skill,
+                    payload,
+                    enqueued_ms,
+                    claimed_ms: req.now_ms,
+                    result_timeout_ms,
+                    remaining,
+                }
+            },
+        ))
     }
 
     async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>> {
         let mut conn = self.conn().await?;
-        let raw: Option<String> = conn.hget(self.keys.k("tasks"), task_id).await.map_err(redis_err)?;
+        let raw: Option<String> = conn
+            .hget(self.keys.k("tasks"), task_id)
+            .await
+            .map_err(redis_err)?;
         Ok(raw.and_then(|s| TaskBlob::decode(&s)))
     }
 
-    async fn claim_due_timers(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+    async fn claim_due_timers(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>> {
         self.claim_due("timers", now_ms, limit, visibility).await
     }
 
-    async fn claim_expired_leases(&self, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+    async fn claim_expired_leases(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>> {
         self.claim_due("leases", now_ms, limit, visibility).await
     }
 
     async fn forget_lease(&self, task_id: &str) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        let _: i64 = conn.zrem(self.keys.k("leases"), task_id).await.map_err(redis_err)?;
+        let _: i64 = conn
+            .zrem(self.keys.k("leases"), task_id)
+            .await
+            .map_err(redis_err)?;
         Ok(())
     }
 
@@ -493,14 +556,18 @@ impl Store for RedisStore {
         let mut conn = self.conn().await?;
         let cutoff = now_ms - ttl.as_millis() as i64;
         let workers_key = self.keys.k("workers");
-        let _: i64 = conn.zrembyscore(&workers_key, "-inf", cutoff).await.map_err(redis_err)?;
+        let _: i64 = conn
+            .zrembyscore(&workers_key, "-inf", cutoff)
+            .await
+            .map_err(redis_err)?;
         let ids: Vec<String> = conn.zrange(&workers_key, 0, -1).await.map_err(redis_err)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = ::redis::pipe();
         for id in &ids {
-            pipe.hgetall(self.keys.worker(id)).smembers(self.keys.worker_tasks(id));
+            pipe.hgetall(self.keys.worker(id))
+                .smembers(self.keys.worker_tasks(id));
         }
         let rows: Vec<(BTreeMap<String, String>, Vec<String>)> =
             pipe.query_async(&mut conn).await.map_err(redis_err)?;
@@ -520,12 +587,17 @@ impl Store for RedisStore {
     async fn active_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<u64> {
         let mut conn = self.conn().await?;
         let cutoff = now_ms - ttl.as_millis() as i64;
-        conn.zcount(self.keys.k("workers"), cutoff, "+inf").await.map_err(redis_err)
+        conn.zcount(self.keys.k("workers"), cutoff, "+inf")
+            .await
+            .map_err(redis_err)
     }
 
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        let _: i64 = conn.srem(self.keys.worker_cancels(worker_id), task_id).await.map_err(redis_err)?;
+        let _: i64 = conn
+            .srem(self.keys.worker_cancels(worker_id), task_id)
+            .await
+            .map_err(redis_err)?;
         Ok(())
     }
 
@@ -536,7 +608,10 @@ impl Store for RedisStore {
 
     async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
         let mut conn = self.conn().await?;
-        let skills: Vec<String> = conn.smembers(self.keys.k("skills")).await.map_err(redis_err)?;
+        let skills: Vec<String> = conn
+            .smembers(self.keys.k("skills"))
+            .await
+            .map_err(redis_err)?;
         if skills.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -554,7 +629,13 @@ impl Store for RedisStore {
 }
 
 impl RedisStore {
-    async fn claim_due(&self, zset: &str, now_ms: i64, limit: usize, visibility: Duration) -> StoreResult<Vec<String>> {
+    async fn claim_due(
+        &self,
+        zset: &str,
+        now_ms: i64,
+        limit: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<String>> {
         let mut conn = self.conn().await?;
         self.scripts
             .claim_due

@@ -37,7 +37,9 @@ pub(crate) fn spawn(
                     connected_before = true;
                     let mut stream = pubsub.on_message();
                     while let Some(msg) = stream.next().await {
-                        let Ok(payload) = msg.get_payload::<String>() else { continue };
+                        let Ok(payload) = msg.get_payload::<String>() else {
+                            continue;
+                        };
                         let notice = if msg.get_channel_name() == wake {
                             Notice::TaskReady(payload)
                         } else {
@@ -63,7 +65,11 @@ pub(crate) fn spawn(
     })
 }
 
-async fn subscribe(client: &::redis::Client, wake: &str, cmd: &str) -> ::redis::RedisResult<::redis::aio::PubSub> {
+async fn subscribe(
+    client: &::redis::Client,
+    wake: &str,
+    cmd: &str,
+) -> ::redis::RedisResult<::redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(wake).await?;
     pubsub.subscribe(cmd).await?;
