@@ -278,7 +278,11 @@ async fn jobs_are_visible_only_to_the_client_that_created_them() {
     let dir = std::env::temp_dir().join(format!("baton-clients-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("clients.yaml");
-    std::fs::write(&file, "clients:\n  - {name: alice, token: alice-token}\n  - {name: bob, token: bob-token}\n").expect("file");
+    std::fs::write(
+        &file,
+        "clients:\n  - {name: alice, token: alice-token}\n  - {name: bob, token: bob-token}\n",
+    )
+    .expect("file");
     let mut cfg = test_config();
     cfg.client_token = None;
     cfg.clients_file = Some(file);
@@ -287,10 +291,22 @@ async fn jobs_are_visible_only_to_the_client_that_created_them() {
     let bob = Client::with_token(&orch.base_url, "bob-token");
     let id = alice.create_echo(json!({"secret": 1})).await;
     assert_eq!(alice.job(&id).await["status"], "pending");
-    assert_error(bob.get(&format!("/api/v1/jobs/{id}")).await, 403, "another client");
-    assert_error(bob.get(&format!("/api/v1/jobs/{id}/history")).await, 403, "another client");
+    assert_error(
+        bob.get(&format!("/api/v1/jobs/{id}")).await,
+        403,
+        "another client",
+    );
+    assert_error(
+        bob.get(&format!("/api/v1/jobs/{id}/history")).await,
+        403,
+        "another client",
+    );
     assert_error(bob.cancel(&id).await, 403, "another client");
-    assert_eq!(alice.job(&id).await["status"], "pending", "bob's cancel changed nothing");
+    assert_eq!(
+        alice.job(&id).await["status"],
+        "pending",
+        "bob's cancel changed nothing"
+    );
     assert_eq!(alice.cancel(&id).await.0, 200);
     orch.stop().await;
 }
