@@ -92,6 +92,7 @@ pub async fn run_with(
     let notices = dispatch::spawn_notice_loop(
         app.engine.store.clone(),
         app.dispatcher.waiters.clone(),
+        app.dispatcher.jobs.clone(),
         app.hub.clone(),
         token.clone(),
     );

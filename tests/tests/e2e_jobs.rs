@@ -46,6 +46,7 @@ on_both_stores!(
     killed_worker_task_is_redispatched_and_finishes_once,
     job_waits_for_a_worker_until_its_dispatch_timeout,
     progress_events_update_the_job,
+    a_client_can_wait_for_the_end_of_a_job,
 );
 
 const T: Duration = Duration::from_secs(15);
@@ -261,6 +262,43 @@ async fn progress_events_update_the_job(backend: Backend) {
     assert_eq!(job["status"], "running");
     assert_eq!(job["progress_message"], "echo: halfway");
     client.wait_status(&id, "finished", T).await;
+    worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+}
+
+async fn a_client_can_wait_for_the_end_of_a_job(backend: Backend) {
+    let (orch, client) = start(backend, test_config(), "wait-end").await;
+    let worker = workers::echo(&orch.base_url, "w-wait");
+    let id = client.create_echo(json!({"sleep_ms": 400, "w": 1})).await;
+    let started = std::time::Instant::now();
+    let (status, job) = client.get(&format!("/api/v1/jobs/{id}?wait=20")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        job["status"], "finished",
+        "returned when the job ended: {job}"
+    );
+    assert_eq!(job["result"]["w"], 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not held to the end of the wait"
+    );
+    // A wait on a job that does not end answers with its current state when the wait is over.
+    let never = client
+        .create(
+            "/api/v1/jobs/echo",
+            json!({"initial_data": {"sleep_ms": 60000}}),
+        )
+        .await;
+    let (status, job) = client.get(&format!("/api/v1/jobs/{never}?wait=0.3")).await;
+    assert_eq!(status, 200);
+    assert!(
+        job["status"] == "pending" || job["status"] == "running",
+        "{job}"
+    );
+    assert_eq!(
+        client.get(&format!("/api/v1/jobs/{id}?wait=soon")).await.0,
+        400
+    );
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
 }

@@ -9,8 +9,11 @@ use crate::blueprint::{Blueprint, StateKind};
 use crate::clock::{now_ms, rfc3339};
 use crate::engine::job::{history_view, job_view};
 use crate::engine::{CancelDelivery, NewJob};
+use baton_protocol::job_status;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::time::Duration;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -30,14 +33,16 @@ fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let limit = app.cfg.max_body_bytes;
-    let get_job =
-        warp::path!("api" / "v1" / "jobs" / String)
-            .and(warp::get())
-            .and(token())
-            .and(with_app(app.clone()))
-            .then(|id: String, t: Token, app: AppRef| async move {
-                respond(get_job(&app, &t, &id).await)
-            });
+    let get_job = warp::path!("api" / "v1" / "jobs" / String)
+        .and(warp::get())
+        .and(token())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(with_app(app.clone()))
+        .then(
+            |id: String, t: Token, q: HashMap<String, String>, app: AppRef| async move {
+                respond(get_job(&app, &t, &id, q.get("wait").map(String::as_str)).await)
+            },
+        );
     let cancel = warp::path!("api" / "v1" / "jobs" / String / "cancel")
         .and(warp::post())
         .and(token())
@@ -200,10 +205,53 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
     })
 }
 
-async fn get_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
+/// Longest `?wait=` honoured.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The job; with `?wait=<seconds>`, held until the job ends or the wait is over.
+async fn get_job(
+    app: &AppRef,
+    t: &Token,
+    id: &str,
+    wait: Option<&str>,
+) -> Result<Response, ApiError> {
     let client = client(app, t)?;
-    let (job, doc) = app.engine.job_for_client(&client, id).await?;
-    ok_json(&job_view(&job, &doc))
+    let wait = match wait {
+        None => Duration::ZERO,
+        Some(w) => match w.parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s).min(MAX_WAIT),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "wait `{w}` must be a number of seconds"
+                )))
+            }
+        },
+    };
+    if wait.is_zero() {
+        let (job, doc) = app.engine.job_for_client(&client, id).await?;
+        return ok_json(&job_view(&job, &doc));
+    }
+    let watchers = &app.dispatcher.jobs;
+    let notify = watchers.watch(id);
+    let result = async {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (job, doc) = app.engine.job_for_client(&client, id).await?;
+        if job_status::is_terminal(&job.status) {
+            return ok_json(&job_view(&job, &doc));
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = app.shutdown.cancelled() => {}
+        }
+        let (job, doc) = app.engine.job_for_client(&client, id).await?;
+        ok_json(&job_view(&job, &doc))
+    }
+    .await;
+    watchers.release(id, notify);
+    result
 }
 
 async fn cancel_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {

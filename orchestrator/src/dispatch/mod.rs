@@ -2,9 +2,11 @@
 //!
 //! [`Dispatcher::next_task`] registers the poller, tries a claim, and otherwise waits to be
 //! fired by a notice, until its hold ends. [`spawn_notice_loop`] turns store notices
-//! (from this or any other orchestrator) into wake-ups and WebSocket commands, and every
+//! (from this or any other orchestrator) into wake-ups of pollers and of clients waiting
+//! for a job ([`job_watch`]) and into WebSocket commands, and every
 //! second nudges one waiter per waiting skill as a safety net against a lost notice.
 
+pub mod job_watch;
 pub mod waiters;
 
 use crate::clock::now_ms;
@@ -19,6 +21,7 @@ use waiters::Waiters;
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     pub waiters: Arc<Waiters>,
+    pub jobs: Arc<job_watch::JobWatchers>,
     metrics: Arc<Metrics>,
     lease_timeout: Duration,
     shutdown: CancellationToken,
@@ -40,6 +43,7 @@ impl Dispatcher {
         Dispatcher {
             store,
             waiters: Waiters::new(),
+            jobs: Default::default(),
             metrics,
             lease_timeout,
             shutdown,
@@ -140,6 +144,7 @@ pub trait CommandSink: Send + Sync + 'static {
 pub fn spawn_notice_loop(
     store: Arc<dyn Store>,
     waiters: Arc<Waiters>,
+    jobs: Arc<job_watch::JobWatchers>,
     commands: Arc<dyn CommandSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -157,6 +162,7 @@ pub fn spawn_notice_loop(
                 }
                 notice = rx.recv() => match notice {
                     Ok(Notice::TaskReady(skill)) => { waiters.wake_one(&skill); }
+                    Ok(Notice::JobDone(job_id)) => jobs.done(&job_id),
                     Ok(Notice::Command { worker_id, payload }) => commands.send(&worker_id, &payload),
                     Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => waiters.wake_all(),
                     Err(RecvError::Closed) => break,

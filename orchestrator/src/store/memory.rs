@@ -202,6 +202,9 @@ impl Store for MemoryStore {
             for member in &c.timers_del {
                 inner.timers.remove(member);
             }
+            if baton_protocol::job_status::is_terminal(&c.status) {
+                notices.push(Notice::JobDone(c.job_id.clone()));
+            }
             CommitOutcome::Committed { version }
         };
         for n in notices {

@@ -308,6 +308,8 @@ pub struct WorkerRecord {
 pub enum Notice {
     /// A task was queued for this skill.
     TaskReady(String),
+    /// A job reached a terminal status.
+    JobDone(String),
     /// A command (JSON) for a worker's WebSocket.
     Command { worker_id: String, payload: String },
     /// Notices may have been missed (subscription reconnected): wake everything.

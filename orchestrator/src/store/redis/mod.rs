@@ -18,9 +18,9 @@
 //! | `workers` | zset | worker id → last seen |
 //! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
 //!
-//! Channels `wake` (a skill got a task) and `cmd` (a worker command, JSON with
-//! `worker_id`) reach every orchestrator through one subscription each; idle long-polls
-//! hold no Redis connection.
+//! Channels `wake` (a skill got a task), `done` (a job ended) and `cmd` (a worker
+//! command, prefixed with the worker id) reach every orchestrator through one subscription;
+//! idle long-polls hold no Redis connection.
 
 mod pubsub;
 
@@ -92,6 +92,9 @@ impl Keys {
     }
     pub(crate) fn command_channel(&self) -> String {
         self.k("cmd")
+    }
+    pub(crate) fn done_channel(&self) -> String {
+        self.k("done")
     }
 }
 
@@ -214,6 +217,12 @@ fn commit_invocation<'a>(
         expire_ms.to_string(),
         keys.wake_channel(),
         keys.command_channel(),
+        if baton_protocol::job_status::is_terminal(&c.status) {
+            keys.done_channel()
+        } else {
+            String::new()
+        },
+        c.job_id.clone(),
     ];
     args.push(c.set_slots.len().to_string());
     for (task_id, slot) in &c.set_slots {

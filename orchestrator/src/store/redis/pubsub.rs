@@ -1,5 +1,5 @@
 //! The notice subscription: one dedicated Redis connection per orchestrator, subscribed to
-//! the `wake` and `cmd` channels, forwarding each message as a [`Notice`].
+//! the `wake`, `done` and `cmd` channels, forwarding each message as a [`Notice`].
 //!
 //! When the connection drops, notices published meanwhile are lost; after reconnecting the
 //! subscriber emits [`Notice::Resync`] so waiting long-polls re-check their queues.
@@ -23,10 +23,11 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let wake = keys.wake_channel();
         let cmd = keys.command_channel();
+        let done = keys.done_channel();
         let mut delay = Duration::from_millis(100);
         let mut connected_before = false;
         loop {
-            match subscribe(&client, &wake, &cmd).await {
+            match subscribe(&client, &[&wake, &cmd, &done]).await {
                 Ok(mut pubsub) => {
                     delay = Duration::from_millis(100);
                     if connected_before {
@@ -40,8 +41,11 @@ pub(crate) fn spawn(
                         let Ok(payload) = msg.get_payload::<String>() else {
                             continue;
                         };
-                        let notice = if msg.get_channel_name() == wake {
+                        let channel = msg.get_channel_name();
+                        let notice = if channel == wake {
                             Notice::TaskReady(payload)
+                        } else if channel == done {
+                            Notice::JobDone(payload)
                         } else {
                             match payload.split_once('\n') {
                                 Some((worker_id, command)) => Notice::Command {
@@ -67,11 +71,11 @@ pub(crate) fn spawn(
 
 async fn subscribe(
     client: &::redis::Client,
-    wake: &str,
-    cmd: &str,
+    channels: &[&str],
 ) -> ::redis::RedisResult<::redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(wake).await?;
-    pubsub.subscribe(cmd).await?;
+    for channel in channels {
+        pubsub.subscribe(*channel).await?;
+    }
     Ok(pubsub)
 }

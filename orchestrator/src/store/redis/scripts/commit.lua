@@ -15,7 +15,9 @@
 -- ARGV[2] new status        ARGV[3] new document (JSON)
 -- ARGV[4] history limit     ARGV[5] expire after ms ("0" = keep)
 -- ARGV[6] wake channel      ARGV[7] command channel
--- ARGV[8..] sections, each a count followed by that many records:
+-- ARGV[8] done channel: the job id is published there ("" = the job is not ending)
+-- ARGV[9] job id
+-- ARGV[10..] sections, each a count followed by that many records:
 --   set_slots  (field, value)          del_slots  (field)
 --   store      (task_id, blob)         enqueue    (key_index, score, member, skill)
 --   dequeue    (key_index, member)     drop       (task_id)
@@ -31,7 +33,7 @@ if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
 
-local pos = 8
+local pos = 10
 local function take()
   local v = ARGV[pos]
   pos = pos + 1
@@ -104,6 +106,10 @@ for _ = 1, history do
 end
 if history > 0 then
   redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
+end
+
+if ARGV[8] ~= '' then
+  redis.call('PUBLISH', ARGV[8], ARGV[9])
 end
 
 local expire = tonumber(ARGV[5])
