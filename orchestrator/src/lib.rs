@@ -92,7 +92,7 @@ pub async fn run_with(
     let notices = dispatch::spawn_notice_loop(
         app.engine.store.clone(),
         app.dispatcher.waiters.clone(),
-        app.dispatcher.jobs.clone(),
+        app.engine.clone(),
         app.hub.clone(),
         token.clone(),
     );
@@ -136,6 +136,8 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
         store,
         metrics.clone(),
         cfg.heartbeat_timeout,
+        engine.snapshots.clone(),
+        engine.waiters.clone(),
         shutdown.clone(),
     ));
     Ok(Arc::new(App {

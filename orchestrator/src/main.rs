@@ -1,5 +1,9 @@
 //! The `baton` binary: a thin shell over [`baton_orchestrator::run`].
 
+// The default allocator was ~15% of the orchestrator's CPU under load (profiled).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context};
 use baton_orchestrator::config::Config;
 use baton_orchestrator::{blueprint, dev};
@@ -66,8 +70,22 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // BATON_WORKER_THREADS: runtime threads (default: one per core).
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("BATON_WORKER_THREADS")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        let n: usize = n
+            .parse()
+            .with_context(|| format!("invalid BATON_WORKER_THREADS {n:?}"))?;
+        runtime.worker_threads(n.max(1));
+    }
+    runtime.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
     let cfg = Config::from_env()?;

@@ -24,6 +24,7 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub long_polls_waiting: IntGauge,
+    pub store_round_trips: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -66,6 +67,11 @@ impl Metrics {
             "Leases taken back from silent workers",
         ));
         must(registry.register(Box::new(lease_expiries.clone())));
+        let store_round_trips = must(IntGauge::new(
+            "baton_store_round_trips_total",
+            "Requests this orchestrator sent to Redis (a script or pipeline counts once)",
+        ));
+        must(registry.register(Box::new(store_round_trips.clone())));
         let long_polls_waiting = must(IntGauge::new(
             "baton_long_polls_waiting",
             "Worker long-polls held by this orchestrator",
@@ -119,6 +125,7 @@ impl Metrics {
                 latency_buckets,
             ),
             long_polls_waiting,
+            store_round_trips,
             registry,
         }
     }

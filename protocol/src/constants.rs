@@ -74,12 +74,18 @@ pub mod endpoints {
     pub const REGISTER: &str = "/_worker/workers/register";
     pub const TASK_RESULT: &str = "/_worker/tasks/result";
     pub const EVENTS: &str = "/_worker/events";
+    /// Baton extension: several results in one request (`{"results": [...]}`).
+    pub const TASK_RESULTS: &str = "/_worker/tasks/results";
 
     pub fn heartbeat(worker_id: &str) -> String {
         format!("/_worker/workers/{worker_id}")
     }
     pub fn next_task(worker_id: &str) -> String {
         format!("/_worker/workers/{worker_id}/tasks/next")
+    }
+    /// Baton extension: up to `max` tasks in one long-poll (`{"tasks": [...]}`).
+    pub fn next_tasks_batch(worker_id: &str) -> String {
+        format!("/_worker/workers/{worker_id}/tasks/batch")
     }
     pub fn websocket(worker_id: &str) -> String {
         format!("/_worker/ws/{worker_id}")

@@ -71,6 +71,18 @@ async fn worker_on_one_orchestrator_client_on_another() {
     expected.sort();
     assert_eq!(hooked, expected, "one webhook per job");
 
+    // Waiting for the end works on either orchestrator (the end is announced to both).
+    for waiter in [&client, &Client::new(&a.base_url)] {
+        let id = client.create_echo(json!({"waited": true})).await;
+        let (status, job) = waiter.get(&format!("/api/v1/jobs/{id}?wait=10")).await;
+        assert_eq!(
+            (status, job["status"].as_str()),
+            (200, Some("finished")),
+            "{job}"
+        );
+        assert_eq!(job["result"]["waited"], true);
+    }
+
     let hanging = client.create_echo(json!({"hang": true})).await;
     let running = client.wait_status(&hanging, "running", T).await;
     let task_id = running["tasks"][0]["task_id"]

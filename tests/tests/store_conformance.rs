@@ -40,6 +40,7 @@ macro_rules! suite {
 suite!(
     commit_is_compare_and_set,
     claim_takes_priority_then_fifo,
+    a_claim_can_take_several_tasks,
     claim_leases_and_updates_the_job,
     claim_skips_tasks_the_job_no_longer_has,
     leases_expire_unless_heartbeats_extend_them,

@@ -264,6 +264,99 @@ impl OrchestratorClient {
         }
     }
 
+    /// One long-poll for up to `max` tasks (Baton's batch route). Empty after the hold.
+    /// A 404/405 means the server has no batch route: [`WorkerError::Status`] with that
+    /// code, which the caller takes as "use the single route".
+    pub(crate) async fn poll_batch(
+        &self,
+        hold: Duration,
+        skills: &[String],
+        max: usize,
+    ) -> Result<Vec<Polled>, WorkerError> {
+        let path = endpoints::next_tasks_batch(&self.worker_id);
+        let request = self
+            .request(Method::GET, &path)
+            .query(&[
+                ("timeout", seconds_param(hold)),
+                ("available_skills", skills.join(",")),
+                ("max", max.to_string()),
+            ])
+            .timeout(hold + POLL_TIMEOUT_MARGIN);
+        let (status, text) = self.send(Method::GET, &path, request).await?;
+        if status == StatusCode::NO_CONTENT || text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let invalid = |message: String| WorkerError::InvalidResponse {
+            method: "GET",
+            path: path.clone(),
+            message,
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        match value {
+            Value::Object(mut map) => match map.remove("tasks") {
+                Some(Value::Array(tasks)) => Ok(tasks.into_iter().map(read_task).collect()),
+                _ => Err(invalid("no `tasks` array".into())),
+            },
+            _ => Err(invalid("not an object".into())),
+        }
+    }
+
+    /// Posts several results in one request (Baton's batch route), retrying the request
+    /// like [`OrchestratorClient::submit_result`]. Answers are in the order of `results`.
+    pub(crate) async fn submit_results(
+        &self,
+        results: &[TaskResult],
+        attempts: u32,
+        initial_delay: Duration,
+    ) -> Result<Vec<ResultAck>, WorkerError> {
+        let mut delay = initial_delay;
+        let mut attempt = 1;
+        loop {
+            let mut sealed = Vec::with_capacity(results.len());
+            for result in results {
+                let mut stamped = result.clone();
+                stamped.timestamp = Some(now_secs());
+                sealed.push(self.sealer.seal("result", &stamped)?);
+            }
+            let body = serde_json::json!({ "results": sealed });
+            match self
+                .send_json(Method::POST, endpoints::TASK_RESULTS, &body)
+                .await
+            {
+                Ok(answer) => {
+                    let acks: Vec<ResultAck> = answer
+                        .get("results")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().map(|v| read_ack(v.clone())).collect())
+                        .unwrap_or_default();
+                    if acks.len() != results.len() {
+                        return Err(WorkerError::InvalidResponse {
+                            method: "POST",
+                            path: endpoints::TASK_RESULTS.to_string(),
+                            message: format!(
+                                "{} answers for {} results",
+                                acks.len(),
+                                results.len()
+                            ),
+                        });
+                    }
+                    return Ok(acks);
+                }
+                Err(e) if e.is_retryable() && attempt < attempts => {
+                    tracing::warn!(error = %e, attempt, retry_in = ?delay, "results not delivered; retrying");
+                }
+                Err(e) => return Err(e),
+            }
+            tokio::select! {
+                biased;
+                _ = self.killed.cancelled() => return Err(WorkerError::Killed),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = delay.saturating_mul(2);
+            attempt += 1;
+        }
+    }
+
     pub(crate) async fn post_event(&self, event: &WorkerEvent) -> Result<(), WorkerError> {
         let body = self.sealer.seal_event(event)?;
         self.send_json(Method::POST, endpoints::EVENTS, &body)
@@ -290,6 +383,23 @@ fn seconds_param(d: Duration) -> String {
     } else {
         format!("{:.3}", d.as_secs_f64())
     }
+}
+
+/// An answer in a batch: an ack, or `{"status":"error","error":...}` for a refused result
+/// (kept as an ack whose reason is the error).
+fn read_ack(value: Value) -> ResultAck {
+    if value.get("status").and_then(Value::as_str) == Some("error") {
+        let message = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("refused");
+        return ResultAck {
+            status: "error".into(),
+            reason: Some(message.to_string()),
+            transition: None,
+        };
+    }
+    serde_json::from_value(value).unwrap_or_default()
 }
 
 /// Reads a task, tolerating float `timestamp`/`deadline`/`attempt`/`step` (the Python

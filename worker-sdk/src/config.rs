@@ -84,6 +84,10 @@ pub struct WorkerConfig {
     pub cancel_grace: Duration,
     /// Price per skill announced at registration (`COST_PER_SKILL`, a JSON object).
     pub cost_per_skill: BTreeMap<String, f64>,
+    /// Take several tasks per poll and send results that finish together in one request,
+    /// where the orchestrator supports it (`WORKER_BATCHING`, a Baton addition, default
+    /// on; falls back to one-at-a-time against other RXON servers).
+    pub batching: bool,
 }
 
 impl Default for WorkerConfig {
@@ -104,6 +108,7 @@ impl Default for WorkerConfig {
             shutdown_timeout: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(5),
             cost_per_skill: BTreeMap::new(),
+            batching: true,
         }
     }
 }
@@ -130,6 +135,7 @@ impl fmt::Debug for WorkerConfig {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("cancel_grace", &self.cancel_grace)
             .field("cost_per_skill", &self.cost_per_skill)
+            .field("batching", &self.batching)
             .finish()
     }
 }
@@ -181,6 +187,8 @@ impl WorkerConfig {
         shutdown_timeout: Duration;
         /// Sets [`WorkerConfig::cancel_grace`].
         cancel_grace: Duration;
+        /// Sets [`WorkerConfig::batching`].
+        batching: bool;
     }
 
     /// Sets the announced cost of one skill.
@@ -236,6 +244,9 @@ impl WorkerConfig {
         }
         if let Some(v) = get("WORKER_ENABLE_WEBSOCKETS") {
             config.enable_websockets = parse_bool(v, "WORKER_ENABLE_WEBSOCKETS")?;
+        }
+        if let Some(v) = get("WORKER_BATCHING") {
+            config.batching = parse_bool(v, "WORKER_BATCHING")?;
         }
         if let Some(v) = get("COST_PER_SKILL") {
             config.cost_per_skill = parse_costs(v)?;

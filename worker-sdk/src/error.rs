@@ -137,12 +137,19 @@ pub enum WorkerError {
     },
     #[error("the worker was killed")]
     Killed,
+    #[error("result delivery failed: {0}")]
+    Delivery(String),
     #[error("the worker task ended abnormally: {0}")]
     Join(String),
 }
 
 impl WorkerError {
     /// The HTTP status of an error answer, if that is what this is.
+    /// Whether the server has no such route (an RXON server without Baton's batch routes).
+    pub(crate) fn is_missing_route(&self) -> bool {
+        matches!(self.status(), Some(404 | 405))
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             WorkerError::Status { status, .. } => Some(*status),

@@ -105,6 +105,7 @@ mod config;
 mod context;
 mod error;
 mod heartbeat;
+mod results;
 mod runtime;
 mod skill;
 mod state;

@@ -6,7 +6,10 @@
 //! aborts every loop and handler at once.
 //!
 //! The poll loop runs inline: it waits for a free concurrency permit, then long-polls; it
-//! never holds a poll open without room for the task that could come back. Phases of a
+//! never holds a poll open without room for the tasks that could come back. With
+//! batching on (and a server that has Baton's batch routes) one poll asks for as many
+//! tasks as there are free permits, and results go through the batching sender of
+//! [`crate::results`]. Phases of a
 //! graceful shutdown, in order: stop polling (the in-flight long-poll is abandoned), let
 //! tasks finish for `shutdown_timeout`, cancel the rest and wait for their `cancelled`
 //! results, stop the heartbeat loop, send the `offline` heartbeat, close the WebSocket.
@@ -22,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Polled;
 use crate::error::WorkerError;
 use crate::state::Shared;
-use crate::{heartbeat, task_runner, websocket};
+use crate::{heartbeat, results, task_runner, websocket};
 
 /// An empty poll answered faster than this is suspicious (the server is not holding the
 /// poll): pause `idle_poll_delay` before the next to avoid a hot loop.
@@ -33,6 +36,8 @@ const POLL_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// the cancel grace before the runners are aborted.
 const RESULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 const BACKGROUND_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most tasks asked for in one poll.
+const MAX_POLL_BATCH: usize = 32;
 
 pub(crate) async fn run<S>(shared: Arc<Shared>, shutdown: S) -> Result<(), WorkerError>
 where
@@ -62,8 +67,10 @@ async fn lifecycle(shared: Arc<Shared>, stop: CancellationToken) -> Result<(), W
 
     let heartbeat_stop = CancellationToken::new();
     let websocket_stop = CancellationToken::new();
+    let results_stop = CancellationToken::new();
     let mut background = JoinSet::new();
     background.spawn(heartbeat::run(shared.clone(), heartbeat_stop.clone()));
+    background.spawn(results::run(shared.clone(), results_stop.clone()));
     if shared.config.enable_websockets {
         background.spawn(websocket::run(shared.clone(), websocket_stop.clone()));
     }
@@ -75,6 +82,8 @@ async fn lifecycle(shared: Arc<Shared>, stop: CancellationToken) -> Result<(), W
     shared.nudge_heartbeat();
     drain(&shared, &mut tasks).await;
 
+    // Every runner has its result's answer by now.
+    results_stop.cancel();
     heartbeat_stop.cancel();
     websocket_stop.cancel();
     // The heartbeat loop abandons any heartbeat in flight at once; the WebSocket close
@@ -106,35 +115,58 @@ async fn poll_loop(shared: &Arc<Shared>, stop: &CancellationToken, tasks: &mut J
                 Err(_) => return,
             },
         };
+        // Room for more than one task: ask for as many as there are free slots.
+        let mut permits = vec![permit];
+        if shared.batch_routes() {
+            while permits.len() < MAX_POLL_BATCH {
+                match shared.permits.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
         let asked = Instant::now();
         let polled = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            polled = shared.client.poll(hold, &skills) => polled,
+            polled = poll_once(shared, hold, &skills, permits.len()) => polled,
         };
         let pause = match polled {
-            Ok(Some(Polled::Task(task))) => {
+            Ok(items) if !items.is_empty() => {
                 backoff = POLL_BACKOFF_MIN;
-                // Held before the runner starts, so a cancel right behind the task finds it.
-                let lease = shared.tasks.hold(&task.task_id, &task.job_id);
-                tasks.spawn(task_runner::run_task(shared.clone(), *task, lease, permit));
+                for item in items {
+                    match item {
+                        Polled::Task(task) => {
+                            let Some(permit) = permits.pop() else {
+                                tracing::error!(task_id = %task.task_id, "server sent more tasks than asked for");
+                                break;
+                            };
+                            // Held before the runner starts, so a cancel right behind the task finds it.
+                            let lease = shared.tasks.hold(&task.task_id, &task.job_id);
+                            tasks.spawn(task_runner::run_task(
+                                shared.clone(),
+                                *task,
+                                lease,
+                                permit,
+                            ));
+                        }
+                        Polled::Malformed {
+                            job_id,
+                            task_id,
+                            reason,
+                        } => {
+                            tasks.spawn(task_runner::reject_malformed(
+                                shared.clone(),
+                                job_id,
+                                task_id,
+                                reason,
+                            ));
+                        }
+                    }
+                }
                 None
             }
-            Ok(Some(Polled::Malformed {
-                job_id,
-                task_id,
-                reason,
-            })) => {
-                backoff = POLL_BACKOFF_MIN;
-                tasks.spawn(task_runner::reject_malformed(
-                    shared.clone(),
-                    job_id,
-                    task_id,
-                    reason,
-                ));
-                None
-            }
-            Ok(None) => {
+            Ok(_) => {
                 backoff = POLL_BACKOFF_MIN;
                 (asked.elapsed() < FAST_EMPTY_POLL).then_some(shared.config.idle_poll_delay)
             }
@@ -149,6 +181,8 @@ async fn poll_loop(shared: &Arc<Shared>, stop: &CancellationToken, tasks: &mut J
                 Some(pause)
             }
         };
+        // Slots the answer did not fill go back.
+        drop(permits);
         if let Some(pause) = pause.filter(|p| !p.is_zero()) {
             tokio::select! {
                 biased;
@@ -157,6 +191,28 @@ async fn poll_loop(shared: &Arc<Shared>, stop: &CancellationToken, tasks: &mut J
             }
         }
     }
+}
+
+/// One long-poll for up to `max` tasks: the batch route while the server has it, else
+/// the single RXON route.
+async fn poll_once(
+    shared: &Shared,
+    hold: Duration,
+    skills: &[String],
+    max: usize,
+) -> Result<Vec<Polled>, WorkerError> {
+    if shared.batch_routes() {
+        match shared.client.poll_batch(hold, skills, max).await {
+            Err(e) if e.is_missing_route() => shared.disable_batch_routes(),
+            other => return other,
+        }
+    }
+    Ok(shared
+        .client
+        .poll(hold, skills)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Collects finished runners so the set does not grow; a runner never panics (handler

@@ -7,6 +7,7 @@
 //!   only ask for work while a permit is free;
 //! - the [`TaskRegistry`]: task id → cancellation token of every task this worker holds,
 //!   read for `current_tasks` in heartbeats and written by cancel commands;
+//! - the [`ResultQueue`] through which runners hand results to the batching sender;
 //! - a [`Notify`] that asks the heartbeat loop for an early (debounced) heartbeat, and
 //!   flags for re-registration, full skill sync and draining.
 
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::OrchestratorClient;
 use crate::config::WorkerConfig;
+use crate::results::ResultQueue;
 use crate::skill::SkillSet;
 
 /// How long a cancel for a task we do not hold yet is remembered: it can overtake the
@@ -33,6 +35,9 @@ pub(crate) struct Shared {
     pub client: Arc<OrchestratorClient>,
     pub permits: Arc<Semaphore>,
     pub tasks: TaskRegistry,
+    pub results: ResultQueue,
+    /// Batch routes in use: on while `config.batching` and the server has them.
+    batch_routes: AtomicBool,
     heartbeat_nudge: Notify,
     reregister: AtomicBool,
     full_sync: AtomicBool,
@@ -42,12 +47,15 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: WorkerConfig, skills: SkillSet, client: OrchestratorClient) -> Self {
         let permits = Arc::new(Semaphore::new(config.max_concurrent_tasks));
+        let batching = config.batching;
         Shared {
             config,
             skills,
             client: Arc::new(client),
             permits,
             tasks: TaskRegistry::default(),
+            results: ResultQueue::new(),
+            batch_routes: AtomicBool::new(batching),
             heartbeat_nudge: Notify::new(),
             reregister: AtomicBool::new(false),
             full_sync: AtomicBool::new(false),
@@ -57,6 +65,17 @@ impl Shared {
 
     pub(crate) fn worker_id(&self) -> &str {
         &self.config.worker_id
+    }
+
+    pub(crate) fn batch_routes(&self) -> bool {
+        self.batch_routes.load(Ordering::Relaxed)
+    }
+
+    /// The server answered 404/405 on a batch route: use the single routes from now on.
+    pub(crate) fn disable_batch_routes(&self) {
+        if self.batch_routes.swap(false, Ordering::Relaxed) {
+            tracing::info!(worker_id = %self.worker_id(), "orchestrator has no batch routes; polling one task at a time");
+        }
     }
 
     /// Asks for a heartbeat soon; the heartbeat loop debounces bursts.

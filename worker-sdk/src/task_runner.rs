@@ -157,16 +157,12 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 async fn deliver(shared: &Shared, result: &baton_protocol::TaskResult) {
-    let config = &shared.config;
-    let sent = shared
-        .client
-        .submit_result(
-            result,
-            config.result_max_retries,
-            config.result_retry_initial_delay,
-        )
-        .await;
+    let sent = shared.results.submit(result.clone()).await;
     match sent {
+        Ok(ack) if ack.status == "error" => {
+            let reason = ack.reason.as_deref().unwrap_or("none given");
+            tracing::error!(reason, "result refused by the orchestrator");
+        }
         Ok(ack) if ack.status == "ignored" => {
             // Expected after a cancel: the server already closed the job.
             let cancelled = result.status.as_deref() == Some(TASK_STATUS_CANCELLED);

@@ -231,22 +231,26 @@ async fn get_job(
         let (job, doc) = app.engine.job_for_client(&client, id).await?;
         return ok_json(&job_view(&job, &doc));
     }
-    let watchers = &app.dispatcher.jobs;
+    let watchers = &app.engine.watchers;
     let notify = watchers.watch(id);
     let result = async {
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (job, doc) = app.engine.job_for_client(&client, id).await?;
-        if job_status::is_terminal(&job.status) {
-            return ok_json(&job_view(&job, &doc));
+        // A job created here that has not ended as far as we heard needs no read: its
+        // end will wake us (the common create-then-wait pattern).
+        if !app.engine.snapshots.surely_live(id) {
+            let (job, doc) = app.engine.ended_job_for_client(&client, id).await?;
+            if job_status::is_terminal(&job.status) {
+                return ok_json(&job_view(&job, &doc));
+            }
         }
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(wait) => {}
             _ = app.shutdown.cancelled() => {}
         }
-        let (job, doc) = app.engine.job_for_client(&client, id).await?;
+        let (job, doc) = app.engine.ended_job_for_client(&client, id).await?;
         ok_json(&job_view(&job, &doc))
     }
     .await;

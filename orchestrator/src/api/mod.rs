@@ -5,6 +5,7 @@
 //! [`recover`] handler maps. Every response carries `X-RXON-Version`; every request is
 //! counted by route template and status.
 
+pub mod batch;
 pub mod client;
 pub mod error;
 pub mod public;
@@ -145,8 +146,11 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Deserializes a JSON value into a wire type, naming the offending field.
-pub fn from_value<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    T::deserialize(value).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
 }
 
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
@@ -191,6 +195,8 @@ pub fn route_label(method: &str, path: &str) -> &'static str {
         ("POST", ["api", ..]) => "/api/{version}/{blueprint endpoint}",
         (_, ["_worker", "workers", "register"]) => "/_worker/workers/register",
         (_, ["_worker", "workers", _, "tasks", "next"]) => "/_worker/workers/{id}/tasks/next",
+        (_, ["_worker", "workers", _, "tasks", "batch"]) => "/_worker/workers/{id}/tasks/batch",
+        (_, ["_worker", "tasks", "results"]) => "/_worker/tasks/results",
         (_, ["_worker", "workers", _]) => "/_worker/workers/{id}",
         (_, ["_worker", "tasks", "result"]) => "/_worker/tasks/result",
         (_, ["_worker", "events"]) => "/_worker/events",

@@ -46,6 +46,7 @@ async fn metrics_text(app: &AppRef) -> Response {
     {
         m.active_workers.set(n as i64);
     }
+    m.store_round_trips.set(store.round_trips() as i64);
     let mut resp = Response::new(m.render().into());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

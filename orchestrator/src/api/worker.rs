@@ -15,7 +15,8 @@ use crate::clock::now_ms;
 use crate::store::WorkerUpdate;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
-    Heartbeat, HeartbeatResponse, TaskResult, WorkerEvent, WorkerRegistration, EVENT_TYPE_PROGRESS,
+    Heartbeat, HeartbeatResponse, ResultAck, TaskResult, WorkerEvent, WorkerRegistration,
+    EVENT_TYPE_PROGRESS,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -84,6 +85,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
             .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
                 respond(event(&app, h, b).await)
             });
+    let batch = super::batch::routes(app.clone());
     let ws = super::ws::route(app);
     register
         .or(heartbeat)
@@ -93,6 +95,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .or(result)
         .unify()
         .or(events)
+        .unify()
+        .or(batch)
         .unify()
         .or(ws)
         .unify()
@@ -144,7 +148,7 @@ fn lease_deadline(app: &AppRef, now: i64) -> i64 {
 async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
-    let reg: WorkerRegistration = from_value(value.clone(), "registration")?;
+    let reg: WorkerRegistration = from_value(&value, "registration")?;
     check_id(&reg.worker_id, "worker_id")?;
     if h.1.as_deref().is_some_and(|id| id != reg.worker_id) {
         return Err(ApiError::bad_request(
@@ -212,7 +216,7 @@ async fn heartbeat(
     let ping = body.iter().all(u8::is_ascii_whitespace);
     if !ping {
         let value = parse_json(&body)?;
-        let hb: Heartbeat = from_value(value.clone(), "heartbeat")?;
+        let hb: Heartbeat = from_value(&value, "heartbeat")?;
         if !hb.worker_id.is_empty() && hb.worker_id != worker_id {
             return Err(ApiError::bad_request(
                 "the body's worker_id does not match the URL",
@@ -248,7 +252,28 @@ async fn next_task(
     h: WorkerHeaders,
     q: HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    authenticate(app, &h, Some(worker_id))?;
+    let mut tasks = poll(app, worker_id, &h, &q, 1).await?;
+    match tasks.pop() {
+        Some(body) => Ok(raw_json_response(StatusCode::OK, body)),
+        None => Ok(no_content()),
+    }
+}
+
+pub(crate) fn no_content() -> Response {
+    let mut resp = Response::new(Default::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// A long-poll for up to `max` tasks; returns their payloads (JSON), empty after the hold.
+pub(crate) async fn poll(
+    app: &AppRef,
+    worker_id: &str,
+    h: &WorkerHeaders,
+    q: &HashMap<String, String>,
+    max: usize,
+) -> Result<Vec<String>, ApiError> {
+    authenticate(app, h, Some(worker_id))?;
     check_id(worker_id, "worker id")?;
     let mut hold = app.cfg.poll_hold;
     if let Some(t) = q.get("timeout") {
@@ -278,23 +303,30 @@ async fn next_task(
     for s in &skills {
         check_id(s, "skill")?;
     }
-    match app.dispatcher.next_task(worker_id, &skills, hold).await? {
-        Some(handout) => {
-            tracing::debug!(worker_id, task_id = %handout.task.task_id, job_id = %handout.task.job_id, "task handed out");
-            Ok(raw_json_response(StatusCode::OK, handout.body))
-        }
-        None => {
-            let mut resp = Response::new(Default::default());
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            Ok(resp)
-        }
+    let handouts = app
+        .dispatcher
+        .next_tasks(worker_id, &skills, hold, max)
+        .await?;
+    for h in &handouts {
+        tracing::debug!(worker_id, task_id = %h.task.task_id, job_id = %h.task.job_id, "task handed out");
     }
+    Ok(handouts.into_iter().map(|h| h.body).collect())
 }
 
 async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
-    let result: TaskResult = from_value(value.clone(), "task result")?;
+    let ack = apply_result(app, &h, &value).await?;
+    ok_json(&serde_json::to_value(ack).unwrap_or_default())
+}
+
+/// Checks and applies one result body (also used by the batch route).
+pub(crate) async fn apply_result(
+    app: &AppRef,
+    h: &WorkerHeaders,
+    value: &Value,
+) -> Result<ResultAck, ApiError> {
+    let result: TaskResult = from_value(value, "task result")?;
     let result = result.normalize();
     let worker_id = result
         .worker_id
@@ -306,13 +338,13 @@ async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, 
     if result.job_id.is_empty() || result.task_id.is_empty() {
         return Err(ApiError::bad_request("a result needs job_id and task_id"));
     }
-    let cred = authenticate(app, &h, Some(&worker_id))?;
-    verify(app, &cred, &value, &worker_id, &[])?;
+    let cred = authenticate(app, h, Some(&worker_id))?;
+    verify(app, &cred, value, &worker_id, &[])?;
     let ack = app.engine.submit_result(&worker_id, result).await?;
     if ack.status != "accepted" {
         tracing::info!(worker_id, reason = ?ack.reason, "result ignored");
     }
-    ok_json(&serde_json::to_value(ack).unwrap_or_default())
+    Ok(ack)
 }
 
 async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
@@ -327,7 +359,7 @@ async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, A
 
 /// An event from HTTP or the WebSocket: `progress` updates the job.
 pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Result<(), ApiError> {
-    let event: WorkerEvent = from_value(value.clone(), "event")?;
+    let event: WorkerEvent = from_value(&value, "event")?;
     let cred = authenticate(app, h, Some(&event.worker_id))?;
     verify(app, &cred, &value, &event.worker_id, EVENT_UNSIGNED_FIELDS)?;
     if event.event_type == EVENT_TYPE_PROGRESS {

@@ -29,6 +29,14 @@ impl JobWatchers {
         }
     }
 
+    /// Wakes every waiter (after notices may have been lost); they re-read their job.
+    pub fn wake_all(&self) {
+        let all: Vec<String> = self.map.iter().map(|e| e.key().clone()).collect();
+        for id in all {
+            self.done(&id);
+        }
+    }
+
     /// A waiter leaves; the entry goes with the last one.
     pub fn release(&self, job_id: &str, notify: Arc<Notify>) {
         drop(notify);

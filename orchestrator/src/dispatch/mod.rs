@@ -21,7 +21,7 @@ use waiters::Waiters;
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     pub waiters: Arc<Waiters>,
-    pub jobs: Arc<job_watch::JobWatchers>,
+    snapshots: Arc<crate::engine::snapshots::Snapshots>,
     metrics: Arc<Metrics>,
     lease_timeout: Duration,
     shutdown: CancellationToken,
@@ -38,64 +38,82 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         lease_timeout: Duration,
+        snapshots: Arc<crate::engine::snapshots::Snapshots>,
+        waiters: Arc<Waiters>,
         shutdown: CancellationToken,
     ) -> Dispatcher {
         Dispatcher {
             store,
-            waiters: Waiters::new(),
-            jobs: Default::default(),
+            waiters,
+            snapshots,
             metrics,
             lease_timeout,
             shutdown,
         }
     }
 
-    async fn claim(&self, worker_id: &str, skills: &[String]) -> StoreResult<Option<ClaimedTask>> {
+    async fn claim(
+        &self,
+        worker_id: &str,
+        skills: &[String],
+        max: usize,
+    ) -> StoreResult<Vec<ClaimedTask>> {
         let now = now_ms();
         let req = ClaimRequest {
             worker_id: worker_id.to_string(),
             skills: skills.to_vec(),
             now_ms: now,
             lease_deadline_ms: now + self.lease_timeout.as_millis() as i64,
+            max,
         };
         self.store.claim(&req).await
     }
 
-    /// The next task for `worker_id`, waiting up to `hold`; `None` when nothing came (or
-    /// the orchestrator is shutting down).
-    pub async fn next_task(
+    /// Up to `max` tasks for `worker_id`, waiting up to `hold` for the first; empty when
+    /// nothing came (or the orchestrator is shutting down).
+    pub async fn next_tasks(
         &self,
         worker_id: &str,
         skills: &[String],
         hold: Duration,
-    ) -> StoreResult<Option<Handout>> {
+        max: usize,
+    ) -> StoreResult<Vec<Handout>> {
         if skills.is_empty() {
             tokio::select! {
                 _ = tokio::time::sleep(hold) => {}
                 _ = self.shutdown.cancelled() => {}
             }
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let deadline = tokio::time::Instant::now() + hold;
         let mut guard = self.waiters.register(skills);
         self.metrics.long_polls_waiting.inc();
         let _gauge = scopeguard(|| self.metrics.long_polls_waiting.dec());
         loop {
-            if let Some(task) = self.claim(worker_id, skills).await? {
+            let tasks = self.claim(worker_id, skills, max).await?;
+            if let Some(last) = tasks.last() {
                 guard.consume();
-                if task.remaining > 0 {
+                if last.remaining > 0 {
                     // More work queued: keep the chain going for the next poller.
-                    self.waiters.wake_one(&task.skill);
+                    self.waiters.wake_one(&last.skill);
                 }
-                self.record(&task);
-                let body = with_deadline(&task);
-                return Ok(Some(Handout { task, body }));
+                return Ok(tasks
+                    .into_iter()
+                    .map(|mut task| {
+                        if let Some(job) = task.job.take() {
+                            self.snapshots.claimed(&task.task_id, job);
+                        }
+                        self.record(&task);
+                        let body = with_deadline(&task);
+                        Handout { task, body }
+                    })
+                    .collect());
             }
             guard.rearm();
             tokio::select! {
                 _ = guard.fired() => {}
-                _ = tokio::time::sleep_until(deadline) => return Ok(None),
-                _ = self.shutdown.cancelled() => return Ok(None),
+                _ = tokio::time::sleep_until(deadline) => return Ok(Vec::new()),
+                _ = self.shutdown.cancelled() => return Ok(Vec::new()),
             }
         }
     }
@@ -144,7 +162,7 @@ pub trait CommandSink: Send + Sync + 'static {
 pub fn spawn_notice_loop(
     store: Arc<dyn Store>,
     waiters: Arc<Waiters>,
-    jobs: Arc<job_watch::JobWatchers>,
+    engine: Arc<crate::engine::Engine>,
     commands: Arc<dyn CommandSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -161,10 +179,18 @@ pub fn spawn_notice_loop(
                     }
                 }
                 notice = rx.recv() => match notice {
-                    Ok(Notice::TaskReady(skill)) => { waiters.wake_one(&skill); }
-                    Ok(Notice::JobDone(job_id)) => jobs.done(&job_id),
+                    Ok(Notice::TaskReady { skill, origin }) => {
+                        // Our own enqueues woke our pollers already (Engine::apply).
+                        if origin != engine.instance_id {
+                            waiters.wake_one(&skill);
+                        }
+                    }
+                    Ok(Notice::JobDone(job_id)) => engine.job_done(&job_id),
                     Ok(Notice::Command { worker_id, payload }) => commands.send(&worker_id, &payload),
-                    Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => waiters.wake_all(),
+                    Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => {
+                        waiters.wake_all();
+                        engine.resync();
+                    }
                     Err(RecvError::Closed) => break,
                 },
             }
@@ -187,6 +213,7 @@ mod tests {
             claimed_ms: 10_500,
             result_timeout_ms: 60_000,
             remaining: 0,
+            job: None,
         };
         let v: serde_json::Value = serde_json::from_str(&with_deadline(&task)).unwrap();
         assert_eq!(v["deadline"], serde_json::json!(70));

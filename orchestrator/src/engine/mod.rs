@@ -5,6 +5,7 @@
 mod flow;
 pub mod job;
 mod reaper;
+pub mod snapshots;
 mod webhook;
 
 pub use flow::{backoff, classify, FailureClass, MAX_TRANSITIONS};
@@ -13,6 +14,8 @@ pub use reaper::spawn_reaper;
 use crate::blueprint::{Blueprint, Registry, StateKind};
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::dispatch::job_watch::JobWatchers;
+use crate::dispatch::waiters::Waiters;
 use crate::metrics::Metrics;
 use crate::store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
 use baton_protocol::{
@@ -64,6 +67,14 @@ pub enum CancelDelivery {
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
+    /// Recently claimed and ended jobs (saves store reads).
+    pub snapshots: Arc<snapshots::Snapshots>,
+    /// Clients waiting for jobs to end.
+    pub watchers: Arc<JobWatchers>,
+    /// Workers waiting for tasks (woken directly by this process's enqueues).
+    pub waiters: Arc<Waiters>,
+    /// This process's id: tags its notices so it can skip their echo.
+    pub instance_id: String,
     pub blueprints: Arc<Registry>,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
@@ -118,6 +129,10 @@ impl Engine {
             .unwrap_or_else(|_| reqwest::Client::new());
         Engine {
             store,
+            snapshots: Default::default(),
+            watchers: Default::default(),
+            waiters: Waiters::new(),
+            instance_id: uuid::Uuid::new_v4().simple().to_string(),
             blueprints,
             cfg,
             metrics,
@@ -176,8 +191,16 @@ impl Engine {
         );
         tx.enter(&bp.start);
         let status = tx.commit.status.clone();
-        match self.store.commit(&tx.into_commit()).await? {
+        let live = !job_status::is_terminal(&status);
+        if live {
+            // Before the commit: its end may be noticed before this call returns.
+            self.snapshots.created(&job_id);
+        }
+        match self.commit(&mut tx.into_commit()).await? {
             CommitOutcome::Committed { .. } => {
+                if !live {
+                    self.job_done(&job_id);
+                }
                 self.metrics
                     .jobs_created
                     .with_label_values(&[&bp.name])
@@ -187,6 +210,25 @@ impl Engine {
             }
             CommitOutcome::Conflict => Err(EngineError::Internal("job id collision".into())),
         }
+    }
+
+    /// Like [`Engine::job_for_client`], but a job that just ended here is served from
+    /// memory (its end woke the caller).
+    pub async fn ended_job_for_client(
+        &self,
+        client: &str,
+        job_id: &str,
+    ) -> Result<(StoredJob, JobDoc), EngineError> {
+        let Some(job) = self.snapshots.get_ended(job_id) else {
+            return self.job_for_client(client, job_id).await;
+        };
+        let doc = parse_doc(&job)?;
+        if doc.client != client {
+            return Err(EngineError::Forbidden(
+                "this job belongs to another client".into(),
+            ));
+        }
+        Ok((job, doc))
     }
 
     /// A job with its document, checked to belong to `client`.
@@ -215,9 +257,18 @@ impl Engine {
         worker_id: &str,
         result: TaskResult,
     ) -> Result<ResultAck, EngineError> {
+        // The job as this orchestrator's claim left it, if it handed the task out.
+        let mut cached = self
+            .snapshots
+            .take_claimed(&result.task_id)
+            .filter(|j| j.id == result.job_id);
         for _ in 0..COMMIT_ATTEMPTS {
-            let Some(job) = self.store.get_job(&result.job_id).await? else {
-                return Ok(ignored(ignored_reasons::JOB_NOT_FOUND));
+            let job = match cached.take() {
+                Some(job) => job,
+                None => match self.store.get_job(&result.job_id).await? {
+                    Some(job) => job,
+                    None => return Ok(ignored(ignored_reasons::JOB_NOT_FOUND)),
+                },
             };
             if job_status::is_terminal(&job.status) {
                 self.store.ack_cancel(worker_id, &result.task_id).await?;
@@ -291,7 +342,7 @@ impl Engine {
             let transition = tx.transition.clone();
             let new_status = tx.commit.status.clone();
             let blueprint = bp.name.clone();
-            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+            if self.apply(&job, tx).await? {
                 self.metrics.results.with_label_values(&[&status]).inc();
                 if job_status::is_terminal(&new_status) {
                     self.metrics
@@ -309,6 +360,50 @@ impl Engine {
         Err(EngineError::Conflict(
             "job is changing too fast; retry the result".into(),
         ))
+    }
+
+    /// Commits, tagged with this instance, and wakes local pollers for what it queued
+    /// (other orchestrators are woken by the store's notice).
+    async fn commit(
+        &self,
+        commit: &mut crate::store::Commit,
+    ) -> Result<CommitOutcome, EngineError> {
+        commit.origin.clone_from(&self.instance_id);
+        let outcome = self.store.commit(commit).await?;
+        if let CommitOutcome::Committed { .. } = outcome {
+            for e in &commit.enqueue {
+                self.waiters.wake_one(&e.skill);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// A job ended (here, or anywhere by notice): wake its waiters.
+    pub fn job_done(&self, job_id: &str) {
+        self.snapshots.done(job_id);
+        self.watchers.done(job_id);
+    }
+
+    /// Notices may have been missed: waiters re-read, nothing is assumed live.
+    pub fn resync(&self) {
+        self.snapshots.resync();
+        self.watchers.wake_all();
+    }
+
+    /// Commits `tx` against `before`; false on a conflict (the caller reads again). A job
+    /// that ended is remembered and its local waiters woken at once.
+    pub(crate) async fn apply(&self, before: &StoredJob, tx: Tx<'_>) -> Result<bool, EngineError> {
+        let mut commit = tx.into_commit();
+        match self.commit(&mut commit).await? {
+            CommitOutcome::Committed { version } => {
+                if job_status::is_terminal(&commit.status) {
+                    self.snapshots.ended(before.after(&commit, version));
+                    self.job_done(&commit.job_id);
+                }
+                Ok(true)
+            }
+            CommitOutcome::Conflict => Ok(false),
+        }
     }
 
     /// Re-dispatches a task a worker gave back or lost; a task that keeps coming back is
@@ -364,7 +459,7 @@ impl Engine {
             tx.history("job_cancel_requested", json!({"client": client}));
             tx.finish(job_status::CANCELLED, None, None);
             let blueprint = bp.name.clone();
-            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+            if self.apply(&job, tx).await? {
                 self.metrics
                     .jobs_ended
                     .with_label_values(&[&blueprint, job_status::CANCELLED])

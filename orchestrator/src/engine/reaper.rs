@@ -7,7 +7,7 @@ use super::flow::{timer_member, Tx};
 use super::{parse_doc, Engine, EngineError};
 use crate::blueprint::StateKind;
 use crate::clock::now_ms;
-use crate::store::{CommitOutcome, Expect, TaskSlot};
+use crate::store::{Expect, TaskSlot};
 use baton_protocol::{error_codes, job_status};
 use serde_json::json;
 use std::sync::Arc;
@@ -128,7 +128,7 @@ impl Engine {
                 }
             }
             let status = tx.commit.status.clone();
-            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+            if self.apply(&job, tx).await? {
                 if job_status::is_terminal(&status) {
                     self.metrics
                         .jobs_ended
@@ -178,7 +178,7 @@ impl Engine {
                 json!({"task_id": task_id, "worker_id": worker}),
             );
             self.redispatch_released(&mut tx, &ds, "lost with its worker");
-            if let CommitOutcome::Committed { .. } = self.store.commit(&tx.into_commit()).await? {
+            if self.apply(&job, tx).await? {
                 self.metrics.lease_expiries.inc();
                 tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
                 return Ok(());

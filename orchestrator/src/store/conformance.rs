@@ -22,6 +22,7 @@ macro_rules! cases {
 cases!(
     commit_is_compare_and_set,
     claim_takes_priority_then_fifo,
+    a_claim_can_take_several_tasks,
     claim_leases_and_updates_the_job,
     claim_skips_tasks_the_job_no_longer_has,
     leases_expire_unless_heartbeats_extend_them,
@@ -57,6 +58,7 @@ async fn job_with_task(
 ) -> String {
     let member = queue_member(crate::clock::now_us(), task_id);
     let mut c = Commit::new(job_id, Expect::New, "pending", doc(0));
+    c.origin = "instance-a".into();
     c.set_slots.push((
         task_id.into(),
         TaskSlot::Queued {
@@ -86,7 +88,15 @@ fn claim_req(worker: &str, skills: &[&str]) -> ClaimRequest {
         skills: skills.iter().map(|s| s.to_string()).collect(),
         now_ms: now,
         lease_deadline_ms: now + 60_000,
+        max: 1,
     }
+}
+
+/// Claims at most one task.
+async fn claim_one(store: &Arc<dyn Store>, req: &ClaimRequest) -> Option<ClaimedTask> {
+    let mut tasks = store.claim(req).await.unwrap();
+    assert!(tasks.len() <= 1, "asked for one task, got {}", tasks.len());
+    tasks.pop()
 }
 
 fn worker_update(id: &str, ttl_ms: u64) -> WorkerUpdate {
@@ -143,11 +153,7 @@ pub async fn claim_takes_priority_then_fifo(store: Arc<dyn Store>) {
     job_with_task(&store, "jd", "td", "echo", 9.0).await;
     let order: Vec<String> = {
         let mut out = Vec::new();
-        while let Some(t) = store
-            .claim(&claim_req("w1", &["echo", "other"]))
-            .await
-            .unwrap()
-        {
+        while let Some(t) = claim_one(&store, &claim_req("w1", &["echo", "other"])).await {
             out.push(t.task_id);
         }
         out
@@ -157,24 +163,43 @@ pub async fn claim_takes_priority_then_fifo(store: Arc<dyn Store>) {
         vec!["td", "tb", "ta", "tc"],
         "priority first, then first in first out"
     );
-    assert!(store
-        .claim(&claim_req("w1", &["echo"]))
+    assert!(claim_one(&store, &claim_req("w1", &["echo"]))
         .await
-        .unwrap()
         .is_none());
-    assert!(store.claim(&claim_req("w1", &[])).await.unwrap().is_none());
+    assert!(claim_one(&store, &claim_req("w1", &[])).await.is_none());
+}
+
+pub async fn a_claim_can_take_several_tasks(store: Arc<dyn Store>) {
+    job_with_task(&store, "ja", "ta", "echo", 0.0).await;
+    job_with_task(&store, "jb", "tb", "other", 5.0).await;
+    job_with_task(&store, "jc", "tc", "echo", 0.0).await;
+    let mut req = claim_req("w1", &["echo", "other"]);
+    req.max = 2;
+    let tasks = store.claim(&req).await.unwrap();
+    let ids: Vec<&str> = tasks.iter().map(|t| t.task_id.as_str()).collect();
+    assert_eq!(ids, vec!["tb", "ta"], "the best two, in order");
+    assert_eq!(tasks[1].remaining, 1, "one echo task left");
+    for (job, task) in [("jb", "tb"), ("ja", "ta")] {
+        let job = store.get_job(job).await.unwrap().unwrap();
+        assert!(matches!(&job.tasks[task], TaskSlot::Leased { worker, .. } if worker == "w1"));
+    }
+    req.max = 10;
+    let rest = store.claim(&req).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|t| t.task_id.as_str()).collect::<Vec<_>>(),
+        vec!["tc"]
+    );
+    assert!(store.claim(&req).await.unwrap().is_empty());
 }
 
 pub async fn claim_leases_and_updates_the_job(store: Arc<dyn Store>) {
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
     job_with_task(&store, "j2", "t2", "echo", 0.0).await;
-    assert!(store
-        .claim(&claim_req("w1", &["nothing"]))
+    assert!(claim_one(&store, &claim_req("w1", &["nothing"]))
         .await
-        .unwrap()
         .is_none());
     let req = claim_req("w1", &["echo"]);
-    let t = store.claim(&req).await.unwrap().expect("a task");
+    let t = claim_one(&store, &req).await.expect("a task");
     assert_eq!(
         (t.job_id.as_str(), t.task_id.as_str(), t.skill.as_str()),
         ("j1", "t1", "echo")
@@ -223,10 +248,8 @@ pub async fn claim_skips_tasks_the_job_no_longer_has(store: Arc<dyn Store>) {
         store.commit(&c).await.unwrap(),
         CommitOutcome::Committed { .. }
     ));
-    let t = store
-        .claim(&claim_req("w1", &["echo"]))
+    let t = claim_one(&store, &claim_req("w1", &["echo"]))
         .await
-        .unwrap()
         .expect("the live task");
     assert_eq!(t.task_id, "t2");
     assert!(
@@ -243,7 +266,7 @@ pub async fn leases_expire_unless_heartbeats_extend_them(store: Arc<dyn Store>) 
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
     let mut req = claim_req("w1", &["echo"]);
     req.lease_deadline_ms = req.now_ms + 1_000;
-    store.claim(&req).await.unwrap().expect("claimed");
+    claim_one(&store, &req).await.expect("claimed");
     let vis = Duration::from_secs(30);
     assert!(store
         .claim_expired_leases(req.now_ms, 10, vis)
@@ -283,7 +306,7 @@ pub async fn leases_expire_unless_heartbeats_extend_them(store: Arc<dyn Store>) 
         .is_empty());
     // Releasing through a commit ends the lease too.
     job_with_task(&store, "j2", "t2", "echo", 0.0).await;
-    store.claim(&req).await.unwrap().expect("claimed");
+    claim_one(&store, &req).await.expect("claimed");
     let job = store.get_job("j2").await.unwrap().unwrap();
     let mut c = Commit::new("j2", Expect::Version(job.version), "finished", doc(9));
     c.release.push(("t2".into(), "w1".into()));
@@ -431,10 +454,8 @@ pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {
         .await
         .unwrap();
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
-    store
-        .claim(&claim_req("w1", &["echo"]))
+    claim_one(&store, &claim_req("w1", &["echo"]))
         .await
-        .unwrap()
         .expect("claimed");
     let job = store.get_job("j1").await.unwrap().unwrap();
     let mut c = Commit::new("j1", Expect::Version(job.version), "cancelled", doc(1));
@@ -482,14 +503,18 @@ pub async fn enqueue_publishes_task_ready(store: Arc<dyn Store>) {
     job_with_task(&store, "j1", "t1", "resize", 0.0).await;
     let skill = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            if let Ok(Notice::TaskReady(skill)) = notices.recv().await {
-                return skill;
+            if let Ok(Notice::TaskReady { skill, origin }) = notices.recv().await {
+                return (skill, origin);
             }
         }
     })
     .await
     .expect("task-ready notice");
-    assert_eq!(skill, "resize");
+    assert_eq!(
+        skill,
+        ("resize".to_string(), "instance-a".to_string()),
+        "skill and origin"
+    );
 }
 
 pub async fn history_is_bounded_and_progress_needs_an_active_task(store: Arc<dyn Store>) {
@@ -539,7 +564,7 @@ pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {
     let depths = store.queue_depths().await.unwrap();
     assert_eq!(depths.get("echo"), Some(&2));
     assert_eq!(depths.get("resize"), Some(&1));
-    store.claim(&claim_req("w", &["resize"])).await.unwrap();
+    claim_one(&store, &claim_req("w", &["resize"])).await;
     assert_eq!(store.queue_depths().await.unwrap().get("resize"), Some(&0));
     let counts = store.job_counts().await.unwrap();
     assert_eq!(

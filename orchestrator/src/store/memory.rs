@@ -169,7 +169,10 @@ impl Store for MemoryStore {
                     .entry(e.skill.clone())
                     .or_default()
                     .insert(&e.member, -e.priority);
-                notices.push(Notice::TaskReady(e.skill.clone()));
+                notices.push(Notice::TaskReady {
+                    skill: e.skill.clone(),
+                    origin: c.origin.clone(),
+                });
             }
             for (skill, member) in &c.dequeue {
                 if let Some(q) = inner.queues.get_mut(skill) {
@@ -243,10 +246,11 @@ impl Store for MemoryStore {
         }
     }
 
-    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>> {
+    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        loop {
+        let mut out = Vec::new();
+        while out.len() < req.max.max(1) {
             // Best head among the worker's queues: lowest score (= highest priority),
             // then lowest member (= oldest).
             let mut best: Option<(f64, String, String)> = None;
@@ -262,7 +266,7 @@ impl Store for MemoryStore {
                 }
             }
             let Some((_, member, skill)) = best else {
-                return Ok(None);
+                break;
             };
             let queue = inner.queues.get_mut(&skill).expect("queue seen above");
             queue.remove(&member);
@@ -301,6 +305,14 @@ impl Store for MemoryStore {
                 job.history.pop_front();
             }
             let new_status = job.status.clone();
+            let snapshot = StoredJob {
+                id: blob.job_id.clone(),
+                version: job.version,
+                status: job.status.clone(),
+                doc: job.doc.clone(),
+                progress: job.progress.clone(),
+                tasks: job.tasks.clone(),
+            };
             if new_status != old_status {
                 inner.count(&old_status, -1);
                 inner.count(&new_status, 1);
@@ -320,7 +332,7 @@ impl Store for MemoryStore {
                     (req.now_ms + blob.result_timeout_ms) as f64,
                 );
             }
-            return Ok(Some(ClaimedTask {
+            out.push(ClaimedTask {
                 job_id: blob.job_id,
                 task_id,
                 skill,
@@ -329,8 +341,10 @@ impl Store for MemoryStore {
                 claimed_ms: req.now_ms,
                 result_timeout_ms: blob.result_timeout_ms,
                 remaining,
-            }));
+                job: Some(snapshot),
+            });
         }
+        Ok(out)
     }
 
     async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>> {

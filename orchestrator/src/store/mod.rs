@@ -124,6 +124,64 @@ pub struct StoredJob {
     pub tasks: BTreeMap<String, TaskSlot>,
 }
 
+impl StoredJob {
+    /// Builds a job from its hash fields; `None` for a hash without a version (nothing,
+    /// or only a stray field of an expired job).
+    pub fn from_fields(
+        job_id: &str,
+        fields: impl IntoIterator<Item = (String, String)>,
+    ) -> StoreResult<Option<StoredJob>> {
+        let mut job = StoredJob {
+            id: job_id.to_string(),
+            version: 0,
+            status: String::new(),
+            doc: String::new(),
+            progress: None,
+            tasks: BTreeMap::new(),
+        };
+        for (field, value) in fields {
+            match field.as_str() {
+                "v" => {
+                    job.version = value
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("job {job_id} version")))?
+                }
+                "status" => job.status = value,
+                "doc" => job.doc = value,
+                "progress" => job.progress = Some(value),
+                f => {
+                    if let Some(task_id) = f.strip_prefix("t:") {
+                        let slot = TaskSlot::decode(&value).ok_or_else(|| {
+                            StoreError::Corrupt(format!("job {job_id} slot {value}"))
+                        })?;
+                        job.tasks.insert(task_id.to_string(), slot);
+                    }
+                }
+            }
+        }
+        Ok((job.version > 0).then_some(job))
+    }
+
+    /// The job as `commit` (applied at `version`) leaves it.
+    pub fn after(&self, commit: &Commit, version: u64) -> StoredJob {
+        let mut tasks = self.tasks.clone();
+        for (id, slot) in &commit.set_slots {
+            tasks.insert(id.clone(), slot.clone());
+        }
+        for id in &commit.del_slots {
+            tasks.remove(id);
+        }
+        StoredJob {
+            id: self.id.clone(),
+            version,
+            status: commit.status.clone(),
+            doc: commit.doc.clone(),
+            progress: self.progress.clone(),
+            tasks,
+        }
+    }
+}
+
 /// A stored task: the payload a worker receives and what the claim needs besides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskBlob {
@@ -196,6 +254,8 @@ pub enum Expect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Commit {
     pub job_id: String,
+    /// Id of the orchestrator making the change (tags the notices it causes).
+    pub origin: String,
     pub expect: Expect,
     pub status: String,
     pub doc: String,
@@ -223,6 +283,7 @@ impl Commit {
     pub fn new(job_id: &str, expect: Expect, status: &str, doc: String) -> Commit {
         Commit {
             job_id: job_id.to_string(),
+            origin: String::new(),
             expect,
             status: status.to_string(),
             doc,
@@ -258,6 +319,8 @@ pub struct ClaimRequest {
     pub skills: Vec<String>,
     pub now_ms: i64,
     pub lease_deadline_ms: i64,
+    /// Most tasks to take (at least one is asked for).
+    pub max: usize,
 }
 
 /// A task a claim handed out (its lease already recorded).
@@ -272,6 +335,9 @@ pub struct ClaimedTask {
     pub result_timeout_ms: i64,
     /// Tasks left in the queue the task came from.
     pub remaining: u64,
+    /// The job right after the claim (same version): lets the result of this task be
+    /// applied without reading the job again, when nothing changed it meanwhile.
+    pub job: Option<StoredJob>,
 }
 
 /// A worker's registration or heartbeat, as stored.
@@ -306,8 +372,9 @@ pub struct WorkerRecord {
 /// Cross-instance notices.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
-    /// A task was queued for this skill.
-    TaskReady(String),
+    /// A task was queued for `skill` by the orchestrator `origin` (which already woke its
+    /// own pollers).
+    TaskReady { skill: String, origin: String },
     /// A job reached a terminal status.
     JobDone(String),
     /// A command (JSON) for a worker's WebSocket.
@@ -328,8 +395,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a job's progress if `task_id` is one of its active tasks.
     async fn set_progress(&self, job_id: &str, task_id: &str, progress: &str) -> StoreResult<bool>;
 
-    /// Takes the best task (highest priority, then oldest) among `skills` and leases it.
-    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>>;
+    /// Takes up to `req.max` of the best tasks (highest priority, then oldest) among
+    /// `skills` and leases them, in that order; empty when nothing is queued.
+    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>>;
     async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>>;
     /// Due timers, made invisible to other callers for `visibility`.
     async fn claim_due_timers(
@@ -370,6 +438,12 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>>;
 
     fn subscribe(&self) -> broadcast::Receiver<Notice>;
+
+    /// Requests sent to the backing server so far (a pipeline or script counts once);
+    /// 0 for the in-memory store.
+    fn round_trips(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(test)]

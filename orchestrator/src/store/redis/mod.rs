@@ -22,11 +22,12 @@
 //! command, prefixed with the worker id) reach every orchestrator through one subscription;
 //! idle long-polls hold no Redis connection.
 
+mod pool;
 mod pubsub;
 
 use super::*;
 use ::redis::{AsyncCommands, Script};
-use deadpool_redis::{Connection, Pool, PoolConfig, Runtime};
+use pool::{Connection, Pool};
 use std::sync::Arc;
 
 struct Scripts {
@@ -103,6 +104,7 @@ const WS_ONLY_TTL_MS: i64 = 60_000;
 
 pub struct RedisStore {
     pool: Pool,
+    round_trips: std::sync::atomic::AtomicU64,
     keys: Keys,
     scripts: Arc<Scripts>,
     history_limit: usize,
@@ -128,10 +130,13 @@ impl RedisStore {
         pool_size: usize,
         history_limit: usize,
     ) -> StoreResult<RedisStore> {
-        let mut cfg = deadpool_redis::Config::from_url(url);
-        cfg.pool = Some(PoolConfig::new(pool_size.max(1)));
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
+        let manager = pool::Manager::new(url).map_err(redis_err)?;
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(3)))
+            .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let client = ::redis::Client::open(url).map_err(redis_err)?;
         let keys = Keys::new(prefix);
@@ -139,6 +144,7 @@ impl RedisStore {
         let subscriber = pubsub::spawn(client, keys.clone(), notices.clone());
         let store = RedisStore {
             pool,
+            round_trips: Default::default(),
             keys,
             scripts: Arc::new(Scripts::load()),
             history_limit: history_limit.max(1),
@@ -149,10 +155,14 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// A pooled connection for one request (each call is one round trip).
     async fn conn(&self) -> StoreResult<Connection> {
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.pool
             .get()
             .await
+            .map(Connection)
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
@@ -223,6 +233,7 @@ fn commit_invocation<'a>(
             String::new()
         },
         c.job_id.clone(),
+        c.origin.clone(),
     ];
     args.push(c.set_slots.len().to_string());
     for (task_id, slot) in &c.set_slots {
@@ -324,39 +335,7 @@ impl Store for RedisStore {
         if map.is_empty() {
             return Ok(None);
         }
-        let mut job = StoredJob {
-            id: job_id.to_string(),
-            version: 0,
-            status: String::new(),
-            doc: String::new(),
-            progress: None,
-            tasks: BTreeMap::new(),
-        };
-        for (field, value) in map {
-            match field.as_str() {
-                "v" => {
-                    job.version = value
-                        .parse()
-                        .map_err(|_| StoreError::Corrupt(format!("job {job_id} version")))?
-                }
-                "status" => job.status = value,
-                "doc" => job.doc = value,
-                "progress" => job.progress = Some(value),
-                f => {
-                    if let Some(task_id) = f.strip_prefix("t:") {
-                        let slot = TaskSlot::decode(&value).ok_or_else(|| {
-                            StoreError::Corrupt(format!("job {job_id} slot {value}"))
-                        })?;
-                        job.tasks.insert(task_id.to_string(), slot);
-                    }
-                }
-            }
-        }
-        if job.version == 0 {
-            // Only a stray `progress` field of an expired job: treat as gone.
-            return Ok(None);
-        }
-        Ok(Some(job))
+        StoredJob::from_fields(job_id, map)
     }
 
     async fn history(&self, job_id: &str) -> StoreResult<Vec<String>> {
@@ -380,9 +359,9 @@ impl Store for RedisStore {
         Ok(set == 1)
     }
 
-    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Option<ClaimedTask>> {
+    async fn claim(&self, req: &ClaimRequest) -> StoreResult<Vec<ClaimedTask>> {
         if req.skills.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let mut inv = self.scripts.claim.prepare_invoke();
         inv.key(self.keys.k("leases"))
@@ -397,27 +376,43 @@ impl Store for RedisStore {
             .arg(req.lease_deadline_ms)
             .arg(&req.worker_id)
             .arg(&self.keys.tag)
-            .arg(self.history_limit);
+            .arg(self.history_limit)
+            .arg(req.max.max(1));
         for skill in &req.skills {
             inv.arg(skill);
         }
         let mut conn = self.conn().await?;
-        type Row = (String, String, String, String, i64, i64, u64);
-        let row: Option<Row> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(row.map(
-            |(job_id, task_id, skill, payload, enqueued_ms, result_timeout_ms, remaining)| {
-                ClaimedTask {
+        type Row = (String, String, String, String, i64, i64, u64, Vec<String>);
+        let rows: Vec<Row> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        rows.into_iter()
+            .map(
+                |(
                     job_id,
                     task_id,
                     skill,
                     payload,
                     enqueued_ms,
-                    claimed_ms: req.now_ms,
                     result_timeout_ms,
                     remaining,
-                }
-            },
-        ))
+                    fields,
+                )| {
+                    let mut pairs = fields.into_iter();
+                    let pairs = std::iter::from_fn(move || Some((pairs.next()?, pairs.next()?)));
+                    let job = StoredJob::from_fields(&job_id, pairs)?;
+                    Ok(ClaimedTask {
+                        job_id,
+                        task_id,
+                        skill,
+                        payload,
+                        enqueued_ms,
+                        claimed_ms: req.now_ms,
+                        result_timeout_ms,
+                        remaining,
+                        job,
+                    })
+                },
+            )
+            .collect()
     }
 
     async fn task_blob(&self, task_id: &str) -> StoreResult<Option<TaskBlob>> {
@@ -634,6 +629,10 @@ impl Store for RedisStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.notices.subscribe()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

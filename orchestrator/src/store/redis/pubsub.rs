@@ -43,7 +43,16 @@ pub(crate) fn spawn(
                         };
                         let channel = msg.get_channel_name();
                         let notice = if channel == wake {
-                            Notice::TaskReady(payload)
+                            match payload.split_once('|') {
+                                Some((origin, skill)) => Notice::TaskReady {
+                                    skill: skill.to_string(),
+                                    origin: origin.to_string(),
+                                },
+                                None => Notice::TaskReady {
+                                    skill: payload,
+                                    origin: String::new(),
+                                },
+                            }
                         } else if channel == done {
                             Notice::JobDone(payload)
                         } else {

@@ -17,7 +17,8 @@
 -- ARGV[6] wake channel      ARGV[7] command channel
 -- ARGV[8] done channel: the job id is published there ("" = the job is not ending)
 -- ARGV[9] job id
--- ARGV[10..] sections, each a count followed by that many records:
+-- ARGV[10] origin: id of the orchestrator committing, prefixed to wake messages
+-- ARGV[11..] sections, each a count followed by that many records:
 --   set_slots  (field, value)          del_slots  (field)
 --   store      (task_id, blob)         enqueue    (key_index, score, member, skill)
 --   dequeue    (key_index, member)     drop       (task_id)
@@ -28,12 +29,13 @@
 -- Returns {1, new_version} or {0, current_version} on a conflict (nothing written).
 
 local job = KEYS[1]
-local current = tonumber(redis.call('HGET', job, 'v') or '0')
+local head = redis.call('HMGET', job, 'v', 'status')
+local current = tonumber(head[1] or '0')
 if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
 
-local pos = 10
+local pos = 11
 local function take()
   local v = ARGV[pos]
   pos = pos + 1
@@ -44,7 +46,7 @@ local function section()
 end
 
 local status = ARGV[2]
-local old_status = redis.call('HGET', job, 'status')
+local old_status = head[2]
 if old_status ~= status then
   if old_status then
     redis.call('HINCRBY', KEYS[2], old_status, -1)
@@ -72,7 +74,7 @@ for _ = 1, section() do
   local skill = take()
   redis.call('ZADD', key, score, member)
   redis.call('SADD', KEYS[7], skill)
-  redis.call('PUBLISH', ARGV[6], skill)
+  redis.call('PUBLISH', ARGV[6], ARGV[10] .. '|' .. skill)
 end
 for _ = 1, section() do
   local key = KEYS[tonumber(take())]
@@ -101,11 +103,15 @@ for _ = 1, section() do
   redis.call('ZREM', KEYS[3], take())
 end
 local history = section()
-for _ = 1, history do
-  redis.call('RPUSH', KEYS[6], take())
-end
 if history > 0 then
-  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
+  local entries = {}
+  for i = 1, history do
+    entries[i] = take()
+  end
+  -- One RPUSH for all entries; trim only when over the limit.
+  if redis.call('RPUSH', KEYS[6], unpack(entries)) > tonumber(ARGV[4]) then
+    redis.call('LTRIM', KEYS[6], -tonumber(ARGV[4]), -1)
+  end
 end
 
 if ARGV[8] ~= '' then

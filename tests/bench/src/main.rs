@@ -1,0 +1,505 @@
+//! `baton-bench`: measures Baton end to end and against the ceiling of the Redis it uses.
+//!
+//! Each scenario starts a fresh `baton serve` process (so its memory and CPU can be read
+//! from `/proc`), on the embedded store or on a throwaway `redis-server`, and drives it
+//! with clients and Rust SDK echo workers from this process. Every scenario is repeated
+//! `--runs` times and the table shows medians; `--json` keeps every run.
+//!
+//! ```text
+//! cargo build --release -p baton-orchestrator -p baton-bench
+//! target/release/baton-bench --plot bench-results/closed-loop.png
+//! ```
+
+mod client;
+mod plot;
+mod scenario;
+mod stats;
+mod target;
+mod workers;
+
+// The default allocator was ~15% of the orchestrator's CPU under load (profiled).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use anyhow::{Context, Result};
+use baton_tests::RedisServer;
+use clap::{Parser, ValueEnum};
+use scenario::{burst, closed_loop, idle, latency, redis_ref};
+use serde::Serialize;
+use serde_json::{json, Value};
+use stats::median;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use target::{StoreKind, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Scenario {
+    ClosedLoop,
+    Burst,
+    Latency,
+    Idle,
+    RedisRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreChoice {
+    Memory,
+    Redis,
+    Both,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "baton-bench",
+    about = "Benchmarks Baton: closed loop, burst, dispatch latency, idle long-polls, Redis ceiling"
+)]
+struct Args {
+    /// Scenarios to run (default: all of them).
+    #[arg(value_enum)]
+    scenarios: Vec<Scenario>,
+    /// Which store(s) to benchmark.
+    #[arg(long, value_enum, default_value = "both")]
+    store: StoreChoice,
+    /// Repetitions of each scenario; the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Closed-loop client counts (one closed-loop run per value).
+    #[arg(long, value_delimiter = ',', default_value = "1,20")]
+    clients: Vec<usize>,
+    /// Rust SDK echo workers.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Concurrent tasks per worker.
+    #[arg(long, default_value_t = 32)]
+    worker_concurrency: usize,
+    /// Jobs per closed-loop run (after a warm-up of a tenth of that).
+    #[arg(long, default_value_t = 20_000)]
+    jobs: usize,
+    /// Jobs in the burst.
+    #[arg(long, default_value_t = 20_000)]
+    burst_jobs: usize,
+    /// Jobs measured for dispatch latency.
+    #[arg(long, default_value_t = 1_000)]
+    latency_samples: usize,
+    /// Idle long-polling workers.
+    #[arg(long, default_value_t = 10_000)]
+    idle_pollers: usize,
+    /// Redis pool size of the orchestrator.
+    #[arg(long, default_value_t = 16)]
+    pool_size: usize,
+    /// The `baton` binary (default: next to this one).
+    #[arg(long)]
+    baton: Option<PathBuf>,
+    /// Use this Redis (localhost) instead of a throwaway redis-server.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Where to write every measurement as JSON.
+    #[arg(long, default_value = "bench-results/latest.json")]
+    json: PathBuf,
+    /// Draw closed-loop latency-over-time and throughput charts to this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+struct RedisTarget {
+    url: String,
+    port: u16,
+    _server: Option<RedisServer>,
+}
+
+impl RedisTarget {
+    fn new(url: Option<&str>) -> Result<RedisTarget> {
+        match url {
+            Some(url) => {
+                let port = url
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim_end_matches('/').split('/').next())
+                    .and_then(|p| p.parse().ok())
+                    .context("--redis-url needs an explicit port")?;
+                Ok(RedisTarget {
+                    url: url.to_string(),
+                    port,
+                    _server: None,
+                })
+            }
+            None => {
+                let server = RedisServer::start();
+                Ok(RedisTarget {
+                    url: server.url(),
+                    port: server.port,
+                    _server: Some(server),
+                })
+            }
+        }
+    }
+
+    fn flush(&self) {
+        if self._server.is_some() {
+            let _ = target::redis_command(self.port, &["FLUSHALL"]);
+        }
+    }
+}
+
+/// Every run of every scenario, by store.
+#[derive(Default, Serialize)]
+struct Results {
+    closed_loop: BTreeMap<String, Vec<closed_loop::ClosedLoop>>,
+    burst: Vec<burst::Burst>,
+    latency: Vec<stats::Summary>,
+    idle: Vec<idle::Idle>,
+    redis_per_job: Option<redis_ref::PerJob>,
+}
+
+async fn spawn(
+    args: &Args,
+    baton: &std::path::Path,
+    store: StoreKind,
+    redis: Option<&RedisTarget>,
+) -> Result<Target> {
+    let url = match store {
+        StoreKind::Redis => redis.map(|r| r.url.as_str()),
+        StoreKind::Memory => None,
+    };
+    Target::spawn(baton, url, args.pool_size, &[]).await
+}
+
+async fn run_store(
+    args: &Args,
+    baton: &std::path::Path,
+    store: StoreKind,
+    redis: Option<&RedisTarget>,
+    scenarios: &[Scenario],
+) -> Result<Results> {
+    let mut out = Results::default();
+    for run in 1..=args.runs {
+        for scenario in scenarios {
+            if let Some(r) = redis {
+                r.flush();
+            }
+            eprintln!("[{} run {run}/{}] {scenario:?}", store.name(), args.runs);
+            match scenario {
+                Scenario::ClosedLoop => {
+                    for &clients in &args.clients {
+                        let t = spawn(args, baton, store, redis).await?;
+                        let jobs = if clients == 1 {
+                            args.jobs.min(5_000)
+                        } else {
+                            args.jobs
+                        };
+                        let params = closed_loop::Params {
+                            clients,
+                            workers: args.workers,
+                            concurrency: args.worker_concurrency,
+                            jobs,
+                            warmup: (jobs / 10).max(100),
+                        };
+                        let before = match (store, redis) {
+                            (StoreKind::Redis, Some(r))
+                                if run == 1
+                                    && clients
+                                        == *args.clients.iter().max().unwrap_or(&clients) =>
+                            {
+                                Some(redis_ref::snapshot(r.port)?)
+                            }
+                            _ => None,
+                        };
+                        let result = closed_loop::run(&t, &params).await?;
+                        if let (Some(before), Some(r)) = (before, redis) {
+                            let after = redis_ref::snapshot(r.port)?;
+                            out.redis_per_job =
+                                Some(redis_ref::per_job(&before, &after, jobs + params.warmup));
+                        }
+                        eprintln!(
+                            "  C={clients}: {:.0} jobs/s, p50 {:.2} ms, p99 {:.2} ms",
+                            result.jobs_per_sec, result.latency.p50_ms, result.latency.p99_ms
+                        );
+                        eprintln!("  HTTP requests per job: {:?}", result.requests_per_job);
+                        out.closed_loop
+                            .entry(format!("C={clients}"))
+                            .or_default()
+                            .push(result);
+                    }
+                }
+                Scenario::Burst => {
+                    let t = spawn(args, baton, store, redis).await?;
+                    let b = burst::run(
+                        &t,
+                        args.burst_jobs,
+                        20,
+                        args.workers,
+                        args.worker_concurrency,
+                    )
+                    .await?;
+                    eprintln!(
+                        "  submit {:.0}/s, drain {:.0}/s, {:.2} s end to end",
+                        b.submit_per_sec, b.drain_per_sec, b.end_to_end_seconds
+                    );
+                    out.burst.push(b);
+                }
+                Scenario::Latency => {
+                    let t = spawn(args, baton, store, redis).await?;
+                    let s = latency::run(&t, args.latency_samples, args.workers).await?;
+                    eprintln!("  dispatch p50 {:.2} ms, p99 {:.2} ms", s.p50_ms, s.p99_ms);
+                    out.latency.push(s);
+                }
+                Scenario::Idle => {
+                    let t = spawn(args, baton, store, redis).await?;
+                    let port = if store == StoreKind::Redis {
+                        redis.map(|r| r.port)
+                    } else {
+                        None
+                    };
+                    let i = idle::run(&t, args.idle_pollers, port, Duration::from_secs(10)).await?;
+                    eprintln!(
+                        "  {} waiting: RSS {:.0} MiB, CPU {:.1}%, redis conns {:?}",
+                        i.waiting, i.rss_mib_idle, i.cpu_percent, i.redis_connections
+                    );
+                    out.idle.push(i);
+                }
+                Scenario::RedisRef => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn med<T>(runs: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median(&runs.iter().map(f).collect::<Vec<_>>())
+}
+
+fn fmt(v: f64, digits: usize) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
+/// The markdown table: one row per figure, one column per store.
+fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
+    let stores: Vec<&str> = results.keys().copied().collect();
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |name: String, f: &dyn Fn(&Results) -> String| {
+        rows.push((name, stores.iter().map(|s| f(&results[s])).collect()));
+    };
+    for c in &args.clients {
+        let key = format!("C={c}");
+        let get = move |r: &Results| r.closed_loop.get(&key).cloned().unwrap_or_default();
+        let g = get.clone();
+        row(
+            format!("closed loop C={c}, W={}: jobs/s", args.workers),
+            &move |r| fmt(med(&g(r), |x| x.jobs_per_sec), 0),
+        );
+        let g = get.clone();
+        row(
+            format!("closed loop C={c}: latency p50 / p95 / p99 / max (ms)"),
+            &move |r| {
+                let runs = g(r);
+                format!(
+                    "{} / {} / {} / {}",
+                    fmt(med(&runs, |x| x.latency.p50_ms), 2),
+                    fmt(med(&runs, |x| x.latency.p95_ms), 2),
+                    fmt(med(&runs, |x| x.latency.p99_ms), 2),
+                    fmt(med(&runs, |x| x.latency.max_ms), 1)
+                )
+            },
+        );
+    }
+    row(
+        format!(
+            "burst {} jobs: submit/s, drain/s, end to end (s)",
+            args.burst_jobs
+        ),
+        &|r| {
+            format!(
+                "{} / {} / {}",
+                fmt(med(&r.burst, |x| x.submit_per_sec), 0),
+                fmt(med(&r.burst, |x| x.drain_per_sec), 0),
+                fmt(med(&r.burst, |x| x.end_to_end_seconds), 2)
+            )
+        },
+    );
+    row("dispatch latency p50 / p99 (ms)".into(), &|r| {
+        format!(
+            "{} / {}",
+            fmt(med(&r.latency, |x| x.p50_ms), 2),
+            fmt(med(&r.latency, |x| x.p99_ms), 2)
+        )
+    });
+    row(
+        format!(
+            "{} idle long-polls: RSS MiB / CPU % / Redis conns (pool {})",
+            args.idle_pollers, args.pool_size
+        ),
+        &|r| {
+            let conns = med(&r.idle, |x| {
+                x.redis_connections.map(|c| c as f64).unwrap_or(f64::NAN)
+            });
+            format!(
+                "{} / {} / {}",
+                fmt(med(&r.idle, |x| x.rss_mib_idle), 0),
+                fmt(med(&r.idle, |x| x.cpu_percent), 1),
+                fmt(conns, 0)
+            )
+        },
+    );
+    let c_max = args.clients.iter().max().copied().unwrap_or(1);
+    row(
+        format!("Redis round trips / commands executed per job (C={c_max})"),
+        &move |r| match &r.redis_per_job {
+            Some(p) => {
+                let runs = r
+                    .closed_loop
+                    .get(&format!("C={c_max}"))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                format!(
+                    "{:.2} / {:.1}",
+                    med(runs, |x| x.store_round_trips_per_job),
+                    p.commands
+                )
+            }
+            None => "–".into(),
+        },
+    );
+    let mut out = format!(
+        "| figure (median of {} runs) | {} |\n|---|{}\n",
+        args.runs,
+        stores.join(" | "),
+        "---|".repeat(stores.len())
+    );
+    for (name, cells) in rows {
+        out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let redis = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    json!({"cpu": cpu, "cores": cores, "redis": redis, "os": std::env::consts::OS})
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BENCH_LOG")
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let baton = args
+        .baton
+        .clone()
+        .unwrap_or_else(target::default_baton_path);
+    let scenarios: Vec<Scenario> = if args.scenarios.is_empty() {
+        vec![
+            Scenario::ClosedLoop,
+            Scenario::Burst,
+            Scenario::Latency,
+            Scenario::Idle,
+            Scenario::RedisRef,
+        ]
+    } else {
+        args.scenarios.clone()
+    };
+    let stores: Vec<StoreKind> = match args.store {
+        StoreChoice::Memory => vec![StoreKind::Memory],
+        StoreChoice::Redis => vec![StoreKind::Redis],
+        StoreChoice::Both => vec![StoreKind::Memory, StoreKind::Redis],
+    };
+    let needs_redis = stores.contains(&StoreKind::Redis) || scenarios.contains(&Scenario::RedisRef);
+    let redis = if needs_redis {
+        Some(RedisTarget::new(args.redis_url.as_deref())?)
+    } else {
+        None
+    };
+
+    let mut results: BTreeMap<&str, Results> = BTreeMap::new();
+    for store in &stores {
+        results.insert(
+            store.name(),
+            run_store(&args, &baton, *store, redis.as_ref(), &scenarios).await?,
+        );
+    }
+    let ceiling = match (&redis, scenarios.contains(&Scenario::RedisRef)) {
+        (Some(r), true) => {
+            r.flush();
+            eprintln!("redis-benchmark...");
+            Some(redis_ref::ceiling(r.port, 200_000)?)
+        }
+        _ => None,
+    };
+
+    let mut report = table(&results, &args);
+    if let Some(c) = &ceiling {
+        report.push_str("\n| redis-benchmark on this machine (-c 20) | requests/s |\n|---|---|\n");
+        for (cmd, rps) in &c.ops_per_sec {
+            report.push_str(&format!("| {cmd} | {rps:.0} |\n"));
+        }
+    }
+    if let Some(p) = results.get("redis").and_then(|r| r.redis_per_job.as_ref()) {
+        let by: Vec<String> = p
+            .by_command
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        report.push_str(&format!(
+            "\nRedis commands per job (closed loop): {}\n",
+            by.join(", ")
+        ));
+    }
+    let machine = machine();
+    println!(
+        "\nMachine: {} ({} cores), {}\n\n{report}",
+        machine["cpu"].as_str().unwrap_or("?"),
+        machine["cores"],
+        machine["redis"].as_str().unwrap_or("?")
+    );
+
+    if let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let doc = json!({"machine": machine, "args": format!("{args:?}"), "results": results, "redis_ceiling": ceiling, "table": report});
+    std::fs::write(&args.json, serde_json::to_string_pretty(&doc)?)?;
+    eprintln!("wrote {}", args.json.display());
+
+    if let Some(path) = &args.plot {
+        let mut series = Vec::new();
+        for (store, r) in &results {
+            for (clients, runs) in &r.closed_loop {
+                if let Some(first) = runs.first() {
+                    series.push(plot::Series {
+                        label: format!("{store} {clients}"),
+                        points: &first.series,
+                    });
+                }
+            }
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        plot::draw(path, &series)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

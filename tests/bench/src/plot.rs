@@ -1,0 +1,145 @@
+//! `--plot`: latency over time and throughput of the closed-loop runs, one panel each.
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// One closed-loop run to draw: a label and (seconds since start, latency ms) per job.
+pub struct Series<'a> {
+    pub label: String,
+    pub points: &'a [(f64, f64)],
+}
+
+const FONTS: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+];
+
+fn register_font() -> Result<()> {
+    let path = FONTS
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or_else(|| {
+            anyhow!("no DejaVuSans.ttf found for chart text (install fonts-dejavu-core)")
+        })?;
+    let bytes: &'static [u8] = Box::leak(std::fs::read(path)?.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+        .map_err(|_| anyhow!("cannot load {path}"))
+}
+
+pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
+    register_font()?;
+    let root = BitMapBackend::new(out, (1200, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let (top, bottom) = root.split_vertically(450);
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(148, 103, 189),
+    ];
+    let t_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.1, f64::max);
+    let mut all: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let l_max = all
+        .get(all.len().saturating_sub(1) * 999 / 1000)
+        .copied()
+        .unwrap_or(1.0)
+        .max(1.0)
+        * 1.2;
+
+    let mut chart = ChartBuilder::on(&top)
+        .caption(
+            "Closed loop: submit → finished latency per job (p99.9 clipped)",
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..t_max, 0f64..l_max)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc("latency (ms)")
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .map(|(t, l)| Circle::new((*t, l.min(l_max)), 1, color.filled())),
+            )
+            .map_err(|e| anyhow!("{e}"))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+
+    // Throughput in 250 ms buckets.
+    let bucket = 0.25;
+    let buckets: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let n = (t_max / bucket).ceil() as usize + 1;
+            let mut counts = vec![0usize; n];
+            for (t, _) in s.points {
+                counts[(t / bucket) as usize] += 1;
+            }
+            counts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i as f64 * bucket, *c as f64 / bucket))
+                .collect()
+        })
+        .collect();
+    let r_max = buckets.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption(
+            "Closed loop: throughput (jobs/s, 250 ms buckets)",
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..t_max, 0f64..r_max)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc("jobs/s")
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    for (i, (s, pts)) in series.iter().zip(buckets).enumerate() {
+        let color = colors[i % colors.len()];
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}

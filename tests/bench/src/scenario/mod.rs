@@ -1,0 +1,7 @@
+//! The benchmark scenarios. Each runs against a fresh [`crate::target::Target`].
+
+pub mod burst;
+pub mod closed_loop;
+pub mod idle;
+pub mod latency;
+pub mod redis_ref;
