@@ -1,17 +1,19 @@
-//! The HTTP server loop: hyper connections serving the warp filter.
+//! The HTTP server loop: HTTP/1.1 connections (with upgrades, for WebSockets) serving the
+//! warp filter.
 //!
-//! Written out (instead of `warp::serve`) for two reasons: accepted sockets get
-//! `TCP_NODELAY`, since small JSON answers must not wait for Nagle's algorithm, and
-//! shutdown drains connections with a time limit, since long-polls and WebSockets would
-//! otherwise hold it up.
+//! Written out (instead of `warp::serve`) for three reasons: accepted sockets get
+//! `TCP_NODELAY`, since small JSON answers must not wait for Nagle's algorithm; an HTTP/1
+//! connection is smaller than the auto-detecting HTTP/1+2 one, which matters with ten
+//! thousand idle long-polls; and shutdown drains connections with a time limit, since
+//! long-polls and WebSockets would otherwise hold it up.
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use warp::reply::Response;
 use warp::Filter;
 
@@ -29,8 +31,7 @@ pub async fn serve<F>(
     F::Future: Send,
 {
     let service = warp::service(filter);
-    let graceful = GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
+    let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -46,21 +47,29 @@ pub async fn serve<F>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            )
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let service = TowerToHyperService::new(service.clone());
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = shutdown.cancelled() => {
+                    // Finish the request in flight (held polls answer at once), then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+    connections.close();
+    if tokio::time::timeout(drain_timeout, connections.wait())
         .await
         .is_err()
     {

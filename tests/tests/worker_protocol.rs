@@ -308,3 +308,64 @@ async fn metrics_and_status_are_public() {
     }
     orch.stop().await;
 }
+
+#[tokio::test]
+async fn batch_routes_take_several_tasks_and_results_at_once() {
+    let (orch, client, worker) = setup().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(client.create_echo(json!({"i": i})).await);
+    }
+    let path = "/_worker/workers/raw-1/tasks/batch?timeout=5&available_skills=echo&max=2";
+    let (status, body) = worker.send(Method::GET, path, None).await;
+    assert_eq!(status, 200, "{body}");
+    let tasks = body["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 2, "at most `max`: {body}");
+    assert_eq!(tasks[0]["job_id"], ids[0].as_str(), "oldest first");
+    assert_eq!(tasks[1]["job_id"], ids[1].as_str());
+    assert!(tasks.iter().all(|t| t["deadline"].is_i64()));
+    let (_, third) = worker.send(Method::GET, path, None).await;
+    assert_eq!(third["tasks"].as_array().map(Vec::len), Some(1));
+
+    // One batch of results: two good ones and a forged one, answered in order.
+    let mut forged = worker.success(&third["tasks"][0], json!({"x": 9}));
+    forged["security"]["signature"] = json!("00".repeat(32));
+    let batch = json!({"results": [
+        worker.success(&tasks[0], json!({"r": 0})),
+        worker.success(&tasks[1], json!({"r": 1})),
+        forged,
+    ]});
+    let (status, answer) = worker
+        .send(
+            Method::POST,
+            "/_worker/tasks/results",
+            Some(batch.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let answers = answer["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["status"], "accepted");
+    assert_eq!(answers[1]["status"], "accepted");
+    assert_eq!(answers[2]["status"], "error");
+    assert_eq!(answers[2]["code"], "forbidden");
+    assert_eq!(client.job(&ids[0]).await["result"], json!({"r": 0}));
+    assert_eq!(client.job(&ids[1]).await["result"], json!({"r": 1}));
+    assert_eq!(
+        client.job(&ids[2]).await["status"],
+        "running",
+        "the forged result changed nothing"
+    );
+
+    let bad = "/_worker/workers/raw-1/tasks/batch?timeout=1&available_skills=echo&max=0";
+    assert_eq!(worker.send(Method::GET, bad, None).await.0, 400);
+    let (status, _) = worker
+        .send(
+            Method::POST,
+            "/_worker/tasks/results",
+            Some("{\"results\": 5}".into()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    orch.stop().await;
+}

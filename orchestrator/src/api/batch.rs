@@ -34,7 +34,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(with_app(app.clone()))
         .then(
             |id: String, h: WorkerHeaders, q: HashMap<String, String>, app: AppRef| async move {
-                respond(take_tasks(&app, &id, h, q).await)
+                respond(Box::pin(take_tasks(&app, &id, h, q)).await)
             },
         );
     let results = warp::path!("_worker" / "tasks" / "results")
@@ -44,7 +44,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(with_app(app))
         .then(
             |h: WorkerHeaders, b: Result<Bytes, ApiError>, app: AppRef| async move {
-                respond(submit_results(&app, h, b).await)
+                respond(Box::pin(submit_results(&app, h, b)).await)
             },
         );
     tasks.or(results).unify()

@@ -40,7 +40,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(with_app(app.clone()))
         .then(
             |id: String, t: Token, q: HashMap<String, String>, app: AppRef| async move {
-                respond(get_job(&app, &t, &id, q.get("wait").map(String::as_str)).await)
+                respond(Box::pin(get_job(&app, &t, &id, q.get("wait").map(String::as_str))).await)
             },
         );
     let cancel = warp::path!("api" / "v1" / "jobs" / String / "cancel")
@@ -48,26 +48,25 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(token())
         .and(with_app(app.clone()))
         .then(|id: String, t: Token, app: AppRef| async move {
-            respond(cancel_job(&app, &t, &id).await)
+            respond(Box::pin(cancel_job(&app, &t, &id)).await)
         });
-    let history =
-        warp::path!("api" / "v1" / "jobs" / String / "history")
-            .and(warp::get())
-            .and(token())
-            .and(with_app(app.clone()))
-            .then(|id: String, t: Token, app: AppRef| async move {
-                respond(history(&app, &t, &id).await)
-            });
+    let history = warp::path!("api" / "v1" / "jobs" / String / "history")
+        .and(warp::get())
+        .and(token())
+        .and(with_app(app.clone()))
+        .then(|id: String, t: Token, app: AppRef| async move {
+            respond(Box::pin(history(&app, &t, &id)).await)
+        });
     let workers = warp::path!("api" / "v1" / "workers")
         .and(warp::get())
         .and(token())
         .and(with_app(app.clone()))
-        .then(|t: Token, app: AppRef| async move { respond(workers(&app, &t).await) });
+        .then(|t: Token, app: AppRef| async move { respond(Box::pin(workers(&app, &t)).await) });
     let dashboard = warp::path!("api" / "v1" / "dashboard")
         .and(warp::get())
         .and(token())
         .and(with_app(app.clone()))
-        .then(|t: Token, app: AppRef| async move { respond(dashboard(&app, &t).await) });
+        .then(|t: Token, app: AppRef| async move { respond(Box::pin(dashboard(&app, &t)).await) });
     let blueprints = warp::path!("api" / "v1" / "blueprints")
         .and(warp::get())
         .and(token())
@@ -98,7 +97,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
              t: Token,
              body: Result<Bytes, ApiError>,
              app: AppRef| async move {
-                respond(create_job(&app, &t, &version, tail.as_str(), body).await)
+                respond(Box::pin(create_job(&app, &t, &version, tail.as_str(), body)).await)
             },
         );
     get_job

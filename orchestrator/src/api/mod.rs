@@ -1,7 +1,9 @@
 //! HTTP routes of the worker-pull face (seed 002): `/_public`, `/api/v1`, `/_worker`.
 //!
 //! One module per group; handlers return `Result<Response, ApiError>` and [`respond`]
-//! turns errors into the JSON error shape, so routing rejections are the only thing the
+//! turns errors into the JSON error shape (handler futures are boxed: the route future of
+//! every connection is as large as its largest branch, and ten thousand held long-polls
+//! should not each carry the state of a job creation), so routing rejections are the only thing the
 //! [`recover`] handler maps. Every response carries `X-RXON-Version`; every request is
 //! counted by route template and status.
 

@@ -45,7 +45,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(body(limit))
         .and(with_app(app.clone()))
         .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
-            respond(register(&app, h, b).await)
+            respond(Box::pin(register(&app, h, b)).await)
         });
     let heartbeat = warp::path!("_worker" / "workers" / String)
         .and(warp::patch())
@@ -54,7 +54,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(with_app(app.clone()))
         .then(
             |id: String, h: WorkerHeaders, b: Body, app: AppRef| async move {
-                respond(heartbeat(&app, &id, h, b).await)
+                respond(Box::pin(heartbeat(&app, &id, h, b)).await)
             },
         );
     let next = warp::path!("_worker" / "workers" / String / "tasks" / "next")
@@ -64,27 +64,25 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(with_app(app.clone()))
         .then(
             |id: String, h: WorkerHeaders, q: HashMap<String, String>, app: AppRef| async move {
-                respond(next_task(&app, &id, h, q).await)
+                respond(Box::pin(next_task(&app, &id, h, q)).await)
             },
         );
-    let result =
-        warp::path!("_worker" / "tasks" / "result")
-            .and(warp::post())
-            .and(worker_headers())
-            .and(body(limit))
-            .and(with_app(app.clone()))
-            .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
-                respond(result(&app, h, b).await)
-            });
-    let events =
-        warp::path!("_worker" / "events")
-            .and(warp::post())
-            .and(worker_headers())
-            .and(body(limit))
-            .and(with_app(app.clone()))
-            .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
-                respond(event(&app, h, b).await)
-            });
+    let result = warp::path!("_worker" / "tasks" / "result")
+        .and(warp::post())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
+            respond(Box::pin(result(&app, h, b)).await)
+        });
+    let events = warp::path!("_worker" / "events")
+        .and(warp::post())
+        .and(worker_headers())
+        .and(body(limit))
+        .and(with_app(app.clone()))
+        .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
+            respond(Box::pin(event(&app, h, b)).await)
+        });
     let batch = super::batch::routes(app.clone());
     let ws = super::ws::route(app);
     register

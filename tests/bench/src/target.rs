@@ -29,7 +29,6 @@ impl StoreKind {
 
 pub struct Target {
     pub base_url: String,
-    pub store: StoreKind,
     child: Child,
     pub pool_size: usize,
 }
@@ -93,11 +92,6 @@ impl Target {
         })?;
         let target = Target {
             base_url: format!("http://127.0.0.1:{port}"),
-            store: if redis_url.is_some() {
-                StoreKind::Redis
-            } else {
-                StoreKind::Memory
-            },
             child,
             pool_size,
         };
