@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,20")]
     clients: Vec<usize>,
     /// Rust SDK echo workers.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     workers: usize,
     /// Concurrent tasks per worker.
     #[arg(long, default_value_t = 32)]
@@ -86,6 +86,10 @@ struct Args {
     /// Idle long-polling workers.
     #[arg(long, default_value_t = 10_000)]
     idle_pollers: usize,
+    /// Runtime threads of the orchestrator (BATON_WORKER_THREADS; 0 = its default, one
+    /// per core). On a small machine shared with Redis and the load, 1 does best.
+    #[arg(long, default_value_t = 0)]
+    orchestrator_threads: usize,
     /// Redis pool size of the orchestrator.
     #[arg(long, default_value_t = 16)]
     pool_size: usize,
@@ -163,7 +167,14 @@ async fn spawn(
         StoreKind::Redis => redis.map(|r| r.url.as_str()),
         StoreKind::Memory => None,
     };
-    Target::spawn(baton, url, args.pool_size, &[]).await
+    let mut env = Vec::new();
+    if args.orchestrator_threads > 0 {
+        env.push((
+            "BATON_WORKER_THREADS",
+            args.orchestrator_threads.to_string(),
+        ));
+    }
+    Target::spawn(baton, url, args.pool_size, &env).await
 }
 
 async fn run_store(

@@ -34,23 +34,14 @@ pub fn ceiling(port: u16, requests: usize) -> Result<RedisCeiling> {
         Ok(String::from_utf8_lossy(&out.stdout).to_string())
     };
     let mut ops = BTreeMap::new();
-    let text = base(&["-t", "ping,set,get,hset,zadd,zpopmin,lpush"])?;
-    for line in text.split(['\n', '\r']) {
-        if let Some((name, rest)) = line.split_once(": ") {
-            if let Some(rps) = rest
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<f64>().ok())
-            {
-                ops.insert(name.trim().to_string(), rps);
-            }
-        }
+    for (name, rps) in parse(&base(&["-t", "ping,set,get,hset,zadd,zpopmin,lpush"])?) {
+        ops.insert(name, rps);
     }
     // A script of the size of a commit: the shape of Baton's one round trip per transition.
     let script = "redis.call('HINCRBY',KEYS[1],'v',1) redis.call('HSET',KEYS[1],'status',ARGV[1],'doc',ARGV[2]) \
                   redis.call('ZADD',KEYS[2],1,ARGV[1]) redis.call('HSET',KEYS[3],ARGV[1],ARGV[2]) \
                   redis.call('RPUSH',KEYS[4],ARGV[2]) redis.call('LTRIM',KEYS[4],-200,-1) return 1";
-    let text = base(&[
+    let eval = base(&[
         "EVAL",
         script,
         "4",
@@ -61,18 +52,40 @@ pub fn ceiling(port: u16, requests: usize) -> Result<RedisCeiling> {
         "pending",
         "{\"doc\":\"x\"}",
     ])?;
-    if let Some(rps) = text
-        .split(": ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse::<f64>().ok())
-    {
+    if let Some((_, rps)) = parse(&eval).pop() {
         ops.insert("EVAL (commit-sized script, 7 commands)".into(), rps);
     }
     Ok(RedisCeiling { ops_per_sec: ops })
 }
 
+/// `NAME: 123.45 requests per second` lines of `redis-benchmark -q` (progress lines are
+/// separated by carriage returns and skipped).
+fn parse(text: &str) -> Vec<(String, f64)> {
+    text.split(['\n', '\r'])
+        .filter_map(|line| {
+            let (head, _) = line.split_once(" requests per second")?;
+            let (name, rps) = head.rsplit_once(": ")?;
+            Some((name.trim().to_string(), rps.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// Calls per command during a run, divided by the jobs of that run.
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_quiet_output_with_progress_lines() {
+        let text = "SET: rps=0.0 (overall: 0.0) avg_msec=-nan\rSET: 151057.41 requests per second, p50=0.103 msec\nEVAL x 1 {b}:j: 152671.77 requests per second, p50=0.079 msec\n";
+        assert_eq!(
+            super::parse(text),
+            vec![
+                ("SET".to_string(), 151057.41),
+                ("EVAL x 1 {b}:j".to_string(), 152671.77)
+            ]
+        );
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PerJob {
     /// Every command Redis executed, including those inside scripts.

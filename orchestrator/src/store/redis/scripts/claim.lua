@@ -34,13 +34,24 @@ for _ = 1, max + 16 do
     break
   end
   local best_i, best_score, best_member
-  for i = 1, nskills do
-    local head = redis.call('ZRANGE', KEYS[5 + i], 0, 0, 'WITHSCORES')
+  if nskills == 1 then
+    -- One queue: pop its head in one command.
+    local head = redis.call('ZPOPMIN', KEYS[6])
     if head[1] then
-      local score = tonumber(head[2])
-      if best_i == nil or score < best_score or (score == best_score and head[1] < best_member) then
-        best_i, best_score, best_member = i, score, head[1]
+      best_i, best_member = 1, head[1]
+    end
+  else
+    for i = 1, nskills do
+      local head = redis.call('ZRANGE', KEYS[5 + i], 0, 0, 'WITHSCORES')
+      if head[1] then
+        local score = tonumber(head[2])
+        if best_i == nil or score < best_score or (score == best_score and head[1] < best_member) then
+          best_i, best_score, best_member = i, score, head[1]
+        end
       end
+    end
+    if best_i ~= nil then
+      redis.call('ZREM', KEYS[5 + best_i], best_member)
     end
   end
   if best_i == nil then
@@ -49,23 +60,24 @@ for _ = 1, max + 16 do
 
   local queue = KEYS[5 + best_i]
   local skill = ARGV[6 + best_i]
-  redis.call('ZREM', queue, best_member)
   local task_id = string.match(best_member, '^[^|]*|(.*)$') or best_member
   local blob = redis.call('HGET', KEYS[2], task_id)
   if blob then
     local job_id, rto, enq, payload = string.match(blob, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
     local job = prefix .. 'job:' .. job_id
     local field = 't:' .. task_id
-    local head = redis.call('HMGET', job, field, 'status')
+    local head = redis.call('HMGET', job, field, 'status', 'v')
     local slot = head[1]
     if slot and string.sub(slot, 1, 2) == 'q|' then
-      redis.call('HSET', job, field, 'l|' .. skill .. '|' .. worker .. '|' .. ARGV[1])
-      redis.call('HINCRBY', job, 'v', 1)
       local status = head[2]
+      local lease = 'l|' .. skill .. '|' .. worker .. '|' .. ARGV[1]
+      local version = tonumber(head[3]) + 1
       if status == 'pending' or status == 'waiting_for_worker' or status == 'awaiting_retry' then
-        redis.call('HSET', job, 'status', 'running')
+        redis.call('HSET', job, field, lease, 'v', version, 'status', 'running')
         redis.call('HINCRBY', KEYS[4], status, -1)
         redis.call('HINCRBY', KEYS[4], 'running', 1)
+      else
+        redis.call('HSET', job, field, lease, 'v', version)
       end
       local hist = prefix .. 'hist:' .. job_id
       local length = redis.call('RPUSH', hist, '{"event_type":"task_dispatched","task_id":"' .. task_id ..

@@ -53,8 +53,8 @@ if old_status ~= status then
   end
   redis.call('HINCRBY', KEYS[2], status, 1)
 end
-local version = redis.call('HINCRBY', job, 'v', 1)
-redis.call('HSET', job, 'status', status, 'doc', ARGV[3])
+local version = current + 1
+redis.call('HSET', job, 'v', version, 'status', status, 'doc', ARGV[3])
 
 for _ = 1, section() do
   local field = take()
