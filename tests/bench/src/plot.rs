@@ -95,15 +95,18 @@ pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
     let buckets: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|s| {
-            let n = (t_max / bucket).ceil() as usize + 1;
-            let mut counts = vec![0usize; n];
+            // Whole buckets of this run only: a partial last bucket would read as a drop.
+            let end = s.points.iter().map(|p| p.0).fold(0.0, f64::max);
+            let mut counts = vec![0usize; (end / bucket).floor() as usize];
             for (t, _) in s.points {
-                counts[(t / bucket) as usize] += 1;
+                if let Some(c) = counts.get_mut((t / bucket) as usize) {
+                    *c += 1;
+                }
             }
             counts
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (i as f64 * bucket, *c as f64 / bucket))
+                .map(|(i, c)| ((i as f64 + 0.5) * bucket, *c as f64 / bucket))
                 .collect()
         })
         .collect();

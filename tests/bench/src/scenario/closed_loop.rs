@@ -29,6 +29,9 @@ pub struct ClosedLoop {
     pub series: Vec<(f64, f64)>,
 }
 
+/// (seconds since start, latency µs) of each measured job.
+type Samples = Arc<Mutex<Vec<(f64, u64)>>>;
+
 pub struct Params {
     pub clients: usize,
     pub workers: usize,
@@ -42,7 +45,7 @@ async fn drive(
     clients: usize,
     jobs: usize,
     start: Instant,
-    record: Option<Arc<Mutex<Vec<(f64, u64)>>>>,
+    record: Option<Samples>,
 ) -> Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
