@@ -238,19 +238,38 @@ impl OrchestratorClient {
         attempts: u32,
         initial_delay: Duration,
     ) -> Result<ResultAck, WorkerError> {
-        let mut delay = initial_delay;
-        let mut attempt = 1;
-        loop {
+        self.retrying(attempts, initial_delay, "result", || async {
             let mut stamped = result.clone();
             stamped.timestamp = Some(now_secs());
             let body = self.sealer.seal("result", &stamped)?;
-            match self
+            let answer = self
                 .send_json(Method::POST, endpoints::TASK_RESULT, &body)
-                .await
-            {
-                Ok(answer) => return Ok(serde_json::from_value(answer).unwrap_or_default()),
-                Err(e) if e.is_retryable() && attempt < attempts => {
-                    tracing::warn!(error = %e, attempt, retry_in = ?delay, "result not delivered; retrying");
+                .await?;
+            Ok(serde_json::from_value(answer).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `attempts` are used up;
+    /// network errors, 5xx and 429 are retried after a doubling delay.
+    async fn retrying<T, F, Fut>(
+        &self,
+        attempts: u32,
+        initial_delay: Duration,
+        what: &'static str,
+        mut attempt: F,
+    ) -> Result<T, WorkerError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, WorkerError>>,
+    {
+        let mut delay = initial_delay;
+        let mut n = 1;
+        loop {
+            match attempt().await {
+                Ok(answer) => return Ok(answer),
+                Err(e) if e.is_retryable() && n < attempts => {
+                    tracing::warn!(error = %e, attempt = n, retry_in = ?delay, "{what} not delivered; retrying");
                 }
                 Err(e) => return Err(e),
             }
@@ -260,7 +279,7 @@ impl OrchestratorClient {
                 _ = tokio::time::sleep(delay) => {}
             }
             delay = delay.saturating_mul(2);
-            attempt += 1;
+            n += 1;
         }
     }
 
@@ -309,9 +328,7 @@ impl OrchestratorClient {
         attempts: u32,
         initial_delay: Duration,
     ) -> Result<Vec<ResultAck>, WorkerError> {
-        let mut delay = initial_delay;
-        let mut attempt = 1;
-        loop {
+        self.retrying(attempts, initial_delay, "results", || async {
             let mut sealed = Vec::with_capacity(results.len());
             for result in results {
                 let mut stamped = result.clone();
@@ -319,42 +336,24 @@ impl OrchestratorClient {
                 sealed.push(self.sealer.seal("result", &stamped)?);
             }
             let body = serde_json::json!({ "results": sealed });
-            match self
+            let answer = self
                 .send_json(Method::POST, endpoints::TASK_RESULTS, &body)
-                .await
-            {
-                Ok(answer) => {
-                    let acks: Vec<ResultAck> = answer
-                        .get("results")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().map(|v| read_ack(v.clone())).collect())
-                        .unwrap_or_default();
-                    if acks.len() != results.len() {
-                        return Err(WorkerError::InvalidResponse {
-                            method: "POST",
-                            path: endpoints::TASK_RESULTS.to_string(),
-                            message: format!(
-                                "{} answers for {} results",
-                                acks.len(),
-                                results.len()
-                            ),
-                        });
-                    }
-                    return Ok(acks);
-                }
-                Err(e) if e.is_retryable() && attempt < attempts => {
-                    tracing::warn!(error = %e, attempt, retry_in = ?delay, "results not delivered; retrying");
-                }
-                Err(e) => return Err(e),
+                .await?;
+            let acks: Vec<ResultAck> = answer
+                .get("results")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|v| read_ack(v.clone())).collect())
+                .unwrap_or_default();
+            if acks.len() != results.len() {
+                return Err(WorkerError::InvalidResponse {
+                    method: "POST",
+                    path: endpoints::TASK_RESULTS.to_string(),
+                    message: format!("{} answers for {} results", acks.len(), results.len()),
+                });
             }
-            tokio::select! {
-                biased;
-                _ = self.killed.cancelled() => return Err(WorkerError::Killed),
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = delay.saturating_mul(2);
-            attempt += 1;
-        }
+            Ok(acks)
+        })
+        .await
     }
 
     pub(crate) async fn post_event(&self, event: &WorkerEvent) -> Result<(), WorkerError> {

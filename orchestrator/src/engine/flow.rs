@@ -72,6 +72,24 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// A change of the stored `job` (compare-and-set on its version), now.
+    pub fn on(
+        cfg: &'a Config,
+        bp: &'a Blueprint,
+        job: &crate::store::StoredJob,
+        doc: JobDoc,
+    ) -> Tx<'a> {
+        Tx::new(
+            cfg,
+            bp,
+            &job.id,
+            Expect::Version(job.version),
+            &job.status,
+            doc,
+            crate::clock::now_ms(),
+        )
+    }
+
     /// The commit, with the document serialized.
     pub fn into_commit(mut self) -> Commit {
         self.doc.updated_ms = self.now;

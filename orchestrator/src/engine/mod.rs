@@ -11,7 +11,7 @@ mod webhook;
 pub use flow::{backoff, classify, FailureClass, MAX_TRANSITIONS};
 pub use reaper::spawn_reaper;
 
-use crate::blueprint::{Blueprint, Registry, StateKind};
+use crate::blueprint::{Blueprint, DispatchState, Registry, StateKind};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::dispatch::job_watch::JobWatchers;
@@ -108,6 +108,17 @@ fn parse_doc(job: &StoredJob) -> Result<JobDoc, EngineError> {
     })
 }
 
+/// The job and its document if `client` owns it.
+fn owned_by(job: StoredJob, client: &str) -> Result<(StoredJob, JobDoc), EngineError> {
+    let doc = parse_doc(&job)?;
+    if doc.client != client {
+        return Err(EngineError::Forbidden(
+            "this job belongs to another client".into(),
+        ));
+    }
+    Ok((job, doc))
+}
+
 fn ignored(reason: &str) -> ResultAck {
     ResultAck {
         status: "ignored".into(),
@@ -144,6 +155,21 @@ impl Engine {
         self.blueprints.get(&doc.blueprint).cloned().ok_or_else(|| {
             EngineError::Internal(format!("blueprint `{}` is no longer loaded", doc.blueprint))
         })
+    }
+
+    /// The job's document, blueprint and current state, when that state dispatches tasks
+    /// (the only kind results, timeouts and lost leases concern); `None` otherwise.
+    fn dispatch_context(
+        &self,
+        job: &StoredJob,
+    ) -> Result<Option<(JobDoc, Arc<Blueprint>, DispatchState)>, EngineError> {
+        let doc = parse_doc(job)?;
+        let bp = self.blueprint_of(&doc)?;
+        let ds = match bp.state(&doc.state).map(|s| &s.kind) {
+            Some(StateKind::Dispatch(ds)) => ds.clone(),
+            _ => return Ok(None),
+        };
+        Ok(Some((doc, bp, ds)))
     }
 
     /// Creates a job of `bp` owned by `client` and enters its start state.
@@ -219,16 +245,10 @@ impl Engine {
         client: &str,
         job_id: &str,
     ) -> Result<(StoredJob, JobDoc), EngineError> {
-        let Some(job) = self.snapshots.get_ended(job_id) else {
-            return self.job_for_client(client, job_id).await;
-        };
-        let doc = parse_doc(&job)?;
-        if doc.client != client {
-            return Err(EngineError::Forbidden(
-                "this job belongs to another client".into(),
-            ));
+        match self.snapshots.get_ended(job_id) {
+            Some(job) => owned_by(job, client),
+            None => self.job_for_client(client, job_id).await,
         }
-        Ok((job, doc))
     }
 
     /// A job with its document, checked to belong to `client`.
@@ -242,13 +262,7 @@ impl Engine {
             .get_job(job_id)
             .await?
             .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
-        let doc = parse_doc(&job)?;
-        if doc.client != client {
-            return Err(EngineError::Forbidden(
-                "this job belongs to another client".into(),
-            ));
-        }
-        Ok((job, doc))
+        owned_by(job, client)
     }
 
     /// Applies a worker's result; stale or misdirected results change nothing.
@@ -286,20 +300,10 @@ impl Engine {
                 }
                 _ => return Ok(ignored(ignored_reasons::STALE_TASK)),
             };
-            let doc = parse_doc(&job)?;
-            let bp = self.blueprint_of(&doc)?;
-            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
                 return Ok(ignored(ignored_reasons::STALE_TASK));
             };
-            let mut tx = Tx::new(
-                &self.cfg,
-                &bp,
-                &job.id,
-                Expect::Version(job.version),
-                &job.status,
-                doc,
-                now_ms(),
-            );
+            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             tx.remove_task(&result.task_id, &slot, false);
             let status = result.status().to_string();
             let error = result.error.as_ref().map(|e| json!(e));
@@ -440,15 +444,7 @@ impl Engine {
                 )));
             }
             let bp = self.blueprint_of(&doc)?;
-            let mut tx = Tx::new(
-                &self.cfg,
-                &bp,
-                &job.id,
-                Expect::Version(job.version),
-                &job.status,
-                doc,
-                now_ms(),
-            );
+            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             let mut workers = Vec::new();
             for (task_id, slot) in &job.tasks {
                 if let TaskSlot::Leased { worker, .. } = slot {

@@ -4,10 +4,9 @@
 //! mid-way leaves them to reappear when the window ends.
 
 use super::flow::{timer_member, Tx};
-use super::{parse_doc, Engine, EngineError};
-use crate::blueprint::StateKind;
+use super::{Engine, EngineError};
 use crate::clock::now_ms;
-use crate::store::{Expect, TaskSlot};
+use crate::store::TaskSlot;
 use baton_protocol::{error_codes, job_status};
 use serde_json::json;
 use std::sync::Arc;
@@ -88,20 +87,10 @@ impl Engine {
                 return Ok(self.store.replace_timer(member, None).await?);
             }
             let Some(slot) = slot else { return Ok(()) };
-            let doc = parse_doc(&job)?;
-            let bp = self.blueprint_of(&doc)?;
-            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
                 return Ok(self.store.replace_timer(member, None).await?);
             };
-            let mut tx = Tx::new(
-                &self.cfg,
-                &bp,
-                &job.id,
-                Expect::Version(job.version),
-                &job.status,
-                doc,
-                now_ms(),
-            );
+            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             match kind {
                 "d" => {
                     tx.remove_task(rest, &slot, false);
@@ -154,20 +143,10 @@ impl Engine {
             let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
-            let doc = parse_doc(&job)?;
-            let bp = self.blueprint_of(&doc)?;
-            let Some(StateKind::Dispatch(ds)) = bp.state(&doc.state).map(|s| s.kind.clone()) else {
+            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
-            let mut tx = Tx::new(
-                &self.cfg,
-                &bp,
-                &job.id,
-                Expect::Version(job.version),
-                &job.status,
-                doc,
-                now_ms(),
-            );
+            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             tx.remove_task(task_id, &slot, true);
             let worker = match &slot {
                 TaskSlot::Leased { worker, .. } => worker.clone(),

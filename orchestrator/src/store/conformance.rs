@@ -92,6 +92,23 @@ fn claim_req(worker: &str, skills: &[&str]) -> ClaimRequest {
     }
 }
 
+/// The first notice `pick` accepts, within 5 s.
+async fn next_notice<T>(
+    rx: &mut broadcast::Receiver<Notice>,
+    pick: impl Fn(Notice) -> Option<T>,
+) -> T {
+    let wait = async {
+        loop {
+            if let Some(found) = rx.recv().await.ok().and_then(&pick) {
+                return found;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("the notice arrives")
+}
+
 /// Claims at most one task.
 async fn claim_one(store: &Arc<dyn Store>, req: &ClaimRequest) -> Option<ClaimedTask> {
     let mut tasks = store.claim(req).await.unwrap();
@@ -468,15 +485,11 @@ pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {
         job_id: "j1".into(),
     });
     store.commit(&c).await.unwrap();
-    let command = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Ok(Notice::Command { worker_id, payload }) = notices.recv().await {
-                return (worker_id, payload);
-            }
-        }
+    let command = next_notice(&mut notices, |n| match n {
+        Notice::Command { worker_id, payload } => Some((worker_id, payload)),
+        _ => None,
     })
-    .await
-    .expect("command notice");
+    .await;
     assert_eq!(command.0, "w1");
     assert!(
         command.1.contains("cancel_task") && command.1.contains("t1"),
@@ -503,15 +516,11 @@ pub async fn cancels_reach_heartbeats_and_subscribers(store: Arc<dyn Store>) {
 pub async fn enqueue_publishes_task_ready(store: Arc<dyn Store>) {
     let mut notices = store.subscribe();
     job_with_task(&store, "j1", "t1", "resize", 0.0).await;
-    let skill = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Ok(Notice::TaskReady { skill, origin }) = notices.recv().await {
-                return (skill, origin);
-            }
-        }
+    let skill = next_notice(&mut notices, |n| match n {
+        Notice::TaskReady { skill, origin } => Some((skill, origin)),
+        _ => None,
     })
-    .await
-    .expect("task-ready notice");
+    .await;
     assert_eq!(
         skill,
         ("resize".to_string(), "instance-a".to_string()),

@@ -357,13 +357,11 @@ impl Store for MemoryStore {
         limit: usize,
         visibility: Duration,
     ) -> StoreResult<Vec<String>> {
-        let mut g = self.inner.lock();
-        let due = g.timers.up_to(now_ms as f64, limit);
-        let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
-        for m in &due {
-            g.timers.insert(m, hidden_until);
-        }
-        Ok(due)
+        Ok(self
+            .inner
+            .lock()
+            .timers
+            .claim_due(now_ms, limit, visibility))
     }
 
     async fn claim_expired_leases(
@@ -372,13 +370,11 @@ impl Store for MemoryStore {
         limit: usize,
         visibility: Duration,
     ) -> StoreResult<Vec<String>> {
-        let mut g = self.inner.lock();
-        let due = g.leases.up_to(now_ms as f64, limit);
-        let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
-        for m in &due {
-            g.leases.insert(m, hidden_until);
-        }
-        Ok(due)
+        Ok(self
+            .inner
+            .lock()
+            .leases
+            .claim_due(now_ms, limit, visibility))
     }
 
     async fn forget_lease(&self, task_id: &str) -> StoreResult<()> {

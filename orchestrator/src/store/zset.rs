@@ -69,6 +69,22 @@ impl ZSet {
             .collect()
     }
 
+    /// Members due by `now_ms` (scores are epoch ms), at most `limit`, moved out of sight
+    /// for `visibility` (claim_due.lua).
+    pub fn claim_due(
+        &mut self,
+        now_ms: i64,
+        limit: usize,
+        visibility: std::time::Duration,
+    ) -> Vec<String> {
+        let due = self.up_to(now_ms as f64, limit);
+        let hidden_until = (now_ms + visibility.as_millis() as i64) as f64;
+        for m in &due {
+            self.insert(m, hidden_until);
+        }
+        due
+    }
+
     #[cfg(test)]
     pub fn contains(&self, member: &str) -> bool {
         self.scores.contains_key(member)

@@ -76,15 +76,19 @@ impl BenchClient {
             .await?)
     }
 
-    /// `baton_http_requests_total` summed by route.
-    pub async fn requests_by_route(&self) -> Result<std::collections::BTreeMap<String, f64>> {
-        let text = self
+    async fn metrics_text(&self) -> Result<String> {
+        Ok(self
             .http
             .get(format!("{}/_public/metrics", self.base_url))
             .send()
             .await?
             .text()
-            .await?;
+            .await?)
+    }
+
+    /// `baton_http_requests_total` summed by route.
+    pub async fn requests_by_route(&self) -> Result<std::collections::BTreeMap<String, f64>> {
+        let text = self.metrics_text().await?;
         let mut out = std::collections::BTreeMap::new();
         for line in text
             .lines()
@@ -106,13 +110,7 @@ impl BenchClient {
     }
 
     pub async fn metric(&self, name: &str) -> Result<f64> {
-        let text = self
-            .http
-            .get(format!("{}/_public/metrics", self.base_url))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let text = self.metrics_text().await?;
         text.lines()
             .find_map(|l| {
                 l.strip_prefix(name)
