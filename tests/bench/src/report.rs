@@ -1,0 +1,138 @@
+//! The printed report: the markdown table of medians, and the machine it ran on.
+
+use crate::stats::median;
+use crate::{Args, Results};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn med<T>(runs: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median(&runs.iter().map(f).collect::<Vec<_>>())
+}
+
+fn fmt(v: f64, digits: usize) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else {
+        format!("{v:.digits$}")
+    }
+}
+
+/// The markdown table: one row per figure, one column per store.
+pub fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
+    let stores: Vec<&str> = results.keys().copied().collect();
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |name: String, f: &dyn Fn(&Results) -> String| {
+        rows.push((name, stores.iter().map(|s| f(&results[s])).collect()));
+    };
+    for c in &args.clients {
+        let key = format!("C={c}");
+        let get = move |r: &Results| r.closed_loop.get(&key).cloned().unwrap_or_default();
+        let g = get.clone();
+        row(
+            format!("closed loop C={c}, W={}: jobs/s", args.workers),
+            &move |r| fmt(med(&g(r), |x| x.jobs_per_sec), 0),
+        );
+        let g = get.clone();
+        row(
+            format!("closed loop C={c}: latency p50 / p95 / p99 / max (ms)"),
+            &move |r| {
+                let runs = g(r);
+                format!(
+                    "{} / {} / {} / {}",
+                    fmt(med(&runs, |x| x.latency.p50_ms), 2),
+                    fmt(med(&runs, |x| x.latency.p95_ms), 2),
+                    fmt(med(&runs, |x| x.latency.p99_ms), 2),
+                    fmt(med(&runs, |x| x.latency.max_ms), 1)
+                )
+            },
+        );
+    }
+    row(
+        format!(
+            "burst {} jobs: submit/s, drain/s, end to end (s)",
+            args.burst_jobs
+        ),
+        &|r| {
+            format!(
+                "{} / {} / {}",
+                fmt(med(&r.burst, |x| x.submit_per_sec), 0),
+                fmt(med(&r.burst, |x| x.drain_per_sec), 0),
+                fmt(med(&r.burst, |x| x.end_to_end_seconds), 2)
+            )
+        },
+    );
+    row("dispatch latency p50 / p99 (ms)".into(), &|r| {
+        format!(
+            "{} / {}",
+            fmt(med(&r.latency, |x| x.p50_ms), 2),
+            fmt(med(&r.latency, |x| x.p99_ms), 2)
+        )
+    });
+    row(
+        format!(
+            "{} idle long-polls: RSS MiB / CPU % / Redis conns (pool {})",
+            args.idle_pollers, args.pool_size
+        ),
+        &|r| {
+            let conns = med(&r.idle, |x| {
+                x.redis_connections.map(|c| c as f64).unwrap_or(f64::NAN)
+            });
+            format!(
+                "{} / {} / {}",
+                fmt(med(&r.idle, |x| x.rss_mib_idle), 0),
+                fmt(med(&r.idle, |x| x.cpu_percent), 1),
+                fmt(conns, 0)
+            )
+        },
+    );
+    let c_max = args.clients.iter().max().copied().unwrap_or(1);
+    row(
+        format!("Redis round trips / commands executed per job (C={c_max})"),
+        &move |r| match &r.redis_per_job {
+            Some(p) => {
+                let runs = r
+                    .closed_loop
+                    .get(&format!("C={c_max}"))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                format!(
+                    "{:.2} / {:.1}",
+                    med(runs, |x| x.store_round_trips_per_job),
+                    p.commands
+                )
+            }
+            None => "–".into(),
+        },
+    );
+    let mut out = format!(
+        "| figure (median of {} runs) | {} |\n|---|{}\n",
+        args.runs,
+        stores.join(" | "),
+        "---|".repeat(stores.len())
+    );
+    for (name, cells) in rows {
+        out.push_str(&format!("| {name} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+pub fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let redis = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    json!({"cpu": cpu, "cores": cores, "redis": redis, "os": std::env::consts::OS})
+}
