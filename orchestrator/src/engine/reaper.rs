@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a claimed timer or lease stays hidden from other orchestrators.
 const VISIBILITY: Duration = Duration::from_secs(30);
+/// How often the store's housekeeping runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
 /// Items taken per tick.
 const BATCH: usize = 256;
 
@@ -25,6 +27,7 @@ pub fn spawn_reaper(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(engine.cfg.reaper_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_prune = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -32,6 +35,16 @@ pub fn spawn_reaper(
             }
             if let Err(e) = engine.reap_once().await {
                 tracing::warn!(error = %e, "reaper pass failed; retrying next tick");
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                if let Err(e) = engine
+                    .store
+                    .prune(now_ms(), engine.cfg.heartbeat_timeout)
+                    .await
+                {
+                    tracing::warn!(error = %e, "store housekeeping failed; retrying later");
+                }
             }
         }
     })

@@ -429,6 +429,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<Vec<WorkerRecord>>;
     /// Number of workers seen within `ttl` of `now_ms`.
     async fn active_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<u64>;
+    /// Housekeeping, run now and then by every orchestrator: forgets workers not seen for
+    /// `ttl` (and, in memory, jobs past their retention) so long-running deployments do
+    /// not accumulate them.
+    async fn prune(&self, now_ms: i64, ttl: Duration) -> StoreResult<()>;
     /// The worker no longer runs `task_id`: forget the request to cancel it.
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()>;
 

@@ -373,6 +373,11 @@ pub async fn ended_jobs_expire(store: Arc<dyn Store>) {
         store.history("j1").await.unwrap().is_empty(),
         "history expired with it"
     );
+    store
+        .prune(now_ms(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(store.get_job("j1").await.unwrap().is_none());
 }
 
 pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {

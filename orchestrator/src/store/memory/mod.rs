@@ -412,6 +412,22 @@ impl Store for MemoryStore {
             .count() as u64)
     }
 
+    async fn prune(&self, now_ms: i64, _ttl: Duration) -> StoreResult<()> {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        // Redis expires these keys by itself; here nothing does unless we look.
+        inner
+            .jobs
+            .retain(|_, j| j.expires_ms.is_none_or(|t| t > now_ms));
+        inner.workers.retain(|_, w| w.expires_ms > now_ms);
+        let workers = &inner.workers;
+        inner
+            .worker_cancels
+            .retain(|id, set| !set.is_empty() && workers.contains_key(id));
+        inner.worker_tasks.retain(|_, set| !set.is_empty());
+        Ok(())
+    }
+
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
         if let Some(set) = self.inner.lock().worker_cancels.get_mut(worker_id) {
             set.remove(task_id);
@@ -457,5 +473,43 @@ fn worker_record(
         registered_ms: w.registered_ms,
         websocket: w.websocket,
         tasks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn prune_forgets_expired_jobs_and_workers_nobody_asks_about() {
+        let store = MemoryStore::new(10);
+        let mut ended = Commit::new("old", Expect::New, "finished", "{}".into());
+        ended.expire_after = Some(Duration::from_millis(1));
+        store.commit(&ended).await.unwrap();
+        store
+            .commit(&Commit::new("live", Expect::New, "pending", "{}".into()))
+            .await
+            .unwrap();
+        let now = crate::clock::now_ms();
+        store
+            .register_worker(&WorkerUpdate {
+                worker_id: "w".into(),
+                now_ms: now,
+                ttl: Duration::from_millis(1),
+                status: "idle".into(),
+                info: Some("{}".into()),
+                skills: None,
+                current_tasks: None,
+                lease_deadline_ms: now,
+            })
+            .await
+            .unwrap();
+        store
+            .prune(now + 1_000, Duration::from_secs(45))
+            .await
+            .unwrap();
+        let g = store.inner.lock();
+        assert_eq!(g.jobs.keys().collect::<Vec<_>>(), vec!["live"]);
+        assert!(g.workers.is_empty());
     }
 }

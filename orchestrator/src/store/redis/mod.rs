@@ -452,6 +452,17 @@ impl Store for RedisStore {
             .map_err(redis_err)
     }
 
+    async fn prune(&self, now_ms: i64, ttl: Duration) -> StoreResult<()> {
+        let mut conn = self.conn().await?;
+        let cutoff = now_ms - ttl.as_millis() as i64;
+        // Worker hashes expire by themselves; their entries in the index do not.
+        let _: i64 = conn
+            .zrembyscore(self.keys.k("workers"), "-inf", cutoff)
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()> {
         let mut conn = self.conn().await?;
         let _: i64 = conn
