@@ -386,7 +386,9 @@ fn graph(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
 /// The blueprint as a Graphviz digraph: the start state bold, end states double circles,
 /// edges labelled with the outcome that takes them.
 pub fn to_dot(bp: &Blueprint) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    // Names are identifiers (checked at load), so only the `\n` line breaks we add are
+    // escapes; quotes are escaped for safety.
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\\\""));
     let mut out = format!("digraph {} {{\n  rankdir=LR;\n", q(&bp.name));
     for (name, state) in &bp.states {
         let shape = match &state.kind {
@@ -461,5 +463,9 @@ mod tests {
             "{dot}"
         );
         assert!(dot.contains("style=bold"), "{dot}");
+        assert!(
+            dot.contains("label=\"a\\ntask: t\""),
+            "one line break escape in labels: {dot}"
+        );
     }
 }
