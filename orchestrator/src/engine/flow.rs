@@ -163,9 +163,8 @@ impl<'a> Tx<'a> {
     pub fn dispatch(&mut self, ds: &DispatchState, delay: Option<Duration>) {
         self.doc.attempt += 1;
         let task_id = uuid::Uuid::new_v4().to_string();
-        let ctx = self.doc.context(&self.job_id);
         let params = if template::has_placeholders(&ds.params) {
-            template::render(&ds.params, &ctx)
+            template::render(&ds.params, &self.doc.context(&self.job_id))
         } else {
             ds.params.clone()
         };

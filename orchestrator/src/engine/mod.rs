@@ -285,23 +285,30 @@ impl Engine {
                 },
             };
             if job_status::is_terminal(&job.status) {
-                self.store.ack_cancel(worker_id, &result.task_id).await?;
                 let reason = if job.status == job_status::CANCELLED {
                     ignored_reasons::JOB_CANCELLED
                 } else {
                     ignored_reasons::JOB_ALREADY_TERMINATED
                 };
-                return Ok(ignored(reason));
+                return self.ignore_result(worker_id, &result.task_id, reason).await;
             }
             let slot = match job.tasks.get(&result.task_id) {
                 Some(slot @ TaskSlot::Leased { worker, .. }) if worker == worker_id => slot.clone(),
                 Some(TaskSlot::Leased { .. }) => {
-                    return Ok(ignored(ignored_reasons::WORKER_MISMATCH))
+                    return self
+                        .ignore_result(worker_id, &result.task_id, ignored_reasons::WORKER_MISMATCH)
+                        .await;
                 }
-                _ => return Ok(ignored(ignored_reasons::STALE_TASK)),
+                _ => {
+                    return self
+                        .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
+                        .await
+                }
             };
             let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
-                return Ok(ignored(ignored_reasons::STALE_TASK));
+                return self
+                    .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
+                    .await;
             };
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             tx.remove_task(&result.task_id, &slot, false);
@@ -408,6 +415,18 @@ impl Engine {
             }
             CommitOutcome::Conflict => Ok(false),
         }
+    }
+
+    /// Answers a result that changes nothing. The worker may have been told to stop this
+    /// task (cancel, lost lease, result timeout): it has stopped, so forget that request.
+    async fn ignore_result(
+        &self,
+        worker_id: &str,
+        task_id: &str,
+        reason: &str,
+    ) -> Result<ResultAck, EngineError> {
+        self.store.ack_cancel(worker_id, task_id).await?;
+        Ok(ignored(reason))
     }
 
     /// Re-dispatches a task a worker gave back or lost; a task that keeps coming back is

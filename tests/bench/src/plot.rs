@@ -28,6 +28,34 @@ fn register_font() -> Result<()> {
         .map_err(|_| anyhow!("cannot load {path}"))
 }
 
+type Area<'b> = DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>;
+type Axes =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+/// One chart with seconds on x and `y_desc` up to `y_max` on y.
+fn panel<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    t_max: f64,
+    y_max: f64,
+    y_desc: &str,
+) -> Result<ChartContext<'a, BitMapBackend<'b>, Axes>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..t_max, 0f64..y_max)
+        .map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(chart)
+}
+
 pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
     register_font()?;
     let root = BitMapBackend::new(out, (1200, 900)).into_drawing_area();
@@ -55,22 +83,13 @@ pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
         .max(1.0)
         * 1.2;
 
-    let mut chart = ChartBuilder::on(&top)
-        .caption(
-            "Closed loop: submit → finished latency per job (p99.9 clipped)",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..t_max, 0f64..l_max)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("latency (ms)")
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+    let mut chart = panel(
+        &top,
+        "Closed loop: submit → finished latency per job (p99.9 clipped)",
+        t_max,
+        l_max,
+        "latency (ms)",
+    )?;
     for (i, s) in series.iter().enumerate() {
         let color = colors[i % colors.len()];
         chart
@@ -90,8 +109,8 @@ pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
 
-    // Throughput in 250 ms buckets.
-    let bucket = 0.25;
+    // 250 ms buckets, smaller for short runs so there are enough of them to draw.
+    let bucket = (t_max / 20.0).clamp(0.005, 0.25);
     let buckets: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|s| {
@@ -111,22 +130,16 @@ pub fn draw(out: &Path, series: &[Series<'_>]) -> Result<()> {
         })
         .collect();
     let r_max = buckets.iter().flatten().map(|p| p.1).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption(
-            "Closed loop: throughput (jobs/s, 250 ms buckets)",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0f64..t_max, 0f64..r_max)
-        .map_err(|e| anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("seconds")
-        .y_desc("jobs/s")
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+    let mut chart = panel(
+        &bottom,
+        &format!(
+            "Closed loop: throughput (jobs/s, {:.0} ms buckets)",
+            bucket * 1000.0
+        ),
+        t_max,
+        r_max,
+        "jobs/s",
+    )?;
     for (i, (s, pts)) in series.iter().zip(buckets).enumerate() {
         let color = colors[i % colors.len()];
         chart

@@ -43,6 +43,7 @@ struct Scripts {
     register: Script,
     progress: Script,
     replace_timer: Script,
+    set_websocket: Script,
 }
 
 impl Scripts {
@@ -55,6 +56,7 @@ impl Scripts {
             register: Script::new(include_str!("scripts/register.lua")),
             progress: Script::new(include_str!("scripts/progress.lua")),
             replace_timer: Script::new(include_str!("scripts/replace_timer.lua")),
+            set_websocket: Script::new(include_str!("scripts/set_websocket.lua")),
         }
     }
 }
@@ -381,18 +383,13 @@ impl Store for RedisStore {
 
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
         let mut conn = self.conn().await?;
-        // The socket may connect before the registration: then this creates the hash, with
-        // a TTL so that it cannot outlive a worker that never registers.
-        let _: i64 = ::redis::cmd("EVAL")
-            .arg(
-                "redis.call('HSET', KEYS[1], 'ws', ARGV[1]) \
-                 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 1",
-            )
-            .arg(1)
-            .arg(self.keys.worker(worker_id))
+        let _: i64 = self
+            .scripts
+            .set_websocket
+            .key(self.keys.worker(worker_id))
             .arg(if connected { "1" } else { "0" })
             .arg(WS_ONLY_TTL_MS)
-            .query_async(&mut conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(redis_err)?;
         Ok(())
