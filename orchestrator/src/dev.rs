@@ -66,7 +66,7 @@ pub async fn run_dev(
                     .worker_id(format!("dev-echo-{i}"))
                     .worker_type("echo-worker");
                 let builder =
-                    baton_worker_examples::echo_skill(baton_worker::Worker::builder(config));
+                    baton_worker_examples::example_skills(baton_worker::Worker::builder(config));
                 match builder.build() {
                     Ok(worker) => handles.push(worker.spawn()),
                     Err(e) => tracing::error!(error = %e, "cannot start an in-process echo worker"),

@@ -54,6 +54,12 @@ pub mod job_status {
     pub const PENDING: &str = "pending";
     pub const WAITING_FOR_WORKER: &str = "waiting_for_worker";
     pub const RUNNING: &str = "running";
+    /// An approval state waits for a person's decision.
+    pub const WAITING_FOR_HUMAN: &str = "waiting_for_human";
+    /// A parallel state waits for its branches.
+    pub const WAITING_FOR_PARALLEL_TASKS: &str = "waiting_for_parallel_tasks";
+    /// A sub-job state waits for its child job.
+    pub const WAITING_FOR_SUB_JOB: &str = "waiting_for_sub_job";
     pub const AWAITING_RETRY: &str = "awaiting_retry";
     pub const FINISHED: &str = "finished";
     pub const FAILED: &str = "failed";

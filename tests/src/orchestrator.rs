@@ -19,6 +19,37 @@ pub fn repo_blueprints() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints")
 }
 
+/// A directory holding the shipped blueprints and the test-only ones of
+/// `tests/blueprints` (short timeouts, cycles), made once per test process.
+pub fn all_blueprints() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("baton-test-blueprints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("blueprint dir");
+        let test_only = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("blueprints");
+        for src in [repo_blueprints(), test_only] {
+            for entry in std::fs::read_dir(&src).expect("read blueprints") {
+                let path = entry.expect("dir entry").path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    let name = path.file_name().expect("file name");
+                    std::fs::copy(&path, dir.join(name)).expect("copy blueprint");
+                }
+            }
+        }
+        dir
+    })
+    .clone()
+}
+
+/// [`test_config`] with [`all_blueprints`].
+pub fn blueprint_test_config() -> Config {
+    Config {
+        blueprints_dir: all_blueprints(),
+        ..test_config()
+    }
+}
+
 /// Test defaults: fixed tokens, quick long-polls, timeouts and retries.
 pub fn test_config() -> Config {
     Config {

@@ -19,9 +19,9 @@ pub fn config(base_url: &str, worker_id: &str) -> WorkerConfig {
 
 /// Starts an echo worker.
 pub fn echo(base_url: &str, worker_id: &str) -> WorkerHandle {
-    spawn(baton_worker_examples::echo_skill(Worker::builder(config(
-        base_url, worker_id,
-    ))))
+    spawn(baton_worker_examples::example_skills(Worker::builder(
+        config(base_url, worker_id),
+    )))
 }
 
 pub fn spawn(builder: WorkerBuilder) -> WorkerHandle {

@@ -6,6 +6,7 @@
 //! | key | effect |
 //! |---|---|
 //! | `progress: true` | sends a `progress` event of 0.5 before the sleep and 1.0 at the end |
+//! | `event: "<type>"` | sends an event of that type (payload: the params) before the sleep; a blueprint's `on_event` can move the job on it |
 //! | `sleep_ms: N` | sleeps N ms first; stops at once when the task is cancelled |
 //! | `fail: "transient" \| "permanent" \| "invalid_input"` | fails with `TRANSIENT_ERROR`, `PERMANENT_ERROR` or `INVALID_INPUT_ERROR` |
 //! | `fail_until_attempt: N` | fails with `TRANSIENT_ERROR` while the dispatch attempt is below N, then succeeds |
@@ -33,6 +34,14 @@ pub async fn echo(params: Map<String, Value>, ctx: TaskContext) -> Result<Value,
     if controls.progress {
         // Advisory: a lost progress event must not fail the echo.
         let _ = ctx.progress(0.5, "echo: halfway").await;
+    }
+    if let Some(event_type) = &controls.event {
+        if let Err(e) = ctx
+            .event(event_type.clone(), Value::Object(params.clone()))
+            .await
+        {
+            tracing::warn!(error = %e, event_type, "echo: event not delivered");
+        }
     }
     if let Some(ms) = controls.sleep_ms {
         tokio::select! {
@@ -91,6 +100,7 @@ struct Controls {
     fail_until_attempt: Option<u32>,
     progress: bool,
     status: Option<String>,
+    event: Option<String>,
 }
 
 impl Controls {
@@ -120,6 +130,13 @@ impl Controls {
         }
         if let Some(v) = params.get("progress").filter(|v| !v.is_null()) {
             controls.progress = v.as_bool().ok_or_else(|| wrong("progress", "a boolean"))?;
+        }
+        if let Some(v) = params.get("event").filter(|v| !v.is_null()) {
+            controls.event = Some(
+                v.as_str()
+                    .ok_or_else(|| wrong("event", "a string"))?
+                    .to_string(),
+            );
         }
         if let Some(v) = params.get("status").filter(|v| !v.is_null()) {
             controls.status = Some(

@@ -3,7 +3,16 @@
 //! - [`mod@echo`]: the `echo` skill, a test double for whole-system checks. The
 //!   orchestrator's `baton dev` mode runs it in-process through [`echo_skill`]; the
 //!   `echo-worker` binary runs it as a standalone worker.
+//! - [`mod@sum`]: the `sum` skill, which adds up numbers; the aggregate step of the shipped
+//!   parallel blueprint. Registered beside `echo` in both places.
 
 pub mod echo;
+pub mod sum;
 
 pub use echo::{echo, echo_skill, ECHO_SKILL};
+pub use sum::{sum, sum_skill, SUM_SKILL};
+
+/// Adds every example skill (`echo`, `sum`) to a worker.
+pub fn example_skills(builder: baton_worker::WorkerBuilder) -> baton_worker::WorkerBuilder {
+    sum_skill(echo_skill(builder))
+}

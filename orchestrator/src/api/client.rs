@@ -5,7 +5,7 @@
 
 use super::error::ApiError;
 use super::{body, json_response, ok_json, parse_json, respond, with_app, AppRef};
-use crate::blueprint::{Blueprint, StateKind};
+use crate::blueprint::{Blueprint, Branches, StateKind};
 use crate::clock::{now_ms, rfc3339};
 use crate::engine::job::{history_view, job_view};
 use crate::engine::{CancelDelivery, NewJob};
@@ -399,6 +399,24 @@ pub fn to_dot(bp: &Blueprint) -> String {
             StateKind::End(e) => format!(
                 "shape=doublecircle, label={}",
                 q(&format!("{name}\\n({})", e.status.as_str()))
+            ),
+            StateKind::Approval(_) => {
+                format!("shape=house, label={}", q(&format!("{name}\\n(approval)")))
+            }
+            StateKind::Branch(_) => format!("shape=diamond, label={}", q(name)),
+            StateKind::Parallel(p) => {
+                let what = match &p.branches {
+                    Branches::Fixed(list) => format!("{} tasks", list.len()),
+                    Branches::Map { items, task } => format!("{} per item of {items}", task.task),
+                };
+                format!(
+                    "shape=box3d, label={}",
+                    q(&format!("{name}\\nparallel: {what}"))
+                )
+            }
+            StateKind::SubJob(s) => format!(
+                "shape=component, label={}",
+                q(&format!("{name}\\nsub-job: {}", s.blueprint))
             ),
         };
         let bold = if *name == bp.start {

@@ -7,6 +7,7 @@
 //! [`recover`] handler maps. Every response carries `X-RXON-Version`; every request is
 //! counted by route template and status.
 
+pub mod approval;
 pub mod batch;
 pub mod client;
 pub mod error;
@@ -63,6 +64,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
             .observe(info.elapsed().as_secs_f64());
     });
     public::routes(app.clone())
+        .or(approval::routes(app.clone()))
+        .unify()
         .or(client::routes(app.clone()))
         .unify()
         .or(worker::routes(app))
@@ -187,6 +190,7 @@ pub fn route_label(method: &str, path: &str) -> &'static str {
     match (method, segs.as_slice()) {
         (_, ["_public", "status"]) => "/_public/status",
         (_, ["_public", "metrics"]) => "/_public/metrics",
+        (_, ["_public", "webhooks", "approval", _]) => "/_public/webhooks/approval/{job_id}",
         (_, ["_public", ..]) => "/_public/other",
         ("GET", ["api", _, "jobs", _]) => "/api/v1/jobs/{id}",
         (_, ["api", _, "jobs", _, "cancel"]) => "/api/v1/jobs/{id}/cancel",

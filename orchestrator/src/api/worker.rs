@@ -355,7 +355,8 @@ async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, A
     ))
 }
 
-/// An event from HTTP or the WebSocket: `progress` updates the job.
+/// An event from HTTP or the WebSocket: `progress` updates the job; another type moves it
+/// when the running task's state declares `on_event` for that type.
 pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Result<(), ApiError> {
     let event: WorkerEvent = from_value(&value, "event")?;
     let cred = authenticate(app, h, Some(&event.worker_id))?;
@@ -374,6 +375,25 @@ pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Resu
             .record_progress(job_id, task_id, progress, message)
             .await?;
         tracing::debug!(job_id, task_id, ?progress, applied, "progress event");
+    } else if let (Some(job_id), Some(task_id)) = (
+        event.target_job_id.as_deref(),
+        event
+            .origin_task_id
+            .as_deref()
+            .or(event.target_task_id.as_deref()),
+    ) {
+        // Other events move the job only where its blueprint maps them to a transition.
+        let moved = app
+            .engine
+            .worker_event(
+                &event.worker_id,
+                job_id,
+                task_id,
+                &event.event_type,
+                &event.payload,
+            )
+            .await?;
+        tracing::debug!(job_id, task_id, event_type = %event.event_type, moved, "worker event");
     }
     Ok(())
 }

@@ -4,13 +4,15 @@
 //! fields refused so typos surface), then checked state by state. Every error names the
 //! file and, where there is one, the state: a bad file stops start-up.
 
-use super::template::referenced_paths;
-use super::{Blueprint, DispatchState, EndState, EndStatus, State, StateKind};
+use super::kinds::{state_kind, RawState};
+use super::{Blueprint, State};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
-use std::time::Duration;
+
+/// States a job may enter unless the blueprint sets `max_transitions`.
+pub const DEFAULT_MAX_TRANSITIONS: u32 = 100;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{file}: {}{message}", state.as_ref().map(|s| format!("state `{s}`: ")).unwrap_or_default())]
@@ -28,7 +30,7 @@ impl BlueprintError {
             message,
         }
     }
-    fn state(file: &str, state: &str, message: String) -> Self {
+    pub(crate) fn state(file: &str, state: &str, message: String) -> Self {
         BlueprintError {
             file: file.to_string(),
             state: Some(state.to_string()),
@@ -46,38 +48,9 @@ struct RawBlueprint {
     endpoint: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    max_transitions: Option<u32>,
     states: BTreeMap<String, RawState>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawState {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    start: bool,
-    #[serde(default)]
-    description: Option<String>,
-    // dispatch
-    #[serde(default)]
-    task: Option<String>,
-    #[serde(default)]
-    params: Option<Value>,
-    #[serde(default)]
-    priority: Option<f64>,
-    #[serde(default)]
-    dispatch_timeout: Option<f64>,
-    #[serde(default)]
-    result_timeout: Option<f64>,
-    #[serde(default)]
-    max_retries: Option<u32>,
-    #[serde(default)]
-    transitions: BTreeMap<String, String>,
-    // end
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    result: Option<Value>,
 }
 
 /// Loads every `*.yaml` / `*.yml` file of `dir`, in name order.
@@ -168,7 +141,8 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
                 "state names must be letters, digits, `_` or `-`".into(),
             ));
         }
-        for (key, target) in &rs.transitions {
+        let (kind, transitions) = state_kind(file, name, rs, &raw.states)?;
+        for (key, target) in &transitions {
             if !raw.states.contains_key(target) {
                 return Err(BlueprintError::state(
                     file,
@@ -177,13 +151,12 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
                 ));
             }
         }
-        let kind = state_kind(file, name, rs, &raw.states)?;
         states.insert(
             name.clone(),
             State {
                 name: name.clone(),
                 kind,
-                transitions: rs.transitions.clone(),
+                transitions,
             },
         );
     }
@@ -204,119 +177,19 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
         description: raw.description,
         start,
         states,
+        max_transitions: match raw.max_transitions {
+            Some(0) => {
+                return Err(BlueprintError::file(
+                    file,
+                    "`max_transitions` must be at least 1".into(),
+                ))
+            }
+            Some(n) => n,
+            None => DEFAULT_MAX_TRANSITIONS,
+        },
         definition,
         source: file.to_string(),
     })
-}
-
-fn state_kind(
-    file: &str,
-    name: &str,
-    rs: &RawState,
-    all: &BTreeMap<String, RawState>,
-) -> Result<StateKind, BlueprintError> {
-    let fail = |m: String| BlueprintError::state(file, name, m);
-    let _ = &rs.description;
-    match rs.kind.as_str() {
-        "dispatch" | "task" => {
-            let task = rs
-                .task
-                .clone()
-                .ok_or_else(|| fail("dispatch states need `task`".into()))?;
-            if !is_identifier(&task) {
-                return Err(fail(format!(
-                    "task `{task}` must be letters, digits, `_` or `-`"
-                )));
-            }
-            if !rs.transitions.contains_key("success") {
-                return Err(fail("dispatch states need a `success` transition".into()));
-            }
-            if rs.status.is_some() || rs.result.is_some() {
-                return Err(fail("`status` and `result` belong to end states".into()));
-            }
-            let params = rs
-                .params
-                .clone()
-                .unwrap_or_else(|| Value::String("{{ initial_data }}".into()));
-            check_state_refs(file, name, &params, all)?;
-            Ok(StateKind::Dispatch(DispatchState {
-                task,
-                params,
-                priority: rs.priority.unwrap_or(0.0),
-                dispatch_timeout: duration(file, name, "dispatch_timeout", rs.dispatch_timeout)?,
-                result_timeout: duration(file, name, "result_timeout", rs.result_timeout)?,
-                max_retries: rs.max_retries,
-            }))
-        }
-        "end" => {
-            if !rs.transitions.is_empty() {
-                return Err(fail("end states have no transitions".into()));
-            }
-            if rs.task.is_some() || rs.params.is_some() {
-                return Err(fail("`task` and `params` belong to dispatch states".into()));
-            }
-            let status = match rs.status.as_deref().unwrap_or(name) {
-                "finished" => EndStatus::Finished,
-                "failed" => EndStatus::Failed,
-                other => {
-                    return Err(fail(format!(
-                        "end status `{other}` must be `finished` or `failed`"
-                    )))
-                }
-            };
-            if let Some(result) = &rs.result {
-                check_state_refs(file, name, result, all)?;
-            }
-            Ok(StateKind::End(EndState {
-                status,
-                result: rs.result.clone(),
-            }))
-        }
-        other => Err(fail(format!(
-            "unknown state type `{other}` (expected `dispatch` or `end`)"
-        ))),
-    }
-}
-
-/// A template that reads `states.X` must name a state of this blueprint.
-fn check_state_refs(
-    file: &str,
-    name: &str,
-    template: &Value,
-    all: &BTreeMap<String, RawState>,
-) -> Result<(), BlueprintError> {
-    for path in referenced_paths(template) {
-        let mut parts = path.split('.');
-        if parts.next() == Some("states") {
-            if let Some(target) = parts.next() {
-                if !all.contains_key(target) {
-                    return Err(BlueprintError::state(
-                        file,
-                        name,
-                        format!("template `{path}` refers to missing state `{target}`"),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn duration(
-    file: &str,
-    state: &str,
-    field: &str,
-    secs: Option<f64>,
-) -> Result<Option<Duration>, BlueprintError> {
-    match secs {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(BlueprintError::state(
-            file,
-            state,
-            format!("`{field}` must be a positive number of seconds, got {s}"),
-        )),
-    }
 }
 
 fn reachable_from(start: &str, states: &BTreeMap<String, State>) -> BTreeSet<String> {
@@ -375,6 +248,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blueprint::{Branches, EndState, EndStatus, OnFailure, StateKind};
 
     const ECHO: &str = r#"
 name: echo
@@ -451,7 +325,7 @@ states:
             .contains("unknown field"));
         assert!(error_of(&ECHO.replace("    task: echo\n", ""))
             .message
-            .contains("need `task`"));
+            .contains("needs `task`"));
         assert!(error_of(&ECHO.replace("type: dispatch", "type: wat"))
             .message
             .contains("unknown state type"));
@@ -469,5 +343,149 @@ states:
             "    type: end\n    status: done\n    result",
         ));
         assert!(e.message.contains("must be `finished` or `failed`"), "{e}");
+    }
+
+    const KINDS: &str = r#"
+name: kinds
+endpoint: /jobs/kinds
+max_transitions: 20
+states:
+  route:
+    type: branch
+    start: true
+    cases:
+      - when: { path: initial_data.amount, gt: 1000 }
+        next: review
+      - when: { any: [ { path: initial_data.vip, eq: true }, { path: initial_data.tags, contains: fast } ] }
+        next: fan_out
+    default: map
+  review:
+    type: approval
+    message: "Amount {{ initial_data.amount }}"
+    timeout: 30
+    transitions:
+      approved: fan_out
+      rejected: failed
+      timeout: failed
+  fan_out:
+    type: parallel
+    on_failure: collect
+    tasks:
+      a: { task: echo, params: { x: 1 } }
+      b: { task: echo, max_retries: 1 }
+    transitions:
+      success: child
+  map:
+    type: parallel
+    items: initial_data.files
+    task: echo
+    params: { file: "{{ item }}", n: "{{ branch.index }}" }
+    max_concurrency: 2
+    transitions:
+      success: child
+  child:
+    type: sub_job
+    blueprint: echo
+    transitions:
+      success: work
+      failure: failed
+  work:
+    type: dispatch
+    task: echo
+    on_event:
+      needs_review: review
+    transitions:
+      success: done
+  done:
+    type: end
+    status: finished
+    result: "{{ states.fan_out.data }}"
+  failed:
+    type: end
+    status: failed
+"#;
+
+    #[test]
+    fn every_state_kind_loads_with_its_implied_transitions() {
+        let bp = load_str("kinds.yaml", KINDS).unwrap();
+        assert_eq!(bp.max_transitions, 20);
+        let route = &bp.states["route"];
+        assert_eq!(route.kind.name(), "branch");
+        assert_eq!(route.transitions["when 1"], "review");
+        assert_eq!(route.transitions["when 2"], "fan_out");
+        assert_eq!(route.transitions["default"], "map");
+        let StateKind::Approval(a) = &bp.states["review"].kind else {
+            panic!("review is an approval state")
+        };
+        assert_eq!(a.decisions, vec!["approved", "rejected"]);
+        assert_eq!(a.timeout, Some(std::time::Duration::from_secs(30)));
+        let StateKind::Parallel(p) = &bp.states["fan_out"].kind else {
+            panic!("fan_out is parallel")
+        };
+        assert_eq!(p.on_failure, OnFailure::Collect);
+        assert!(
+            matches!(&p.branches, Branches::Fixed(list) if list.len() == 2 && list[1].1.max_retries == Some(1))
+        );
+        let StateKind::Parallel(m) = &bp.states["map"].kind else {
+            panic!("map is parallel")
+        };
+        assert_eq!(m.on_failure, OnFailure::FailFast);
+        assert_eq!(m.max_concurrency, Some(2));
+        assert!(
+            matches!(&m.branches, Branches::Map { items, .. } if items == "initial_data.files")
+        );
+        assert_eq!(
+            bp.states["work"].transitions["event:needs_review"],
+            "review"
+        );
+        assert_eq!(bp.skills().filter(|s| *s == "echo").count(), 4);
+    }
+
+    #[test]
+    fn kind_specific_mistakes_are_explained() {
+        let cases = [
+            ("      timeout: failed\n", "", "go together"),
+            ("    default: map\n", "", "need a `default`"),
+            ("next: review", "next: nowhere", "missing state `nowhere`"),
+            ("gt: 1000", "bigger: 1000", "case 1: unknown operator"),
+            ("    items: initial_data.files\n", "", "either `tasks`"),
+            (
+                "    max_concurrency: 2",
+                "    max_concurrency: 0",
+                "at least 1",
+            ),
+            (
+                "on_failure: collect",
+                "on_failure: maybe",
+                "`fail_fast` or `collect`",
+            ),
+            ("    blueprint: echo\n", "", "need `blueprint`"),
+            (
+                "  review:\n    type: approval\n",
+                "  review:\n    type: approval\n    task: x\n",
+                "does not belong",
+            ),
+            ("max_transitions: 20", "max_transitions: 0", "at least 1"),
+            (
+                "      needs_review: review",
+                "      needs_review: ghost",
+                "missing state `ghost`",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(KINDS.contains(from), "fixture lacks {from:?}");
+            let e = error_of(&KINDS.replace(from, to));
+            assert!(e.to_string().contains(expected), "{from:?} -> {e}");
+        }
+    }
+
+    #[test]
+    fn sub_jobs_must_name_a_loaded_blueprint() {
+        let kinds = load_str("kinds.yaml", KINDS).unwrap();
+        let e = crate::blueprint::Registry::new(vec![kinds.clone()]).unwrap_err();
+        assert_eq!(e.state.as_deref(), Some("child"));
+        assert!(e.message.contains("`echo` is not loaded"), "{e}");
+        let echo = load_str("echo.yaml", ECHO).unwrap();
+        assert!(crate::blueprint::Registry::new(vec![kinds, echo]).is_ok());
     }
 }

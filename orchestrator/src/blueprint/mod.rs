@@ -2,21 +2,33 @@
 //!
 //! A [`Blueprint`] has a name, the client endpoint that starts it (`version` +
 //! `endpoint`, e.g. `POST /api/v1/jobs/echo`) and named states. Exactly one state is the
-//! start state. This version knows two kinds of state:
+//! start state. Every state has `transitions`: outcome key → next state. The kinds:
 //!
 //! - **dispatch**: hands one task (`task` = skill name, `params` templated from the job
 //!   context) to a worker and follows `transitions[<result status>]` when the result
-//!   comes back (`success`, `failure`, `cancelled` or a custom status);
+//!   comes back (`success`, `failure`, `cancelled` or a custom status). `on_event` maps a
+//!   worker event type to a state (kept in `transitions` as `event:<type>`);
+//! - **approval**: waits for a person (`waiting_for_human`); the transition keys are the
+//!   decisions, plus `timeout` when the state has one;
+//! - **branch**: picks the next state from [`condition::Condition`]s over the context,
+//!   first match wins (kept in `transitions` as `when 1`, `when 2`, ... and `default`);
+//! - **parallel**: dispatches a fixed list of tasks, or one task per item of a list, and
+//!   follows `success` when all are done (`failure` when one fails under `fail_fast`);
+//! - **sub_job**: runs another blueprint as a child job, then follows `success` or
+//!   `failure`;
 //! - **end**: finishes the job as `finished` or `failed`, with a `result` templated from
 //!   the context (default: the `data` of the last result).
 //!
 //! [`load`] reads a directory of blueprints and validates them (one start state, no
 //! transition to a missing state, no unreachable state); [`Registry`] looks them up by
-//! name or by endpoint.
+//! name or by endpoint and checks that sub-jobs name loaded blueprints.
 
+pub mod condition;
+mod kinds;
 pub(crate) mod load;
 pub mod template;
 
+pub use condition::Condition;
 pub use load::{load_dir, load_str, BlueprintError};
 
 use serde_json::Value;
@@ -34,6 +46,8 @@ pub struct Blueprint {
     pub description: Option<String>,
     pub start: String,
     pub states: BTreeMap<String, State>,
+    /// States a job may enter before it is failed as cycling (the loop guard).
+    pub max_transitions: u32,
     /// The definition as loaded, for `GET /api/v1/blueprints/{name}`.
     pub definition: Value,
     /// File it came from.
@@ -51,7 +65,82 @@ pub struct State {
 #[derive(Debug, Clone)]
 pub enum StateKind {
     Dispatch(DispatchState),
+    Approval(ApprovalState),
+    Branch(BranchState),
+    Parallel(ParallelState),
+    SubJob(SubJobState),
     End(EndState),
+}
+
+impl StateKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StateKind::Dispatch(_) => "dispatch",
+            StateKind::Approval(_) => "approval",
+            StateKind::Branch(_) => "branch",
+            StateKind::Parallel(_) => "parallel",
+            StateKind::SubJob(_) => "sub_job",
+            StateKind::End(_) => "end",
+        }
+    }
+}
+
+/// Transition key of a worker event of type `event_type`.
+pub fn event_key(event_type: &str) -> String {
+    format!("event:{event_type}")
+}
+
+/// Transition key taken when an approval times out.
+pub const TIMEOUT: &str = "timeout";
+
+#[derive(Debug, Clone)]
+pub struct ApprovalState {
+    /// Shown to the approver; templated from the context.
+    pub message: Value,
+    /// The decisions a person may take (the state's transition keys but `timeout`).
+    pub decisions: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BranchState {
+    /// `(condition, next state)`, tried in order.
+    pub cases: Vec<(Condition, String)>,
+    pub default: String,
+}
+
+/// What a parallel state does when a branch fails for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Stop the other branches and follow `failure` (or fail the job).
+    FailFast,
+    /// Let the others finish; the failures are in the aggregate's `errors`.
+    Collect,
+}
+
+#[derive(Debug, Clone)]
+pub enum Branches {
+    /// Named tasks, each with its own definition.
+    Fixed(Vec<(String, DispatchState)>),
+    /// One task per item of the list at `items` (a context path); `item` and `branch`
+    /// (`index`, `key`) are in the template context of its params.
+    Map { items: String, task: DispatchState },
+}
+
+#[derive(Debug, Clone)]
+pub struct ParallelState {
+    pub branches: Branches,
+    /// Most branch tasks out at once (`None`: all).
+    pub max_concurrency: Option<usize>,
+    pub on_failure: OnFailure,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubJobState {
+    /// Name of the child's blueprint.
+    pub blueprint: String,
+    /// The child's `initial_data`, templated from the parent's context.
+    pub initial_data: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -95,9 +184,15 @@ impl Blueprint {
 
     /// The skills this blueprint dispatches, for dashboards.
     pub fn skills(&self) -> impl Iterator<Item = &str> {
-        self.states.values().filter_map(|s| match &s.kind {
-            StateKind::Dispatch(d) => Some(d.task.as_str()),
-            StateKind::End(_) => None,
+        self.states.values().flat_map(|s| -> Vec<&str> {
+            match &s.kind {
+                StateKind::Dispatch(d) => vec![d.task.as_str()],
+                StateKind::Parallel(p) => match &p.branches {
+                    Branches::Fixed(list) => list.iter().map(|(_, d)| d.task.as_str()).collect(),
+                    Branches::Map { task, .. } => vec![task.task.as_str()],
+                },
+                _ => Vec::new(),
+            }
         })
     }
 }
@@ -136,6 +231,19 @@ impl Registry {
             }
             reg.by_endpoint.insert(key, bp.clone());
             reg.by_name.insert(bp.name.clone(), bp);
+        }
+        for bp in reg.by_name.values() {
+            for state in bp.states.values() {
+                if let StateKind::SubJob(sub) = &state.kind {
+                    if !reg.by_name.contains_key(&sub.blueprint) {
+                        return Err(BlueprintError {
+                            file: bp.source.clone(),
+                            state: Some(state.name.clone()),
+                            message: format!("sub-job blueprint `{}` is not loaded", sub.blueprint),
+                        });
+                    }
+                }
+            }
         }
         Ok(reg)
     }

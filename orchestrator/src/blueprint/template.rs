@@ -3,7 +3,8 @@
 //! A template is any JSON value. Strings inside it may hold placeholders, in either of the
 //! two forms users already write: `{{ path }}` and `${path}`. A path is dot-separated
 //! (`initial_data.user.name`, `states.fetch.data.items.0`); numeric segments index arrays.
-//! Paths start at the job context (`initial_data`, `states`, `job`, `metadata`); a path
+//! Paths start at the job context (`initial_data`, `states`, `job`, `metadata`, and in the
+//! params of a parallel map branch `item` and `branch`); a path
 //! whose first segment is none of those is looked up in `initial_data`, so `${x}` means
 //! `initial_data.x`.
 //!
@@ -14,7 +15,14 @@
 use serde_json::{Map, Value};
 
 /// Context roots a path may start with.
-const ROOTS: [&str; 4] = ["initial_data", "states", "job", "metadata"];
+const ROOTS: [&str; 6] = [
+    "initial_data",
+    "states",
+    "job",
+    "metadata",
+    "item",
+    "branch",
+];
 
 /// Renders `template` against the job context `ctx` (a JSON object).
 pub fn render(template: &Value, ctx: &Value) -> Value {

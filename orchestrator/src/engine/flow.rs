@@ -1,21 +1,20 @@
 //! Transitions: pure functions from (blueprint, job document, event) to one [`Commit`].
 //!
-//! A [`Tx`] carries the document being changed and the commit being built. Entering a
-//! state, dispatching a task, handling an outcome and finishing a job each add to it;
-//! the caller then commits it (compare-and-set on the job version) and, on a conflict,
-//! re-reads the job and builds a new one. Nothing here does I/O.
+//! A [`Tx`] carries the document being changed, the job's task slots as read, and the
+//! commit being built. Entering a state, dispatching a task, handling an outcome and
+//! finishing a job each add to it; the caller then commits it (compare-and-set on the job
+//! version) and, on a conflict, re-reads the job and builds a new one. Nothing here does
+//! I/O. Task handling per lane is in [`super::tasks`], parallel states in
+//! [`super::parallel`], approvals and sub-jobs in [`super::waits`].
 
 use super::job::JobDoc;
-use crate::blueprint::{template, Blueprint, DispatchState, EndStatus, StateKind};
+use crate::blueprint::{template, Blueprint, EndStatus, StateKind};
 use crate::config::Config;
-use crate::store::{queue_member, CancelNotice, Commit, Enqueue, Expect, TaskBlob, TaskSlot};
-use baton_protocol::{error_codes, job_status, TaskPayload};
+use crate::store::{CancelNotice, Commit, Expect, StoredJob, TaskSlot};
+use baton_protocol::{error_codes, job_status};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Upper bound on states entered by one job: a blueprint that cycles fails instead of
-/// running forever.
-pub const MAX_TRANSITIONS: u32 = 100;
 
 /// How a failed result is handled, by error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +39,29 @@ pub fn classify(code: &str) -> FailureClass {
     }
 }
 
+/// The job status for an error nobody handled: bad input fails the job, anything else
+/// (exhausted retries, a broken worker or contract) quarantines it for a person to look at.
+pub fn unhandled_status(error: &Value) -> &'static str {
+    let code = error.get("code").and_then(Value::as_str).unwrap_or("");
+    if code == "DISPATCH_TIMEOUT" {
+        return job_status::FAILED;
+    }
+    match classify(code) {
+        FailureClass::Fail => job_status::FAILED,
+        FailureClass::Retry | FailureClass::Quarantine => job_status::QUARANTINED,
+    }
+}
+
+/// Slots of a job not read from the store (a job being created).
+static NO_SLOTS: BTreeMap<String, TaskSlot> = BTreeMap::new();
+
 pub struct Tx<'a> {
     pub cfg: &'a Config,
     pub bp: &'a Blueprint,
     pub job_id: String,
     pub doc: JobDoc,
+    /// The job's task slots as read (the commit's changes are not applied to them).
+    pub slots: &'a BTreeMap<String, TaskSlot>,
     pub commit: Commit,
     pub now: i64,
     /// The state the job moved to, for the result answer.
@@ -66,6 +83,7 @@ impl<'a> Tx<'a> {
             bp,
             job_id: job_id.to_string(),
             doc,
+            slots: &NO_SLOTS,
             commit: Commit::new(job_id, expect, status, String::new()),
             now,
             transition: None,
@@ -73,13 +91,8 @@ impl<'a> Tx<'a> {
     }
 
     /// A change of the stored `job` (compare-and-set on its version), now.
-    pub fn on(
-        cfg: &'a Config,
-        bp: &'a Blueprint,
-        job: &crate::store::StoredJob,
-        doc: JobDoc,
-    ) -> Tx<'a> {
-        Tx::new(
+    pub fn on(cfg: &'a Config, bp: &'a Blueprint, job: &'a StoredJob, doc: JobDoc) -> Tx<'a> {
+        let mut tx = Tx::new(
             cfg,
             bp,
             &job.id,
@@ -87,7 +100,9 @@ impl<'a> Tx<'a> {
             &job.status,
             doc,
             crate::clock::now_ms(),
-        )
+        );
+        tx.slots = &job.tasks;
+        tx
     }
 
     /// The commit, with the document serialized.
@@ -108,25 +123,41 @@ impl<'a> Tx<'a> {
         self.commit.history.push(entry.to_string());
     }
 
+    /// Adds a timer, due at `due_ms`.
+    pub fn timer(&mut self, kind: &str, rest: &str, due_ms: i64) {
+        let member = timer_member(kind, &self.job_id, rest);
+        self.commit.timers_add.push((member, due_ms));
+    }
+
     /// Moves the job to `state` and runs its entry action.
     pub fn enter(&mut self, state: &str) {
+        if !self.doc.state.is_empty() {
+            let duration_ms = self.now - self.doc.entered_ms;
+            self.history("state_finished", json!({"duration_ms": duration_ms}));
+        }
         let previous = std::mem::replace(&mut self.doc.state, state.to_string());
         self.transition = Some(state.to_string());
         self.doc.step += 1;
+        self.doc.entered_ms = self.now;
         self.history(
             "state_started",
             json!({"previous_state": previous, "next_state": state}),
         );
-        if self.doc.step > MAX_TRANSITIONS {
+        if self.doc.step > self.bp.max_transitions {
+            let message = format!(
+                "job entered more than {} states; the blueprint cycles",
+                self.bp.max_transitions
+            );
             self.finish(
                 job_status::FAILED,
                 None,
-                Some(json!({"code": "LOOP_GUARD", "message": format!("job entered more than {MAX_TRANSITIONS} states; the blueprint cycles")})),
+                Some(json!({"code": "LOOP_GUARD", "message": message})),
             );
             return;
         }
-        let Some(def) = self.bp.state(state) else {
-            let message = format!("blueprint `{}` has no state `{state}`", self.bp.name);
+        let bp = self.bp;
+        let Some(def) = bp.state(state) else {
+            let message = format!("blueprint `{}` has no state `{state}`", bp.name);
             self.finish(
                 job_status::FAILED,
                 None,
@@ -135,13 +166,27 @@ impl<'a> Tx<'a> {
             return;
         };
         match &def.kind {
-            StateKind::Dispatch(ds) => {
-                self.doc.attempt = 0;
-                self.doc.failures = 0;
-                self.doc.releases = 0;
-                let ds = ds.clone();
-                self.dispatch(&ds, None);
+            StateKind::Dispatch(_) => {
+                self.doc.run = Default::default();
+                self.dispatch(super::tasks::Lane::Main, None);
             }
+            StateKind::Approval(a) => self.enter_approval(a),
+            StateKind::Branch(b) => {
+                let ctx = self.doc.context(&self.job_id);
+                let (case, next) = b
+                    .cases
+                    .iter()
+                    .enumerate()
+                    .find(|(_, (cond, _))| cond.eval(&ctx))
+                    .map(|(i, (_, next))| (Some(i + 1), next.clone()))
+                    .unwrap_or((None, b.default.clone()));
+                let outcome = json!({"status": "taken", "data": {"case": case, "next": next}});
+                self.doc.states.insert(state.to_string(), outcome);
+                self.history("branch_taken", json!({"case": case, "next": next}));
+                self.enter(&next);
+            }
+            StateKind::Parallel(p) => self.enter_parallel(p),
+            StateKind::SubJob(s) => self.enter_sub_job(s),
             StateKind::End(end) => {
                 let result = match &end.result {
                     Some(t) => template::render(t, &self.doc.context(&self.job_id)),
@@ -157,96 +202,6 @@ impl<'a> Tx<'a> {
                 self.finish(end.status.as_str(), Some(result), error);
             }
         }
-    }
-
-    /// Creates the next task of a dispatch state: queued now, or after `delay` (a retry).
-    pub fn dispatch(&mut self, ds: &DispatchState, delay: Option<Duration>) {
-        self.doc.attempt += 1;
-        let task_id = uuid::Uuid::new_v4().to_string();
-        let params = if template::has_placeholders(&ds.params) {
-            template::render(&ds.params, &self.doc.context(&self.job_id))
-        } else {
-            ds.params.clone()
-        };
-        let result_timeout = self
-            .doc
-            .result_timeout_ms
-            .map(Duration::from_millis)
-            .or(ds.result_timeout)
-            .unwrap_or(self.cfg.result_timeout);
-        let payload = TaskPayload {
-            job_id: self.job_id.clone(),
-            task_id: task_id.clone(),
-            task_type: ds.task.clone(),
-            params,
-            priority: ds.priority,
-            step: self.doc.step,
-            timestamp: self.now / 1000,
-            tracing_context: Default::default(),
-            metadata: self
-                .doc
-                .metadata
-                .is_object()
-                .then(|| self.doc.metadata.clone()),
-            deadline: None,
-            attempt: Some(self.doc.attempt),
-        };
-        let blob = TaskBlob {
-            job_id: self.job_id.clone(),
-            result_timeout_ms: result_timeout.as_millis() as i64,
-            enqueued_ms: self.now,
-            payload: serde_json::to_string(&payload).unwrap_or_else(|_| "{}".into()),
-        };
-        self.commit.store_tasks.push((task_id.clone(), blob));
-        match delay {
-            None => self.enqueue(&task_id, ds),
-            Some(delay) => {
-                let due = self.now + delay.as_millis() as i64;
-                self.commit.set_slots.push((
-                    task_id.clone(),
-                    TaskSlot::Delayed {
-                        skill: ds.task.clone(),
-                    },
-                ));
-                self.commit
-                    .timers_add
-                    .push((timer_member("e", &self.job_id, &task_id), due));
-                self.commit.status = job_status::AWAITING_RETRY.into();
-                self.history("retry_scheduled", json!({"task_id": task_id, "attempt": self.doc.attempt, "delay_ms": delay.as_millis() as u64}));
-            }
-        }
-    }
-
-    /// Puts a stored task into its queue (first dispatch, or a delayed retry coming due).
-    pub fn enqueue(&mut self, task_id: &str, ds: &DispatchState) {
-        let member = queue_member(crate::clock::now_us(), task_id);
-        let dispatch_timeout = self
-            .doc
-            .dispatch_timeout_ms
-            .map(Duration::from_millis)
-            .or(ds.dispatch_timeout)
-            .unwrap_or(self.cfg.dispatch_timeout);
-        self.commit.set_slots.push((
-            task_id.to_string(),
-            TaskSlot::Queued {
-                skill: ds.task.clone(),
-                member: member.clone(),
-            },
-        ));
-        self.commit.enqueue.push(Enqueue {
-            skill: ds.task.clone(),
-            member,
-            priority: ds.priority,
-        });
-        self.commit.timers_add.push((
-            timer_member("d", &self.job_id, task_id),
-            self.now + dispatch_timeout.as_millis() as i64,
-        ));
-        self.commit.status = job_status::PENDING.into();
-        self.history(
-            "task_queued",
-            json!({"task_id": task_id, "task_type": ds.task, "attempt": self.doc.attempt}),
-        );
     }
 
     /// Takes a task out of wherever it is; a leased task's worker is told to stop when
@@ -284,7 +239,24 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// Records a task outcome in the context under the state's name.
+    /// Removes every task the job had when read (and not yet removed by this change);
+    /// running ones' workers are told to stop. Returns the workers told.
+    pub fn remove_all_tasks(&mut self) -> Vec<String> {
+        let slots = self.slots;
+        let mut told = Vec::new();
+        for (task_id, slot) in slots {
+            if self.commit.del_slots.contains(task_id) {
+                continue;
+            }
+            if let TaskSlot::Leased { worker, .. } = slot {
+                told.push(worker.clone());
+            }
+            self.remove_task(task_id, slot, true);
+        }
+        told
+    }
+
+    /// Records an outcome in the context under the current state's name.
     pub fn record_outcome(
         &mut self,
         status: &str,
@@ -295,7 +267,7 @@ impl<'a> Tx<'a> {
         let state = self.doc.state.clone();
         self.doc.states.insert(
             state.clone(),
-            json!({"status": status, "data": data, "error": error, "worker_id": worker_id, "attempt": self.doc.attempt}),
+            json!({"status": status, "data": data, "error": error, "worker_id": worker_id, "attempt": self.doc.run.attempt}),
         );
         self.doc.last_state = Some(state);
     }
@@ -316,41 +288,25 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// A failure of the current dispatch state's task (already removed from the job):
-    /// retry with backoff while the error is retryable and attempts remain, else follow the
-    /// state's `failure` transition, else fail or quarantine the job.
-    pub fn fail_dispatch(&mut self, ds: &DispatchState, error: Value) {
-        let code = error
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or(error_codes::TRANSIENT)
-            .to_string();
-        let class = classify(&code);
-        let max_retries = ds.max_retries.unwrap_or(self.cfg.max_retries);
-        if class == FailureClass::Retry && self.doc.failures < max_retries {
-            self.doc.failures += 1;
-            let delay = backoff(self.cfg, self.doc.failures);
-            self.dispatch(ds, Some(delay));
-            return;
-        }
+    /// The current state failed with `error`: follow its `failure` transition, else end the
+    /// job as `status`.
+    pub fn fail_state(&mut self, error: Value, status: &str) {
         self.doc.error = Some(error.clone());
-        if self.follow("failure") {
-            return;
+        if !self.follow("failure") {
+            self.finish(status, None, Some(error));
         }
-        let status = match class {
-            FailureClass::Fail => job_status::FAILED,
-            FailureClass::Retry | FailureClass::Quarantine => job_status::QUARANTINED,
-        };
-        self.finish(status, None, Some(error));
     }
 
     /// Ends the job. Finished, failed and quarantined jobs with a webhook get a delivery
-    /// timer in the same commit, so the notification cannot be lost.
+    /// timer in the same commit, so the notification cannot be lost; a sub-job's end
+    /// schedules its parent's wake-up the same way.
     pub fn finish(&mut self, status: &str, result: Option<Value>, error: Option<Value>) {
         self.commit.status = status.to_string();
         self.doc.result = result;
         self.doc.error = error;
         self.doc.finished_ms = Some(self.now);
+        self.doc.approval = None;
+        self.doc.parallel = None;
         self.commit.expire_after = Some(self.cfg.job_retention);
         let event = match status {
             job_status::FINISHED => "job_finished",
@@ -360,9 +316,12 @@ impl<'a> Tx<'a> {
         };
         self.history(event, json!({"status": status, "error": self.doc.error}));
         if self.doc.webhook_url.is_some() && event != "job_cancelled" {
-            self.commit
-                .timers_add
-                .push((timer_member("w", &self.job_id, "1"), self.now));
+            self.timer("w", "1", self.now);
+        }
+        if let Some(parent) = self.doc.parent.clone() {
+            // `c|<parent>|<child>`: the parent is woken by this job's end.
+            let member = timer_member("c", &parent, &self.job_id);
+            self.commit.timers_add.push((member, self.now));
         }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! [`JobDoc`] is the engine's JSON document stored with each job (see the store's data
 //! model): the blueprint and current state, the client that owns the job, its input, the
-//! context of results per state, and the counters of the current dispatch state. The
-//! store never looks inside it.
+//! context of results per state, the [`Counters`] of the current dispatch state, and what
+//! a waiting state waits for: an [`ApprovalWait`] (a person), a [`ParallelRun`] (one
+//! [`BranchRun`] per task of a parallel state) or a [`SubJobWait`] (a child job). A child
+//! job names its `parent`. The store never looks inside it.
 
 use crate::clock::rfc3339;
 use crate::store::{StoredJob, TaskSlot};
@@ -11,7 +13,7 @@ use baton_protocol::job_status;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct JobDoc {
     pub blueprint: String,
     pub client: String,
@@ -39,18 +41,110 @@ pub struct JobDoc {
     /// States entered so far (the loop guard counts these).
     #[serde(default)]
     pub step: u32,
-    /// Dispatches of the current state (1 = first).
+    /// When the current state was entered (epoch ms).
     #[serde(default)]
-    pub attempt: u32,
-    /// Failures of the current state that were retried.
+    pub entered_ms: i64,
+    /// Counters of the current dispatch state's task.
     #[serde(default)]
-    pub failures: u32,
-    /// Times a worker gave the current state's task back (shutdown) or was lost.
-    #[serde(default)]
-    pub releases: u32,
+    pub run: Counters,
     /// Name of the state whose result came last (default end result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalWait>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<ParallelRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_job: Option<SubJobWait>,
+    /// The job that started this one as a sub-job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Sub-job nesting: 0 for a job a client created.
+    #[serde(default)]
+    pub depth: u32,
+}
+
+/// Attempts of one task (the dispatch state's, or one parallel branch's).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counters {
+    /// Dispatches so far (1 = first).
+    pub attempt: u32,
+    /// Failures that were retried.
+    pub failures: u32,
+    /// Times a worker gave the task back (shutdown) or was lost with it.
+    pub releases: u32,
+}
+
+/// A person's decision is awaited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApprovalWait {
+    /// Proof of approval for callers without the client's token; handed to the client in
+    /// the job view and the `approval_requested` webhook.
+    pub secret: String,
+    pub message: Value,
+    pub decisions: Vec<String>,
+    pub requested_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<i64>,
+}
+
+/// The branches of the current parallel state, in definition (or item) order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ParallelRun {
+    pub branches: Vec<BranchRun>,
+}
+
+/// One branch: pending (no task, no status), running (a task) or done (a status).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BranchRun {
+    /// Task name of a fixed branch, item index of a map branch.
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default)]
+    pub run: Counters,
+    /// Final result status (`success`, `failure`, or a custom one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+}
+
+impl BranchRun {
+    pub fn new(key: String, item: Option<Value>) -> BranchRun {
+        BranchRun {
+            key,
+            item,
+            task_id: None,
+            run: Counters::default(),
+            status: None,
+            data: None,
+            error: None,
+            worker_id: None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.status.is_some()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.status.as_deref() == Some(baton_protocol::TASK_STATUS_FAILURE)
+    }
+}
+
+/// A child job is awaited (created by the `s|` timer from these fields).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubJobWait {
+    pub job_id: String,
+    pub blueprint: String,
+    pub initial_data: Value,
 }
 
 impl JobDoc {
@@ -60,7 +154,7 @@ impl JobDoc {
             "initial_data": self.initial_data,
             "states": self.states,
             "metadata": self.metadata,
-            "job": {"id": job_id, "blueprint": self.blueprint, "attempt": self.attempt},
+            "job": {"id": job_id, "blueprint": self.blueprint, "attempt": self.run.attempt, "parent": self.parent},
         })
     }
 
@@ -85,7 +179,7 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> Value {
         "blueprint_name": doc.blueprint,
         "state": doc.state,
         "step": doc.step,
-        "attempt": doc.attempt,
+        "attempt": doc.run.attempt,
         "created_at": rfc3339(doc.created_ms),
         "updated_at": rfc3339(doc.updated_ms),
         "progress": Value::Null,
@@ -115,6 +209,34 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> Value {
             "progress_message".into(),
             p.get("message").cloned().unwrap_or(Value::Null),
         );
+    }
+    if let Some(a) = &doc.approval {
+        map.insert(
+            "approval".into(),
+            json!({
+                "message": a.message,
+                "decisions": a.decisions,
+                "secret": a.secret,
+                "approval_url": format!("/_public/webhooks/approval/{}", job.id),
+                "requested_at": rfc3339(a.requested_ms),
+                "expires_at": a.deadline_ms.map(rfc3339),
+            }),
+        );
+    }
+    if let Some(p) = &doc.parallel {
+        let done = p.branches.iter().filter(|b| b.is_done()).count();
+        let failed = p.branches.iter().filter(|b| b.failed()).count();
+        let running = p.branches.iter().filter(|b| b.task_id.is_some()).count();
+        map.insert(
+            "parallel".into(),
+            json!({"total": p.branches.len(), "done": done, "failed": failed, "running": running}),
+        );
+    }
+    if let Some(s) = &doc.sub_job {
+        map.insert("sub_job_id".into(), json!(s.job_id));
+    }
+    if let Some(parent) = &doc.parent {
+        map.insert("parent_job_id".into(), json!(parent));
     }
     let tasks: Vec<Value> = job
         .tasks

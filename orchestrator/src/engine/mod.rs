@@ -4,28 +4,33 @@
 
 mod flow;
 pub mod job;
+mod parallel;
 mod reaper;
+mod signals;
 pub mod snapshots;
+mod sub_jobs;
+mod tasks;
+mod waits;
 mod webhook;
 
-pub use flow::{backoff, classify, FailureClass, MAX_TRANSITIONS};
+pub use flow::{backoff, classify, FailureClass};
 pub use reaper::spawn_reaper;
+pub use signals::ApprovalProof;
+pub use waits::MAX_SUB_JOB_DEPTH;
 
-use crate::blueprint::{Blueprint, DispatchState, Registry, StateKind};
+use crate::blueprint::{Blueprint, Registry};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::dispatch::job_watch::JobWatchers;
 use crate::dispatch::waiters::Waiters;
 use crate::metrics::Metrics;
 use crate::store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
-use baton_protocol::{
-    ignored_reasons, job_status, ResultAck, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE,
-    TASK_STATUS_SUCCESS,
-};
+use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult};
 use flow::Tx;
 use job::JobDoc;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use tasks::{leased_to, Lane};
 
 /// Attempts of one read-decide-commit cycle before giving up on a hot job.
 const COMMIT_ATTEMPTS: usize = 16;
@@ -79,6 +84,10 @@ pub struct Engine {
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
     http: reqwest::Client,
+    /// Timers committed here that are due at once (sub-job starts, ends and cancels):
+    /// the reaper fires them without waiting for its next pass.
+    kick: tokio::sync::mpsc::UnboundedSender<String>,
+    kicked: parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 /// The WebSocket command that cancels a task (also kept for heartbeats).
@@ -138,7 +147,10 @@ impl Engine {
             .timeout(cfg.webhook_timeout)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let (kick, kicked) = tokio::sync::mpsc::unbounded_channel();
         Engine {
+            kick,
+            kicked: parking_lot::Mutex::new(Some(kicked)),
             store,
             snapshots: Default::default(),
             watchers: Default::default(),
@@ -157,19 +169,20 @@ impl Engine {
         })
     }
 
-    /// The job's document, blueprint and current state, when that state dispatches tasks
-    /// (the only kind results, timeouts and lost leases concern); `None` otherwise.
-    fn dispatch_context(
+    /// The job's document, blueprint and the lane of `task_id` when the task belongs to
+    /// the job's current state; `None` for a task of an earlier state.
+    fn task_context(
         &self,
         job: &StoredJob,
-    ) -> Result<Option<(JobDoc, Arc<Blueprint>, DispatchState)>, EngineError> {
+        task_id: &str,
+    ) -> Result<Option<(JobDoc, Arc<Blueprint>, Lane)>, EngineError> {
         let doc = parse_doc(job)?;
         let bp = self.blueprint_of(&doc)?;
-        let ds = match bp.state(&doc.state).map(|s| &s.kind) {
-            Some(StateKind::Dispatch(ds)) => ds.clone(),
-            _ => return Ok(None),
+        let lane = match bp.state(&doc.state) {
+            Some(state) => Lane::of(&doc, &state.kind, task_id),
+            None => None,
         };
-        Ok(Some((doc, bp, ds)))
+        Ok(lane.map(|lane| (doc, bp, lane)))
     }
 
     /// Creates a job of `bp` owned by `client` and enters its start state.
@@ -192,15 +205,7 @@ impl Engine {
             result_timeout_ms: req.result_timeout_ms,
             created_ms: now,
             updated_ms: now,
-            finished_ms: None,
-            states: Default::default(),
-            result: None,
-            error: None,
-            step: 0,
-            attempt: 0,
-            failures: 0,
-            releases: 0,
-            last_state: None,
+            ..JobDoc::default()
         };
         let mut tx = Tx::new(
             &self.cfg,
@@ -292,20 +297,14 @@ impl Engine {
                 };
                 return self.ignore_result(worker_id, &result.task_id, reason).await;
             }
-            let slot = match job.tasks.get(&result.task_id) {
-                Some(slot @ TaskSlot::Leased { worker, .. }) if worker == worker_id => slot.clone(),
-                Some(TaskSlot::Leased { .. }) => {
-                    return self
-                        .ignore_result(worker_id, &result.task_id, ignored_reasons::WORKER_MISMATCH)
-                        .await;
-                }
-                _ => {
-                    return self
-                        .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
-                        .await
-                }
+            let Some(slot) = leased_to(&job, &result.task_id, worker_id).cloned() else {
+                let reason = match job.tasks.get(&result.task_id) {
+                    Some(TaskSlot::Leased { .. }) => ignored_reasons::WORKER_MISMATCH,
+                    _ => ignored_reasons::STALE_TASK,
+                };
+                return self.ignore_result(worker_id, &result.task_id, reason).await;
             };
-            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
+            let Some((doc, bp, lane)) = self.task_context(&job, &result.task_id)? else {
                 return self
                     .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
                     .await;
@@ -314,12 +313,6 @@ impl Engine {
             tx.remove_task(&result.task_id, &slot, false);
             let status = result.status().to_string();
             let error = result.error.as_ref().map(|e| json!(e));
-            tx.record_outcome(
-                &status,
-                result.data.as_ref(),
-                error.as_ref(),
-                Some(worker_id),
-            );
             let duration_ms = match &slot {
                 TaskSlot::Leased { claimed_ms, .. } => tx.now - claimed_ms,
                 _ => 0,
@@ -328,28 +321,7 @@ impl Engine {
                 "task_finished",
                 json!({"task_id": result.task_id, "worker_id": worker_id, "result_status": status, "duration_ms": duration_ms, "error": error}),
             );
-            match status.as_str() {
-                TASK_STATUS_SUCCESS => {
-                    tx.follow(TASK_STATUS_SUCCESS);
-                }
-                TASK_STATUS_FAILURE => {
-                    let error = error.unwrap_or_else(|| json!({"code": baton_protocol::error_codes::TRANSIENT, "message": "failure without an error"}));
-                    tx.fail_dispatch(&ds, error);
-                }
-                TASK_STATUS_CANCELLED => {
-                    // Nobody cancelled the job (that case was answered above): the worker
-                    // gave the task back, e.g. while shutting down. Hand it to another.
-                    if !tx.follow(TASK_STATUS_CANCELLED) {
-                        self.redispatch_released(&mut tx, &ds, "released by worker");
-                    }
-                }
-                custom => {
-                    if !tx.follow(custom) {
-                        let error = json!({"code": "UNHANDLED_STATUS", "message": format!("state `{}` has no transition for result status `{custom}`", tx.doc.state)});
-                        tx.finish(job_status::FAILED, None, Some(error));
-                    }
-                }
-            }
+            tx.task_outcome(lane, &status, result.data.as_ref(), error, worker_id);
             let transition = tx.transition.clone();
             let new_status = tx.commit.status.clone();
             let blueprint = bp.name.clone();
@@ -384,6 +356,13 @@ impl Engine {
         if let CommitOutcome::Committed { .. } = outcome {
             for e in &commit.enqueue {
                 self.waiters.wake_one(&e.skill);
+            }
+            for (member, due) in &commit.timers_add {
+                if *due <= now_ms() && sub_jobs::fires_at_once(member) {
+                    // A closed channel means the reaper stopped (shutdown): the timer
+                    // stays in the store for whichever orchestrator runs next.
+                    let _ = self.kick.send(member.clone());
+                }
             }
         }
         Ok(outcome)
@@ -429,33 +408,36 @@ impl Engine {
         Ok(ignored(reason))
     }
 
-    /// Re-dispatches a task a worker gave back or lost; a task that keeps coming back is
-    /// quarantined instead of circulating forever.
-    fn redispatch_released(
-        &self,
-        tx: &mut Tx<'_>,
-        ds: &crate::blueprint::DispatchState,
-        why: &str,
-    ) {
-        tx.doc.releases += 1;
-        let limit = ds.max_retries.unwrap_or(self.cfg.max_retries).max(3) * 3;
-        if tx.doc.releases > limit {
-            let error = json!({"code": "WORKER_LOST", "message": format!("task {why} {} times", tx.doc.releases)});
-            tx.finish(job_status::QUARANTINED, None, Some(error));
-        } else {
-            tx.history("task_released", json!({"reason": why}));
-            tx.dispatch(ds, None);
-        }
-    }
-
-    /// Cancels a job in any non-terminal status; running tasks' workers are told to stop.
+    /// Cancels a job of `client` in any non-terminal status.
     pub async fn cancel_job(
         &self,
         client: &str,
         job_id: &str,
     ) -> Result<CancelDelivery, EngineError> {
+        self.cancel(Some(client), job_id).await
+    }
+
+    /// Cancels a job, checked to belong to `client` when one is given (a parent cancelling
+    /// its child is not a client). Running tasks' workers are told to stop, a child job is
+    /// cancelled in turn, and an approval can no longer be given.
+    pub(crate) async fn cancel(
+        &self,
+        client: Option<&str>,
+        job_id: &str,
+    ) -> Result<CancelDelivery, EngineError> {
         for _ in 0..COMMIT_ATTEMPTS {
-            let (job, doc) = self.job_for_client(client, job_id).await?;
+            let (job, doc) = match client {
+                Some(client) => self.job_for_client(client, job_id).await?,
+                None => {
+                    let job = self
+                        .store
+                        .get_job(job_id)
+                        .await?
+                        .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
+                    let doc = parse_doc(&job)?;
+                    (job, doc)
+                }
+            };
             if job_status::is_terminal(&job.status) {
                 return Err(EngineError::Conflict(format!(
                     "job is already {}",
@@ -464,14 +446,13 @@ impl Engine {
             }
             let bp = self.blueprint_of(&doc)?;
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            let mut workers = Vec::new();
-            for (task_id, slot) in &job.tasks {
-                if let TaskSlot::Leased { worker, .. } = slot {
-                    workers.push(worker.clone());
-                }
-                tx.remove_task(task_id, slot, true);
-            }
-            tx.history("job_cancel_requested", json!({"client": client}));
+            let workers = tx.remove_all_tasks();
+            tx.cancel_waits();
+            let by = client.map_or_else(
+                || json!({"parent_job_id": tx.doc.parent}),
+                |c| json!({"client": c}),
+            );
+            tx.history("job_cancel_requested", by);
             tx.finish(job_status::CANCELLED, None, None);
             let blueprint = bp.name.clone();
             if self.apply(&job, tx).await? {

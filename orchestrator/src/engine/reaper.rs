@@ -3,11 +3,11 @@
 //! window), so each fires once whichever instance sees it first; an instance that dies
 //! mid-way leaves them to reappear when the window ends.
 
-use super::flow::{timer_member, Tx};
+use super::flow::Tx;
 use super::{Engine, EngineError};
 use crate::clock::now_ms;
 use crate::store::TaskSlot;
-use baton_protocol::{error_codes, job_status};
+use baton_protocol::job_status;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,10 +28,20 @@ pub fn spawn_reaper(
         let mut tick = tokio::time::interval(engine.cfg.reaper_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_prune = tokio::time::Instant::now();
+        let mut kicked = engine.kicked.lock().take();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
+                Some(member) = async { match kicked.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
+                    let engine = engine.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.fire_timer(&member).await {
+                            tracing::debug!(timer = %member, error = %e, "kicked timer failed; the reaper fires it later");
+                        }
+                    });
+                    continue;
+                }
             }
             if let Err(e) = engine.reap_once().await {
                 tracing::warn!(error = %e, "reaper pass failed; retrying next tick");
@@ -77,19 +87,39 @@ impl Engine {
         else {
             return Ok(self.store.replace_timer(member, None).await?);
         };
-        if kind == "w" {
-            let attempt = rest.parse().unwrap_or(1);
-            let engine = self.clone();
-            let (member, job_id) = (member.to_string(), job_id.to_string());
-            // Deliveries run beside the reaper: a slow endpoint must not delay timers.
-            tokio::spawn(async move { engine.deliver_webhook(&member, &job_id, attempt).await });
-            return Ok(());
+        match kind {
+            "w" | "h" => {
+                let engine = self.clone();
+                let (member, job_id, rest) =
+                    (member.to_string(), job_id.to_string(), rest.to_string());
+                // Deliveries run beside the reaper: a slow endpoint must not delay timers.
+                tokio::spawn(async move { engine.deliver_webhook(&member, &job_id, &rest).await });
+                return Ok(());
+            }
+            "a" => self.approval_timed_out(job_id, rest).await?,
+            "s" => self.start_child(job_id, rest).await?,
+            "c" => self.child_ended(job_id, rest).await?,
+            "x" => self.cancel_child(job_id).await?,
+            "d" | "r" | "e" => self.task_timer(member, kind, job_id, rest).await?,
+            _ => {}
         }
+        // Handled, or moot: the commits above drop their own timer, this drops the rest.
+        Ok(self.store.replace_timer(member, None).await?)
+    }
+
+    /// Dispatch timeout (`d`), result timeout (`r`) or delayed retry (`e`) of a task.
+    async fn task_timer(
+        &self,
+        member: &str,
+        kind: &str,
+        job_id: &str,
+        task_id: &str,
+    ) -> Result<(), EngineError> {
         for _ in 0..super::COMMIT_ATTEMPTS {
             let Some(job) = self.store.get_job(job_id).await? else {
-                return Ok(self.store.replace_timer(member, None).await?);
+                return Ok(());
             };
-            let slot = job.tasks.get(rest).cloned();
+            let slot = job.tasks.get(task_id).cloned();
             let relevant = matches!(
                 (kind, &slot),
                 ("d", Some(TaskSlot::Queued { .. }))
@@ -97,46 +127,21 @@ impl Engine {
                     | ("e", Some(TaskSlot::Delayed { .. }))
             );
             if !relevant || job_status::is_terminal(&job.status) {
-                return Ok(self.store.replace_timer(member, None).await?);
+                return Ok(());
             }
             let Some(slot) = slot else { return Ok(()) };
-            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
-                return Ok(self.store.replace_timer(member, None).await?);
+            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                return Ok(());
             };
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             match kind {
-                "d" => {
-                    tx.remove_task(rest, &slot, false);
-                    let error = json!({"code": "DISPATCH_TIMEOUT", "message": format!("no worker with skill `{}` took the task in time", ds.task)});
-                    tx.finish(job_status::FAILED, None, Some(error));
-                }
-                "r" => {
-                    tx.remove_task(rest, &slot, true);
-                    let worker = match &slot {
-                        TaskSlot::Leased { worker, .. } => worker.clone(),
-                        _ => String::new(),
-                    };
-                    let error = json!({"code": error_codes::TIMEOUT, "message": "no result within the result timeout"});
-                    tx.record_outcome("failure", None, Some(&error), Some(&worker));
-                    tx.history(
-                        "task_timed_out",
-                        json!({"task_id": rest, "worker_id": worker}),
-                    );
-                    tx.fail_dispatch(&ds, error);
-                }
-                _ => {
-                    tx.commit.timers_del.push(member.to_string());
-                    tx.enqueue(rest, &ds);
-                }
+                "d" => tx.dispatch_timed_out(lane, task_id, &slot),
+                "r" => tx.result_timed_out(lane, task_id, &slot),
+                _ => tx.retry_due(lane, task_id),
             }
             let status = tx.commit.status.clone();
             if self.apply(&job, tx).await? {
-                if job_status::is_terminal(&status) {
-                    self.metrics
-                        .jobs_ended
-                        .with_label_values(&[&bp.name, &status])
-                        .inc();
-                }
+                self.count_end(&bp.name, &status);
                 tracing::debug!(timer = member, job_id, status, "timer fired");
                 return Ok(());
             }
@@ -156,7 +161,7 @@ impl Engine {
             let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
-            let Some((doc, bp, ds)) = self.dispatch_context(&job)? else {
+            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
@@ -169,7 +174,7 @@ impl Engine {
                 "lease_expired",
                 json!({"task_id": task_id, "worker_id": worker}),
             );
-            self.redispatch_released(&mut tx, &ds, "lost with its worker");
+            tx.release(lane, "lost with its worker");
             if self.apply(&job, tx).await? {
                 self.metrics.lease_expiries.inc();
                 tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
@@ -178,9 +183,4 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// Timer member of a webhook delivery attempt.
-pub(super) fn webhook_timer(job_id: &str, attempt: u32) -> String {
-    timer_member("w", job_id, &attempt.to_string())
 }

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use baton_worker::{Worker, WorkerConfig};
-use baton_worker_examples::echo_skill;
+use baton_worker_examples::example_skills;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,7 +33,7 @@ async fn run() -> Result<(), baton_worker::WorkerError> {
     if std::env::var_os("WORKER_TYPE").is_none() {
         config = config.worker_type("echo-worker");
     }
-    let worker = echo_skill(Worker::builder(config)).build()?;
+    let worker = example_skills(Worker::builder(config)).build()?;
     tracing::info!(worker_id = worker.worker_id(), "echo-worker starting");
     worker.run(shutdown_signal()).await
 }
