@@ -67,6 +67,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `BATON_REAPER_INTERVAL_MS`: how often timers and leases are checked.
     pub reaper_interval: Duration,
+    /// `BATON_ENABLE_DEBUG_ENDPOINTS`: serve `/_public/debug/*` (destructive; never in
+    /// production). Off, those routes do not exist (404).
+    pub enable_debug_endpoints: bool,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             webhook_max_attempts: 3,
             shutdown_timeout: Duration::from_secs(10),
             reaper_interval: Duration::from_millis(100),
+            enable_debug_endpoints: false,
         }
     }
 }
@@ -155,6 +159,11 @@ impl Config {
         c.shutdown_timeout = seconds(&get, "BATON_SHUTDOWN_TIMEOUT_SECONDS", c.shutdown_timeout)?;
         let reaper_ms = number(&get, "BATON_REAPER_INTERVAL_MS", 100u64)?;
         c.reaper_interval = Duration::from_millis(reaper_ms.max(10));
+        c.enable_debug_endpoints = boolean(
+            &get,
+            "BATON_ENABLE_DEBUG_ENDPOINTS",
+            c.enable_debug_endpoints,
+        )?;
         if c.heartbeat_timeout.is_zero() {
             return Err(err(
                 "BATON_HEARTBEAT_TIMEOUT_SECONDS",
@@ -246,6 +255,12 @@ mod tests {
         assert!(c.require_signatures);
         assert_eq!(c.key_prefix, "baton");
         assert!(c.redis_url.is_none());
+        assert!(
+            !c.enable_debug_endpoints,
+            "debug endpoints are off by default"
+        );
+        let c = cfg(&[("BATON_ENABLE_DEBUG_ENDPOINTS", "true")]).unwrap();
+        assert!(c.enable_debug_endpoints);
     }
 
     #[test]
@@ -256,5 +271,7 @@ mod tests {
         assert_eq!(e.name, "BATON_POLL_HOLD_SECONDS");
         let e = cfg(&[("BATON_KEY_PREFIX", "a{b}")]).unwrap_err();
         assert_eq!(e.name, "BATON_KEY_PREFIX");
+        let e = cfg(&[("BATON_ENABLE_DEBUG_ENDPOINTS", "maybe")]).unwrap_err();
+        assert_eq!(e.name, "BATON_ENABLE_DEBUG_ENDPOINTS");
     }
 }

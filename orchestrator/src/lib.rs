@@ -102,6 +102,12 @@ pub async fn run_with(
         blueprints = app.engine.blueprints.len(),
         "baton orchestrator listening"
     );
+    if app.cfg.enable_debug_endpoints {
+        tracing::warn!(
+            routes = "POST /_public/debug/flush_db",
+            "debug endpoints are enabled (BATON_ENABLE_DEBUG_ENDPOINTS): anyone who can reach this server can delete all its data"
+        );
+    }
     let server = tokio::spawn(server::serve(
         listener,
         api::routes(app.clone()),

@@ -1,12 +1,13 @@
 //! Prometheus metrics (`GET /_public/metrics`).
 //!
 //! Counters and histograms are per process (Prometheus sums instances); the gauges of
-//! shared state (jobs by status, queue depths, active workers) are read from the store at
-//! scrape time, so every instance reports the same cluster-wide values.
+//! shared state (jobs by status, queue depths and oldest task ages, active workers) are
+//! read from the store at scrape time, so every instance reports the same cluster-wide
+//! values.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +18,7 @@ pub struct Metrics {
     pub tasks_dispatched: IntCounterVec,
     pub schedule_to_start: HistogramVec,
     pub queue_depth: IntGaugeVec,
+    pub queue_oldest_age: GaugeVec,
     pub active_workers: IntGauge,
     pub lease_expiries: IntCounter,
     pub results: IntCounterVec,
@@ -101,6 +103,17 @@ impl Metrics {
                 "Queued tasks by skill (cluster-wide)",
                 &["skill"],
             ),
+            queue_oldest_age: {
+                let g = must(GaugeVec::new(
+                    Opts::new(
+                        "baton_queue_oldest_task_age_seconds",
+                        "Age of the oldest queued task by skill, 0 when none (cluster-wide)",
+                    ),
+                    &["skill"],
+                ));
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
             active_workers,
             lease_expiries,
             results: counter_vec(

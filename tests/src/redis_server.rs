@@ -85,6 +85,15 @@ impl RedisServer {
         panic!("redis-server on port {} did not start", self.port);
     }
 
+    /// A plain connection, for tests that look at keys directly.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection")
+    }
+
     /// Kills the server (all data is lost: it keeps nothing on disk).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

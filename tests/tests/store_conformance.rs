@@ -51,4 +51,74 @@ suite!(
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
     queue_depths_and_counts,
+    queue_stats_find_the_oldest_task_across_priorities,
+    quarantined_jobs_are_indexed_per_owner,
+    quarantine_index_forgets_expired_jobs,
+    flush_forgets_everything,
 );
+
+/// What only Redis can get wrong: keys outside the store's prefix.
+mod redis_keys {
+    use super::*;
+    use ::redis::AsyncCommands;
+    use baton_orchestrator::store::{Commit, Expect};
+    use std::time::Duration;
+
+    async fn store(prefix: &str) -> Arc<dyn Store> {
+        Arc::new(
+            RedisStore::connect(&shared_redis().url(), prefix, 4, 200)
+                .await
+                .expect("redis store"),
+        )
+    }
+
+    async fn create(store: &Arc<dyn Store>, job_id: &str, status: &str) {
+        let mut c = Commit::new(job_id, Expect::New, status, "{}".into());
+        c.owner = "alice".into();
+        c.expire_after = (status == "quarantined").then(|| Duration::from_millis(100));
+        store.commit(&c).await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn flush_deletes_only_keys_under_its_prefix() {
+        let prefix = unique_prefix("flush");
+        // `{p}:*` must not match `{p-b}:...` (a prefix that starts the same).
+        let (mine, theirs) = (store(&prefix).await, store(&format!("{prefix}-b")).await);
+        create(&mine, "j1", "pending").await;
+        create(&theirs, "j1", "pending").await;
+        let mut conn = shared_redis().connection().await;
+        let foreign = format!("foreign:{prefix}");
+        let _: () = conn.set(&foreign, "keep me").await.expect("set");
+        mine.flush().await.expect("flush");
+        assert!(mine.get_job("j1").await.expect("read").is_none());
+        assert!(theirs.get_job("j1").await.expect("read").is_some());
+        let kept: Option<String> = conn.get(&foreign).await.expect("get");
+        assert_eq!(kept.as_deref(), Some("keep me"));
+        let left: Vec<String> = conn.keys(format!("{{{prefix}}}:*")).await.expect("keys");
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn prune_drops_index_entries_of_expired_jobs() {
+        let prefix = unique_prefix("prune-q");
+        let store = store(&prefix).await;
+        create(&store, "gone", "quarantined").await;
+        let mut conn = shared_redis().connection().await;
+        let index = format!("{{{prefix}}}:quarantine:alice");
+        let owners = format!("{{{prefix}}}:quarantine_owners");
+        assert_eq!(conn.zcard::<_, u64>(&index).await.expect("zcard"), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        store
+            .prune(baton_orchestrator::clock::now_ms(), Duration::from_secs(60))
+            .await
+            .expect("prune");
+        assert_eq!(conn.zcard::<_, u64>(&index).await.expect("zcard"), 0);
+        assert!(
+            !conn
+                .sismember::<_, _, bool>(&owners, "alice")
+                .await
+                .expect("sismember"),
+            "an owner without entries is forgotten"
+        );
+    }
+}

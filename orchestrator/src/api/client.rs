@@ -9,22 +9,25 @@ use crate::blueprint::{Blueprint, Branches, StateKind};
 use crate::clock::{now_ms, rfc3339};
 use crate::engine::job::{history_view, job_view};
 use crate::engine::{CancelDelivery, NewJob};
+use crate::store::QueueStats;
 use baton_protocol::job_status;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-type Token = Option<String>;
+pub(super) type Token = Option<String>;
 
-fn token() -> impl Filter<Extract = (Token,), Error = Rejection> + Clone {
+/// The client token header (`X-Client-Token`), if sent.
+pub(super) fn token() -> impl Filter<Extract = (Token,), Error = Rejection> + Clone {
     warp::header::optional::<String>("x-client-token")
 }
 
-fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
+/// The name of the client the token belongs to; 401 without a known token.
+pub(super) fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
     app.auth
         .client(token.as_deref())
         .map(str::to_string)
@@ -310,7 +313,7 @@ async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
     let store = &app.engine.store;
     let jobs = store.job_counts().await?;
-    let queues = store.queue_depths().await?;
+    let queues = store.queue_stats().await?;
     let workers = store
         .list_workers(now_ms(), app.cfg.heartbeat_timeout)
         .await?;
@@ -325,8 +328,20 @@ async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     ok_json(&json!({
         "jobs": jobs.into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| (k, json!(n))).collect::<Map<String, Value>>(),
         "workers": {"total": workers.len(), "by_status": by_status},
-        "queues": queues,
+        "queues": queue_view(&queues, now_ms()),
     }))
+}
+
+/// `{skill: {"depth", "oldest_task_age_seconds"}}`; the age is null for an empty queue.
+fn queue_view(queues: &BTreeMap<String, QueueStats>, now_ms: i64) -> Map<String, Value> {
+    queues
+        .iter()
+        .map(|(skill, q)| {
+            let view =
+                json!({"depth": q.depth, "oldest_task_age_seconds": q.oldest_age_seconds(now_ms)});
+            (skill.clone(), view)
+        })
+        .collect()
 }
 
 fn blueprint_summary(bp: &Blueprint) -> Value {

@@ -191,6 +191,8 @@ pub fn route_label(method: &str, path: &str) -> &'static str {
         (_, ["_public", "status"]) => "/_public/status",
         (_, ["_public", "metrics"]) => "/_public/metrics",
         (_, ["_public", "webhooks", "approval", _]) => "/_public/webhooks/approval/{job_id}",
+        (_, ["_public", "jobs", "quarantined"]) => "/_public/jobs/quarantined",
+        (_, ["_public", "debug", "flush_db"]) => "/_public/debug/flush_db",
         (_, ["_public", ..]) => "/_public/other",
         ("GET", ["api", _, "jobs", _]) => "/api/v1/jobs/{id}",
         (_, ["api", _, "jobs", _, "cancel"]) => "/api/v1/jobs/{id}/cancel",
@@ -231,5 +233,14 @@ mod tests {
             "/_worker/workers/{id}"
         );
         assert_eq!(route_label("GET", "/nope"), "other");
+        assert_eq!(
+            route_label("GET", "/_public/jobs/quarantined"),
+            "/_public/jobs/quarantined"
+        );
+        assert_eq!(
+            route_label("POST", "/_public/debug/flush_db"),
+            "/_public/debug/flush_db"
+        );
+        assert_eq!(route_label("GET", "/_public/debug/other"), "/_public/other");
     }
 }

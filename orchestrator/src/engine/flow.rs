@@ -109,6 +109,7 @@ impl<'a> Tx<'a> {
     pub fn into_commit(mut self) -> Commit {
         self.doc.updated_ms = self.now;
         self.commit.doc = serde_json::to_string(&self.doc).unwrap_or_else(|_| "{}".into());
+        self.commit.owner.clone_from(&self.doc.client);
         self.commit
     }
 

@@ -129,6 +129,14 @@ impl Snapshots {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Forgets everything (the store was emptied).
+    pub fn clear(&self) {
+        *self.claimed.lock() = Bounded::new();
+        *self.ended.lock() = Bounded::new();
+        *self.live.lock() = LiveSet::default();
+        self.resync();
+    }
+
     /// Whether `job_id` was created here and surely has not ended yet.
     pub fn surely_live(&self, job_id: &str) -> bool {
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -178,5 +186,9 @@ mod tests {
         assert!(!s.surely_live("b"), "created before lost notices");
         s.created("c");
         assert!(s.surely_live("c"));
+        s.ended(job("e"));
+        s.clear();
+        assert!(!s.surely_live("c"));
+        assert!(s.get_ended("e").is_none());
     }
 }

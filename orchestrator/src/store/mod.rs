@@ -17,6 +17,8 @@
 //!   `w` webhook delivery.
 //! - **Workers**: registration info with a TTL of the heartbeat timeout, the set of task
 //!   ids a worker holds and the set of those it has been told to cancel.
+//! - **Quarantine index**: per owning client, the ids of its quarantined jobs by the time
+//!   they entered quarantine (see [`views`]).
 //!
 //! Every change of a job is one [`Commit`]: the new status and document plus the side
 //! effects (queue, lease, timer, history changes), applied atomically and only if the
@@ -30,7 +32,10 @@
 pub mod conformance;
 pub mod memory;
 pub mod redis;
+mod views;
 mod zset;
+
+pub use views::{member_enqueued_us, QuarantinedJob, QueueStats};
 
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -256,6 +261,8 @@ pub struct Commit {
     pub job_id: String,
     /// Id of the orchestrator making the change (tags the notices it causes).
     pub origin: String,
+    /// Client owning the job: keys the job's entry in the quarantine index.
+    pub owner: String,
     pub expect: Expect,
     pub status: String,
     pub doc: String,
@@ -284,6 +291,7 @@ impl Commit {
         Commit {
             job_id: job_id.to_string(),
             origin: String::new(),
+            owner: String::new(),
             expect,
             status: status.to_string(),
             doc,
@@ -430,16 +438,22 @@ pub trait Store: Send + Sync + 'static {
     /// Number of workers seen within `ttl` of `now_ms`.
     async fn active_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<u64>;
     /// Housekeeping, run now and then by every orchestrator: forgets workers not seen for
-    /// `ttl` (and, in memory, jobs past their retention) so long-running deployments do
-    /// not accumulate them.
+    /// `ttl`, quarantine index entries of expired jobs (and, in memory, jobs past their
+    /// retention) so long-running deployments do not accumulate them.
     async fn prune(&self, now_ms: i64, ttl: Duration) -> StoreResult<()>;
     /// The worker no longer runs `task_id`: forget the request to cancel it.
     async fn ack_cancel(&self, worker_id: &str, task_id: &str) -> StoreResult<()>;
 
     /// Jobs by status.
     async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>>;
-    /// Queued tasks by skill.
-    async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>>;
+    /// Queued tasks by skill: how many, and since when the oldest waits.
+    async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>>;
+    /// Quarantined jobs of `owner`, newest first, at most `limit`.
+    async fn quarantined_jobs(&self, owner: &str, limit: usize)
+        -> StoreResult<Vec<QuarantinedJob>>;
+    /// Deletes everything this store holds (Redis: every key under the prefix and nothing
+    /// else). For the debug endpoint only.
+    async fn flush(&self) -> StoreResult<()>;
 
     fn subscribe(&self) -> broadcast::Receiver<Notice>;
 

@@ -85,14 +85,39 @@ impl ZSet {
         due
     }
 
-    #[cfg(test)]
     pub fn contains(&self, member: &str) -> bool {
         self.scores.contains_key(member)
+    }
+
+    /// Members and scores, highest first (ZREVRANGE order).
+    pub fn iter_rev(&self) -> impl Iterator<Item = (f64, &str)> {
+        self.ordered.iter().rev().map(|(s, m)| (s.0, m.as_str()))
+    }
+
+    /// The first member of each distinct score, lowest score first: one tree lookup per
+    /// score, however many members share it.
+    pub fn band_heads(&self) -> impl Iterator<Item = (f64, &str)> {
+        let mut next = self.ordered.first();
+        std::iter::from_fn(move || {
+            let (score, member) = next?;
+            next = successor(score.0)
+                .and_then(|after| self.ordered.range((Score(after), String::new())..).next());
+            Some((score.0, member.as_str()))
+        })
     }
 
     pub fn len(&self) -> usize {
         self.scores.len()
     }
+}
+
+/// The next `f64` in `total_cmp` order (`None` after the largest NaN). Maps the value to
+/// the integer whose order `total_cmp` uses, adds one and maps back (the map is its own
+/// inverse).
+fn successor(x: f64) -> Option<f64> {
+    let key = |bits: i64| bits ^ ((((bits >> 63) as u64) >> 1) as i64);
+    let next = key(x.to_bits() as i64).checked_add(1)?;
+    Some(f64::from_bits(key(next) as u64))
 }
 
 #[cfg(test)]
@@ -112,5 +137,25 @@ mod tests {
         assert!(!z.contains("zz"));
         assert!(z.remove("a"));
         assert_eq!(z.len(), 2);
+        assert_eq!(
+            z.iter_rev().map(|(_, m)| m).collect::<Vec<_>>(),
+            vec!["c", "b"]
+        );
+    }
+
+    #[test]
+    fn band_heads_take_the_first_member_of_each_score() {
+        let mut z = ZSet::default();
+        assert_eq!(z.band_heads().count(), 0);
+        for (m, s) in [("b", 1.0), ("a", 1.0), ("z", -0.0), ("y", 0.0), ("c", -5.0)] {
+            z.insert(m, s);
+        }
+        z.insert("d", 1.5);
+        let heads: Vec<&str> = z.band_heads().map(|(_, m)| m).collect();
+        // -0.0 and 0.0 are distinct scores under total_cmp, as the set orders them.
+        assert_eq!(heads, vec!["c", "z", "y", "a", "d"]);
+        assert_eq!(successor(-0.0).map(f64::to_bits), Some(0));
+        assert_eq!(successor(1.0), Some(1.0 + f64::EPSILON));
+        assert_eq!(successor(-1.0).map(|x| x > -1.0), Some(true));
     }
 }

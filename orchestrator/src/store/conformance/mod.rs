@@ -5,11 +5,13 @@
 //! `redis-server`, one key prefix per case). [`CASES`] lists them so a backend cannot
 //! skip one silently.
 
+mod views;
 mod workers;
 
 use super::*;
 use crate::clock::now_ms;
 use std::sync::Arc;
+pub use views::*;
 pub use workers::*;
 
 pub type Case =
@@ -36,6 +38,10 @@ cases!(
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
     queue_depths_and_counts,
+    queue_stats_find_the_oldest_task_across_priorities,
+    quarantined_jobs_are_indexed_per_owner,
+    quarantine_index_forgets_expired_jobs,
+    flush_forgets_everything,
 );
 
 fn doc(n: u32) -> String {
@@ -384,11 +390,20 @@ pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {
     job_with_task(&store, "j1", "t1", "echo", 0.0).await;
     job_with_task(&store, "j2", "t2", "echo", 0.0).await;
     job_with_task(&store, "j3", "t3", "resize", 0.0).await;
-    let depths = store.queue_depths().await.unwrap();
-    assert_eq!(depths.get("echo"), Some(&2));
-    assert_eq!(depths.get("resize"), Some(&1));
+    let depth =
+        |stats: &BTreeMap<String, QueueStats>, skill: &str| stats.get(skill).map(|q| q.depth);
+    let stats = store.queue_stats().await.unwrap();
+    assert_eq!(depth(&stats, "echo"), Some(2));
+    assert_eq!(depth(&stats, "resize"), Some(1));
     claim_one(&store, &claim_req("w", &["resize"])).await;
-    assert_eq!(store.queue_depths().await.unwrap().get("resize"), Some(&0));
+    let stats = store.queue_stats().await.unwrap();
+    assert_eq!(
+        stats.get("resize"),
+        Some(&QueueStats {
+            depth: 0,
+            oldest_enqueued_ms: None
+        })
+    );
     let counts = store.job_counts().await.unwrap();
     assert_eq!(
         (counts.get("pending"), counts.get("running")),

@@ -10,6 +10,10 @@
 use super::zset::ZSet;
 use super::*;
 mod claim;
+mod views;
+mod workers;
+
+use workers::{worker_record, MemWorker};
 
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -25,23 +29,6 @@ struct MemJob {
     expires_ms: Option<i64>,
 }
 
-struct MemWorker {
-    status: String,
-    info: String,
-    skills: Vec<String>,
-    last_seen_ms: i64,
-    registered_ms: i64,
-    expires_ms: i64,
-    websocket: bool,
-}
-
-impl MemWorker {
-    /// Registered and not expired (a WebSocket may create the entry before registration).
-    fn registered(&self, now_ms: i64) -> bool {
-        !self.info.is_empty() && self.expires_ms > now_ms
-    }
-}
-
 #[derive(Default)]
 struct Inner {
     jobs: HashMap<String, MemJob>,
@@ -53,6 +40,8 @@ struct Inner {
     workers: HashMap<String, MemWorker>,
     worker_tasks: HashMap<String, HashSet<String>>,
     worker_cancels: HashMap<String, HashSet<String>>,
+    /// Owner → quarantined job id → when it entered quarantine (epoch ms).
+    quarantined: HashMap<String, ZSet>,
 }
 
 pub struct MemoryStore {
@@ -162,6 +151,7 @@ impl Store for MemoryStore {
                 job.expires_ms = Some(now + after.as_millis() as i64);
             }
             let version = job.version;
+            inner.index_quarantine(&c.owner, &c.job_id, old_status.as_deref(), &c.status, now);
             for (task_id, blob) in &c.store_tasks {
                 inner.tasks.insert(task_id.clone(), blob.clone());
             }
@@ -297,86 +287,18 @@ impl Store for MemoryStore {
     }
 
     async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
-        let mut g = self.inner.lock();
-        let expires_ms = u.now_ms + u.ttl.as_millis() as i64;
-        let w = g
-            .workers
-            .entry(u.worker_id.clone())
-            .or_insert_with(|| MemWorker {
-                status: String::new(),
-                info: String::new(),
-                skills: Vec::new(),
-                last_seen_ms: u.now_ms,
-                registered_ms: u.now_ms,
-                expires_ms,
-                websocket: false,
-            });
-        if !w.registered(u.now_ms) {
-            w.registered_ms = u.now_ms;
-        }
-        w.status = u.status.clone();
-        if let Some(info) = &u.info {
-            w.info = info.clone();
-        }
-        if let Some(skills) = &u.skills {
-            w.skills = skills.clone();
-        }
-        w.last_seen_ms = u.now_ms;
-        w.expires_ms = expires_ms;
+        self.inner.lock().register_worker(u);
         Ok(())
     }
 
     async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
-        let mut g = self.inner.lock();
-        let inner = &mut *g;
-        let Some(w) = inner
-            .workers
-            .get_mut(&u.worker_id)
-            .filter(|w| w.registered(u.now_ms))
-        else {
-            return Ok(None);
-        };
-        if !u.status.is_empty() {
-            w.status = u.status.clone();
-        }
-        if let Some(skills) = &u.skills {
-            w.skills = skills.clone();
-        }
-        w.last_seen_ms = u.now_ms;
-        w.expires_ms = u.now_ms + u.ttl.as_millis() as i64;
-        for task_id in inner.worker_tasks.get(&u.worker_id).into_iter().flatten() {
-            inner
-                .leases
-                .update_existing(task_id, u.lease_deadline_ms as f64);
-        }
-        let cancels = match (&u.current_tasks, inner.worker_cancels.get(&u.worker_id)) {
-            (Some(current), Some(pending)) => current
-                .iter()
-                .filter(|t| pending.contains(*t))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        };
-        Ok(Some(cancels))
+        Ok(self.inner.lock().heartbeat(u))
     }
 
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
-        let mut g = self.inner.lock();
-        let now = now_ms();
-        // The socket may connect before the registration: keep the flag for it.
-        let w = g
-            .workers
-            .entry(worker_id.to_string())
-            .or_insert_with(|| MemWorker {
-                status: String::new(),
-                info: String::new(),
-                skills: Vec::new(),
-                last_seen_ms: now,
-                registered_ms: now,
-                expires_ms: now + 60_000,
-                websocket: false,
-            });
-        w.websocket = connected;
+        self.inner
+            .lock()
+            .set_websocket(worker_id, connected, now_ms());
         Ok(())
     }
 
@@ -425,6 +347,7 @@ impl Store for MemoryStore {
             .worker_cancels
             .retain(|id, set| !set.is_empty() && workers.contains_key(id));
         inner.worker_tasks.retain(|_, set| !set.is_empty());
+        inner.prune_quarantine(now_ms);
         Ok(())
     }
 
@@ -439,40 +362,25 @@ impl Store for MemoryStore {
         Ok(self.inner.lock().counts.clone())
     }
 
-    async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
-        let g = self.inner.lock();
-        Ok(g.queues
-            .iter()
-            .map(|(k, q)| (k.clone(), q.len() as u64))
-            .collect())
+    async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>> {
+        Ok(self.inner.lock().queue_stats())
+    }
+
+    async fn quarantined_jobs(
+        &self,
+        owner: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<QuarantinedJob>> {
+        Ok(self.inner.lock().quarantined_jobs(owner, limit, now_ms()))
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        *self.inner.lock() = Inner::default();
+        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.notices.subscribe()
-    }
-}
-
-fn worker_record(
-    id: &str,
-    w: &MemWorker,
-    worker_tasks: &HashMap<String, HashSet<String>>,
-) -> WorkerRecord {
-    let mut tasks: Vec<String> = worker_tasks
-        .get(id)
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    tasks.sort();
-    WorkerRecord {
-        worker_id: id.to_string(),
-        status: w.status.clone(),
-        info: w.info.clone(),
-        skills: w.skills.clone(),
-        last_seen_ms: w.last_seen_ms,
-        registered_ms: w.registered_ms,
-        websocket: w.websocket,
-        tasks,
     }
 }
 
@@ -490,6 +398,10 @@ mod tests {
             .commit(&Commit::new("live", Expect::New, "pending", "{}".into()))
             .await
             .unwrap();
+        let mut quarantined = Commit::new("bad", Expect::New, "quarantined", "{}".into());
+        quarantined.owner = "alice".into();
+        quarantined.expire_after = Some(Duration::from_millis(1));
+        store.commit(&quarantined).await.unwrap();
         let now = crate::clock::now_ms();
         store
             .register_worker(&WorkerUpdate {
@@ -511,5 +423,9 @@ mod tests {
         let g = store.inner.lock();
         assert_eq!(g.jobs.keys().collect::<Vec<_>>(), vec!["live"]);
         assert!(g.workers.is_empty());
+        assert!(
+            g.quarantined.is_empty(),
+            "index entry and empty index dropped"
+        );
     }
 }

@@ -4,6 +4,9 @@ use super::{pubsub, Keys};
 use crate::store::{Commit, Expect};
 use ::redis::Script;
 
+/// KEYS declared before the queues and worker sets the commit refers to by index.
+const FIXED_KEYS: usize = 9;
+
 /// Builds KEYS and ARGV of commit.lua (see its header).
 pub(super) fn commit_invocation<'a>(
     script: &'a Script,
@@ -11,6 +14,7 @@ pub(super) fn commit_invocation<'a>(
     c: &Commit,
     history_limit: usize,
     expire_ms: i64,
+    now_ms: i64,
 ) -> ::redis::ScriptInvocation<'a> {
     let mut inv = script.prepare_invoke();
     inv.key(keys.job(&c.job_id))
@@ -19,14 +23,17 @@ pub(super) fn commit_invocation<'a>(
         .key(keys.k("leases"))
         .key(keys.k("tasks"))
         .key(keys.hist(&c.job_id))
-        .key(keys.k("skills"));
+        .key(keys.k("skills"))
+        .key(keys.quarantine(&c.owner))
+        .key(keys.quarantine_owners());
     let mut extra: Vec<String> = Vec::new();
+    // 1-based index in KEYS (Lua) of an extra key, declared once however often used.
     let mut index_of = |key: String| -> usize {
         match extra.iter().position(|k| *k == key) {
-            Some(i) => 8 + i,
+            Some(i) => FIXED_KEYS + 1 + i,
             None => {
                 extra.push(key);
-                7 + extra.len()
+                FIXED_KEYS + extra.len()
             }
         }
     };
@@ -49,6 +56,8 @@ pub(super) fn commit_invocation<'a>(
         },
         c.job_id.clone(),
         c.origin.clone(),
+        now_ms.to_string(),
+        c.owner.clone(),
     ];
     args.push(c.set_slots.len().to_string());
     for (task_id, slot) in &c.set_slots {

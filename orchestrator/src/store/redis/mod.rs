@@ -17,6 +17,8 @@
 //! | `worker:<id>` | hash | registration, status, last seen; expires with the heartbeat timeout |
 //! | `workers` | zset | worker id → last seen |
 //! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
+//! | `quarantine:<client>` | zset | the client's quarantined job ids → when they entered quarantine (epoch ms) |
+//! | `quarantine_owners` | set | clients with a `quarantine:` index (for pruning) |
 //!
 //! Channels `wake` (a skill got a task), `done` (a job ended) and `cmd` (a worker
 //! command, prefixed with the worker id) reach every orchestrator through one subscription;
@@ -26,6 +28,8 @@ mod commit_args;
 mod keys;
 mod pool;
 mod pubsub;
+mod views;
+mod workers;
 
 use commit_args::commit_invocation;
 pub(crate) use keys::Keys;
@@ -44,6 +48,9 @@ struct Scripts {
     progress: Script,
     replace_timer: Script,
     set_websocket: Script,
+    queue_stats: Script,
+    quarantined: Script,
+    prune_quarantine: Script,
 }
 
 impl Scripts {
@@ -57,6 +64,9 @@ impl Scripts {
             progress: Script::new(include_str!("scripts/progress.lua")),
             replace_timer: Script::new(include_str!("scripts/replace_timer.lua")),
             set_websocket: Script::new(include_str!("scripts/set_websocket.lua")),
+            queue_stats: Script::new(include_str!("scripts/queue_stats.lua")),
+            quarantined: Script::new(include_str!("scripts/quarantined.lua")),
+            prune_quarantine: Script::new(include_str!("scripts/prune_quarantine.lua")),
         }
     }
 }
@@ -119,8 +129,7 @@ impl RedisStore {
 
     /// A pooled connection for one request (each call is one round trip).
     async fn conn(&self) -> StoreResult<Connection> {
-        self.round_trips
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count_round_trip();
         self.pool
             .get()
             .await
@@ -128,26 +137,10 @@ impl RedisStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    fn worker_record(
-        &self,
-        id: &str,
-        map: BTreeMap<String, String>,
-        tasks: Vec<String>,
-    ) -> WorkerRecord {
-        let num = |k: &str| map.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-        WorkerRecord {
-            worker_id: id.to_string(),
-            status: map.get("status").cloned().unwrap_or_default(),
-            info: map.get("info").cloned().unwrap_or_else(|| "{}".into()),
-            skills: map
-                .get("skills")
-                .and_then(|s| serde_json::from_str(s).ok())
-                .unwrap_or_default(),
-            last_seen_ms: num("last_seen"),
-            registered_ms: num("registered"),
-            websocket: map.get("ws").map(|v| v == "1").unwrap_or(false),
-            tasks,
-        }
+    /// One more request on a connection already taken.
+    fn count_round_trip(&self) {
+        self.round_trips
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -174,6 +167,7 @@ impl Store for RedisStore {
             c,
             self.history_limit,
             expire_ms,
+            crate::clock::now_ms(),
         );
         let mut conn = self.conn().await?;
         let (ok, version): (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
@@ -326,59 +320,11 @@ impl Store for RedisStore {
     }
 
     async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
-        let skills = u.skills.clone().unwrap_or_default();
-        let skills_json = serde_json::to_string(&skills).unwrap_or_else(|_| "[]".into());
-        let mut inv = self.scripts.register.prepare_invoke();
-        inv.key(self.keys.worker(&u.worker_id))
-            .key(self.keys.k("workers"))
-            .key(self.keys.k("skills"))
-            .arg(u.now_ms)
-            .arg(u.ttl.as_millis() as i64)
-            .arg(&u.worker_id)
-            .arg(&u.status)
-            .arg(u.info.as_deref().unwrap_or("{}"))
-            .arg(skills_json);
-        for s in &skills {
-            inv.arg(s);
-        }
-        let mut conn = self.conn().await?;
-        let _: i64 = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(())
+        self.register(u).await
     }
 
     async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
-        let skills_json = match &u.skills {
-            Some(s) => serde_json::to_string(s).unwrap_or_default(),
-            None => String::new(),
-        };
-        let mut inv = self.scripts.heartbeat.prepare_invoke();
-        inv.key(self.keys.worker(&u.worker_id))
-            .key(self.keys.k("workers"))
-            .key(self.keys.worker_tasks(&u.worker_id))
-            .key(self.keys.k("leases"))
-            .key(self.keys.worker_cancels(&u.worker_id))
-            .arg(u.now_ms)
-            .arg(u.ttl.as_millis() as i64)
-            .arg(u.lease_deadline_ms)
-            .arg(&u.worker_id)
-            .arg(&u.status)
-            .arg(skills_json)
-            .arg(if u.current_tasks.is_some() { "1" } else { "0" });
-        for t in u.current_tasks.iter().flatten() {
-            inv.arg(t);
-        }
-        let mut conn = self.conn().await?;
-        let reply: Vec<::redis::Value> = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        let known = matches!(reply.first(), Some(::redis::Value::Int(1)));
-        if !known {
-            return Ok(None);
-        }
-        let cancels = reply
-            .iter()
-            .skip(1)
-            .filter_map(|v| ::redis::from_redis_value_ref::<String>(v).ok())
-            .collect();
-        Ok(Some(cancels))
+        self.beat(u).await
     }
 
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()> {
@@ -396,49 +342,11 @@ impl Store for RedisStore {
     }
 
     async fn get_worker(&self, worker_id: &str) -> StoreResult<Option<WorkerRecord>> {
-        let mut conn = self.conn().await?;
-        let (map, tasks): (BTreeMap<String, String>, Vec<String>) = ::redis::pipe()
-            .hgetall(self.keys.worker(worker_id))
-            .smembers(self.keys.worker_tasks(worker_id))
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        if !map.contains_key("info") {
-            return Ok(None);
-        }
-        Ok(Some(self.worker_record(worker_id, map, tasks)))
+        self.worker(worker_id).await
     }
 
     async fn list_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<Vec<WorkerRecord>> {
-        let mut conn = self.conn().await?;
-        let cutoff = now_ms - ttl.as_millis() as i64;
-        let workers_key = self.keys.k("workers");
-        let _: i64 = conn
-            .zrembyscore(&workers_key, "-inf", cutoff)
-            .await
-            .map_err(redis_err)?;
-        let ids: Vec<String> = conn.zrange(&workers_key, 0, -1).await.map_err(redis_err)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = ::redis::pipe();
-        for id in &ids {
-            pipe.hgetall(self.keys.worker(id))
-                .smembers(self.keys.worker_tasks(id));
-        }
-        let rows: Vec<(BTreeMap<String, String>, Vec<String>)> =
-            pipe.query_async(&mut conn).await.map_err(redis_err)?;
-        let mut out: Vec<WorkerRecord> = ids
-            .iter()
-            .zip(rows)
-            .filter(|(_, (map, _))| map.contains_key("info"))
-            .map(|(id, (map, mut tasks))| {
-                tasks.sort();
-                self.worker_record(id, map, tasks)
-            })
-            .collect();
-        out.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
-        Ok(out)
+        self.workers_seen(now_ms, ttl).await
     }
 
     async fn active_workers(&self, now_ms: i64, ttl: Duration) -> StoreResult<u64> {
@@ -457,6 +365,9 @@ impl Store for RedisStore {
             .zrembyscore(self.keys.k("workers"), "-inf", cutoff)
             .await
             .map_err(redis_err)?;
+        drop(conn);
+        // Job keys expire by themselves; their quarantine index entries do not.
+        self.prune_quarantine().await?;
         Ok(())
     }
 
@@ -474,21 +385,22 @@ impl Store for RedisStore {
         conn.hgetall(self.keys.k("counts")).await.map_err(redis_err)
     }
 
-    async fn queue_depths(&self) -> StoreResult<BTreeMap<String, u64>> {
-        let mut conn = self.conn().await?;
-        let skills: Vec<String> = conn
-            .smembers(self.keys.k("skills"))
-            .await
-            .map_err(redis_err)?;
-        if skills.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let mut pipe = ::redis::pipe();
-        for s in &skills {
-            pipe.zcard(self.keys.queue(s));
-        }
-        let depths: Vec<u64> = pipe.query_async(&mut conn).await.map_err(redis_err)?;
-        Ok(skills.into_iter().zip(depths).collect())
+    async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>> {
+        self.stats_of_queues().await
+    }
+
+    async fn quarantined_jobs(
+        &self,
+        owner: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<QuarantinedJob>> {
+        self.list_quarantined(owner, limit).await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        let deleted = self.delete_prefix().await?;
+        tracing::info!(deleted, prefix = %self.keys.tag, "deleted every key under the prefix");
+        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notice> {

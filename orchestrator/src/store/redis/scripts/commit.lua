@@ -8,7 +8,9 @@
 -- KEYS[5] task blobs hash     {p}:tasks
 -- KEYS[6] job history list    {p}:hist:<id>
 -- KEYS[7] known skills set    {p}:skills
--- KEYS[8..] queues ({p}:q:<skill>) and worker sets ({p}:wtasks:<w>, {p}:wcancel:<w>),
+-- KEYS[8] quarantine index    {p}:quarantine:<owner> (job id -> quarantined at, epoch ms)
+-- KEYS[9] quarantine owners   {p}:quarantine_owners (clients with an index)
+-- KEYS[10..] queues ({p}:q:<skill>) and worker sets ({p}:wtasks:<w>, {p}:wcancel:<w>),
 --           referred to below by their index in KEYS
 --
 -- ARGV[1] expected version ("0" = the job must not exist)
@@ -18,7 +20,8 @@
 -- ARGV[8] done channel: the job id is published there ("" = the job is not ending)
 -- ARGV[9] job id
 -- ARGV[10] origin: id of the orchestrator committing, prefixed to wake messages
--- ARGV[11..] sections, each a count followed by that many records:
+-- ARGV[11] now (epoch ms)   ARGV[12] owner: the client owning the job
+-- ARGV[13..] sections, each a count followed by that many records:
 --   set_slots  (field, value)          del_slots  (field)
 --   store      (task_id, blob)         enqueue    (key_index, score, member, skill)
 --   dequeue    (key_index, member)     drop       (task_id)
@@ -35,7 +38,7 @@ if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
 
-local pos = 11
+local pos = 13
 local function take()
   local v = ARGV[pos]
   pos = pos + 1
@@ -55,6 +58,15 @@ if old_status ~= status then
 end
 local version = current + 1
 redis.call('HSET', job, 'v', version, 'status', status, 'doc', ARGV[3])
+
+-- The quarantine index holds the job while it is quarantined (job_status::QUARANTINED);
+-- NX keeps the time it entered.
+if status == 'quarantined' then
+  redis.call('ZADD', KEYS[8], 'NX', ARGV[11], ARGV[9])
+  redis.call('SADD', KEYS[9], ARGV[12])
+elseif old_status == 'quarantined' then
+  redis.call('ZREM', KEYS[8], ARGV[9])
+end
 
 for _ = 1, section() do
   local field = take()
