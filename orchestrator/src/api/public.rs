@@ -1,32 +1,76 @@
-//! `/_public`: liveness and Prometheus metrics (no token).
+//! `/_public`: liveness, Prometheus metrics, the OpenAPI document and its docs page (no
+//! token).
+//!
+//! The docs page is static HTML that loads Swagger UI from a CDN and points it at
+//! `/_public/openapi.json`: nothing is bundled at build time, and the page needs the
+//! reader's browser to reach the CDN (the JSON itself does not).
 
-use super::{ok_json, respond, with_app, AppRef};
+use super::error::ApiError;
+use super::schemas::{ErrorBody, ServiceStatus};
+use super::{ok_json, raw_json_response, respond, with_app, AppRef};
 use crate::clock::now_ms;
 use serde_json::json;
-use warp::http::{header, HeaderValue};
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
+
+/// The docs page (Swagger UI from a CDN).
+const DOCS_HTML: &str = include_str!("docs.html");
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let status = warp::path!("_public" / "status")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: AppRef| async move {
-            respond(ok_json(&json!({
-                "status": "ok",
-                "store": app.engine.store.kind(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "protocol_version": baton_protocol::PROTOCOL_VERSION,
-            })))
-        });
+        .then(|app: AppRef| async move { status(&app) });
     let metrics = warp::path!("_public" / "metrics")
         .and(warp::get())
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(|app: AppRef| async move { metrics_text(&app).await });
-    status.or(metrics).unify()
+    let openapi = warp::path!("_public" / "openapi.json")
+        .and(warp::get())
+        .and(with_app(app))
+        .then(|app: AppRef| async move { respond(openapi_json(&app)) });
+    let docs = warp::path!("_public" / "docs")
+        .and(warp::get())
+        .then(|| async { docs() });
+    status
+        .or(metrics)
+        .unify()
+        .or(openapi)
+        .unify()
+        .or(docs)
+        .unify()
 }
 
-/// Refreshes the cluster-wide gauges from the store, then renders everything.
+/// Liveness: answers whenever the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/_public/status",
+    tag = "public",
+    responses((status = 200, description = "The orchestrator is up.", body = ServiceStatus)),
+)]
+fn status(app: &AppRef) -> Response {
+    respond(ok_json(&json!({
+        "status": "ok",
+        "store": app.engine.store.kind(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol_version": baton_protocol::PROTOCOL_VERSION,
+    })))
+}
+
+/// Prometheus metrics; the cluster-wide gauges are refreshed from the store first.
+#[utoipa::path(
+    get,
+    path = "/_public/metrics",
+    tag = "public",
+    operation_id = "metrics",
+    responses((
+        status = 200,
+        description = "Prometheus text format.",
+        body = String,
+        content_type = "text/plain; version=0.0.4"
+    )),
+)]
 async fn metrics_text(app: &AppRef) -> Response {
     let m = &app.metrics;
     let store = &app.engine.store;
@@ -51,6 +95,40 @@ async fn metrics_text(app: &AppRef) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// This document: every route, with a creation path per loaded blueprint.
+#[utoipa::path(
+    get,
+    path = "/_public/openapi.json",
+    tag = "public",
+    responses(
+        (status = 200, description = "OpenAPI 3.1 document.", body = Object),
+        (status = 500, description = "The document could not be encoded.", body = ErrorBody),
+    ),
+)]
+fn openapi_json(app: &AppRef) -> Result<Response, ApiError> {
+    let json = app
+        .openapi
+        .json(&app.engine.blueprints)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(raw_json_response(StatusCode::OK, json))
+}
+
+/// Interactive API docs (Swagger UI, loaded from a CDN) for this document.
+#[utoipa::path(
+    get,
+    path = "/_public/docs",
+    tag = "public",
+    responses((status = 200, description = "HTML page.", body = String, content_type = "text/html")),
+)]
+fn docs() -> Response {
+    let mut resp = Response::new(DOCS_HTML.into());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
     );
     resp
 }
