@@ -154,5 +154,6 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
         cfg,
         metrics,
         shutdown,
+        openapi: Default::default(),
     }))
 }

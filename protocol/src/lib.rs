@@ -9,6 +9,10 @@
 //! - [`constants`]: header names, endpoints, statuses and error codes.
 //! - [`models`]: registration, heartbeat, task, result, event and command bodies.
 //! - [`signing`]: the canonical JSON form and its HMAC-SHA256 signature.
+//!
+//! The feature `openapi` derives `utoipa::ToSchema` on the models, so the orchestrator's
+//! OpenAPI document describes them from these very types (off by default: workers do not
+//! need it).
 
 pub mod constants;
 pub mod models;

@@ -11,20 +11,25 @@ pub type JsonObject = Map<String, Value>;
 
 /// `security` block of a signed body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SecurityContext {
+    /// `hex(HMAC-SHA256(token, canonical JSON of the body without security))`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The signing worker's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_chain: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<JsonObject>,
 }
 
 /// One skill a worker offers (`supported_skills` entries).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct SkillInfo {
     pub name: String,
@@ -42,6 +47,7 @@ pub struct SkillInfo {
 
 /// `supported_skills` entries are objects in RXON, but older clients send plain names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum SkillEntry {
     Name(String),
@@ -59,6 +65,7 @@ impl SkillEntry {
 
 /// `POST /_worker/workers/register`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct WorkerRegistration {
     pub worker_id: String,
@@ -84,6 +91,7 @@ pub struct WorkerRegistration {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skills_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<JsonObject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
@@ -119,9 +127,11 @@ impl WorkerRegistration {
 
 /// `PATCH /_worker/workers/{id}` with a body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Heartbeat {
     pub worker_id: String,
+    /// e.g. `idle` or `busy`.
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Value>,
@@ -136,6 +146,7 @@ pub struct Heartbeat {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skills_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<JsonObject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<i64>,
@@ -145,9 +156,12 @@ pub struct Heartbeat {
 
 /// Answer to a heartbeat with a body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct HeartbeatResponse {
+    /// `ok`; `ttl_refreshed` (alone) for an empty heartbeat.
     pub status: String,
+    /// Tasks of this worker whose jobs were cancelled: stop them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cancel_task_ids: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -156,10 +170,12 @@ pub struct HeartbeatResponse {
 
 /// What `GET /_worker/workers/{id}/tasks/next` returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TaskPayload {
     pub job_id: String,
     pub task_id: String,
+    /// The skill that runs it.
     #[serde(rename = "type")]
     pub task_type: String,
     pub params: Value,
@@ -167,6 +183,7 @@ pub struct TaskPayload {
     pub step: u32,
     /// Epoch seconds, always an integer.
     pub timestamp: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub tracing_context: JsonObject,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -180,6 +197,7 @@ pub struct TaskPayload {
 
 /// `error` of a failed result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TaskError {
     pub code: String,
@@ -193,15 +211,18 @@ pub struct TaskError {
 /// The seed's older form nests `status`, `data` and `error` in a `result` object; the
 /// server accepts both (see [`TaskResult::normalize`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct TaskResult {
     pub job_id: String,
     pub task_id: String,
+    /// The reporting worker; `X-Worker-ID` when missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_worker_id: Option<String>,
-    /// `None` means success, as the Python models omit their default.
+    /// `success` (the default when missing), `failure`, `cancelled`, or a custom status
+    /// a blueprint transition names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,6 +243,7 @@ pub struct TaskResult {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NestedResult {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,13 +273,16 @@ impl TaskResult {
 
 /// `POST /_worker/events`, or a TEXT frame on the WebSocket.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct WorkerEvent {
     pub event_id: String,
     pub worker_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_worker_id: Option<String>,
+    /// `progress` sets the job's progress; other types are accepted and ignored.
     pub event_type: String,
+    /// For `progress`: `{"progress": 0.0..1.0, "message": "..."}`.
     pub payload: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_task_id: Option<String>,
@@ -281,8 +306,10 @@ pub struct WorkerEvent {
 
 /// Server → worker WebSocket message.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct WorkerCommand {
+    /// `cancel_task`.
     pub command: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
@@ -294,11 +321,16 @@ pub struct WorkerCommand {
 
 /// Answer to a result: `accepted`, or `ignored` with a reason.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ResultAck {
+    /// `accepted` or `ignored`.
     pub status: String,
+    /// Why a result was ignored: `job_not_found`, `worker_mismatch`, `stale_task`,
+    /// `deadline_exceeded`, `job_cancelled` or `job_already_terminated`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The state the job moved to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transition: Option<String>,
 }

@@ -10,6 +10,7 @@
 //! job is not waiting for a decision.
 
 use super::error::ApiError;
+use super::schemas::{ApprovalAnswer, ApprovalRequest, ErrorBody};
 use super::{body, from_value, ok_json, parse_json, respond, with_app, AppRef};
 use crate::engine::ApprovalProof;
 use bytes::Bytes;
@@ -46,7 +47,27 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         )
 }
 
-async fn decide(
+#[utoipa::path(
+    post,
+    path = "/_public/webhooks/approval/{job_id}",
+    tag = "public",
+    params(
+        ("job_id" = String, Path, description = "The job waiting for a decision."),
+        ("X-Approval-Secret" = Option<String>, Header, description = "The wait's secret (job view `approval.secret`, or the `approval_requested` webhook); or send `secret` in the body, or the owner's `X-Client-Token`."),
+        ("X-Client-Token" = Option<String>, Header, description = "The owning client's token: proof enough without a secret."),
+    ),
+    request_body = ApprovalRequest,
+    responses(
+        (status = 200, description = "The decision was applied; the job moved on.", body = ApprovalAnswer),
+        (status = 400, description = "Malformed body, or a decision the state does not offer.", body = ErrorBody),
+        (status = 401, description = "Neither a client token nor a secret, or an unknown client token.", body = ErrorBody),
+        (status = 403, description = "A wrong secret, or another client's token.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 409, description = "The job is not waiting for a decision.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+)]
+pub(super) async fn decide(
     app: &AppRef,
     job_id: &str,
     token: Option<String>,

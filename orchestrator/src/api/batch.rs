@@ -12,6 +12,9 @@
 //! the results that finished meanwhile together, so requests per job fall below two.
 
 use super::error::ApiError;
+use super::schemas::{
+    BatchQuery, ErrorBody, ResultBatch, ResultBatchAnswer, TaskBatch, WorkerIdHeader,
+};
 use super::worker::{apply_result, authenticate, no_content, poll, worker_headers, WorkerHeaders};
 use super::{body, ok_json, parse_json, raw_json_response, respond, with_app, AppRef};
 use bytes::Bytes;
@@ -50,6 +53,23 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     tasks.or(results).unify()
 }
 
+/// Long-polls for up to `max` tasks, taken in one store call (Baton extension).
+#[utoipa::path(
+    get,
+    path = "/_worker/workers/{id}/tasks/batch",
+    tag = "worker",
+    operation_id = "next_tasks_batch",
+    params(("id" = String, Path, description = "Worker id."), BatchQuery, WorkerIdHeader),
+    responses(
+        (status = 200, description = "One or more tasks.", body = TaskBatch),
+        (status = 204, description = "No task came within the hold."),
+        (status = 400, description = "Bad query.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 404, description = "Unknown worker and no `available_skills`: register first.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn take_tasks(
     app: &AppRef,
     worker_id: &str,
@@ -84,6 +104,25 @@ async fn take_tasks(
     Ok(raw_json_response(StatusCode::OK, out))
 }
 
+/// Applies several results at once (Baton extension).
+///
+/// Each is checked (signature included) and applied as by the single route; a refused
+/// one gets `{"status": "error", "error", "code"}` in its place.
+#[utoipa::path(
+    post,
+    path = "/_worker/tasks/results",
+    tag = "worker",
+    params(WorkerIdHeader),
+    request_body = ResultBatch,
+    responses(
+        (status = 200, description = "One answer per result, in order.", body = ResultBatchAnswer),
+        (status = 400, description = "Not `{\"results\": [...]}`, or more than 256 results.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn submit_results(
     app: &AppRef,
     h: WorkerHeaders,

@@ -1,11 +1,14 @@
 //! `/api/v1`: what clients call with `X-Client-Token`.
 //!
 //! Jobs are created through their blueprint's endpoint (`POST /api/{version}{endpoint}`)
-//! and are visible only to the client that created them (403 for others).
+//! and are visible only to the client that created them (403 for others). The blueprint
+//! routes are in [`super::blueprints`]. Each handler's `#[utoipa::path]` is its entry in
+//! the OpenAPI document ([`super::openapi`]).
 
 use super::error::ApiError;
+use super::schemas::{CancelAnswer, CreateJobRequest, Dashboard, ErrorBody, HistoryEntry};
+use super::schemas::{JobAccepted, JobView, WorkerView};
 use super::{body, json_response, ok_json, parse_json, respond, with_app, AppRef};
-use crate::blueprint::{Blueprint, Branches, StateKind};
 use crate::clock::{now_ms, rfc3339};
 use crate::engine::job::{history_view, job_view};
 use crate::engine::{CancelDelivery, NewJob};
@@ -15,7 +18,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-use warp::http::{header, HeaderValue, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -70,30 +73,13 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(token())
         .and(with_app(app.clone()))
         .then(|t: Token, app: AppRef| async move { respond(Box::pin(dashboard(&app, &t)).await) });
-    let blueprints = warp::path!("api" / "v1" / "blueprints")
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app.clone()))
-        .then(|t: Token, app: AppRef| async move { respond(list_blueprints(&app, &t)) });
-    let blueprint = warp::path!("api" / "v1" / "blueprints" / String)
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app.clone()))
-        .then(|name: String, t: Token, app: AppRef| async move {
-            respond(get_blueprint(&app, &t, &name))
-        });
-    let graph = warp::path!("api" / "v1" / "blueprints" / String / "graph")
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app.clone()))
-        .then(|name: String, t: Token, app: AppRef| async move { respond(graph(&app, &t, &name)) });
     let create = warp::path("api")
         .and(warp::path::param::<String>())
         .and(warp::path::tail())
         .and(warp::post())
         .and(token())
         .and(body(limit))
-        .and(with_app(app))
+        .and(with_app(app.clone()))
         .then(
             |version: String,
              tail: warp::path::Tail,
@@ -112,16 +98,36 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(dashboard)
         .unify()
-        .or(blueprints)
-        .unify()
-        .or(blueprint)
-        .unify()
-        .or(graph)
+        .or(super::blueprints::routes(app))
         .unify()
         .or(create)
         .unify()
 }
 
+/// Creates a job of the blueprint that serves this path.
+///
+/// `POST /api/v1/jobs/echo` starts the `echo` blueprint. Each loaded blueprint also has
+/// its own entry (use that one to try it from the docs page, which would encode the `/`
+/// of a multi-segment endpoint).
+#[utoipa::path(
+    post,
+    path = "/api/{version}/{endpoint}",
+    tag = "jobs",
+    params(
+        ("version" = String, Path, description = "The blueprint's version, e.g. `v1`."),
+        ("endpoint" = String, Path, description = "The blueprint's endpoint after the version; may span several segments, e.g. `jobs/echo`."),
+    ),
+    request_body(content = Option<CreateJobRequest>, description = "May be empty."),
+    responses(
+        (status = 202, description = "The job was created and queued.", body = JobAccepted),
+        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 404, description = "No blueprint serves this path.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn create_job(
     app: &AppRef,
     t: &Token,
@@ -211,6 +217,24 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// The job; with `?wait=<seconds>`, held until the job ends or the wait is over.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(
+        ("id" = String, Path, description = "Job id."),
+        ("wait" = Option<f64>, Query, description = "Seconds (at most 60) to hold the request until the job ends: no polling loop needed."),
+    ),
+    responses(
+        (status = 200, description = "The job (once it ended, or when the wait is over).", body = JobView),
+        (status = 400, description = "`wait` is not a number of seconds.", body = ErrorBody),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 403, description = "The job belongs to another client.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn get_job(
     app: &AppRef,
     t: &Token,
@@ -260,6 +284,22 @@ async fn get_job(
     result
 }
 
+/// Asks for a job's cancellation; a worker running its task is told to stop.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = String, Path, description = "Job id.")),
+    responses(
+        (status = 200, description = "Cancellation requested.", body = CancelAnswer),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 403, description = "The job belongs to another client.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 409, description = "The job already ended.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn cancel_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
     let client = client(app, t)?;
     let status = match app.engine.cancel_job(&client, id).await? {
@@ -269,6 +309,22 @@ async fn cancel_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiEr
     ok_json(&json!({"status": status, "job_id": id}))
 }
 
+/// What happened to a job, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/history",
+    tag = "jobs",
+    operation_id = "job_history",
+    params(("id" = String, Path, description = "Job id.")),
+    responses(
+        (status = 200, description = "The job's events.", body = [HistoryEntry]),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 403, description = "The job belongs to another client.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn history(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
     let client = client(app, t)?;
     app.engine.job_for_client(&client, id).await?;
@@ -281,6 +337,19 @@ async fn history(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError
     ok_json(&Value::Array(view))
 }
 
+/// The live workers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    tag = "cluster",
+    operation_id = "list_workers",
+    responses(
+        (status = 200, description = "Every worker whose registration is live.", body = [WorkerView]),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn workers(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
     let workers = app
@@ -309,6 +378,18 @@ async fn workers(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     ok_json(&Value::Array(view))
 }
 
+/// Job, worker and queue counts across the cluster.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard",
+    tag = "cluster",
+    responses(
+        (status = 200, description = "Counts.", body = Dashboard),
+        (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("client_token" = [])),
+)]
 async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
     let store = &app.engine.store;
@@ -344,117 +425,6 @@ fn queue_view(queues: &BTreeMap<String, QueueStats>, now_ms: i64) -> Map<String,
         .collect()
 }
 
-fn blueprint_summary(bp: &Blueprint) -> Value {
-    let mut skills: Vec<&str> = bp.skills().collect();
-    skills.sort_unstable();
-    skills.dedup();
-    json!({
-        "name": bp.name,
-        "version": bp.version,
-        "endpoint": format!("/api/{}{}", bp.version, bp.endpoint),
-        "description": bp.description,
-        "start": bp.start,
-        "states": bp.states.keys().collect::<Vec<_>>(),
-        "skills": skills,
-    })
-}
-
-fn list_blueprints(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
-    client(app, t)?;
-    let mut list: Vec<Value> = app
-        .engine
-        .blueprints
-        .all()
-        .map(|bp| blueprint_summary(bp))
-        .collect();
-    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    ok_json(&Value::Array(list))
-}
-
-fn find_blueprint<'a>(app: &'a AppRef, name: &str) -> Result<&'a Blueprint, ApiError> {
-    app.engine
-        .blueprints
-        .get(name)
-        .map(|b| b.as_ref())
-        .ok_or_else(|| ApiError::not_found(format!("no blueprint named `{name}`")))
-}
-
-fn get_blueprint(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
-    client(app, t)?;
-    let bp = find_blueprint(app, name)?;
-    let mut view = blueprint_summary(bp);
-    view["definition"] = bp.definition.clone();
-    ok_json(&view)
-}
-
-fn graph(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
-    client(app, t)?;
-    let bp = find_blueprint(app, name)?;
-    let mut resp = Response::new(to_dot(bp).into());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/vnd.graphviz"),
-    );
-    Ok(resp)
-}
-
-/// The blueprint as a Graphviz digraph: the start state bold, end states double circles,
-/// edges labelled with the outcome that takes them.
-pub fn to_dot(bp: &Blueprint) -> String {
-    // Names are identifiers (checked at load), so only the `\n` line breaks we add are
-    // escapes; quotes are escaped for safety.
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\\\""));
-    let mut out = format!("digraph {} {{\n  rankdir=LR;\n", q(&bp.name));
-    for (name, state) in &bp.states {
-        let shape = match &state.kind {
-            StateKind::Dispatch(d) => format!(
-                "shape=box, label={}",
-                q(&format!("{name}\\ntask: {}", d.task))
-            ),
-            StateKind::End(e) => format!(
-                "shape=doublecircle, label={}",
-                q(&format!("{name}\\n({})", e.status.as_str()))
-            ),
-            StateKind::Approval(_) => {
-                format!("shape=house, label={}", q(&format!("{name}\\n(approval)")))
-            }
-            StateKind::Branch(_) => format!("shape=diamond, label={}", q(name)),
-            StateKind::Parallel(p) => {
-                let what = match &p.branches {
-                    Branches::Fixed(list) => format!("{} tasks", list.len()),
-                    Branches::Map { items, task } => format!("{} per item of {items}", task.task),
-                };
-                format!(
-                    "shape=box3d, label={}",
-                    q(&format!("{name}\\nparallel: {what}"))
-                )
-            }
-            StateKind::SubJob(s) => format!(
-                "shape=component, label={}",
-                q(&format!("{name}\\nsub-job: {}", s.blueprint))
-            ),
-        };
-        let bold = if *name == bp.start {
-            ", style=bold"
-        } else {
-            ""
-        };
-        out.push_str(&format!("  {} [{shape}{bold}];\n", q(name)));
-    }
-    for (name, state) in &bp.states {
-        for (outcome, target) in &state.transitions {
-            out.push_str(&format!(
-                "  {} -> {} [label={}];\n",
-                q(name),
-                q(target),
-                q(outcome)
-            ));
-        }
-    }
-    out.push_str("}\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,25 +450,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn dot_graph_has_every_state_and_edge() {
-        let bp = crate::blueprint::load_str(
-            "x.yaml",
-            "name: g\nendpoint: /jobs/g\nstates:\n  a:\n    type: dispatch\n    start: true\n    task: t\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
-        )
-        .unwrap();
-        let dot = to_dot(&bp);
-        assert!(dot.starts_with("digraph \"g\" {"), "{dot}");
-        assert!(
-            dot.contains("\"a\" -> \"done\" [label=\"success\"]"),
-            "{dot}"
-        );
-        assert!(dot.contains("style=bold"), "{dot}");
-        assert!(
-            dot.contains("label=\"a\\ntask: t\""),
-            "one line break escape in labels: {dot}"
-        );
     }
 }

@@ -6,12 +6,21 @@
 //! should not each carry the state of a job creation), so routing rejections are the only thing the
 //! [`recover`] handler maps. Every response carries `X-RXON-Version`; every request is
 //! counted by route template and status.
+//!
+//! [`ROUTES`] lists every route served: metrics label requests with its templates, and
+//! the tests require each to be in the OpenAPI document ([`openapi`]), so a new route is
+//! added to the filters, to [`ROUTES`], and documented with `#[utoipa::path]` on its
+//! handler listed in [`openapi::ApiDoc`].
 
 pub mod approval;
 pub mod batch;
+pub mod blueprints;
 pub mod client;
 pub mod error;
+pub mod openapi;
+pub mod ops;
 pub mod public;
+pub mod schemas;
 pub mod worker;
 pub mod ws;
 
@@ -40,6 +49,8 @@ pub struct App {
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
+    /// `GET /_public/openapi.json`, built once.
+    pub openapi: openapi::SpecCache,
 }
 
 pub type AppRef = Arc<App>;
@@ -65,6 +76,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
     });
     public::routes(app.clone())
         .or(approval::routes(app.clone()))
+        .unify()
+        .or(ops::routes(app.clone()))
         .unify()
         .or(client::routes(app.clone()))
         .unify()
@@ -184,32 +197,80 @@ async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     Ok(err.into_response())
 }
 
-/// Route template of a request, for metrics (ids never become label values).
+/// The blueprint creation route: any POST under `/api` that no other route takes (the
+/// endpoint may span several segments).
+pub const CREATE_JOB_ROUTE: &str = "/api/{version}/{endpoint}";
+
+/// Every route served, as `(method, path template)`. A template segment `{...}` stands
+/// for one path segment, except in [`CREATE_JOB_ROUTE`]. Each must be documented in the
+/// OpenAPI document (tested).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/_public/status"),
+    ("GET", "/_public/metrics"),
+    ("GET", "/_public/openapi.json"),
+    ("GET", "/_public/docs"),
+    ("POST", "/_public/webhooks/approval/{job_id}"),
+    ("GET", "/_public/jobs/quarantined"),
+    ("POST", "/_public/debug/flush_db"),
+    ("POST", CREATE_JOB_ROUTE),
+    ("GET", "/api/v1/jobs/{id}"),
+    ("POST", "/api/v1/jobs/{id}/cancel"),
+    ("GET", "/api/v1/jobs/{id}/history"),
+    ("GET", "/api/v1/workers"),
+    ("GET", "/api/v1/dashboard"),
+    ("GET", "/api/v1/blueprints"),
+    ("GET", "/api/v1/blueprints/{name}"),
+    ("GET", "/api/v1/blueprints/{name}/graph"),
+    ("POST", "/_worker/workers/register"),
+    ("PATCH", "/_worker/workers/{id}"),
+    ("GET", "/_worker/workers/{id}/tasks/next"),
+    ("GET", "/_worker/workers/{id}/tasks/batch"),
+    ("POST", "/_worker/tasks/result"),
+    ("POST", "/_worker/tasks/results"),
+    ("POST", "/_worker/events"),
+    ("GET", "/_worker/ws/{id}"),
+];
+
+/// Route template of a request, for metrics (ids never become label values): the
+/// [`ROUTES`] entry it matches, else the creation route for a POST under `/api`, else a
+/// route of that shape with another method (a 405), else `/_public/other` or `other`.
 pub fn route_label(method: &str, path: &str) -> &'static str {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, segs.as_slice()) {
-        (_, ["_public", "status"]) => "/_public/status",
-        (_, ["_public", "metrics"]) => "/_public/metrics",
-        (_, ["_public", "webhooks", "approval", _]) => "/_public/webhooks/approval/{job_id}",
-        (_, ["_public", "jobs", "quarantined"]) => "/_public/jobs/quarantined",
-        (_, ["_public", "debug", "flush_db"]) => "/_public/debug/flush_db",
-        (_, ["_public", ..]) => "/_public/other",
-        ("GET", ["api", _, "jobs", _]) => "/api/v1/jobs/{id}",
-        (_, ["api", _, "jobs", _, "cancel"]) => "/api/v1/jobs/{id}/cancel",
-        (_, ["api", _, "jobs", _, "history"]) => "/api/v1/jobs/{id}/history",
-        (_, ["api", _, "workers"]) => "/api/v1/workers",
-        (_, ["api", _, "dashboard"]) => "/api/v1/dashboard",
-        (_, ["api", _, "blueprints", ..]) => "/api/v1/blueprints",
-        ("POST", ["api", ..]) => "/api/{version}/{blueprint endpoint}",
-        (_, ["_worker", "workers", "register"]) => "/_worker/workers/register",
-        (_, ["_worker", "workers", _, "tasks", "next"]) => "/_worker/workers/{id}/tasks/next",
-        (_, ["_worker", "workers", _, "tasks", "batch"]) => "/_worker/workers/{id}/tasks/batch",
-        (_, ["_worker", "tasks", "results"]) => "/_worker/tasks/results",
-        (_, ["_worker", "workers", _]) => "/_worker/workers/{id}",
-        (_, ["_worker", "tasks", "result"]) => "/_worker/tasks/result",
-        (_, ["_worker", "events"]) => "/_worker/events",
-        (_, ["_worker", "ws", _]) => "/_worker/ws/{id}",
-        _ => "other",
+    let path = path.trim_matches('/');
+    let mut same_shape = None;
+    for &(m, template) in ROUTES {
+        if template == CREATE_JOB_ROUTE || !template_matches(template, path) {
+            continue;
+        }
+        if m == method {
+            return template;
+        }
+        same_shape.get_or_insert(template);
+    }
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    if method == "POST" && under("api") {
+        CREATE_JOB_ROUTE
+    } else if let Some(template) = same_shape {
+        template
+    } else if under("_public") {
+        "/_public/other"
+    } else {
+        "other"
+    }
+}
+
+/// Whether `path` (no leading `/`) has the template's segments.
+fn template_matches(template: &str, path: &str) -> bool {
+    let mut want = template.trim_start_matches('/').split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w == g || w.starts_with('{') => {}
+            _ => return false,
+        }
     }
 }
 
@@ -217,13 +278,23 @@ pub fn route_label(method: &str, path: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A request path for a template: every parameter `x`.
+    pub(crate) fn sample_path(template: &str) -> String {
+        if template == CREATE_JOB_ROUTE {
+            return "/api/v1/jobs/x".into();
+        }
+        template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     #[test]
     fn route_labels_hide_ids() {
         assert_eq!(route_label("GET", "/api/v1/jobs/123"), "/api/v1/jobs/{id}");
-        assert_eq!(
-            route_label("POST", "/api/v1/jobs/echo"),
-            "/api/{version}/{blueprint endpoint}"
-        );
+        assert_eq!(route_label("POST", "/api/v1/jobs/echo"), CREATE_JOB_ROUTE);
+        assert_eq!(route_label("POST", "/api/v2/a/b/c/d"), CREATE_JOB_ROUTE);
         assert_eq!(
             route_label("GET", "/_worker/workers/w1/tasks/next"),
             "/_worker/workers/{id}/tasks/next"
@@ -232,6 +303,17 @@ mod tests {
             route_label("PATCH", "/_worker/workers/w1"),
             "/_worker/workers/{id}"
         );
+        assert_eq!(
+            route_label("POST", "/_worker/workers/register"),
+            "/_worker/workers/register"
+        );
+        assert_eq!(
+            route_label("DELETE", "/_worker/workers/w1"),
+            "/_worker/workers/{id}",
+            "another method of a route is counted against it"
+        );
+        assert_eq!(route_label("GET", "/_public/nope"), "/_public/other");
+        assert_eq!(route_label("GET", "/_publicx"), "other");
         assert_eq!(route_label("GET", "/nope"), "other");
         assert_eq!(
             route_label("GET", "/_public/jobs/quarantined"),
@@ -242,5 +324,44 @@ mod tests {
             "/_public/debug/flush_db"
         );
         assert_eq!(route_label("GET", "/_public/debug/other"), "/_public/other");
+    }
+
+    #[test]
+    fn every_route_is_its_own_label() {
+        for &(method, template) in ROUTES {
+            let path = sample_path(template);
+            assert_eq!(route_label(method, &path), template, "{method} {path}");
+        }
+    }
+
+    /// Catches a [`ROUTES`] entry that no filter serves (the reverse, a filter missing
+    /// from the list, shows as its requests labelled `other` and its route undocumented).
+    #[tokio::test]
+    async fn every_listed_route_is_served() {
+        let cfg = Config {
+            client_token: Some("c".into()),
+            worker_token: Some("w".into()),
+            // Debug routes exist only when enabled.
+            enable_debug_endpoints: true,
+            ..Config::default()
+        };
+        let store = Arc::new(crate::store::memory::MemoryStore::new(cfg.history_limit));
+        let app =
+            crate::build(cfg, store, crate::blueprint::Registry::default()).expect("app builds");
+        let filter = routes(app);
+        for &(method, template) in ROUTES {
+            let path = sample_path(template);
+            let resp = warp::test::request()
+                .method(method)
+                .path(&path)
+                .reply(&filter)
+                .await;
+            let body = String::from_utf8_lossy(resp.body());
+            assert!(
+                !body.contains("no such route") && resp.status() != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is not served: {} {body}",
+                resp.status()
+            );
+        }
     }
 }

@@ -1,72 +1,76 @@
-//! `/_public`: liveness and Prometheus metrics (no token), the quarantined jobs of a client
-//! (client token), and, only when `BATON_ENABLE_DEBUG_ENDPOINTS` is on, the debug routes.
+//! `/_public`: liveness, Prometheus metrics, the OpenAPI document and its docs page (no
+//! token).
+//!
+//! The docs page is static HTML that loads Swagger UI from a CDN and points it at
+//! `/_public/openapi.json`: nothing is bundled at build time, and the page needs the
+//! reader's browser to reach the CDN (the JSON itself does not).
 
-use super::client::{client, token, Token};
 use super::error::ApiError;
-use super::{ok_json, respond, with_app, AppRef};
-use crate::clock::{now_ms, rfc3339};
-use crate::engine::job::JobDoc;
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use warp::http::{header, HeaderValue};
+use super::schemas::{ErrorBody, ServiceStatus};
+use super::{ok_json, raw_json_response, respond, with_app, AppRef};
+use crate::clock::now_ms;
+use serde_json::json;
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-/// Quarantined jobs listed when `?limit=` is absent, and the most a caller may ask for.
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+/// The docs page (Swagger UI from a CDN).
+const DOCS_HTML: &str = include_str!("docs.html");
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let status = warp::path!("_public" / "status")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: AppRef| async move {
-            respond(ok_json(&json!({
-                "status": "ok",
-                "store": app.engine.store.kind(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "protocol_version": baton_protocol::PROTOCOL_VERSION,
-            })))
-        });
+        .then(|app: AppRef| async move { status(&app) });
     let metrics = warp::path!("_public" / "metrics")
         .and(warp::get())
         .and(with_app(app.clone()))
         .then(|app: AppRef| async move { metrics_text(&app).await });
-    let quarantined = warp::path!("_public" / "jobs" / "quarantined")
+    let openapi = warp::path!("_public" / "openapi.json")
         .and(warp::get())
-        .and(token())
-        .and(warp::query::<HashMap<String, String>>())
-        .and(with_app(app.clone()))
-        .then(
-            |t: Token, q: HashMap<String, String>, app: AppRef| async move {
-                respond(Box::pin(quarantined(&app, &t, q.get("limit").map(String::as_str))).await)
-            },
-        );
-    let enabled = app.cfg.enable_debug_endpoints;
-    // Checked right after the path (before the method): when off, every request to it is
-    // rejected as if the route did not exist (404, not even a 405).
-    let flush = warp::path!("_public" / "debug" / "flush_db")
-        .and_then(move || async move {
-            if enabled {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
-        .and(warp::post())
         .and(with_app(app))
-        .then(|app: AppRef| async move { respond(Box::pin(flush_db(&app)).await) });
+        .then(|app: AppRef| async move { respond(openapi_json(&app)) });
+    let docs = warp::path!("_public" / "docs")
+        .and(warp::get())
+        .then(|| async { docs() });
     status
         .or(metrics)
         .unify()
-        .or(quarantined)
+        .or(openapi)
         .unify()
-        .or(flush)
+        .or(docs)
         .unify()
 }
 
-/// Refreshes the cluster-wide gauges from the store, then renders everything.
+/// Liveness: answers whenever the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/_public/status",
+    tag = "public",
+    responses((status = 200, description = "The orchestrator is up.", body = ServiceStatus)),
+)]
+fn status(app: &AppRef) -> Response {
+    respond(ok_json(&json!({
+        "status": "ok",
+        "store": app.engine.store.kind(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol_version": baton_protocol::PROTOCOL_VERSION,
+    })))
+}
+
+/// Prometheus metrics; the cluster-wide gauges are refreshed from the store first.
+#[utoipa::path(
+    get,
+    path = "/_public/metrics",
+    tag = "public",
+    operation_id = "metrics",
+    responses((
+        status = 200,
+        description = "Prometheus text format.",
+        body = String,
+        content_type = "text/plain; version=0.0.4"
+    )),
+)]
 async fn metrics_text(app: &AppRef) -> Response {
     let m = &app.metrics;
     let store = &app.engine.store;
@@ -101,83 +105,36 @@ async fn metrics_text(app: &AppRef) -> Response {
     resp
 }
 
-/// `?limit=`: an integer from 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
-fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(format!(
-            "limit `{raw}` must be an integer from 1 to {MAX_LIMIT}"
-        ))),
-    }
+/// This document: every route, with a creation path per loaded blueprint.
+#[utoipa::path(
+    get,
+    path = "/_public/openapi.json",
+    tag = "public",
+    responses(
+        (status = 200, description = "OpenAPI 3.1 document.", body = Object),
+        (status = 500, description = "The document could not be encoded.", body = ErrorBody),
+    ),
+)]
+fn openapi_json(app: &AppRef) -> Result<Response, ApiError> {
+    let json = app
+        .openapi
+        .json(&app.engine.blueprints)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(raw_json_response(StatusCode::OK, json))
 }
 
-/// The caller's quarantined jobs, newest first: `{"jobs": [...], "count": n}`.
-async fn quarantined(app: &AppRef, t: &Token, limit: Option<&str>) -> Result<Response, ApiError> {
-    let client = client(app, t)?;
-    let limit = parse_limit(limit)?;
-    let entries = app.engine.store.quarantined_jobs(&client, limit).await?;
-    let jobs: Vec<Value> = entries
-        .iter()
-        .filter_map(|e| {
-            let doc: JobDoc = match serde_json::from_str(&e.job.doc) {
-                Ok(doc) => doc,
-                Err(error) => {
-                    // One unreadable job should not hide the others.
-                    tracing::warn!(job_id = %e.job.id, %error, "quarantined job has an unreadable document");
-                    return None;
-                }
-            };
-            // The index is per client already; this guards against a mix-up all the same.
-            (doc.client == client).then(|| {
-                json!({
-                    "job_id": e.job.id,
-                    "blueprint_name": doc.blueprint,
-                    "status": e.job.status,
-                    "state": doc.state,
-                    "error": doc.error,
-                    "updated_at": rfc3339(doc.updated_ms),
-                    "quarantined_at": rfc3339(e.quarantined_ms),
-                })
-            })
-        })
-        .collect();
-    ok_json(&json!({"count": jobs.len(), "jobs": jobs}))
-}
-
-/// Deletes everything the store holds (only routed when debug endpoints are on).
-async fn flush_db(app: &AppRef) -> Result<Response, ApiError> {
-    let store = app.engine.store.kind();
-    tracing::warn!(
-        store,
-        "debug endpoint: deleting every job, task and worker of the store"
+/// Interactive API docs (Swagger UI, loaded from a CDN) for this document.
+#[utoipa::path(
+    get,
+    path = "/_public/docs",
+    tag = "public",
+    responses((status = 200, description = "HTML page.", body = String, content_type = "text/html")),
+)]
+fn docs() -> Response {
+    let mut resp = Response::new(DOCS_HTML.into());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    app.engine.store.flush().await?;
-    // Forget what this process remembers of jobs, and wake clients waiting on one: they
-    // re-read it and find nothing. Other orchestrators keep their caches: this is a
-    // debugging aid, not a coordinated reset.
-    app.engine.snapshots.clear();
-    app.engine.resync();
-    ok_json(&json!({"status": "db_flushed"}))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_are_checked() {
-        assert_eq!(parse_limit(None), Ok(DEFAULT_LIMIT));
-        assert_eq!(parse_limit(Some("1")), Ok(1));
-        assert_eq!(parse_limit(Some("1000")), Ok(1000));
-        for bad in ["0", "1001", "-1", "ten", "", "2.5"] {
-            assert_eq!(
-                parse_limit(Some(bad)).map_err(|e| e.status.as_u16()),
-                Err(400),
-                "{bad}"
-            );
-        }
-    }
+    resp
 }

@@ -2,9 +2,11 @@
 //!
 //! Every call authenticates with `X-Worker-Token` (403 on failure). Bodies with a
 //! `security.signature` are verified over their canonical form with the presented token
-//! and must carry a fresh integer `timestamp`.
+//! and must carry a fresh integer `timestamp`. Each handler's `#[utoipa::path]` is its
+//! entry in the OpenAPI document ([`super::openapi`]).
 
 use super::error::ApiError;
+use super::schemas::{ErrorBody, PollQuery, Registered, StatusOnly, WorkerIdHeader};
 use super::{
     body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app,
     AppRef,
@@ -15,8 +17,8 @@ use crate::clock::now_ms;
 use crate::store::WorkerUpdate;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
-    Heartbeat, HeartbeatResponse, ResultAck, TaskResult, WorkerEvent, WorkerRegistration,
-    EVENT_TYPE_PROGRESS,
+    Heartbeat, HeartbeatResponse, ResultAck, TaskPayload, TaskResult, WorkerEvent,
+    WorkerRegistration, EVENT_TYPE_PROGRESS,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -143,6 +145,22 @@ fn lease_deadline(app: &AppRef, now: i64) -> i64 {
     now + app.cfg.heartbeat_timeout.as_millis() as i64
 }
 
+/// Registers (or re-registers) a worker and the skills it offers.
+#[utoipa::path(
+    post,
+    path = "/_worker/workers/register",
+    tag = "worker",
+    params(WorkerIdHeader),
+    request_body = WorkerRegistration,
+    responses(
+        (status = 200, description = "Registered.", body = Registered),
+        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
@@ -192,6 +210,26 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
     ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
 }
 
+/// Keeps a worker's registration alive.
+///
+/// An empty body only refreshes it (`{"status": "ttl_refreshed"}`); a heartbeat body also
+/// updates the worker's status and skills and answers the tasks to cancel.
+#[utoipa::path(
+    patch,
+    path = "/_worker/workers/{id}",
+    tag = "worker",
+    params(("id" = String, Path, description = "Worker id."), WorkerIdHeader),
+    request_body(content = Option<Heartbeat>, description = "Empty for a ping."),
+    responses(
+        (status = 200, description = "`ttl_refreshed` for a ping, else `ok` with `cancel_task_ids`.", body = HeartbeatResponse),
+        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 404, description = "The registration expired: register again.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn heartbeat(
     app: &AppRef,
     worker_id: &str,
@@ -244,6 +282,22 @@ async fn heartbeat(
     ok_json(&serde_json::to_value(resp).unwrap_or_default())
 }
 
+/// Long-polls for one task of the worker's skills.
+#[utoipa::path(
+    get,
+    path = "/_worker/workers/{id}/tasks/next",
+    tag = "worker",
+    params(("id" = String, Path, description = "Worker id."), PollQuery, WorkerIdHeader),
+    responses(
+        (status = 200, description = "A task.", body = TaskPayload),
+        (status = 204, description = "No task came within the hold."),
+        (status = 400, description = "Bad query.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 404, description = "Unknown worker and no `available_skills`: register first.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn next_task(
     app: &AppRef,
     worker_id: &str,
@@ -311,6 +365,23 @@ pub(crate) async fn poll(
     Ok(handouts.into_iter().map(|h| h.body).collect())
 }
 
+/// Reports a task's result (the flat RXON form, or the older nested `result` object).
+#[utoipa::path(
+    post,
+    path = "/_worker/tasks/result",
+    tag = "worker",
+    operation_id = "submit_result",
+    params(WorkerIdHeader),
+    request_body = TaskResult,
+    responses(
+        (status = 200, description = "`accepted` with the next state, or `ignored` with a reason.", body = ResultAck),
+        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
@@ -345,6 +416,23 @@ pub(crate) async fn apply_result(
     Ok(ack)
 }
 
+/// Reports an event; `progress` sets the job's `progress` and `progress_message`.
+#[utoipa::path(
+    post,
+    path = "/_worker/events",
+    tag = "worker",
+    operation_id = "submit_event",
+    params(WorkerIdHeader),
+    request_body = WorkerEvent,
+    responses(
+        (status = 200, description = "Always `event_accepted`.", body = StatusOnly, example = json!({"status": "event_accepted"})),
+        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
+        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
     authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;

@@ -3,8 +3,10 @@
 //! The [`Hub`] maps each locally connected worker to the sender of its connection (a new
 //! connection replaces an older one). Commands reach it from any orchestrator through the
 //! store's notices. [`serve_socket`] is written against `Sink`/`Stream` so tests can drive
-//! it with channels; frames from the worker are events (e.g. progress).
+//! it with channels; frames from the worker are events (e.g. progress). `route`'s
+//! `#[utoipa::path]` documents the upgrade in the OpenAPI document.
 
+use super::schemas::{ErrorBody, WorkerIdHeader};
 use super::worker::{authenticate, handle_event, WorkerHeaders};
 use super::{parse_json, respond, with_app, AppRef};
 use crate::dispatch::CommandSink;
@@ -59,6 +61,23 @@ impl CommandSink for Hub {
     }
 }
 
+/// Opens a worker's command channel (WebSocket).
+///
+/// The server sends `WorkerCommand` TEXT frames (`{"command": "cancel_task", "task_id",
+/// "job_id"}`); the worker's TEXT frames are `WorkerEvent`s (e.g. progress).
+#[utoipa::path(
+    get,
+    path = "/_worker/ws/{id}",
+    tag = "worker",
+    operation_id = "worker_websocket",
+    params(("id" = String, Path, description = "Worker id."), WorkerIdHeader),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol."),
+        (status = 400, description = "Not a WebSocket upgrade request.", body = ErrorBody),
+        (status = 403, description = "Worker authentication failed.", body = ErrorBody),
+    ),
+    security(("worker_token" = [])),
+)]
 pub fn route(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("_worker" / "ws" / String)
         .and(warp::ws())

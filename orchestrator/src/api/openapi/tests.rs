@@ -1,0 +1,210 @@
+//! The document against the served routes ([`super::super::ROUTES`]) and its own
+//! consistency: every route documented with its method, nothing documented that is not
+//! served, security and error answers where they belong, every `$ref` resolvable.
+
+use super::*;
+use crate::api::ROUTES;
+use serde_json::Value;
+
+/// `/a/{id}/b` → `/a/{}/b`: parameter names may differ between the two lists.
+fn normalise(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut in_param = false;
+    for c in template.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn static_doc() -> Value {
+    serde_json::to_value(ApiDoc::openapi()).expect("document encodes")
+}
+
+/// `(METHOD, normalised path, operation)` of every operation.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if matches!(
+                method.as_str(),
+                "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
+            ) {
+                out.push((method.to_uppercase(), normalise(path), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_is_documented_with_its_method() {
+    let ops = operations(&static_doc());
+    for &(method, template) in ROUTES {
+        let want = normalise(template);
+        assert!(
+            ops.iter().any(|(m, p, _)| m == method && *p == want),
+            "{method} {template} is served but not in the OpenAPI document: annotate its \
+             handler with #[utoipa::path] and list it in ApiDoc"
+        );
+    }
+}
+
+#[test]
+fn every_documented_operation_is_a_served_route() {
+    for (method, path, _) in operations(&static_doc()) {
+        assert!(
+            ROUTES
+                .iter()
+                .any(|&(m, t)| m == method && normalise(t) == path),
+            "{method} {path} is documented but not in ROUTES"
+        );
+    }
+}
+
+fn security_names(op: &Value) -> Vec<String> {
+    op["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|req| req.keys().cloned())
+        .collect()
+}
+
+#[test]
+fn operations_declare_their_token_and_error_answers() {
+    for (method, path, op) in operations(&static_doc()) {
+        let what = format!("{method} {path}");
+        let responses = op["responses"].as_object().expect("responses");
+        // The one `/_public` route behind a token lists a client's own jobs.
+        let (scheme, refusal) = if path.starts_with("/api/") || path == "/_public/jobs/quarantined"
+        {
+            (Some("client_token"), Some("401"))
+        } else if path.starts_with("/_worker/") {
+            (Some("worker_token"), Some("403"))
+        } else {
+            (None, None)
+        };
+        assert_eq!(
+            security_names(&op),
+            scheme.map(str::to_string).into_iter().collect::<Vec<_>>(),
+            "{what}: security"
+        );
+        if let Some(status) = refusal {
+            assert!(responses.contains_key(status), "{what}: no {status} answer");
+        }
+        assert!(
+            responses.keys().any(|s| s.starts_with('2') || s == "101"),
+            "{what}: no success answer"
+        );
+        for (status, resp) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    resp["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{what}: {status} must use the error shape"
+                );
+            }
+            assert!(
+                resp["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{what}: {status} needs a description"
+            );
+        }
+        assert!(op["operationId"].is_string(), "{what}: operationId");
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+fn echo_registry() -> Registry {
+    let echo = crate::blueprint::load_str(
+        "echo.yaml",
+        "name: echo\nversion: v1\nendpoint: /jobs/echo\ndescription: Echoes.\nstates:\n  echo:\n    type: dispatch\n    start: true\n    task: echo\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
+    )
+    .expect("blueprint");
+    Registry::new(vec![echo]).expect("registry")
+}
+
+#[test]
+fn every_reference_resolves() {
+    let doc = serde_json::to_value(document(&echo_registry())).expect("encodes");
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} is referenced but not defined"
+        );
+    }
+}
+
+#[test]
+fn each_blueprint_gets_its_creation_path() {
+    let doc = serde_json::to_value(document(&echo_registry())).expect("encodes");
+    let op = &doc["paths"]["/api/v1/jobs/echo"]["post"];
+    assert_eq!(op["operationId"], "create_echo_job", "{op}");
+    assert!(op.get("parameters").is_none(), "no path parameters: {op}");
+    assert!(
+        op["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Echoes.")),
+        "{op}"
+    );
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/CreateJobRequest"
+    );
+    assert!(op["responses"]["202"].is_object());
+    assert!(op["responses"].get("404").is_none());
+    assert_eq!(security_names(op), ["client_token"]);
+    // The generic entry stays.
+    assert!(doc["paths"][CREATE_JOB_ROUTE]["post"].is_object());
+}
+
+#[test]
+fn the_document_is_openapi_3_with_both_token_schemes() {
+    let doc = static_doc();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert_eq!(doc["info"]["title"], "Baton");
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["client_token"]["name"], "X-Client-Token");
+    assert_eq!(schemes["client_token"]["in"], "header");
+    assert_eq!(schemes["worker_token"]["name"], "X-Worker-Token");
+    assert!(doc["components"]["schemas"]["WorkerCommand"].is_object());
+}
+
+#[test]
+fn the_cache_keeps_the_first_build() {
+    let cache = SpecCache::default();
+    let registry = echo_registry();
+    let first = cache.json(&registry).expect("builds");
+    let second = cache.json(&Registry::default()).expect("cached");
+    assert_eq!(first.as_ptr(), second.as_ptr());
+    let doc: Value = serde_json::from_slice(&first).expect("JSON");
+    assert!(doc["paths"]["/api/v1/jobs/echo"].is_object());
+}

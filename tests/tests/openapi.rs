@@ -1,0 +1,244 @@
+//! The OpenAPI document and the docs page as a reader gets them, and live answers checked
+//! against the document's schemas (every property an answer has is documented, every
+//! required one is there, types agree), so a handler that grows a field its schema lacks
+//! fails here.
+
+use baton_tests::raw_worker::RawWorker;
+use baton_tests::{init_tracing, orchestrator::test_config, Client, Orchestrator};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn fetch(orch: &Orchestrator, path: &str) -> (u16, String, String) {
+    let resp = reqwest::get(format!("{}{path}", orch.base_url))
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, content_type, resp.text().await.expect("body read"))
+}
+
+async fn document(orch: &Orchestrator) -> Value {
+    let (status, content_type, body) = fetch(orch, "/_public/openapi.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    serde_json::from_str(&body).expect("the document is JSON")
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_without_a_token_and_lists_the_blueprints() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let doc = document(&orch).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string());
+    let echo = &doc["paths"]["/api/v1/jobs/echo"]["post"];
+    assert_eq!(echo["operationId"], "create_echo_job", "{echo}");
+    assert!(doc["paths"]["/api/{version}/{endpoint}"]["post"].is_object());
+    assert!(doc["paths"]["/_worker/workers/{id}/tasks/next"]["get"].is_object());
+    assert!(doc["components"]["securitySchemes"]["client_token"].is_object());
+    // Built once, then the same bytes.
+    let again = document(&orch).await;
+    assert_eq!(doc, again);
+    orch.stop().await;
+}
+
+#[tokio::test]
+async fn docs_page_is_html_that_loads_the_document() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let (status, content_type, body) = fetch(&orch, "/_public/docs").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(body.contains("<html"), "{body}");
+    assert!(body.contains("/_public/openapi.json"), "{body}");
+    assert!(body.contains("SwaggerUIBundle"), "{body}");
+    orch.stop().await;
+}
+
+/// Follows `$ref` and merges `allOf` into one `(properties, required, additional)`.
+fn flatten<'a>(doc: &'a Value, schema: &'a Value) -> (Vec<(String, &'a Value)>, Vec<String>, bool) {
+    let schema = resolve(doc, schema);
+    let mut props: Vec<(String, &Value)> = schema["properties"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v)).collect())
+        .unwrap_or_default();
+    let mut required: Vec<String> = schema["required"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut additional = schema
+        .get("additionalProperties")
+        .is_some_and(|a| a != false);
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        let (p, r, a) = flatten(doc, part);
+        props.extend(p);
+        required.extend(r);
+        additional |= a;
+    }
+    (props, required, additional)
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.trim_start_matches("#/components/schemas/");
+            let target = &doc["components"]["schemas"][name];
+            assert!(target.is_object(), "unresolved {r}");
+            resolve(doc, target)
+        }
+        None => schema,
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A small structural check: enough to catch drift between handlers and schemas.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = resolve(doc, schema);
+    if schema.get("oneOf").is_some() || schema.get("anyOf").is_some() {
+        return;
+    }
+    if let Some(t) = schema.get("type") {
+        let allowed: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let got = type_name(value);
+        let ok = allowed.contains(&got) || (got == "integer" && allowed.contains(&"number"));
+        assert!(ok, "{at}: {got} where the document says {t}: {value}");
+    }
+    match value {
+        Value::Object(map) => {
+            let (props, required, additional) = flatten(doc, schema);
+            if props.is_empty() && required.is_empty() {
+                return; // a free-form object
+            }
+            for key in &required {
+                assert!(
+                    map.contains_key(key),
+                    "{at}: required `{key}` missing in {value}"
+                );
+            }
+            for (key, v) in map {
+                match props.iter().find(|(k, _)| k == key) {
+                    Some((_, s)) => check(doc, s, v, &format!("{at}.{key}")),
+                    None => assert!(additional, "{at}: `{key}` is not documented ({value})"),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check(doc, item_schema, item, &format!("{at}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Checks an answer against the schema the document gives for `method path status`.
+fn check_answer(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not documented");
+    let resp = &op["responses"][status.to_string()];
+    assert!(
+        resp.is_object(),
+        "{method} {path}: {status} is not documented"
+    );
+    let schema = &resp["content"]["application/json"]["schema"];
+    check(doc, schema, body, &format!("{method} {path} {status}"));
+}
+
+#[tokio::test]
+async fn live_answers_match_the_documented_schemas() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let doc = document(&orch).await;
+    let client = Client::new(&orch.base_url);
+    let worker = RawWorker::new(&orch.base_url, "doc-worker");
+
+    let (s, b) = client.get("/_public/status").await;
+    check_answer(&doc, "get", "/_public/status", s, &b);
+    let (s, b) = worker.register(&["echo"]).await;
+    check_answer(&doc, "post", "/_worker/workers/register", s, &b);
+    let (s, b) = worker.heartbeat(None).await;
+    check_answer(&doc, "patch", "/_worker/workers/{id}", s, &b);
+
+    let (s, b) = client
+        .post(
+            "/api/v1/jobs/echo",
+            json!({"initial_data": {"message": "hi"}}),
+        )
+        .await;
+    check_answer(&doc, "post", "/api/v1/jobs/echo", s, &b);
+    let job_id = b["job_id"].as_str().expect("job id").to_string();
+    let (s, task) = worker.poll("echo", 5).await;
+    check_answer(&doc, "get", "/_worker/workers/{id}/tasks/next", s, &task);
+    let job_path = format!("/api/v1/jobs/{job_id}");
+    let (s, b) = client.get(&job_path).await;
+    assert!(b["tasks"][0]["worker_id"].is_string(), "running: {b}");
+    check_answer(&doc, "get", "/api/v1/jobs/{id}", s, &b);
+    let (s, b) = worker
+        .heartbeat(Some(
+            worker.sign(json!({"worker_id": "doc-worker", "status": "busy"})),
+        ))
+        .await;
+    check_answer(&doc, "patch", "/_worker/workers/{id}", s, &b);
+    let (s, b) = client.get("/api/v1/workers").await;
+    assert_eq!(b.as_array().map(Vec::len), Some(1), "{b}");
+    check_answer(&doc, "get", "/api/v1/workers", s, &b);
+
+    let (s, b) = worker
+        .result(worker.success(&task, json!({"echo": "hi"})))
+        .await;
+    check_answer(&doc, "post", "/_worker/tasks/result", s, &b);
+    let done = client
+        .wait_status(&job_id, "finished", Duration::from_secs(10))
+        .await;
+    check_answer(&doc, "get", "/api/v1/jobs/{id}", 200, &done);
+    let (s, b) = client.get(&format!("{job_path}/history")).await;
+    check_answer(&doc, "get", "/api/v1/jobs/{id}/history", s, &b);
+    let (s, b) = client.post(&format!("{job_path}/cancel"), json!({})).await;
+    assert_eq!(s, 409, "{b}");
+    check_answer(&doc, "post", "/api/v1/jobs/{id}/cancel", s, &b);
+
+    let (s, b) = client.get("/api/v1/dashboard").await;
+    check_answer(&doc, "get", "/api/v1/dashboard", s, &b);
+    let (s, b) = client.get("/api/v1/blueprints").await;
+    check_answer(&doc, "get", "/api/v1/blueprints", s, &b);
+    let (s, b) = client.get("/api/v1/blueprints/echo").await;
+    check_answer(&doc, "get", "/api/v1/blueprints/{name}", s, &b);
+    let (s, b) = Client::with_token(&orch.base_url, "wrong")
+        .get(&job_path)
+        .await;
+    check_answer(&doc, "get", "/api/v1/jobs/{id}", s, &b);
+    orch.stop().await;
+}
