@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod orchestrator;
+pub mod python;
 pub mod redis_server;
 
 pub use client::Client;

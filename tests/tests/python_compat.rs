@@ -5,48 +5,14 @@
 //! packages; the venv is reused across runs.
 
 use baton_tests::orchestrator::{test_config, WORKER_TOKEN};
+use baton_tests::python::{python_dir, venv};
 use baton_tests::{init_tracing, shared_redis, unique_prefix, Client, Orchestrator};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
-
-fn python_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
-}
-
-/// A venv with the pinned packages, made on first use.
-fn venv() -> PathBuf {
-    let dir = std::env::var_os("BATON_PY_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("baton-py-venv-awk1.0b19"));
-    let python = dir.join("bin/python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import avtomatika_worker, rxon; assert rxon.constants.PROTOCOL_VERSION == '1.0b15'"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .expect("python3 is installed");
-        assert!(status.success(), "python3 -m venv failed");
-        let status = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(python_dir().join("requirements.txt"))
-            .status()
-            .expect("pip runs");
-        assert!(
-            status.success(),
-            "pip install of avtomatika-worker failed (is PyPI reachable?)"
-        );
-    }
-    dir
-}
 
 struct PythonWorker(Child);
 
