@@ -6,6 +6,7 @@
 //! - [`Orchestrator`]: a Baton orchestrator on port 0 with a chosen store and config.
 //! - [`Client`]: the client API, with helpers that wait for a job status.
 
+pub mod backend;
 pub mod client;
 pub mod orchestrator;
 pub mod python;

@@ -3,42 +3,19 @@
 //! aggregation, fail-fast parallel lists, sub-jobs, worker events that move a job, the
 //! loop guard, and the history they leave.
 
+use baton_tests::backend::Backend;
 use baton_tests::orchestrator::blueprint_test_config;
-use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator};
+use baton_tests::{workers, Client, Orchestrator};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-}
-
 async fn start(backend: Backend, name: &str) -> (Orchestrator, Client) {
-    init_tracing();
-    let cfg = blueprint_test_config();
-    let orch = match backend {
-        Backend::Memory => Orchestrator::memory(cfg).await,
-        Backend::Redis => {
-            Orchestrator::redis(cfg, &shared_redis().url(), &unique_prefix(name)).await
-        }
-    };
-    let client = Client::new(&orch.base_url);
+    let (orch, client, _) =
+        baton_tests::backend::start(backend, blueprint_test_config(), name).await;
     (orch, client)
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() { super::$name(super::Backend::Redis).await }
-        }
-    )*};
-}
-
-on_both_stores!(
+baton_tests::on_both_stores!(
     branch_takes_the_first_matching_case_or_the_default,
     parallel_map_aggregates_and_collects_errors,
     fail_fast_parallel_stops_the_other_branches,

@@ -1,44 +1,20 @@
 //! Jobs end to end with the Rust SDK, on the embedded store and on Redis.
 
 use baton_orchestrator::config::Config;
+use baton_tests::backend::Backend;
 use baton_tests::orchestrator::test_config;
 use baton_tests::webhook_sink::WebhookSink;
-use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator};
+use baton_tests::{workers, Client, Orchestrator};
 use baton_worker::{TaskContext, TaskError, Worker};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-}
-
 async fn start(backend: Backend, cfg: Config, name: &str) -> (Orchestrator, Client) {
-    init_tracing();
-    let orch = match backend {
-        Backend::Memory => Orchestrator::memory(cfg).await,
-        Backend::Redis => {
-            Orchestrator::redis(cfg, &shared_redis().url(), &unique_prefix(name)).await
-        }
-    };
-    let client = Client::new(&orch.base_url);
+    let (orch, client, _) = baton_tests::backend::start(backend, cfg, name).await;
     (orch, client)
 }
 
-/// Runs a scenario once per backend.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() { super::$name(super::Backend::Redis).await }
-        }
-    )*};
-}
-
-on_both_stores!(
+baton_tests::on_both_stores!(
     echo_job_finishes_with_the_workers_data,
     cancel_reaches_the_running_task,
     transient_failures_are_retried_then_quarantined,

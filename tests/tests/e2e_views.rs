@@ -4,41 +4,13 @@
 
 use ::redis::AsyncCommands;
 use baton_orchestrator::config::Config;
+use baton_tests::backend::{start, Backend};
 use baton_tests::orchestrator::test_config;
-use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator};
+use baton_tests::{shared_redis, unique_prefix, workers, Client};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-}
-
-/// An orchestrator and a client; for Redis also the key prefix.
-async fn start(backend: Backend, cfg: Config, name: &str) -> (Orchestrator, Client, String) {
-    init_tracing();
-    let prefix = unique_prefix(name);
-    let orch = match backend {
-        Backend::Memory => Orchestrator::memory(cfg).await,
-        Backend::Redis => Orchestrator::redis(cfg, &shared_redis().url(), &prefix).await,
-    };
-    let client = Client::new(&orch.base_url);
-    (orch, client, prefix)
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() { super::$name(super::Backend::Redis).await }
-        }
-    )*};
-}
-
-on_both_stores!(
+baton_tests::on_both_stores!(
     dashboard_and_metrics_show_the_oldest_task_age,
     quarantined_jobs_are_listed_for_their_owner_only,
     flush_db_does_not_exist_unless_enabled,

@@ -2,43 +2,20 @@
 //! webhook that hands out the secret, timeouts), cancel in every waiting status, and a
 //! parallel branch whose worker dies.
 
+use baton_tests::backend::Backend;
 use baton_tests::orchestrator::{blueprint_test_config, CLIENT_TOKEN};
 use baton_tests::webhook_sink::WebhookSink;
-use baton_tests::{init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator};
+use baton_tests::{workers, Client, Orchestrator};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    Memory,
-    Redis,
-}
-
 async fn start(backend: Backend, name: &str) -> (Orchestrator, Client) {
-    init_tracing();
-    let cfg = blueprint_test_config();
-    let orch = match backend {
-        Backend::Memory => Orchestrator::memory(cfg).await,
-        Backend::Redis => {
-            Orchestrator::redis(cfg, &shared_redis().url(), &unique_prefix(name)).await
-        }
-    };
-    let client = Client::new(&orch.base_url);
+    let (orch, client, _) =
+        baton_tests::backend::start(backend, blueprint_test_config(), name).await;
     (orch, client)
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() { super::$name(super::Backend::Redis).await }
-        }
-    )*};
-}
-
-on_both_stores!(
+baton_tests::on_both_stores!(
     approval_needs_proof_and_an_offered_decision,
     approval_secret_arrives_by_webhook_and_rejection_fails_the_job,
     approval_times_out_through_its_transition,
