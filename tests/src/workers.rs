@@ -46,3 +46,23 @@ pub async fn wait_registered(client: &crate::Client, worker_id: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until no worker holds a task (every cancelled or stopped task let go).
+pub async fn wait_all_idle(client: &crate::Client, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let (_, workers) = client.get("/api/v1/workers").await;
+        let idle = workers.as_array().is_some_and(|ws| {
+            ws.iter()
+                .all(|w| w["current_tasks"].as_array().is_some_and(Vec::is_empty))
+        });
+        if idle {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tasks still held: {workers}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

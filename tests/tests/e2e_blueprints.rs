@@ -147,18 +147,7 @@ async fn fail_fast_parallel_stops_the_other_branches(backend: Backend) {
         "lint and test finished, slow was stopped: {history:#?}"
     );
     // The slow branch's worker was told to stop and is free again soon.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, ws) = client.get("/api/v1/workers").await;
-        if ws[0]["current_tasks"].as_array().is_some_and(Vec::is_empty) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "slow task still held: {ws}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    workers::wait_all_idle(&client, Duration::from_secs(5)).await;
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
 }

@@ -283,18 +283,7 @@ async fn cancel_works_in_every_waiting_status(backend: Backend) {
     }
     // The child is cancelled in turn, and every running task's worker let go.
     client.wait_status(&child, "cancelled", T).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, ws) = client.get("/api/v1/workers").await;
-        if ws[0]["current_tasks"].as_array().is_some_and(Vec::is_empty) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tasks still held: {ws}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    workers::wait_all_idle(&client, Duration::from_secs(5)).await;
     // Nothing comes back to life: no late timer, result or child end moves them.
     tokio::time::sleep(Duration::from_millis(800)).await;
     for id in [&human, &parallel, &parent, &child] {

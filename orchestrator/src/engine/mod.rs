@@ -256,6 +256,20 @@ impl Engine {
         }
     }
 
+    /// A job with its document, whoever owns it (not found: an error).
+    pub(crate) async fn job_with_doc(
+        &self,
+        job_id: &str,
+    ) -> Result<(StoredJob, JobDoc), EngineError> {
+        let job = self
+            .store
+            .get_job(job_id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
+        let doc = parse_doc(&job)?;
+        Ok((job, doc))
+    }
+
     /// A job with its document, checked to belong to `client`.
     pub async fn job_for_client(
         &self,
@@ -428,15 +442,7 @@ impl Engine {
         for _ in 0..COMMIT_ATTEMPTS {
             let (job, doc) = match client {
                 Some(client) => self.job_for_client(client, job_id).await?,
-                None => {
-                    let job = self
-                        .store
-                        .get_job(job_id)
-                        .await?
-                        .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
-                    let doc = parse_doc(&job)?;
-                    (job, doc)
-                }
+                None => self.job_with_doc(job_id).await?,
             };
             if job_status::is_terminal(&job.status) {
                 return Err(EngineError::Conflict(format!(

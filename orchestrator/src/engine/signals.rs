@@ -38,12 +38,7 @@ impl Engine {
         comment: Option<Value>,
     ) -> Result<String, EngineError> {
         for _ in 0..COMMIT_ATTEMPTS {
-            let job = self
-                .store
-                .get_job(job_id)
-                .await?
-                .ok_or_else(|| EngineError::NotFound("Job not found".into()))?;
-            let doc = parse_doc(&job)?;
+            let (job, doc) = self.job_with_doc(job_id).await?;
             let wait = match &doc.approval {
                 Some(wait) if job.status == job_status::WAITING_FOR_HUMAN => wait,
                 _ => {
