@@ -66,3 +66,24 @@ pub async fn wait_all_idle(client: &crate::Client, timeout: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits until `worker_id`'s command WebSocket is connected (it opens just after the
+/// registration, so a cancel sent before then is only recorded for the next heartbeat).
+pub async fn wait_websocket(client: &crate::Client, worker_id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, workers) = client.get("/api/v1/workers").await;
+        let connected = workers.as_array().is_some_and(|ws| {
+            ws.iter()
+                .any(|w| w["worker_id"] == worker_id && w["websocket"] == true)
+        });
+        if connected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {worker_id} never opened its WebSocket: {workers}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

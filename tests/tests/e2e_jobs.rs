@@ -71,11 +71,14 @@ async fn echo_job_finishes_with_the_workers_data(backend: Backend) {
 async fn cancel_reaches_the_running_task(backend: Backend) {
     let (orch, client) = start(backend, test_config(), "cancel").await;
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let builder = Worker::builder(workers::config(&orch.base_url, "w-cancel")).skill(
         "echo",
         move |_: Value, ctx: TaskContext| {
             let seen = seen_tx.clone();
+            let started = started_tx.clone();
             async move {
+                let _ = started.send(());
                 ctx.cancelled().await;
                 let _ = seen.send(ctx.task_id().to_string());
                 Err::<Value, _>(TaskError::transient("stopped"))
@@ -89,6 +92,12 @@ async fn cancel_reaches_the_running_task(backend: Backend) {
         .as_str()
         .expect("task id")
         .to_string();
+    // Cancel the task once its handler runs: a cancel that overtakes the task on its way
+    // to the worker stops it before the handler is called (the SDK's early cancel).
+    tokio::time::timeout(T, started_rx.recv())
+        .await
+        .expect("handler started");
+    workers::wait_websocket(&client, "w-cancel").await;
     let (status, body) = client.cancel(&id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
