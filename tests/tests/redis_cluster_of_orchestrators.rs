@@ -1,6 +1,6 @@
 //! Several orchestrators on one Redis behave like one; Redis outages are survived.
 
-use baton_tests::orchestrator::test_config;
+use baton_tests::orchestrator::{blueprint_test_config, test_config, CLIENT_TOKEN};
 use baton_tests::webhook_sink::WebhookSink;
 use baton_tests::{
     init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator, RedisServer,
@@ -23,13 +23,16 @@ async fn worker_on_one_orchestrator_client_on_another() {
     // The worker long-polls A; its heartbeats are too rare to carry a cancel, so a cancel
     // sent to B can only arrive over A's WebSocket.
     let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let config = workers::config(&a.base_url, "w-on-a").heartbeat_interval(Duration::from_secs(30));
     let worker = workers::spawn(Worker::builder(config).skill(
         "echo",
         move |params: Value, ctx: TaskContext| {
             let seen = seen_tx.clone();
+            let started = started_tx.clone();
             async move {
                 if params["hang"] == json!(true) {
+                    let _ = started.send(());
                     ctx.cancelled().await;
                     let _ = seen.send(ctx.task_id().to_string());
                     return Err(TaskError::transient("cancelled"));
@@ -89,6 +92,10 @@ async fn worker_on_one_orchestrator_client_on_another() {
         .as_str()
         .expect("task")
         .to_string();
+    // Once the handler runs: a cancel overtaking the task would stop it before that.
+    tokio::time::timeout(T, started_rx.recv())
+        .await
+        .expect("handler started");
     let (status, body) = client.cancel(&hanging).await;
     assert_eq!(
         (status, body["status"].as_str()),
@@ -148,4 +155,61 @@ async fn a_redis_restart_is_survived() {
     assert_eq!(job["result"], json!({"after": true}));
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
+}
+
+/// Sub-jobs and approvals span two jobs or two requests: any orchestrator may pick up the
+/// next step. The client talks to B, the worker to A, the approver to A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blueprint_waits_span_orchestrators() {
+    init_tracing();
+    let url = shared_redis().url();
+    let prefix = unique_prefix("waits");
+    let a = Orchestrator::redis(blueprint_test_config(), &url, &prefix).await;
+    let b = Orchestrator::redis(blueprint_test_config(), &url, &prefix).await;
+    let client = Client::new(&b.base_url);
+    let worker = workers::echo(&a.base_url, "w-waits-a");
+    workers::wait_registered(&client, "w-waits-a").await;
+
+    let parent = client
+        .create(
+            "/api/v1/jobs/with_child",
+            json!({"initial_data": {"order_id": 3, "child": {"n": 1}}}),
+        )
+        .await;
+    let job = client.wait_status(&parent, "finished", T).await;
+    assert_eq!(job["result"]["child"], json!({"n": 1}), "{job:#}");
+
+    let approval = client
+        .create(
+            "/api/v1/jobs/approval",
+            json!({"initial_data": {"title": "x"}}),
+        )
+        .await;
+    client.wait_status(&approval, "waiting_for_human", T).await;
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/_public/webhooks/approval/{approval}",
+            a.base_url
+        ))
+        .header("X-Client-Token", CLIENT_TOKEN)
+        .json(&json!({"decision": "approved"}))
+        .send()
+        .await
+        .expect("approval request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let job = client.wait_status(&approval, "finished", T).await;
+    assert_eq!(job["result"]["approval"]["decision"], "approved");
+
+    let items: Vec<Value> = (1..=5).map(|v| json!({"value": v})).collect();
+    let sum = client
+        .create(
+            "/api/v1/jobs/sum_items",
+            json!({"initial_data": {"items": items}}),
+        )
+        .await;
+    let job = client.wait_status(&sum, "finished", T).await;
+    assert_eq!(job["result"]["sum"], 15.0, "{job:#}");
+    worker.shutdown().await.expect("clean shutdown");
+    a.stop().await;
+    b.stop().await;
 }
