@@ -236,42 +236,61 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// route of that shape with another method (a 405), else `/_public/other` or `other`.
 pub fn route_label(method: &str, path: &str) -> &'static str {
     let path = path.trim_matches('/');
-    let mut same_shape = None;
-    for &(m, template) in ROUTES {
-        if template == CREATE_JOB_ROUTE || !template_matches(template, path) {
-            continue;
+    // Split once: this runs for every request, and the table is matched segment-wise.
+    let mut segs: [&str; MAX_SEGMENTS] = [""; MAX_SEGMENTS];
+    let mut n = 0;
+    for seg in path.split('/') {
+        if n == MAX_SEGMENTS {
+            n += 1;
+            break;
         }
-        if m == method {
-            return template;
-        }
-        same_shape.get_or_insert(template);
+        segs[n] = seg;
+        n += 1;
     }
-    let under = |prefix: &str| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
-    if method == "POST" && under("api") {
+    let mut same_shape = None;
+    if n <= MAX_SEGMENTS {
+        let segs = &segs[..n];
+        for (m, template, want) in split_routes() {
+            if want.len() == n && matches_segments(want, segs) {
+                if *m == method {
+                    return template;
+                }
+                same_shape.get_or_insert(*template);
+            }
+        }
+    }
+    let first = segs[0];
+    if method == "POST" && first == "api" {
         CREATE_JOB_ROUTE
     } else if let Some(template) = same_shape {
         template
-    } else if under("_public") {
+    } else if first == "_public" {
         "/_public/other"
     } else {
         "other"
     }
 }
 
-/// Whether `path` (no leading `/`) has the template's segments.
-fn template_matches(template: &str, path: &str) -> bool {
-    let mut want = template.trim_start_matches('/').split('/');
-    let mut got = path.split('/');
-    loop {
-        match (want.next(), got.next()) {
-            (None, None) => return true,
-            (Some(w), Some(g)) if w == g || w.starts_with('{') => {}
-            _ => return false,
-        }
-    }
+/// Longest route template, in segments (longer paths match none).
+const MAX_SEGMENTS: usize = 8;
+
+/// [`ROUTES`] without the creation route, each template split into its segments.
+fn split_routes() -> &'static [(&'static str, &'static str, Vec<&'static str>)] {
+    static SPLIT: std::sync::OnceLock<Vec<(&str, &str, Vec<&str>)>> = std::sync::OnceLock::new();
+    SPLIT.get_or_init(|| {
+        ROUTES
+            .iter()
+            .filter(|(_, t)| *t != CREATE_JOB_ROUTE)
+            .map(|&(m, t)| (m, t, t.trim_start_matches('/').split('/').collect()))
+            .collect()
+    })
+}
+
+/// Whether path segments fit a template's (`{...}` matches any one segment).
+fn matches_segments(want: &[&str], got: &[&str]) -> bool {
+    want.iter()
+        .zip(got)
+        .all(|(w, g)| w == g || w.starts_with('{'))
 }
 
 #[cfg(test)]
