@@ -196,3 +196,91 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::load_str;
+    use crate::config::Config;
+    use crate::engine::job::JobDoc;
+    use crate::store::Expect;
+    use serde_json::json;
+
+    const MAP: &str = r#"
+name: map
+endpoint: /jobs/map
+states:
+  each:
+    type: parallel
+    start: true
+    items: initial_data.items
+    task: echo
+    params: { v: "{{ item }}", i: "{{ branch.index }}" }
+    max_concurrency: 2
+    transitions:
+      success: done
+  done:
+    type: end
+    status: finished
+    result: "{{ states.each.data }}"
+"#;
+
+    fn entered(items: serde_json::Value) -> (JobDoc, crate::store::Commit) {
+        let cfg = Config::default();
+        let bp = load_str("map.yaml", MAP).unwrap();
+        let doc = JobDoc {
+            initial_data: json!({ "items": items }),
+            ..JobDoc::default()
+        };
+        let mut tx = Tx::new(&cfg, &bp, "j1", Expect::New, "pending", doc, 1_000);
+        tx.enter("each");
+        if !tx.commit.enqueue.is_empty() {
+            // Finish branch 0: the cap lets the next pending branch start.
+            tx.task_outcome(Lane::Branch(0), "success", Some(&json!("r0")), None, "w");
+        }
+        let doc = tx.doc.clone();
+        (doc, tx.into_commit())
+    }
+
+    #[test]
+    fn a_map_starts_up_to_the_cap_and_renders_each_item() {
+        let (doc, commit) = entered(json!(["a", "b", "c", "d", "e"]));
+        assert_eq!(commit.status, "waiting_for_parallel_tasks");
+        // Two at first, a third once branch 0 finished.
+        assert_eq!(commit.enqueue.len(), 3);
+        let run = doc.parallel.expect("parallel run");
+        assert_eq!(run.branches.len(), 5);
+        assert_eq!(run.branches[0].status.as_deref(), Some("success"));
+        let running: Vec<usize> = (0..5)
+            .filter(|i| run.branches[*i].task_id.is_some())
+            .collect();
+        assert_eq!(running, vec![1, 2]);
+        let payloads: Vec<serde_json::Value> = commit
+            .store_tasks
+            .iter()
+            .map(|(_, blob)| {
+                serde_json::from_str::<serde_json::Value>(&blob.payload).unwrap()["params"].clone()
+            })
+            .collect();
+        assert_eq!(payloads[0], json!({"v": "a", "i": 0}));
+        assert_eq!(payloads[2], json!({"v": "c", "i": 2}));
+    }
+
+    #[test]
+    fn an_empty_list_aggregates_at_once_and_a_non_list_fails() {
+        let (doc, commit) = entered(json!([]));
+        assert_eq!(commit.status, "finished");
+        assert_eq!(doc.result, Some(json!([])));
+        let (doc, commit) = entered(json!("not a list"));
+        assert_eq!(commit.status, "failed");
+        let error = doc.error.expect("error");
+        assert_eq!(error["code"], "INVALID_INPUT_ERROR");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("found a string"),
+            "{error}"
+        );
+    }
+}
