@@ -13,6 +13,9 @@ use std::path::Path;
 
 /// States a job may enter unless the blueprint sets `max_transitions`.
 pub const DEFAULT_MAX_TRANSITIONS: u32 = 100;
+/// The most a blueprint may allow: states entered in one step are entered recursively
+/// (branch after branch), so the guard also bounds that depth.
+pub const MAX_MAX_TRANSITIONS: u32 = 1000;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{file}: {}{message}", state.as_ref().map(|s| format!("state `{s}`: ")).unwrap_or_default())]
@@ -169,6 +172,16 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
             format!("unreachable: no path leads to it from the start state `{start}`"),
         ));
     }
+    if let Some(cycle) = branch_cycle(&states) {
+        return Err(BlueprintError::state(
+            file,
+            &cycle[0],
+            format!(
+                "branch states {} form a cycle: nothing changes the context between them, so a job taking it would loop until the loop guard",
+                cycle.join(" -> ")
+            ),
+        ));
+    }
 
     Ok(Blueprint {
         name: raw.name,
@@ -178,10 +191,10 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
         start,
         states,
         max_transitions: match raw.max_transitions {
-            Some(0) => {
+            Some(n) if n == 0 || n > MAX_MAX_TRANSITIONS => {
                 return Err(BlueprintError::file(
                     file,
-                    "`max_transitions` must be at least 1".into(),
+                    format!("`max_transitions` must be from 1 to {MAX_MAX_TRANSITIONS}"),
                 ))
             }
             Some(n) => n,
@@ -190,6 +203,43 @@ fn validate(file: &str, raw: RawBlueprint, definition: Value) -> Result<Blueprin
         definition,
         source: file.to_string(),
     })
+}
+
+/// A cycle made only of branch states (decided on entry, without waiting), as the list
+/// of its states with the first repeated at the end; `None` if there is none.
+fn branch_cycle(states: &BTreeMap<String, State>) -> Option<Vec<String>> {
+    fn visit(
+        name: &str,
+        states: &BTreeMap<String, State>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == name) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(name.to_string());
+            return Some(cycle);
+        }
+        if done.contains(name) {
+            return None;
+        }
+        let state = states.get(name)?;
+        if !matches!(state.kind, super::StateKind::Branch(_)) {
+            return None;
+        }
+        path.push(name.to_string());
+        for next in state.transitions.values() {
+            if let Some(cycle) = visit(next, states, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(name.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    states
+        .keys()
+        .find_map(|name| visit(name, states, &mut Vec::new(), &mut done))
 }
 
 fn reachable_from(start: &str, states: &BTreeMap<String, State>) -> BTreeSet<String> {
@@ -465,7 +515,17 @@ states:
                 "  review:\n    type: approval\n    task: x\n",
                 "does not belong",
             ),
-            ("max_transitions: 20", "max_transitions: 0", "at least 1"),
+            (
+                "max_transitions: 20",
+                "max_transitions: 0",
+                "from 1 to 1000",
+            ),
+            (
+                "max_transitions: 20",
+                "max_transitions: 5000",
+                "from 1 to 1000",
+            ),
+            ("next: review", "next: route", "route -> route"),
             (
                 "      needs_review: review",
                 "      needs_review: ghost",
