@@ -151,3 +151,84 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blueprint::{load_str, Registry};
+    use crate::config::Config;
+    use crate::engine::NewJob;
+    use crate::metrics::Metrics;
+    use crate::store::memory::MemoryStore;
+    use crate::store::Store;
+
+    const PARENT: &str = r#"
+name: parent
+endpoint: /jobs/parent
+states:
+  child:
+    type: sub_job
+    start: true
+    blueprint: child
+    initial_data: { x: "{{ initial_data.x }}" }
+    transitions:
+      success: done
+  done:
+    type: end
+    status: finished
+    result: "{{ states.child.data }}"
+"#;
+
+    const CHILD: &str = r#"
+name: child
+endpoint: /jobs/child
+states:
+  end:
+    type: end
+    start: true
+    status: finished
+    result: { got: "{{ initial_data.x }}" }
+"#;
+
+    /// The orchestrator that committed the parent never fires its timers (as if it died
+    /// right after the commit): the reaper's passes alone create the child and wake the
+    /// parent.
+    #[tokio::test]
+    async fn the_reaper_alone_carries_a_sub_job_through() {
+        let registry = Registry::new(vec![
+            load_str("parent.yaml", PARENT).unwrap(),
+            load_str("child.yaml", CHILD).unwrap(),
+        ])
+        .unwrap();
+        let cfg = Arc::new(Config::default());
+        let store = Arc::new(MemoryStore::new(cfg.history_limit));
+        // No reaper task runs: the kicked timers are never received.
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::new(registry.clone()),
+            cfg,
+            Arc::new(Metrics::new()),
+        ));
+        let bp = registry.get("parent").unwrap().clone();
+        let new = NewJob {
+            initial_data: json!({"x": 7}),
+            ..NewJob::default()
+        };
+        let id = engine.create_job("c", &bp, new).await.unwrap();
+        let parent = store.get_job(&id).await.unwrap().unwrap();
+        assert_eq!(parent.status, job_status::WAITING_FOR_SUB_JOB);
+
+        engine.reap_once().await.unwrap(); // `s`: creates the child, which ends at once
+        engine.reap_once().await.unwrap(); // `c`: wakes the parent
+        let parent = store.get_job(&id).await.unwrap().unwrap();
+        assert_eq!(parent.status, job_status::FINISHED);
+        let doc = parse_doc(&parent).unwrap();
+        assert_eq!(doc.result, Some(json!({"got": 7})));
+        // Firing the same timers again changes nothing.
+        engine.reap_once().await.unwrap();
+        assert_eq!(
+            store.get_job(&id).await.unwrap().unwrap().version,
+            parent.version
+        );
+    }
+}
