@@ -5,8 +5,10 @@
 //!   `echo-worker` binary runs it as a standalone worker.
 //! - [`mod@sum`]: the `sum` skill, which adds up numbers; the aggregate step of the shipped
 //!   parallel blueprint. Registered beside `echo` in both places.
+//! - [`pipeline`]: engines and rules of the coding-pipeline worker (in progress).
 
 pub mod echo;
+pub mod pipeline;
 pub mod sum;
 
 pub use echo::{echo, echo_skill, ECHO_SKILL};

@@ -1,0 +1,21 @@
+//! Building blocks of the coding-pipeline worker (issue #5, in progress): the pluggable
+//! **engines** that plan, execute and review code, and the rules around them.
+//!
+//! - [`engine`]: the [`engine::Engine`] trait (`run(request) -> output`), an
+//!   [`engine::EngineRequest`] (phase, prompt, model, working directory, timeout), the
+//!   [`engine::Engines`] registry keyed by `engine_id`, and model resolution (step →
+//!   project defaults → worker default).
+//! - [`codex`]: the `codex` CLI as a subprocess, prompt on stdin, killed at its timeout.
+//! - [`openai`]: any OpenAI-compatible `POST {base}/chat/completions` endpoint.
+//! - [`offline`]: an explicit engine for demos that answers a clearly labelled placeholder.
+//! - [`qa`]: the QA verdict of a report.
+//! - [`budget`]: token estimates and budgets (`strict`, `warn`, `off`).
+//!
+//! The worker that runs the pipeline jobs with these is not written yet.
+
+pub mod budget;
+pub mod codex;
+pub mod engine;
+pub mod offline;
+pub mod openai;
+pub mod qa;
