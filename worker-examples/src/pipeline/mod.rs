@@ -10,12 +10,16 @@
 //! - [`offline`]: an explicit engine for demos that answers a clearly labelled placeholder.
 //! - [`qa`]: the QA verdict of a report.
 //! - [`budget`]: token estimates and budgets (`strict`, `warn`, `off`).
+//! - [`git`]: the repository, a worktree per protocol branch, commit and push.
+//! - [`pr`]: opening the PR: `gh` / `glab` when installed, else the GitHub REST API.
 //!
 //! The worker that runs the pipeline jobs with these is not written yet.
 
 pub mod budget;
 pub mod codex;
 pub mod engine;
+pub mod git;
 pub mod offline;
 pub mod openai;
+pub mod pr;
 pub mod qa;
