@@ -8,6 +8,7 @@
 //! - [`codex`]: the `codex` CLI as a subprocess, prompt on stdin, killed at its timeout.
 //! - [`openai`]: any OpenAI-compatible `POST {base}/chat/completions` endpoint.
 //! - [`offline`]: an explicit engine for demos that answers a clearly labelled placeholder.
+//! - [`codemachine`]: CodeMachine workspaces to protocol steps; loop and trigger policies.
 //! - [`qa`]: the QA verdict of a report.
 //! - [`budget`]: token estimates and budgets (`strict`, `warn`, `off`).
 //! - [`git`]: the repository, a worktree per protocol branch, commit and push.
@@ -16,6 +17,7 @@
 //! The worker that runs the pipeline jobs with these is not written yet.
 
 pub mod budget;
+pub mod codemachine;
 pub mod codex;
 pub mod engine;
 pub mod git;
