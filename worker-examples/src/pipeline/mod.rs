@@ -13,6 +13,7 @@
 //! - [`budget`]: token estimates and budgets (`strict`, `warn`, `off`).
 //! - [`git`]: the repository, a worktree per protocol branch, commit and push.
 //! - [`pr`]: opening the PR: `gh` / `glab` when installed, else the GitHub REST API.
+//! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
 //! The worker that runs the pipeline jobs with these is not written yet.
 
@@ -24,4 +25,5 @@ pub mod git;
 pub mod offline;
 pub mod openai;
 pub mod pr;
+pub mod prompts;
 pub mod qa;
