@@ -9,7 +9,8 @@
 //! - [`engine`]: jobs advancing on events, one atomic commit per transition;
 //! - [`dispatch`]: long-polling workers waiting without holding store connections;
 //! - [`api`]: the `/_public`, `/api/v1` and `/_worker` routes;
-//! - [`auth`]: client and worker tokens, signed bodies.
+//! - [`auth`]: client and worker tokens, signed bodies;
+//! - [`pipelines`]: records and state machines of the coding pipelines (no HTTP yet).
 
 pub mod api;
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod dev;
 pub mod dispatch;
 pub mod engine;
 pub mod metrics;
+pub mod pipelines;
 pub mod server;
 pub mod store;
 

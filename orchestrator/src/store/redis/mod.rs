@@ -26,7 +26,7 @@
 
 mod commit_args;
 mod keys;
-mod pool;
+pub(crate) mod pool;
 mod pubsub;
 mod views;
 mod workers;

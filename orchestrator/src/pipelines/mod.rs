@@ -1,0 +1,20 @@
+//! Records of the coding pipelines (seeds 000/001, `shared/reference/protocol-runs.md`):
+//! projects, protocol runs, step runs, events and clarifications, with their state
+//! machines. No HTTP yet: the API of seed 001 and the workers come on top of this.
+//!
+//! - [`model`]: the records (ids allocated by the store, timestamps in epoch ms);
+//! - [`status`]: the protocol and step state machines as tables;
+//! - [`store`]: the [`RecordStore`] trait, every change a compare-and-set;
+//! - [`memory`] and [`redis`]: its two implementations; [`conformance`]: the suite both
+//!   must pass (run by `tests/tests/pipeline_store.rs`).
+
+pub mod conformance;
+pub mod memory;
+pub mod model;
+pub mod redis;
+pub mod status;
+pub mod store;
+
+pub use model::*;
+pub use status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
+pub use store::{CancelOutcome, RecordError, RecordResult, RecordStore, Transition};
