@@ -15,7 +15,6 @@
 pub mod api;
 pub mod auth;
 pub mod blueprint;
-pub mod ci_webhooks;
 pub mod clock;
 pub mod config;
 pub mod dev;

@@ -6,7 +6,8 @@
 //! - [`status`]: the protocol and step state machines as tables;
 //! - [`store`]: the [`RecordStore`] trait, every change a compare-and-set;
 //! - [`memory`] and [`redis`]: its two implementations; [`conformance`]: the suite both
-//!   must pass (run by `tests/tests/pipeline_store.rs`).
+//!   must pass (run by `tests/tests/pipeline_store.rs`);
+//! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
 
 pub mod conformance;
 pub mod memory;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod redis;
 pub mod status;
 pub mod store;
+pub mod webhooks;
 
 pub use model::*;
 pub use status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};

@@ -1,6 +1,6 @@
-//! CI webhooks of the coding pipelines (issue #5, in progress): checking that a GitHub or
-//! GitLab call is genuine, and reading what it says about a branch. Pure functions; the
-//! routes that use them are not written yet.
+//! CI webhooks of the coding pipelines: checking that a GitHub or GitLab call is genuine,
+//! and reading what it says about a branch. Pure functions; the routes that use them are
+//! not written yet.
 //!
 //! Webhooks are authenticated by their signature, never by the API bearer token (a CI
 //! provider cannot send it). GitHub signs the raw body: `X-Hub-Signature-256:
