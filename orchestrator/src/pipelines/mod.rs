@@ -8,10 +8,12 @@
 //! - [`memory`] and [`redis`]: its two implementations; [`conformance`]: the suite both
 //!   must pass (run by `tests/tests/pipeline_store.rs`);
 //! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
+//! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records.
 
 pub mod conformance;
 pub mod memory;
 pub mod model;
+pub mod outcomes;
 pub mod redis;
 pub mod status;
 pub mod store;
