@@ -15,7 +15,10 @@
 //! - [`pr`]: opening the PR: `gh` / `glab` when installed, else the GitHub REST API.
 //! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
-//! The worker that runs the pipeline jobs with these is not written yet.
+//! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these.
+//!
+//! The binary that registers the skills, and the orchestrator side that enqueues the jobs
+//! and applies their outcomes, are not written yet.
 
 pub mod budget;
 pub mod codemachine;
@@ -27,3 +30,4 @@ pub mod openai;
 pub mod pr;
 pub mod prompts;
 pub mod qa;
+pub mod skills;

@@ -17,13 +17,25 @@ impl Engine for OfflineEngine {
     }
 
     async fn run(&self, req: &EngineRequest) -> Result<EngineOutput, EngineError> {
-        let body = match req.phase {
-            Phase::Plan => "# Plan (placeholder)\n\nNo model was run, so there is no real plan.\n\n## Steps\n\n1. 01-placeholder.md: replace this plan by running a real engine.",
-            Phase::Execute => "No model was run: no change was made.",
+        let stdout = match req.phase {
+            // The plan answer has the shape real engines are asked for, so the worker
+            // handles it the same way; every text in it carries the banner.
+            Phase::Plan => serde_json::json!({
+                "plan_md": format!("{BANNER}\n# Plan (placeholder)\n\nNo model was run, so there is no real plan.\n"),
+                "context_md": format!("{BANNER}\n"),
+                "log_md": format!("{BANNER}\n"),
+                "step_files": [{
+                    "filename": "01-placeholder.md",
+                    "content": format!("{BANNER}\n# Placeholder step\n\nReplace this plan by running a real engine.\n"),
+                }],
+            })
+            .to_string(),
+            Phase::Execute => format!("{BANNER}\nNo model was run: no change was made.\n"),
             // An offline review must not let unreviewed work through.
-            Phase::Qa => "No model was run: the work was not reviewed.\n\nVERDICT: FAIL (offline engine)",
+            Phase::Qa => format!(
+                "{BANNER}\nNo model was run: the work was not reviewed.\n\nVERDICT: FAIL (offline engine)\n"
+            ),
         };
-        let stdout = format!("{BANNER}\n{body}\n");
         Ok(EngineOutput {
             success: true,
             tokens_used: estimate_tokens(&req.prompt) + estimate_tokens(&stdout),
