@@ -33,6 +33,9 @@ pub struct Config {
     pub client_token: Option<String>,
     /// `BATON_CLIENTS_FILE`: YAML/JSON list of `{name, token}`.
     pub clients_file: Option<PathBuf>,
+    /// `BATON_API_TOKEN`: bearer token of the coding-pipelines API (`/projects`,
+    /// `/protocols`, `/steps`, `/events`); unset, those routes take no token (warned at start).
+    pub api_token: Option<String>,
     /// `BATON_WORKER_TOKEN`: the global worker token.
     pub worker_token: Option<String>,
     /// `BATON_WORKER_TOKENS_FILE`: YAML/JSON map `worker_id: token`.
@@ -81,6 +84,7 @@ impl Default for Config {
             redis_pool_size: 16,
             blueprints_dir: PathBuf::from("./blueprints"),
             client_token: None,
+            api_token: None,
             clients_file: None,
             worker_token: None,
             worker_tokens_file: None,
@@ -133,6 +137,7 @@ impl Config {
         }
         c.client_token = get("BATON_CLIENT_TOKEN");
         c.clients_file = get("BATON_CLIENTS_FILE").map(PathBuf::from);
+        c.api_token = get("BATON_API_TOKEN");
         c.worker_token = get("BATON_WORKER_TOKEN");
         c.worker_tokens_file = get("BATON_WORKER_TOKENS_FILE").map(PathBuf::from);
         c.poll_hold = seconds(&get, "BATON_POLL_HOLD_SECONDS", c.poll_hold)?;

@@ -10,7 +10,8 @@
 //! - [`dispatch`]: long-polling workers waiting without holding store connections;
 //! - [`api`]: the `/_public`, `/api/v1` and `/_worker` routes;
 //! - [`auth`]: client and worker tokens, signed bodies;
-//! - [`pipelines`]: records and state machines of the coding pipelines (no HTTP yet).
+//! - [`pipelines`]: records and state machines of the coding pipelines (served by
+//!   [`api::pipelines`]).
 
 pub mod api;
 pub mod auth;
@@ -104,6 +105,12 @@ pub async fn run_with(
         blueprints = app.engine.blueprints.len(),
         "baton orchestrator listening"
     );
+    if app.cfg.api_token.is_none() {
+        tracing::warn!(
+            routes = "/projects, /protocols, /steps, /events",
+            "BATON_API_TOKEN is not set: the coding-pipelines API takes no bearer token"
+        );
+    }
     if app.cfg.enable_debug_endpoints {
         tracing::warn!(
             routes = "POST /_public/debug/flush_db",
@@ -140,6 +147,10 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
         cfg.clone(),
         metrics.clone(),
     ));
+    // Beside the job store (same Redis, same prefix) when it offers, else in memory.
+    let records = store
+        .pipeline_records()
+        .unwrap_or_else(|| Arc::new(pipelines::memory::MemoryRecords::new()));
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         store,
         metrics.clone(),
@@ -155,6 +166,7 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
         hub: Arc::new(api::ws::Hub::default()),
         cfg,
         metrics,
+        records,
         shutdown,
         openapi: Default::default(),
     }))

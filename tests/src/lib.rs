@@ -4,11 +4,13 @@
 //!   6379), which tests may stop and restart to inject faults. A watchdog shell kills it
 //!   if the test process dies first, so CI never leaks servers.
 //! - [`Orchestrator`]: a Baton orchestrator on port 0 with a chosen store and config.
-//! - [`Client`]: the client API, with helpers that wait for a job status.
+//! - [`Client`]: the client API, with helpers that wait for a job status;
+//!   [`pipelines::Api`]: the coding-pipelines API.
 
 pub mod backend;
 pub mod client;
 pub mod orchestrator;
+pub mod pipelines;
 pub mod python;
 pub mod redis_server;
 

@@ -1,4 +1,6 @@
-//! HTTP routes of the worker-pull face (seed 002): `/_public`, `/api/v1`, `/_worker`.
+//! HTTP routes of the worker-pull face (seed 002): `/_public`, `/api/v1`, `/_worker`;
+//! and the coding-pipelines API of seed 001 ([`pipelines`]: `/projects`, `/protocols`,
+//! `/steps`, `/events`, `/health`).
 //!
 //! One module per group; handlers return `Result<Response, ApiError>` and [`respond`]
 //! turns errors into the JSON error shape (handler futures are boxed: the route future of
@@ -19,6 +21,7 @@ pub mod client;
 pub mod error;
 pub mod openapi;
 pub mod ops;
+pub mod pipelines;
 pub mod public;
 pub mod schemas;
 pub mod worker;
@@ -29,6 +32,7 @@ use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::pipelines::RecordStore;
 use bytes::{Buf, Bytes, BytesMut};
 use error::ApiError;
 use futures_util::{Stream, StreamExt};
@@ -48,6 +52,8 @@ pub struct App {
     pub hub: Arc<ws::Hub>,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The coding pipelines' records (projects, runs, steps, events, clarifications).
+    pub records: Arc<dyn RecordStore>,
     pub shutdown: CancellationToken,
     /// `GET /_public/openapi.json`, built once.
     pub openapi: openapi::SpecCache,
@@ -81,7 +87,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
         .unify()
         .or(client::routes(app.clone()))
         .unify()
-        .or(worker::routes(app))
+        .or(worker::routes(app.clone()))
+        .unify()
+        .or(pipelines::routes(app))
         .unify()
         .recover(recover)
         .unify()
@@ -229,6 +237,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/_worker/tasks/results"),
     ("POST", "/_worker/events"),
     ("GET", "/_worker/ws/{id}"),
+    // The coding-pipelines API of seed 001 (`pipelines`).
+    ("POST", "/projects"),
+    ("GET", "/projects"),
+    ("GET", "/projects/{id}"),
+    ("GET", "/projects/{id}/clarifications"),
+    ("POST", "/projects/{id}/clarifications/{key}"),
+    ("POST", "/projects/{id}/protocols"),
+    ("GET", "/projects/{id}/protocols"),
+    ("GET", "/protocols/{id}"),
+    ("GET", "/protocols/{id}/clarifications"),
+    ("POST", "/protocols/{id}/clarifications/{key}"),
+    ("POST", "/protocols/{id}/actions/{action}"),
+    ("POST", "/protocols/{id}/steps"),
+    ("GET", "/protocols/{id}/steps"),
+    ("GET", "/protocols/{id}/events"),
+    ("GET", "/steps/{id}"),
+    ("POST", "/steps/{id}/actions/{action}"),
+    ("GET", "/events"),
+    ("GET", "/health"),
 ];
 
 /// Route template of a request, for metrics (ids never become label values): the

@@ -13,6 +13,7 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
+use super::pipelines::{actions, events, projects, protocols, steps};
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
 };
@@ -20,7 +21,7 @@ use crate::blueprint::{Blueprint, Registry};
 use bytes::Bytes;
 use std::sync::OnceLock;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
@@ -61,6 +62,24 @@ use utoipa::{Modify, OpenApi};
         batch::submit_results,
         worker::event,
         ws::route,
+        projects::create_project,
+        projects::list_projects,
+        projects::get_project,
+        projects::project_clarifications,
+        projects::answer_project_clarification,
+        protocols::create_protocol,
+        protocols::list_protocols,
+        protocols::get_protocol,
+        protocols::protocol_clarifications,
+        protocols::answer_protocol_clarification,
+        actions::protocol_action,
+        steps::create_step,
+        steps::list_steps,
+        steps::get_step,
+        steps::step_action,
+        events::protocol_events,
+        events::recent_events,
+        events::health,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),
@@ -71,6 +90,10 @@ use utoipa::{Modify, OpenApi};
         (name = "blueprints", description = "The loaded blueprints (client token)."),
         (name = "cluster", description = "Workers and counts (client token)."),
         (name = "worker", description = "The RXON worker protocol (worker token)."),
+        (name = "pipelines", description = "Coding pipelines of seed 001: projects, protocol \
+            runs, steps, events, clarifications (bearer token `BATON_API_TOKEN` when set; \
+            `X-Project-Token` on a project with `secrets.api_token`). Every answer carries \
+            `X-Request-ID`. Actions answer `{\"message\", \"job\": null}`: no job is enqueued yet."),
     ),
 )]
 pub struct ApiDoc;
@@ -97,6 +120,20 @@ impl Modify for Security {
                  (`BATON_WORKER_TOKENS_FILE`); failures are 403. Bodies with \
                  `security.signature` must be signed with it.",
             ))),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <BATON_API_TOKEN>` on the coding-pipelines \
+                         routes (none needed when it is unset); missing or wrong: 401. A \
+                         project whose secrets hold `api_token` also needs `X-Project-Token` \
+                         on its routes (401 otherwise).",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Records of the coding pipelines (seeds 000/001, `shared/reference/protocol-runs.md`):
 //! projects, protocol runs, step runs, events and clarifications, with their state
-//! machines. No HTTP yet: the API of seed 001 and the workers come on top of this.
+//! machines. The HTTP API of seed 001 is in [`crate::api::pipelines`]; the workers come
+//! on top of this.
 //!
 //! - [`model`]: the records (ids allocated by the store, timestamps in epoch ms);
 //! - [`status`]: the protocol and step state machines as tables;

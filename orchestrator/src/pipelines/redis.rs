@@ -90,22 +90,28 @@ impl RedisRecords {
             .create_timeout(Some(Duration::from_secs(3)))
             .build()
             .map_err(|e| RecordError::Store(StoreError::Unavailable(e.to_string())))?;
-        let store = RedisRecords {
-            pool,
-            keys: Keys::new(prefix),
-            scripts: Scripts {
-                transition: Script::new(include_str!("scripts/transition.lua")),
-                cancel_protocol: Script::new(include_str!("scripts/cancel_protocol.lua")),
-                create_step: Script::new(include_str!("scripts/create_step.lua")),
-                update_existing: Script::new(include_str!("scripts/update_existing.lua")),
-            },
-        };
+        let store = RedisRecords::with_pool(pool, Keys::new(prefix));
         let mut conn = store.conn().await?;
         let _: String = ::redis::cmd("PING")
             .query_async(&mut conn)
             .await
             .map_err(redis_err)?;
         Ok(store)
+    }
+
+    /// On a pool already made (the job store's: one set of connections per deployment),
+    /// under the same key prefix.
+    pub(crate) fn with_pool(pool: Pool, keys: Keys) -> RedisRecords {
+        RedisRecords {
+            pool,
+            keys,
+            scripts: Scripts {
+                transition: Script::new(include_str!("scripts/transition.lua")),
+                cancel_protocol: Script::new(include_str!("scripts/cancel_protocol.lua")),
+                create_step: Script::new(include_str!("scripts/create_step.lua")),
+                update_existing: Script::new(include_str!("scripts/update_existing.lua")),
+            },
+        }
     }
 
     async fn conn(&self) -> RecordResult<Connection> {

@@ -159,6 +159,13 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    fn pipeline_records(&self) -> Option<Arc<dyn crate::pipelines::RecordStore>> {
+        Some(Arc::new(crate::pipelines::redis::RedisRecords::with_pool(
+            self.pool.clone(),
+            self.keys.clone(),
+        )))
+    }
+
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
         let expire_ms = c.expire_after.map(|d| d.as_millis() as i64).unwrap_or(0);
         let inv = commit_invocation(

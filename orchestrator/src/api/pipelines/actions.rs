@@ -1,0 +1,201 @@
+//! `POST /protocols/{id}/actions/{action}`: status changes of a run through the state
+//! table ([`ProtocolAction`]), each a compare-and-set; a wrong status or a lost race is
+//! 409 naming the status found. Each applied action writes an event.
+//!
+//! | action | change | event |
+//! |---|---|---|
+//! | `start` | pending/planned/paused → planning | `protocol_started` |
+//! | `pause` | any but cancelled/completed/failed → paused | `protocol_paused` |
+//! | `resume` | paused → running | `protocol_resumed` |
+//! | `cancel` | non-terminal → cancelled, with its pending/running/needs_qa steps | `protocol_cancelled` |
+//! | `run_next_step` | first step by index in pending/blocked/failed → running (404 if none); run → running | `step_started` |
+//! | `retry_latest` | latest (last updated) failed/blocked step → running (404 if none); run → running | `step_retried` |
+//!
+//! No Baton job is enqueued yet (the answer's `job` is `null`): the plan and execute
+//! jobs come with the pipeline workers. `retry_latest` does not count retries yet (the
+//! record store has no update of `retries`).
+
+use super::protocols::load_run;
+use super::schemas::ActionAnswer;
+use super::{action_answer, conflict, ctx, serve, Ctx};
+use crate::api::error::ApiError;
+use crate::api::schemas::ErrorBody;
+use crate::api::AppRef;
+use crate::pipelines::{
+    CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepRun, StepStatus, Transition,
+};
+use serde_json::json;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("protocols" / String / "actions" / String)
+        .and(warp::post())
+        .and(ctx(app))
+        .then(|id: String, action: String, c: Ctx| async move {
+            serve(&c, protocol_action(&c, &id, &action)).await
+        })
+}
+
+/// Applies an action to a run.
+#[utoipa::path(
+    post,
+    path = "/protocols/{id}/actions/{action}",
+    tag = "pipelines",
+    params(
+        ("id" = u64, Path, description = "Protocol run id."),
+        ("action" = String, Path, description = "`start`, `pause`, `resume`, `cancel`, `run_next_step` or `retry_latest`."),
+    ),
+    responses(
+        (status = 200, description = "Applied; `job` is `null` (no job is enqueued yet).", body = ActionAnswer),
+        (status = 400, description = "The id is not an integer.", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
+        (status = 404, description = "No such run or action, or no step to run or retry.", body = ErrorBody),
+        (status = 409, description = "The run (or step) is in a status the action does not apply to.", body = ErrorBody),
+        (status = 503, description = "Store unavailable.", body = ErrorBody),
+    ),
+    security(("api_token" = [])),
+)]
+async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, ApiError> {
+    let action = match action {
+        "start" => ProtocolAction::Start,
+        "pause" => ProtocolAction::Pause,
+        "resume" => ProtocolAction::Resume,
+        "cancel" => ProtocolAction::Cancel,
+        "run_next_step" => ProtocolAction::RunNextStep,
+        "retry_latest" => ProtocolAction::RetryLatest,
+        other => return Err(ApiError::not_found(format!("no protocol action `{other}`"))),
+    };
+    let run = load_run(c, id).await?;
+    match action {
+        ProtocolAction::Cancel => cancel(c, &run).await,
+        ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {
+            run_step(c, &run, action).await
+        }
+        _ => {
+            let (event, verb) = match action {
+                ProtocolAction::Start => ("protocol_started", "started"),
+                ProtocolAction::Pause => ("protocol_paused", "paused"),
+                _ => ("protocol_resumed", "resumed"),
+            };
+            let from = apply(c, &run, action).await?;
+            c.event(
+                run.id,
+                None,
+                event,
+                format!("protocol run {} {verb} (was {from})", run.protocol_name),
+                None,
+            )
+            .await?;
+            action_answer(format!("protocol run {} {verb}", run.id))
+        }
+    }
+}
+
+/// The run's action as a compare-and-set; the status it had, or 409.
+async fn apply(
+    c: &Ctx,
+    run: &ProtocolRun,
+    action: ProtocolAction,
+) -> Result<crate::pipelines::ProtocolStatus, ApiError> {
+    match c.app.records.protocol_action(run.id, action).await? {
+        Transition::Applied { from } => Ok(from),
+        Transition::Conflict { current } => Err(conflict(format!(
+            "protocol run {} is {current}: cannot {}",
+            run.id,
+            action_name(action)
+        ))),
+    }
+}
+
+fn action_name(action: ProtocolAction) -> String {
+    serde_json::to_value(action)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{action:?}"))
+}
+
+async fn cancel(c: &Ctx, run: &ProtocolRun) -> Result<Response, ApiError> {
+    match c.app.records.cancel_protocol(run.id).await? {
+        CancelOutcome::Cancelled { from, steps } => {
+            c.event(
+                run.id,
+                None,
+                "protocol_cancelled",
+                format!(
+                    "protocol run {} cancelled (was {from}); {} step(s) cancelled",
+                    run.protocol_name,
+                    steps.len()
+                ),
+                Some(json!({"cancelled_steps": steps})),
+            )
+            .await?;
+            action_answer(format!("protocol run {} cancelled", run.id))
+        }
+        CancelOutcome::Conflict { current } => Err(conflict(format!(
+            "protocol run {} is {current}: cannot cancel",
+            run.id
+        ))),
+    }
+}
+
+/// The step `run_next_step` (first by index) or `retry_latest` (last updated) would run.
+fn pick(steps: &[StepRun], action: ProtocolAction) -> Option<&StepRun> {
+    let runnable = StepAction::Run.allowed_from();
+    if action == ProtocolAction::RunNextStep {
+        steps
+            .iter()
+            .filter(|s| runnable.contains(&s.status))
+            .min_by_key(|s| s.step_index)
+    } else {
+        steps
+            .iter()
+            .filter(|s| matches!(s.status, StepStatus::Failed | StepStatus::Blocked))
+            .max_by_key(|s| (s.updated_at, s.step_index))
+    }
+}
+
+async fn run_step(
+    c: &Ctx,
+    run: &ProtocolRun,
+    action: ProtocolAction,
+) -> Result<Response, ApiError> {
+    let records = &c.app.records;
+    let steps = records.list_step_runs(run.id).await?;
+    let Some(step) = pick(&steps, action) else {
+        return Err(ApiError::not_found(
+            if action == ProtocolAction::RunNextStep {
+                format!(
+                    "protocol run {} has no pending, blocked or failed step",
+                    run.id
+                )
+            } else {
+                format!("protocol run {} has no failed or blocked step", run.id)
+            },
+        ));
+    };
+    // The run first: a paused or finished run must not get a running step.
+    apply(c, run, action).await?;
+    match records.step_action(step.id, StepAction::Run).await? {
+        Transition::Applied { from } => {
+            let (event, verb) = if action == ProtocolAction::RunNextStep {
+                ("step_started", "started")
+            } else {
+                ("step_retried", "retried")
+            };
+            c.event(
+                run.id,
+                Some(step.id),
+                event,
+                format!("step {} {verb} (was {from})", step.step_name),
+                None,
+            )
+            .await?;
+            action_answer(format!("step {} ({}) {verb}", step.id, step.step_name))
+        }
+        Transition::Conflict { current } => Err(conflict(format!(
+            "step {} is {current} (changed meanwhile): not started",
+            step.id
+        ))),
+    }
+}
