@@ -82,7 +82,13 @@ async fn protocol_start_pause_resume_and_cancel(backend: Backend) {
         .post(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;
     assert_eq!(started.status, 200, "{}", started.text);
-    assert_eq!(started.body["job"], Value::Null);
+    // Start enqueues the plan job (no pipeline worker runs here: it waits).
+    assert_eq!(
+        started.body["job"]["job_type"], "plan_protocol",
+        "{}",
+        started.text
+    );
+    assert!(started.body["job"]["job_id"].is_string());
     assert_eq!(
         api.status_of(&format!("/protocols/{run}")).await,
         "planning"

@@ -319,6 +319,10 @@ impl<'a> Tx<'a> {
         if self.doc.webhook_url.is_some() && event != "job_cancelled" {
             self.timer("w", "1", self.now);
         }
+        if self.doc.metadata.get("pipeline").is_some() {
+            // A pipeline job's outcome goes to the run's records (`p|<job>|1`).
+            self.timer("p", "1", self.now);
+        }
         if let Some(parent) = self.doc.parent.clone() {
             // `c|<parent>|<child>`: the parent is woken by this job's end.
             let member = timer_member("c", &parent, &self.job_id);

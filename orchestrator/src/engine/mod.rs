@@ -5,6 +5,7 @@
 mod flow;
 pub mod job;
 mod parallel;
+mod pipeline_jobs;
 mod reaper;
 mod signals;
 pub mod snapshots;
@@ -14,6 +15,7 @@ mod waits;
 mod webhook;
 
 pub use flow::{backoff, classify, FailureClass};
+pub use pipeline_jobs::{PipelineJob, PIPELINE_CLIENT};
 pub use reaper::spawn_reaper;
 pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;

@@ -100,6 +100,7 @@ impl Engine {
             "s" => self.start_child(job_id, rest).await?,
             "c" => self.child_ended(job_id, rest).await?,
             "x" => self.cancel_child(job_id).await?,
+            "p" => self.pipeline_job_ended(job_id).await?,
             "d" | "r" | "e" => self.task_timer(member, kind, job_id, rest).await?,
             _ => {}
         }

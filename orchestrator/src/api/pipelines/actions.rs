@@ -11,16 +11,19 @@
 //! | `run_next_step` | first step by index in pending/blocked/failed → running (404 if none); run → running | `step_started` |
 //! | `retry_latest` | latest (last updated) failed/blocked step → running (404 if none); run → running | `step_retried` |
 //!
-//! No Baton job is enqueued yet (the answer's `job` is `null`): the plan and execute
-//! jobs come with the pipeline workers. `retry_latest` does not count retries yet (the
-//! record store has no update of `retries`).
+//! `start` enqueues a `plan_protocol` job, `run_next_step` and `retry_latest` an
+//! `execute_step` job, `open_pr` an `open_pr` job (no status change); the answer's `job`
+//! names it, and the job's outcome is applied to the records when it ends
+//! (`engine::pipeline_jobs`). `retry_latest` does not count retries yet (the record store
+//! has no update of `retries`).
 
 use super::protocols::load_run;
 use super::schemas::ActionAnswer;
-use super::{action_answer, conflict, ctx, serve, Ctx};
+use super::{action_answer, conflict, ctx, enqueue, job_answer, serve, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::AppRef;
+use crate::engine::PipelineJob;
 use crate::pipelines::{
     CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepRun, StepStatus, Transition,
 };
@@ -44,10 +47,10 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     tag = "pipelines",
     params(
         ("id" = u64, Path, description = "Protocol run id."),
-        ("action" = String, Path, description = "`start`, `pause`, `resume`, `cancel`, `run_next_step` or `retry_latest`."),
+        ("action" = String, Path, description = "`start`, `pause`, `resume`, `cancel`, `run_next_step`, `retry_latest` or `open_pr`."),
     ),
     responses(
-        (status = 200, description = "Applied; `job` is `null` (no job is enqueued yet).", body = ActionAnswer),
+        (status = 200, description = "Applied; `job` names the Baton job enqueued (`start`, `run_next_step`, `retry_latest`, `open_pr`), else `null`.", body = ActionAnswer),
         (status = 400, description = "The id is not an integer.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such run or action, or no step to run or retry.", body = ErrorBody),
@@ -64,6 +67,15 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         "cancel" => ProtocolAction::Cancel,
         "run_next_step" => ProtocolAction::RunNextStep,
         "retry_latest" => ProtocolAction::RetryLatest,
+        "open_pr" => {
+            let run = load_run(c, id).await?;
+            let job = enqueue(c, PipelineJob::OpenPr, &run, None).await?;
+            return job_answer(
+                format!("open_pr enqueued for protocol run {}", run.id),
+                PipelineJob::OpenPr,
+                &job,
+            );
+        }
         other => return Err(ApiError::not_found(format!("no protocol action `{other}`"))),
     };
     let run = load_run(c, id).await?;
@@ -87,6 +99,14 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
                 None,
             )
             .await?;
+            if action == ProtocolAction::Start {
+                let job = enqueue(c, PipelineJob::Plan, &run, None).await?;
+                return job_answer(
+                    format!("protocol run {} {verb}", run.id),
+                    PipelineJob::Plan,
+                    &job,
+                );
+            }
             action_answer(format!("protocol run {} {verb}", run.id))
         }
     }
@@ -191,7 +211,12 @@ async fn run_step(
                 None,
             )
             .await?;
-            action_answer(format!("step {} ({}) {verb}", step.id, step.step_name))
+            let job = enqueue(c, PipelineJob::Execute, run, Some(step)).await?;
+            job_answer(
+                format!("step {} ({}) {verb}", step.id, step.step_name),
+                PipelineJob::Execute,
+                &job,
+            )
         }
         Transition::Conflict { current } => Err(conflict(format!(
             "step {} is {current} (changed meanwhile): not started",

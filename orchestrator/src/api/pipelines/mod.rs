@@ -249,6 +249,29 @@ pub fn action_answer(message: String) -> Result<Response, ApiError> {
     reply(StatusCode::OK, &json!({"message": message, "job": null}))
 }
 
+/// An action's answer naming the Baton job it enqueued.
+pub fn job_answer(
+    message: String,
+    kind: crate::engine::PipelineJob,
+    job_id: &str,
+) -> Result<Response, ApiError> {
+    let job = json!({"job_id": job_id, "job_type": kind.blueprint(), "status": "queued"});
+    reply(StatusCode::OK, &json!({"message": message, "job": job}))
+}
+
+/// Enqueues the pipeline job of an action that was just applied (its event is the
+/// action's; the answer names the job).
+pub async fn enqueue(
+    c: &Ctx,
+    kind: crate::engine::PipelineJob,
+    run: &crate::pipelines::ProtocolRun,
+    step: Option<&crate::pipelines::StepRun>,
+) -> Result<String, ApiError> {
+    let job_id = c.app.engine.enqueue_pipeline_job(kind, run, step).await?;
+    tracing::info!(job_id, job_type = kind.blueprint(), run = run.id, request_id = %c.request_id, "pipeline job enqueued");
+    Ok(job_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

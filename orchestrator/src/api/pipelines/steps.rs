@@ -11,14 +11,19 @@
 //!
 //! Steps of a finished run (completed, failed, cancelled) take no action (409). When an
 //! approval leaves every step of the run completed or cancelled, the run is completed
-//! (event `protocol_completed`). No job is enqueued yet (`job` is `null`).
+//! (event `protocol_completed`). `run` enqueues an `execute_step` job and `run_qa` a
+//! `run_quality` job; their outcomes move the step when they end.
 
 use super::protocols::load_run;
 use super::schemas::{ActionAnswer, CreateStep, StepRunView};
-use super::{action_answer, conflict, ctx, json_body, parse_id, reply, serve, views, Ctx};
+use super::{
+    action_answer, conflict, ctx, enqueue, job_answer, json_body, parse_id, reply, serve, views,
+    Ctx,
+};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
+use crate::engine::PipelineJob;
 use crate::pipelines::{
     NewStepRun, ProtocolAction, ProtocolRun, StepAction, StepRun, StepStatus, Transition,
 };
@@ -179,7 +184,7 @@ async fn get_step(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         ("action" = String, Path, description = "`run`, `run_qa` or `approve`."),
     ),
     responses(
-        (status = 200, description = "Applied; `job` is `null` (no job is enqueued yet).", body = ActionAnswer),
+        (status = 200, description = "Applied; `run` and `run_qa` name the Baton job they enqueued, `approve` answers `job: null`.", body = ActionAnswer),
         (status = 400, description = "The id is not an integer.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such step or action.", body = ErrorBody),
@@ -219,10 +224,19 @@ async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError
         None,
     )
     .await?;
-    if action == StepAction::Approve {
-        complete_if_done(c, &run).await?;
+    let message = format!("step {} {verb}", step.id);
+    match action {
+        StepAction::Approve => complete_if_done(c, &run).await?,
+        StepAction::Run => {
+            let job = enqueue(c, PipelineJob::Execute, &run, Some(&step)).await?;
+            return job_answer(message, PipelineJob::Execute, &job);
+        }
+        _ => {
+            let job = enqueue(c, PipelineJob::Qa, &run, Some(&step)).await?;
+            return job_answer(message, PipelineJob::Qa, &job);
+        }
     }
-    action_answer(format!("step {} {verb}", step.id))
+    action_answer(message)
 }
 
 /// Completes the run when every step is completed or cancelled (after an approval).

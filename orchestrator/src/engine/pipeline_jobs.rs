@@ -1,0 +1,208 @@
+//! Coding-pipeline jobs: the pipelines API enqueues a Baton job of a shipped blueprint
+//! (`plan_protocol`, `execute_step`, `run_quality`, `open_pr`) with the run's repository
+//! and branch as `initial_data` and `metadata.pipeline = {kind, protocol_run_id,
+//! step_run_id}`; when such a job ends, its commit schedules a `p|<job>|1` timer (like a
+//! completion webhook, so the hand-over survives a crash), and [`Engine::pipeline_job_ended`]
+//! applies the outcome to the records (idempotently: a timer may fire twice).
+//!
+//! Retries stay inside the job (its blueprint's `max_retries`): a failed attempt that
+//! will be retried changes no record; only the job's end does.
+
+use super::{parse_doc, Engine, EngineError, NewJob};
+use crate::pipelines::model::{Id, NewEvent, ProtocolRun, StepRun};
+use crate::pipelines::outcomes::{apply_exec, apply_plan, apply_qa};
+use crate::pipelines::{ProtocolAction, RecordError, RecordStore};
+use baton_protocol::job_status;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Owner of pipeline jobs (they belong to no API client).
+pub const PIPELINE_CLIENT: &str = "pipelines";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipelineJob {
+    Plan,
+    Execute,
+    Qa,
+    OpenPr,
+}
+
+impl PipelineJob {
+    /// The shipped blueprint (and skill) of the job.
+    pub fn blueprint(self) -> &'static str {
+        match self {
+            PipelineJob::Plan => "plan_protocol",
+            PipelineJob::Execute => "execute_step",
+            PipelineJob::Qa => "run_quality",
+            PipelineJob::OpenPr => "open_pr",
+        }
+    }
+
+    fn from_blueprint(name: &str) -> Option<PipelineJob> {
+        [Self::Plan, Self::Execute, Self::Qa, Self::OpenPr]
+            .into_iter()
+            .find(|k| k.blueprint() == name)
+    }
+}
+
+fn record_err(e: RecordError) -> EngineError {
+    EngineError::Internal(format!("pipeline records: {e}"))
+}
+
+impl Engine {
+    fn records(&self) -> Result<Arc<dyn RecordStore>, EngineError> {
+        self.store
+            .pipeline_records()
+            .ok_or_else(|| EngineError::Internal("this store keeps no pipeline records".into()))
+    }
+
+    /// Enqueues the job `kind` for `run` (and `step`); its id.
+    pub async fn enqueue_pipeline_job(
+        &self,
+        kind: PipelineJob,
+        run: &ProtocolRun,
+        step: Option<&StepRun>,
+    ) -> Result<String, EngineError> {
+        let records = self.records()?;
+        let project = records
+            .get_project(run.project_id)
+            .await
+            .map_err(record_err)?;
+        let bp = self
+            .blueprints
+            .get(kind.blueprint())
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "blueprint `{}` is not loaded (it ships in blueprints/)",
+                    kind.blueprint()
+                ))
+            })?;
+        let params = json!({
+            "project_id": project.id, "git_url": project.git_url, "local_path": project.local_path,
+            "default_models": project.default_models,
+            "protocol_run_id": run.id, "protocol_name": run.protocol_name,
+            "base_branch": run.base_branch, "description": run.description,
+            "step_run_id": step.map(|s| s.id), "step_name": step.map(|s| s.step_name.clone()),
+            "engine_id": step.and_then(|s| s.engine_id.clone()),
+            "model": step.and_then(|s| s.model.clone()),
+        });
+        let meta = json!({"pipeline": {
+            "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),
+        }});
+        let new = NewJob {
+            initial_data: params,
+            metadata: meta,
+            ..NewJob::default()
+        };
+        self.create_job(PIPELINE_CLIENT, &bp, new).await
+    }
+
+    /// `p|<job>|1`: the pipeline job ended; its outcome goes to the records.
+    pub(super) async fn pipeline_job_ended(&self, job_id: &str) -> Result<(), EngineError> {
+        let Some(job) = self.store.get_job(job_id).await? else {
+            return Ok(());
+        };
+        if !job_status::is_terminal(&job.status) {
+            return Ok(());
+        }
+        let doc = parse_doc(&job)?;
+        let meta = &doc.metadata["pipeline"];
+        let Some(kind) = meta["kind"].as_str().and_then(PipelineJob::from_blueprint) else {
+            return Ok(());
+        };
+        let records = self.records()?;
+        let run: Id = meta["protocol_run_id"].as_u64().unwrap_or(0);
+        let step: Option<Id> = meta["step_run_id"].as_u64();
+        let finished = job.status == job_status::FINISHED;
+        let result = doc.result.clone().unwrap_or(Value::Null);
+        let why = doc
+            .error
+            .as_ref()
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or(&job.status)
+            .to_string();
+        let r = records.as_ref();
+        match (kind, step) {
+            (PipelineJob::Plan, _) if finished => {
+                apply_plan(r, run, &result).await.map_err(record_err)?;
+            }
+            (PipelineJob::Plan, _) => {
+                if r.protocol_action(run, ProtocolAction::Block)
+                    .await
+                    .map_err(record_err)?
+                    .applied()
+                {
+                    event(
+                        r,
+                        run,
+                        None,
+                        "plan_failed",
+                        format!("planning failed: {why}"),
+                        json!({"job_id": job_id}),
+                    )
+                    .await?;
+                }
+            }
+            (PipelineJob::Execute, Some(step)) => {
+                let outcome = if finished {
+                    result
+                } else {
+                    json!({"success": false, "error": why})
+                };
+                apply_exec(r, step, &outcome).await.map_err(record_err)?;
+            }
+            (PipelineJob::Qa, Some(step)) => {
+                let (verdict, report) = if finished {
+                    (
+                        result["verdict"].as_str().unwrap_or("FAIL").to_string(),
+                        result["report"].as_str().unwrap_or("").to_string(),
+                    )
+                } else {
+                    ("FAIL".to_string(), format!("QA job failed: {why}"))
+                };
+                apply_qa(r, step, &verdict, &report)
+                    .await
+                    .map_err(record_err)?;
+            }
+            (PipelineJob::OpenPr, _) => {
+                let (kind, message) = match result["pr_url"].as_str() {
+                    Some(url) if finished => ("open_pr", format!("PR opened: {url}")),
+                    _ => ("open_pr_failed", format!("opening the PR failed: {why}")),
+                };
+                event(
+                    r,
+                    run,
+                    None,
+                    kind,
+                    message,
+                    json!({"job_id": job_id, "pr_url": result["pr_url"]}),
+                )
+                .await?;
+            }
+            _ => tracing::warn!(job_id, "pipeline job without the step it is about"),
+        }
+        tracing::info!(job_id, kind = kind.blueprint(), run, ?step, status = %job.status, "pipeline job outcome applied");
+        Ok(())
+    }
+}
+
+async fn event(
+    r: &dyn RecordStore,
+    run: Id,
+    step: Option<Id>,
+    event_type: &str,
+    message: String,
+    metadata: Value,
+) -> Result<(), EngineError> {
+    r.append_event(NewEvent {
+        protocol_run_id: run,
+        step_run_id: step,
+        event_type: event_type.into(),
+        message,
+        metadata: Some(metadata),
+    })
+    .await
+    .map(|_| ())
+    .map_err(record_err)
+}
