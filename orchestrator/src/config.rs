@@ -36,6 +36,9 @@ pub struct Config {
     /// `BATON_API_TOKEN`: bearer token of the coding-pipelines API (`/projects`,
     /// `/protocols`, `/steps`, `/events`); unset, those routes take no token (warned at start).
     pub api_token: Option<String>,
+    /// `BATON_WEBHOOK_TOKEN`: secret of the CI webhooks (`/webhooks/github`,
+    /// `/webhooks/gitlab`); unset, their calls are not checked (logged at start-up).
+    pub ci_webhook_token: Option<String>,
     /// `BATON_WORKER_TOKEN`: the global worker token.
     pub worker_token: Option<String>,
     /// `BATON_WORKER_TOKENS_FILE`: YAML/JSON map `worker_id: token`.
@@ -85,6 +88,7 @@ impl Default for Config {
             blueprints_dir: PathBuf::from("./blueprints"),
             client_token: None,
             api_token: None,
+            ci_webhook_token: None,
             clients_file: None,
             worker_token: None,
             worker_tokens_file: None,
@@ -138,6 +142,7 @@ impl Config {
         c.client_token = get("BATON_CLIENT_TOKEN");
         c.clients_file = get("BATON_CLIENTS_FILE").map(PathBuf::from);
         c.api_token = get("BATON_API_TOKEN");
+        c.ci_webhook_token = get("BATON_WEBHOOK_TOKEN");
         c.worker_token = get("BATON_WORKER_TOKEN");
         c.worker_tokens_file = get("BATON_WORKER_TOKENS_FILE").map(PathBuf::from);
         c.poll_hold = seconds(&get, "BATON_POLL_HOLD_SECONDS", c.poll_hold)?;

@@ -256,6 +256,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/steps/{id}/actions/{action}"),
     ("GET", "/events"),
     ("GET", "/health"),
+    ("POST", "/webhooks/github"),
+    ("POST", "/webhooks/gitlab"),
 ];
 
 /// Route template of a request, for metrics (ids never become label values): the

@@ -13,7 +13,7 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
-use super::pipelines::{actions, events, projects, protocols, steps};
+use super::pipelines::{actions, events, projects, protocols, steps, webhooks};
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
 };
@@ -80,6 +80,8 @@ use utoipa::{Modify, OpenApi};
         events::protocol_events,
         events::recent_events,
         events::health,
+        webhooks::github,
+        webhooks::gitlab,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),

@@ -30,6 +30,7 @@ pub mod protocols;
 pub mod schemas;
 pub mod steps;
 pub mod views;
+pub mod webhooks;
 
 use super::error::ApiError;
 use super::{respond, AppRef};
@@ -54,7 +55,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(steps::routes(app.clone()))
         .unify()
-        .or(events::routes(app))
+        .or(events::routes(app.clone()))
+        .unify()
+        .or(webhooks::routes(app))
         .unify()
 }
 
