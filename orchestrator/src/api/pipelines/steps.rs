@@ -24,9 +24,7 @@ use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
 use crate::engine::PipelineJob;
-use crate::pipelines::{
-    NewStepRun, ProtocolAction, ProtocolRun, StepAction, StepRun, StepStatus, Transition,
-};
+use crate::pipelines::{NewStepRun, ProtocolRun, StepAction, StepRun, StepStatus, Transition};
 use bytes::Bytes;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -241,34 +239,6 @@ async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError
 
 /// Completes the run when every step is completed or cancelled (after an approval).
 async fn complete_if_done(c: &Ctx, run: &ProtocolRun) -> Result<(), ApiError> {
-    let steps = c.app.records.list_step_runs(run.id).await?;
-    let done = |s: &StepRun| matches!(s.status, StepStatus::Completed | StepStatus::Cancelled);
-    if steps.is_empty() || !steps.iter().all(done) {
-        return Ok(());
-    }
-    match c
-        .app
-        .records
-        .protocol_action(run.id, ProtocolAction::Complete)
-        .await?
-    {
-        Transition::Applied { from } => {
-            c.event(
-                run.id,
-                None,
-                "protocol_completed",
-                format!(
-                    "protocol run {} completed (was {from}): every step done",
-                    run.protocol_name
-                ),
-                None,
-            )
-            .await
-        }
-        // Finished meanwhile (another approval won, or a cancel): nothing to do.
-        Transition::Conflict { current } => {
-            tracing::debug!(run = run.id, %current, "run already finished");
-            Ok(())
-        }
-    }
+    crate::pipelines::outcomes::complete_if_done(c.app.records.as_ref(), run.id).await?;
+    Ok(())
 }
