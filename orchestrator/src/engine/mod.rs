@@ -373,8 +373,9 @@ impl Engine {
             for e in &commit.enqueue {
                 self.waiters.wake_one(&e.skill);
             }
+            let now = now_ms();
             for (member, due) in &commit.timers_add {
-                if *due <= now_ms() && sub_jobs::fires_at_once(member) {
+                if *due <= now && sub_jobs::fires_at_once(member) {
                     // A closed channel means the reaper stopped (shutdown): the timer
                     // stays in the store for whichever orchestrator runs next.
                     let _ = self.kick.send(member.clone());

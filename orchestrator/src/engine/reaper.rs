@@ -101,24 +101,26 @@ impl Engine {
             "c" => self.child_ended(job_id, rest).await?,
             "x" => self.cancel_child(job_id).await?,
             "p" => self.pipeline_job_ended(job_id).await?,
-            "d" | "r" | "e" => self.task_timer(member, kind, job_id, rest).await?,
+            // A task timer's commit drops the timer: no second round trip for that.
+            "d" | "r" | "e" if self.task_timer(member, kind, job_id, rest).await? => return Ok(()),
             _ => {}
         }
-        // Handled, or moot: the commits above drop their own timer, this drops the rest.
+        // Handled, or moot: this drops the timer (a no-op where a commit already did).
         Ok(self.store.replace_timer(member, None).await?)
     }
 
-    /// Dispatch timeout (`d`), result timeout (`r`) or delayed retry (`e`) of a task.
+    /// Dispatch timeout (`d`), result timeout (`r`) or delayed retry (`e`) of a task;
+    /// whether a commit applied it (and so dropped the timer).
     async fn task_timer(
         &self,
         member: &str,
         kind: &str,
         job_id: &str,
         task_id: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         for _ in 0..super::COMMIT_ATTEMPTS {
             let Some(job) = self.store.get_job(job_id).await? else {
-                return Ok(());
+                return Ok(false);
             };
             let slot = job.tasks.get(task_id).cloned();
             let relevant = matches!(
@@ -128,11 +130,11 @@ impl Engine {
                     | ("e", Some(TaskSlot::Delayed { .. }))
             );
             if !relevant || job_status::is_terminal(&job.status) {
-                return Ok(());
+                return Ok(false);
             }
-            let Some(slot) = slot else { return Ok(()) };
+            let Some(slot) = slot else { return Ok(false) };
             let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
-                return Ok(());
+                return Ok(false);
             };
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             match kind {
@@ -144,10 +146,10 @@ impl Engine {
             if self.apply(&job, tx).await? {
                 self.count_end(&bp.name, &status);
                 tracing::debug!(timer = member, job_id, status, "timer fired");
-                return Ok(());
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// A worker went silent: its task goes to another worker as a new attempt.

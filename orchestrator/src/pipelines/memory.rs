@@ -86,21 +86,9 @@ impl RecordStore for MemoryRecords {
     async fn create_project(&self, new: NewProject) -> RecordResult<Project> {
         let mut g = self.inner.lock();
         let id = g.next_id();
-        let now = now_ms();
-        let project = Project {
-            id,
-            name: new.name,
-            git_url: new.git_url,
-            local_path: new.local_path,
-            base_branch: new.base_branch,
-            ci_provider: new.ci_provider,
-            project_classification: new.project_classification,
-            default_models: new.default_models,
-            created_at: now,
-            updated_at: now,
-        };
+        let (project, secrets) = new.into_record(id, now_ms());
         g.projects.insert(id, project.clone());
-        g.secrets.insert(id, new.secrets.unwrap_or_default());
+        g.secrets.insert(id, secrets);
         Ok(project)
     }
 
@@ -157,21 +145,7 @@ impl RecordStore for MemoryRecords {
             return Err(RecordError::not_found("project", new.project_id));
         }
         let id = g.next_id();
-        let now = now_ms();
-        let run = ProtocolRun {
-            id,
-            project_id: new.project_id,
-            protocol_name: new.protocol_name,
-            status: ProtocolStatus::Pending,
-            base_branch: new.base_branch,
-            worktree_path: new.worktree_path,
-            protocol_root: new.protocol_root,
-            description: new.description,
-            template_config: new.template_config,
-            template_source: new.template_source,
-            created_at: now,
-            updated_at: now,
-        };
+        let run = new.into_record(id, now_ms());
         g.runs.insert(id, run.clone());
         Ok(run)
     }
@@ -207,24 +181,8 @@ impl RecordStore for MemoryRecords {
             });
         }
         let id = g.next_id();
-        let now = now_ms();
-        let step = StepRun {
-            id,
-            protocol_run_id: run_id,
-            step_index: new.step_index,
-            step_name: new.step_name,
-            step_type: new.step_type,
-            status: StepStatus::Pending,
-            retries: 0,
-            model: new.model,
-            engine_id: new.engine_id,
-            policy: new.policy,
-            runtime_state: None,
-            summary: None,
-            created_at: now,
-            updated_at: now,
-        };
-        g.step_index.insert((run_id, new.step_index), id);
+        let step = new.into_record(id, now_ms());
+        g.step_index.insert((run_id, step.step_index), id);
         g.steps.insert(id, step.clone());
         Ok(step)
     }
@@ -323,16 +281,7 @@ impl RecordStore for MemoryRecords {
             .map(|r| r.project_id)
             .ok_or_else(|| RecordError::not_found("protocol run", new.protocol_run_id))?;
         let id = g.next_id();
-        let event = Event {
-            id,
-            protocol_run_id: new.protocol_run_id,
-            project_id,
-            step_run_id: new.step_run_id,
-            event_type: new.event_type,
-            message: new.message,
-            metadata: new.metadata,
-            created_at: now_ms(),
-        };
+        let event = new.into_record(id, project_id, now_ms());
         g.events.insert(id, event.clone());
         Ok(event)
     }

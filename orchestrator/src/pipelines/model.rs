@@ -348,6 +348,85 @@ pub struct NewClarification {
     pub blocking: bool,
 }
 
+// One construction of each record from its creation request, shared by both stores.
+
+impl NewProject {
+    /// The record `id` (created `now`) and its secrets, kept apart.
+    pub fn into_record(self, id: Id, now: i64) -> (Project, ProjectSecrets) {
+        let project = Project {
+            id,
+            name: self.name,
+            git_url: self.git_url,
+            local_path: self.local_path,
+            base_branch: self.base_branch,
+            ci_provider: self.ci_provider,
+            project_classification: self.project_classification,
+            default_models: self.default_models,
+            created_at: now,
+            updated_at: now,
+        };
+        (project, self.secrets.unwrap_or_default())
+    }
+}
+
+impl NewProtocolRun {
+    /// The run `id`, `pending`, created `now`.
+    pub fn into_record(self, id: Id, now: i64) -> ProtocolRun {
+        ProtocolRun {
+            id,
+            project_id: self.project_id,
+            protocol_name: self.protocol_name,
+            status: ProtocolStatus::Pending,
+            base_branch: self.base_branch,
+            worktree_path: self.worktree_path,
+            protocol_root: self.protocol_root,
+            description: self.description,
+            template_config: self.template_config,
+            template_source: self.template_source,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl NewStepRun {
+    /// The step `id`, `pending`, created `now`.
+    pub fn into_record(self, id: Id, now: i64) -> StepRun {
+        StepRun {
+            id,
+            protocol_run_id: self.protocol_run_id,
+            step_index: self.step_index,
+            step_name: self.step_name,
+            step_type: self.step_type,
+            status: StepStatus::Pending,
+            retries: 0,
+            model: self.model,
+            engine_id: self.engine_id,
+            policy: self.policy,
+            runtime_state: None,
+            summary: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl NewEvent {
+    /// The event `id` of a run of `project_id`, created `now`.
+    pub fn into_record(self, id: Id, project_id: Id, now: i64) -> Event {
+        Event {
+            id,
+            protocol_run_id: self.protocol_run_id,
+            project_id,
+            step_run_id: self.step_run_id,
+            event_type: self.event_type,
+            message: self.message,
+            metadata: self.metadata,
+            created_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

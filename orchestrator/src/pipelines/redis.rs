@@ -211,20 +211,8 @@ impl RecordStore for RedisRecords {
     async fn create_project(&self, new: NewProject) -> RecordResult<Project> {
         let mut conn = self.conn().await?;
         let id = self.next_id(&mut conn, "project").await?;
-        let now = now_ms();
-        let project = Project {
-            id,
-            name: new.name,
-            git_url: new.git_url,
-            local_path: new.local_path,
-            base_branch: new.base_branch,
-            ci_provider: new.ci_provider,
-            project_classification: new.project_classification,
-            default_models: new.default_models,
-            created_at: now,
-            updated_at: now,
-        };
-        let secrets = to_json(&new.secrets.unwrap_or_default())?;
+        let (project, secrets) = new.into_record(id, now_ms());
+        let secrets = to_json(&secrets)?;
         let key = self.k(&format!("project:{id}"));
         ::redis::pipe()
             .atomic()
@@ -291,21 +279,7 @@ impl RecordStore for RedisRecords {
             return Err(RecordError::not_found("project", new.project_id));
         }
         let id = self.next_id(&mut conn, "run").await?;
-        let now = now_ms();
-        let run = ProtocolRun {
-            id,
-            project_id: new.project_id,
-            protocol_name: new.protocol_name,
-            status: ProtocolStatus::Pending,
-            base_branch: new.base_branch,
-            worktree_path: new.worktree_path,
-            protocol_root: new.protocol_root,
-            description: new.description,
-            template_config: new.template_config,
-            template_source: new.template_source,
-            created_at: now,
-            updated_at: now,
-        };
+        let run = new.into_record(id, now_ms());
         ::redis::pipe()
             .atomic()
             .hset_multiple(self.k(&format!("run:{id}")), &to_fields(&run)?)
@@ -332,24 +306,8 @@ impl RecordStore for RedisRecords {
     async fn create_step_run(&self, new: NewStepRun) -> RecordResult<StepRun> {
         let mut conn = self.conn().await?;
         let id = self.next_id(&mut conn, "step").await?;
-        let now = now_ms();
         let run_id = new.protocol_run_id;
-        let step = StepRun {
-            id,
-            protocol_run_id: run_id,
-            step_index: new.step_index,
-            step_name: new.step_name,
-            step_type: new.step_type,
-            status: StepStatus::Pending,
-            retries: 0,
-            model: new.model,
-            engine_id: new.engine_id,
-            policy: new.policy,
-            runtime_state: None,
-            summary: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let step = new.into_record(id, now_ms());
         let mut inv = self.scripts.create_step.prepare_invoke();
         inv.key(self.k(&format!("run:{run_id}")))
             .key(self.k(&format!("steps:{run_id}")))

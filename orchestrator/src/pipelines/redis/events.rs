@@ -14,16 +14,7 @@ impl RedisRecords {
             .parse()
             .map_err(|_| corrupt(format!("{run_key} project_id")))?;
         let id = self.next_id(&mut conn, "event").await?;
-        let event = Event {
-            id,
-            protocol_run_id: new.protocol_run_id,
-            project_id,
-            step_run_id: new.step_run_id,
-            event_type: new.event_type,
-            message: new.message,
-            metadata: new.metadata,
-            created_at: now_ms(),
-        };
+        let event = new.into_record(id, project_id, now_ms());
         ::redis::pipe()
             .atomic()
             .set(self.k(&format!("event:{id}")), to_json(&event)?)
