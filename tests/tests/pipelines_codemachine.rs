@@ -452,7 +452,7 @@ async fn ci_success_with_auto_qa_enqueues_qa(backend: Backend) {
         auto_qa_on_ci: true,
         ..test_config()
     };
-    let (orch, client, _) = start(backend, cfg, "cm-autoqa").await;
+    let (orch, _, _) = start(backend, cfg, "cm-autoqa").await;
     let api = Api::new(&orch);
     let project = api.project("app").await;
     let run = api.run(project, "0009-autoqa", "running").await;
@@ -489,8 +489,18 @@ async fn ci_success_with_auto_qa_enqueues_qa(backend: Backend) {
         .cloned()
         .expect("a qa_enqueued event");
     let job = enqueued["metadata"]["job_id"].as_str().expect("job id");
-    let record = client.job(job).await;
-    assert!(record.to_string().contains("run_quality"), "{record}");
+    let record = orch
+        .store
+        .get_job(job)
+        .await
+        .expect("store")
+        .expect("the QA job");
+    assert!(record.doc.contains("run_quality"), "{}", record.doc);
+    assert!(
+        record.doc.contains(&format!("\"step_run_id\":{step}")),
+        "{}",
+        record.doc
+    );
     assert_eq!(api.status_of(&format!("/protocols/{run}")).await, "running");
     orch.stop().await;
 }
