@@ -31,7 +31,7 @@ pub enum PipelineJob {
     Qa,
     OpenPr,
     /// Reads a CodeMachine workspace (`POST /projects/{id}/codemachine/import` with
-    /// `enqueue: true`); its outcome creates the steps ([`pipeline_policies`](super::pipeline_policies)).
+    /// `enqueue: true`); its outcome creates the steps (`engine::pipeline_policies`).
     CodemachineImport,
 }
 

@@ -9,9 +9,13 @@
 //! | outcome | records |
 //! |---|---|
 //! | plan `{step_files: [{filename, content}], ...}` | one step per `NN-*.md` file (by `NN`), run `planning → planned`; an invalid plan blocks the run |
-//! | exec `{success, skip_qa}` | step `running → needs_qa` (or `completed` when QA is skipped, `failed` on failure; a failure blocks the run) |
-//! | QA verdict `PASS`/`FAIL` | step `needs_qa → completed` / `failed` (a failure blocks the run) |
+//! | exec `{success, skip_qa}` | step `running → needs_qa` (or `completed` when QA is skipped, also by the run's spec; `failed` on failure; a failure blocks the run unless a loop policy applies) |
+//! | QA verdict `PASS`/`FAIL` | step `needs_qa → completed` / `failed` (a failure blocks the run unless a loop policy applies) |
 //! | any completion | the run completes when every step is completed or cancelled |
+//!
+//! Exec and QA outcomes are applied by [`super::policies`] (CodeMachine loop and trigger
+//! policies, the step's `summary` and `runtime_state`, what runs next); [`apply_exec`] and
+//! [`apply_qa`] are its answers without the follow-ups.
 
 use super::model::{Id, NewEvent, NewStepRun, StepType};
 use super::status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};

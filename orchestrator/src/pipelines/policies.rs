@@ -1,5 +1,5 @@
 //! Exec and QA outcomes applied with the step's CodeMachine policies (the reference's
-//! "CodeMachine import"), each as one atomic [`change_steps`](StepState::change_steps).
+//! "CodeMachine import"), each as one atomic [`change_steps`](super::StepState::change_steps).
 //!
 //! A step's `policy` is an object or a list of objects `{type: "loop"|"trigger", ...,
 //! module_id}`; its `runtime_state` is an object the orchestrator keeps:

@@ -21,7 +21,8 @@
 //! that would carry the work out (plan, execute, QA) is not part of this slice.
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
-//! [`events`] (also `/health`), [`codemachine`] (the import); [`schemas`] spells the bodies out for OpenAPI.
+//! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`];
+//! [`schemas`] spells the bodies out for OpenAPI.
 
 pub mod actions;
 pub mod codemachine;
