@@ -6,8 +6,9 @@
 //! `const x = ...;`), written in the JSON subset of JavaScript plus what people type by
 //! hand: single-quoted strings, unquoted keys, trailing commas and comments; [`js_literal`]
 //! reads exactly that. Main agent *i* becomes step `{i:02}-{agent.id}` (a `work` step whose
-//! QA is skipped) carrying the policies of its module; [`loop_decision`] and
-//! [`trigger_decision`] are what those policies do when a step fails or passes.
+//! QA is skipped) carrying the policies of its module and the text of its prompt file
+//! (`prompt`, what the step is asked to do); [`loop_decision`] and [`trigger_decision`]
+//! are what those policies do when a step fails or passes.
 //!
 //! Pure parsing and decisions, no I/O but reading the workspace: the orchestrator imports
 //! inline (`POST /projects/{id}/codemachine/import`) and applies the policies, the
@@ -228,7 +229,7 @@ pub fn import_workspace(workspace: &Path) -> Result<Import, ImportError> {
             )))
         }
     };
-    let steps = steps_of(agent_list, &modules)?;
+    let steps = steps_of(agent_list, &modules, |path| prompt_text(workspace, path))?;
     Ok(Import {
         template_config: json!({
             "agents": agents, "sub_agents": sub_agents, "modules": modules,
@@ -240,7 +241,38 @@ pub fn import_workspace(workspace: &Path) -> Result<Import, ImportError> {
     })
 }
 
-fn steps_of(agents: &[Value], modules: &Value) -> Result<Vec<Value>, ImportError> {
+/// Most bytes of an agent's prompt kept on its step.
+pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
+
+/// An agent's prompt file (`promptPath`, relative to the workspace or to its
+/// `.codemachine/`), cut at [`MAX_PROMPT_BYTES`]; `None` when there is no such file.
+fn prompt_text(workspace: &Path, prompt_path: &str) -> Option<String> {
+    let rel = Path::new(prompt_path);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return None; // a workspace names its own files only
+    }
+    let text = [
+        workspace.join(rel),
+        workspace.join(".codemachine").join(rel),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())?;
+    let mut end = text.len().min(MAX_PROMPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_string())
+}
+
+fn steps_of(
+    agents: &[Value],
+    modules: &Value,
+    prompt: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Value>, ImportError> {
     let module_by_id = |id: &str| -> Option<Value> {
         let list = match modules {
             Value::Array(list) => list.clone(),
@@ -273,6 +305,7 @@ fn steps_of(agents: &[Value], modules: &Value) -> Result<Vec<Value>, ImportError
                 "agent_id": id,
                 "summary": agent.get("description").or_else(|| agent.get("name")),
                 "prompt_path": agent.get("promptPath"),
+                "prompt": agent["promptPath"].as_str().and_then(&prompt),
                 "engine_id": agent.get("engineId"),
                 "model": agent.get("model"),
                 "policy": policy,
@@ -375,13 +408,21 @@ mod tests {
         let ws = std::env::temp_dir().join(format!("baton-cm-{}", std::process::id()));
         let config = ws.join(".codemachine/config");
         std::fs::create_dir_all(&config).unwrap();
-        std::fs::write(config.join("main.agents.js"), "export default [{id: 'plan', description: 'Plan it'}, {id: 'build', moduleId: 'retry', engineId: 'codex', model: 'm'}]").unwrap();
+        std::fs::write(config.join("main.agents.js"), "export default [{id: 'plan', description: 'Plan it', promptPath: 'prompts/plan.md'}, {id: 'build', moduleId: 'retry', engineId: 'codex', model: 'm', promptPath: '../x'}]").unwrap();
+        std::fs::create_dir_all(ws.join(".codemachine/prompts")).unwrap();
+        std::fs::write(ws.join(".codemachine/prompts/plan.md"), "Plan the work.").unwrap();
         std::fs::write(config.join("modules.js"), "module.exports = [{id: 'retry', behavior: {type: 'loop', stepBack: 1, maxIterations: 2, skip: [0]}}]").unwrap();
         std::fs::write(ws.join(".codemachine/template.json"), "{\"name\": \"t\"}").unwrap();
         let import = import_workspace(&ws).unwrap();
         assert_eq!(import.steps.len(), 2);
         assert_eq!(import.steps[0]["step_name"], "00-plan");
         assert_eq!(import.steps[0]["summary"], "Plan it");
+        assert_eq!(import.steps[0]["prompt"], "Plan the work.");
+        assert_eq!(
+            import.steps[1]["prompt"],
+            Value::Null,
+            "outside the workspace"
+        );
         assert_eq!(import.steps[1]["step_name"], "01-build");
         assert_eq!(import.steps[1]["engine_id"], "codex");
         assert_eq!(import.steps[1]["policy"][0]["type"], "loop");

@@ -7,50 +7,23 @@
 
 use baton_orchestrator::config::Config;
 use baton_tests::backend::{start, Backend};
+use baton_tests::codemachine::{
+    deps, event_kinds, pipeline_worker, planned_repo, tmp, wait_for, wait_status,
+};
 use baton_tests::orchestrator::test_config;
 use baton_tests::pipelines::Api;
-use baton_tests::workers;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codemachine::codemachine_import;
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps};
+use baton_worker_examples::pipeline::git;
 use serde_json::{json, Value};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 baton_tests::on_both_stores!(
     workspaces_are_imported_inline_and_as_jobs,
     a_loop_policy_reruns_a_failed_step_until_qa_passes,
     a_loop_past_its_limit_blocks_and_retry_latest_counts,
     ci_success_with_auto_qa_enqueues_qa,
+    an_imported_run_executes_and_its_trigger_runs_the_target,
 );
-
-/// Plans are not asked for here: reviews answer FAIL while `qa_fails` holds a positive
-/// number (counting it down), else PASS; anything else is a step's work.
-const FAKE_CODEX: &str = r##"#!/bin/sh
-input=$(cat)
-dir=$(dirname "$0")
-case "$input" in
-  *'Review it'*)
-    n=$(cat "$dir/qa_fails" 2>/dev/null || echo 0)
-    if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$dir/qa_fails"; echo 'VERDICT: FAIL'; else echo 'VERDICT: PASS'; fi ;;
-  *) echo "step done" >> work.txt; echo 'did it' ;;
-esac
-"##;
-
-fn tmp(name: &str, backend: Backend) -> PathBuf {
-    let b = format!("{backend:?}").to_lowercase();
-    let root = std::env::temp_dir().join(format!("baton-cm-{name}-{b}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("tmp dir");
-    root
-}
 
 /// A CodeMachine workspace: agents `plan`, `build` (module `fix`: a loop) and `review`.
 fn workspace(root: &Path) -> PathBuf {
@@ -74,80 +47,6 @@ fn workspace(root: &Path) -> PathBuf {
     )
     .expect("template");
     ws
-}
-
-fn deps(root: &Path) -> Deps {
-    let codex = root.join("codex");
-    std::fs::write(&codex, FAKE_CODEX).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    Deps {
-        engines: Engines::new().with(Arc::new(CodexEngine {
-            binary: codex,
-            ..CodexEngine::default()
-        })),
-        projects_root: root.join("projects"),
-        default_model: "m".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Off,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    }
-}
-
-fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-cm"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move {
-                    $f(&deps, &params)
-                        .await
-                        .map_err(|e| TaskError::new(e.code, e.message))
-                }
-            });
-        }};
-    }
-    skill!("execute_step", skills::execute_step);
-    skill!("run_quality", skills::run_quality);
-    skill!("codemachine_import", codemachine_import);
-    workers::spawn(builder)
-}
-
-async fn wait_for(api: &Api, path: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = api.get(path).await;
-        if got.status == 200 && ok(&got.body) {
-            return got.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path}: never {what}: {}; events: {}",
-            got.text,
-            api.get("/events?limit=50").await.text
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_status(api: &Api, path: &str, want: &str) -> Value {
-    wait_for(api, path, want, |b| b["status"] == want).await
-}
-
-async fn event_kinds(api: &Api, run: u64) -> Vec<String> {
-    let events = api.get(&format!("/protocols/{run}/events")).await.body;
-    events
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["event_type"].as_str().map(str::to_string))
-        .collect()
 }
 
 fn check_imported_steps(steps: &Value) {
@@ -283,31 +182,6 @@ async fn workspaces_are_imported_inline_and_as_jobs(backend: Backend) {
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&root);
-}
-
-/// A project on a bare origin whose `main` holds the plan of run `name` (one step,
-/// `01-build.md`), as a planned run would have it.
-async fn planned_repo(root: &Path, name: &str) -> PathBuf {
-    let seed = root.join("seed");
-    let plan = seed.join(".protocols").join(name);
-    std::fs::create_dir_all(&plan).expect("dirs");
-    let origin = root.join("origin.git");
-    let o = origin.to_str().expect("utf-8");
-    git::git(root, &["init", "--quiet", "--bare", "-b", "main", o])
-        .await
-        .expect("origin");
-    git::git(&seed, &["init", "--quiet", "-b", "main"])
-        .await
-        .expect("seed");
-    std::fs::write(plan.join("plan.md"), "# Plan\nBuild it.\n").expect("plan");
-    std::fs::write(plan.join("01-build.md"), "Build the thing.\n").expect("step");
-    git::commit_all(&seed, "first", &Identity::default())
-        .await
-        .expect("commit");
-    git::git(&seed, &["push", "--quiet", o, "main"])
-        .await
-        .expect("push");
-    origin
 }
 
 /// A run `name` on a fresh repo with one step `01-build.md` carrying `policy`.
@@ -503,4 +377,88 @@ async fn ci_success_with_auto_qa_enqueues_qa(backend: Backend) {
     );
     assert_eq!(api.status_of(&format!("/protocols/{run}")).await, "running");
     orch.stop().await;
+}
+
+/// An imported run executes from its agents' prompts (no plan files in the branch), its
+/// steps skip QA, and `build`'s trigger runs `review` by itself.
+async fn an_imported_run_executes_and_its_trigger_runs_the_target(backend: Backend) {
+    let root = tmp("trigger", backend);
+    let origin = planned_repo(&root, "").await;
+    let ws = root.join("ws");
+    std::fs::create_dir_all(ws.join(".codemachine/config")).expect("dirs");
+    std::fs::create_dir_all(ws.join("prompts")).expect("dirs");
+    std::fs::write(ws.join("prompts/build.md"), "Build the thing.").expect("prompt");
+    std::fs::write(ws.join("prompts/review.md"), "Check the thing.").expect("prompt");
+    std::fs::write(
+        ws.join(".codemachine/config/main.agents.js"),
+        "export default [{id: 'build', moduleId: 'then-review', promptPath: 'prompts/build.md'}, {id: 'review', promptPath: 'prompts/review.md'}]",
+    )
+    .expect("agents");
+    std::fs::write(
+        ws.join(".codemachine/config/modules.js"),
+        "export default [{id: 'then-review', behavior: {type: 'trigger', targetAgentId: 'review'}}]",
+    )
+    .expect("modules");
+    let (orch, _, _) = start(backend, test_config(), "cm-trigger").await;
+    let api = Api::new(&orch);
+    let project = api
+        .ok(
+            "/projects",
+            json!({"name": "app", "git_url": origin.to_str()}),
+        )
+        .await["id"]
+        .as_u64()
+        .expect("project");
+    let imported = api
+        .ok(
+            &format!("/projects/{project}/codemachine/import"),
+            json!({"protocol_name": "0001-cm", "workspace_path": ws.to_str()}),
+        )
+        .await;
+    let run = imported["protocol_run"]["id"].as_u64().expect("run id");
+    assert_eq!(
+        imported["protocol_run"]["template_config"]["protocol_spec"]["steps"][0]["prompt"],
+        "Build the thing."
+    );
+    let worker = pipeline_worker(&orch.base_url, Arc::new(deps(&root)));
+    let ran = api
+        .ok(
+            &format!("/protocols/{run}/actions/run_next_step"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(ran["job"]["job_type"], "execute_step", "{ran}");
+    wait_status(&api, &format!("/protocols/{run}"), "completed").await;
+    let steps = api.get(&format!("/protocols/{run}/steps")).await.body;
+    assert_eq!(steps[0]["status"], "completed");
+    assert_eq!(
+        steps[0]["runtime_state"]["last_decision"]["type"],
+        "trigger"
+    );
+    assert_eq!(steps[1]["status"], "completed");
+    assert_eq!(steps[1]["runtime_state"]["inline_trigger_depth"], 1);
+    assert_eq!(steps[1]["summary"], "did it");
+    let kinds = event_kinds(&api, run).await;
+    for kind in [
+        "codemachine_imported",
+        "step_executed",
+        "trigger_decision",
+        "protocol_completed",
+    ] {
+        assert!(kinds.contains(&kind.to_string()), "{kind} in {kinds:?}");
+    }
+    assert!(
+        !kinds.contains(&"qa_passed".to_string()),
+        "QA is skipped: {kinds:?}"
+    );
+    let log = git::git(&origin, &["log", "--format=%s", "0001-cm"])
+        .await
+        .expect("log");
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        ["0001-cm: 01-review", "0001-cm: 00-build", "first"]
+    );
+    worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -13,6 +13,7 @@
 //! will be retried changes no record; only the job's end does.
 
 use super::{parse_doc, Engine, EngineError, NewJob};
+use crate::pipelines::codemachine::step_prompt;
 use crate::pipelines::model::{Id, NewEvent, ProtocolRun, StepRun};
 use crate::pipelines::outcomes::apply_plan;
 use crate::pipelines::policies::{exec_outcome, qa_outcome};
@@ -102,6 +103,7 @@ impl Engine {
             "engine_id": step.and_then(|s| s.engine_id.clone()),
             "model": step.and_then(|s| s.model.clone()),
             "workspace_path": run.template_source.as_ref().and_then(|t| t.get("workspace_path")),
+            "step_prompt": step.and_then(|s| step_prompt(run.template_config.as_ref(), &s.step_name)),
         });
         let meta = json!({"pipeline": {
             "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),

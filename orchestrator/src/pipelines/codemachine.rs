@@ -91,6 +91,18 @@ pub async fn apply_import(
     Ok((applied, created))
 }
 
+/// The prompt of an imported step (its agent's prompt file, kept in the run's
+/// `template_config.protocol_spec`), which the `execute_step` and `run_quality` jobs get
+/// as `step_prompt`: an imported run has no plan files in its branch.
+pub fn step_prompt(template_config: Option<&Value>, step_name: &str) -> Option<String> {
+    template_config?["protocol_spec"]["steps"]
+        .as_array()?
+        .iter()
+        .find(|s| s["step_name"] == step_name)?["prompt"]
+        .as_str()
+        .map(str::to_string)
+}
+
 /// The import a `codemachine_import` job answered: `(template_config, template_source,
 /// steps)`, or why it is not one.
 pub fn import_of(outcome: &Value) -> Result<(Value, Value, Vec<Value>), String> {
