@@ -66,7 +66,7 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
     params(("protocol_run_id" = Option<u64>, Query, description = "The run; else the run named like the branch.")),
     request_body(content = Object, description = "GitHub's payload (`status`, `workflow_run`, `check_suite`, `check_run`, `pull_request`)."),
     responses(
-        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`.", body = Object),
+        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`. With `BATON_AUTO_QA_ON_CI=true` a success sends the step in work to `needs_qa` and enqueues a `run_quality` job (`change`: `step sent to QA`).", body = Object),
         (status = 400, description = "Not JSON, or no branch in it.", body = ErrorBody),
         (status = 401, description = "Missing or wrong `X-Hub-Signature-256` (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
         (status = 404, description = "No run for the branch or id.", body = ErrorBody),
