@@ -116,3 +116,59 @@ pub fn import_of(outcome: &Value) -> Result<(Value, Value, Vec<Value>), String> 
         steps.clone(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipelines::memory::MemoryRecords;
+    use crate::pipelines::model::{NewProject, NewProtocolRun};
+
+    #[tokio::test]
+    async fn an_import_is_recorded_once_and_only_on_a_new_run() {
+        let store = MemoryRecords::new();
+        let project = store
+            .create_project(NewProject {
+                name: "p".into(),
+                git_url: "/tmp/x".into(),
+                base_branch: "main".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let new_run = || NewProtocolRun {
+            project_id: project.id,
+            protocol_name: "0001-cm".into(),
+            base_branch: "main".into(),
+            ..Default::default()
+        };
+        let run = store.create_protocol_run(new_run()).await.unwrap().id;
+        let steps = vec![
+            json!({"step_index": 0, "step_name": "00-plan", "summary": "Plan", "policy": [], "prompt": "p"}),
+            json!({"step_index": 1, "step_name": "01-build", "engine_id": "codex", "policy": [{"type": "loop"}]}),
+        ];
+        let config = json!({"protocol_spec": {"steps": steps}});
+        let source = json!({"workspace_path": "/ws"});
+        let first = apply_import(&store, run, config.clone(), source.clone(), &steps)
+            .await
+            .unwrap();
+        assert_eq!(first, (Applied::Changed, 2));
+        let again = apply_import(&store, run, config.clone(), source.clone(), &steps)
+            .await
+            .unwrap();
+        assert_eq!(again, (Applied::Unchanged, 0), "a redelivery");
+        let recorded = store.list_step_runs(run).await.unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(recorded[0].summary.as_deref(), Some("Plan"));
+        assert_eq!(recorded[1].policy, Some(json!([{"type": "loop"}])));
+        assert_eq!(recorded[1].engine_id.as_deref(), Some("codex"));
+        let r = store.get_protocol_run(run).await.unwrap();
+        assert_eq!(r.status, ProtocolStatus::Planned);
+        assert_eq!(r.template_source, Some(source));
+        assert_eq!(
+            step_prompt(r.template_config.as_ref(), "00-plan").as_deref(),
+            Some("p")
+        );
+        assert_eq!(step_prompt(r.template_config.as_ref(), "01-build"), None);
+        assert!(import_of(&json!({"steps": []})).is_err());
+    }
+}
