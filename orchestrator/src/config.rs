@@ -39,6 +39,9 @@ pub struct Config {
     /// `BATON_WEBHOOK_TOKEN`: secret of the CI webhooks (`/webhooks/github`,
     /// `/webhooks/gitlab`); unset, their calls are not checked (logged at start-up).
     pub ci_webhook_token: Option<String>,
+    /// `BATON_AUTO_QA_ON_CI` (default false): a CI success webhook sends the step in work
+    /// to `needs_qa` and enqueues a `run_quality` job instead of completing the step.
+    pub auto_qa_on_ci: bool,
     /// `BATON_WORKER_TOKEN`: the global worker token.
     pub worker_token: Option<String>,
     /// `BATON_WORKER_TOKENS_FILE`: YAML/JSON map `worker_id: token`.
@@ -89,6 +92,7 @@ impl Default for Config {
             client_token: None,
             api_token: None,
             ci_webhook_token: None,
+            auto_qa_on_ci: false,
             clients_file: None,
             worker_token: None,
             worker_tokens_file: None,
@@ -159,6 +163,7 @@ impl Config {
             "BATON_SIGNATURE_MAX_SKEW_SECONDS",
             c.signature_max_skew,
         )?;
+        c.auto_qa_on_ci = boolean(&get, "BATON_AUTO_QA_ON_CI", c.auto_qa_on_ci)?;
         c.require_signatures = boolean(&get, "BATON_REQUIRE_SIGNATURES", c.require_signatures)?;
         c.max_body_bytes = number(&get, "BATON_MAX_BODY_BYTES", c.max_body_bytes)?;
         c.job_retention = seconds(&get, "BATON_JOB_RETENTION_SECONDS", c.job_retention)?;
@@ -259,9 +264,15 @@ mod tests {
         let c = cfg(&[
             ("BATON_POLL_HOLD_SECONDS", "2.5"),
             ("BATON_REQUIRE_SIGNATURES", "yes"),
+            ("BATON_AUTO_QA_ON_CI", "true"),
         ])
         .unwrap();
         assert_eq!(c.poll_hold, Duration::from_millis(2500));
+        assert!(c.auto_qa_on_ci);
+        assert!(
+            !cfg(&[]).unwrap().auto_qa_on_ci,
+            "auto-QA on CI is off by default"
+        );
         assert!(c.require_signatures);
         assert_eq!(c.key_prefix, "baton");
         assert!(c.redis_url.is_none());

@@ -9,11 +9,14 @@
 //! - [`constants`]: header names, endpoints, statuses and error codes.
 //! - [`models`]: registration, heartbeat, task, result, event and command bodies.
 //! - [`signing`]: the canonical JSON form and its HMAC-SHA256 signature.
+//! - [`codemachine`]: CodeMachine workspaces read into protocol steps, and what their
+//!   loop and trigger policies decide (shared by the orchestrator and the pipeline worker).
 //!
 //! The feature `openapi` derives `utoipa::ToSchema` on the models, so the orchestrator's
 //! OpenAPI document describes them from these very types (off by default: workers do not
 //! need it).
 
+pub mod codemachine;
 pub mod constants;
 pub mod models;
 pub mod signing;

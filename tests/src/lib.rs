@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod codemachine;
 pub mod fakes;
 pub mod orchestrator;
 pub mod pipelines;

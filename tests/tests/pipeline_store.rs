@@ -46,6 +46,8 @@ suite!(
     events_newest_first_and_limit_clamped,
     clarifications_upsert_then_answer,
     missing_records_are_not_found,
+    step_fields_update_and_retries_add,
+    step_changes_are_guarded_and_atomic,
 );
 
 /// What only Redis can get wrong: keys outside the prefix and the job store's hash slot.

@@ -258,6 +258,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("POST", "/webhooks/github"),
     ("POST", "/webhooks/gitlab"),
+    ("POST", "/projects/{id}/codemachine/import"),
 ];
 
 /// Route template of a request, for metrics (ids never become label values): the

@@ -6,6 +6,7 @@ mod flow;
 pub mod job;
 mod parallel;
 mod pipeline_jobs;
+mod pipeline_policies;
 mod reaper;
 mod signals;
 pub mod snapshots;

@@ -5,12 +5,18 @@
 //! completion webhook, so the hand-over survives a crash), and [`Engine::pipeline_job_ended`]
 //! applies the outcome to the records (idempotently: a timer may fire twice).
 //!
+//! Exec and QA outcomes go through the steps' CodeMachine policies
+//! (`pipelines::policies`); what they say follows (a step to run, QA to enqueue) is
+//! carried out by `pipeline_policies`.
+//!
 //! Retries stay inside the job (its blueprint's `max_retries`): a failed attempt that
 //! will be retried changes no record; only the job's end does.
 
 use super::{parse_doc, Engine, EngineError, NewJob};
+use crate::pipelines::codemachine::step_prompt;
 use crate::pipelines::model::{Id, NewEvent, ProtocolRun, StepRun};
-use crate::pipelines::outcomes::{apply_exec, apply_plan, apply_qa};
+use crate::pipelines::outcomes::apply_plan;
+use crate::pipelines::policies::{exec_outcome, qa_outcome};
 use crate::pipelines::{ProtocolAction, RecordError, RecordStore};
 use baton_protocol::job_status;
 use serde_json::{json, Value};
@@ -25,6 +31,9 @@ pub enum PipelineJob {
     Execute,
     Qa,
     OpenPr,
+    /// Reads a CodeMachine workspace (`POST /projects/{id}/codemachine/import` with
+    /// `enqueue: true`); its outcome creates the steps (`engine::pipeline_policies`).
+    CodemachineImport,
 }
 
 impl PipelineJob {
@@ -35,17 +44,24 @@ impl PipelineJob {
             PipelineJob::Execute => "execute_step",
             PipelineJob::Qa => "run_quality",
             PipelineJob::OpenPr => "open_pr",
+            PipelineJob::CodemachineImport => "codemachine_import",
         }
     }
 
     fn from_blueprint(name: &str) -> Option<PipelineJob> {
-        [Self::Plan, Self::Execute, Self::Qa, Self::OpenPr]
-            .into_iter()
-            .find(|k| k.blueprint() == name)
+        [
+            Self::Plan,
+            Self::Execute,
+            Self::Qa,
+            Self::OpenPr,
+            Self::CodemachineImport,
+        ]
+        .into_iter()
+        .find(|k| k.blueprint() == name)
     }
 }
 
-fn record_err(e: RecordError) -> EngineError {
+pub(super) fn record_err(e: RecordError) -> EngineError {
     EngineError::Internal(format!("pipeline records: {e}"))
 }
 
@@ -86,6 +102,8 @@ impl Engine {
             "step_run_id": step.map(|s| s.id), "step_name": step.map(|s| s.step_name.clone()),
             "engine_id": step.and_then(|s| s.engine_id.clone()),
             "model": step.and_then(|s| s.model.clone()),
+            "workspace_path": run.template_source.as_ref().and_then(|t| t.get("workspace_path")),
+            "step_prompt": step.and_then(|s| step_prompt(run.template_config.as_ref(), &s.step_name)),
         });
         let meta = json!({"pipeline": {
             "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),
@@ -150,7 +168,10 @@ impl Engine {
                 } else {
                     json!({"success": false, "error": why})
                 };
-                apply_exec(r, step, &outcome).await.map_err(record_err)?;
+                let done = exec_outcome(r, step, &outcome, Some(job_id))
+                    .await
+                    .map_err(record_err)?;
+                self.pipeline_follow_ups(run, &done.follow_ups).await?;
             }
             (PipelineJob::Qa, Some(step)) => {
                 let (verdict, report) = if finished {
@@ -161,9 +182,15 @@ impl Engine {
                 } else {
                     ("FAIL".to_string(), format!("QA job failed: {why}"))
                 };
-                apply_qa(r, step, &verdict, &report)
+                let done = qa_outcome(r, step, &verdict, &report, Some(job_id))
                     .await
                     .map_err(record_err)?;
+                self.pipeline_follow_ups(run, &done.follow_ups).await?;
+            }
+            (PipelineJob::CodemachineImport, _) => {
+                let error = (!finished).then_some(why.as_str());
+                self.codemachine_import_ended(run, job_id, &result, error)
+                    .await?;
             }
             (PipelineJob::OpenPr, _) => {
                 let (kind, message) = match result["pr_url"].as_str() {
@@ -187,7 +214,7 @@ impl Engine {
     }
 }
 
-async fn event(
+pub(super) async fn event(
     r: &dyn RecordStore,
     run: Id,
     step: Option<Id>,

@@ -16,6 +16,8 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod step_state;
+
 #[derive(Default)]
 struct Inner {
     last_id: u64,

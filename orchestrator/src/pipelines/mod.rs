@@ -9,17 +9,26 @@
 //! - [`memory`] and [`redis`]: its two implementations; [`conformance`]: the suite both
 //!   must pass (run by `tests/tests/pipeline_store.rs`);
 //! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
-//! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records.
+//! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records;
+//!   [`policies`]: with the steps' CodeMachine loop and trigger policies;
+//! - [`ci_qa`]: auto-QA on CI success;
+//! - [`codemachine`]: a CodeMachine import recorded on its run;
+//! - [`step_state`]: the store's updates of step fields and atomic multi-step changes.
 
+pub mod ci_qa;
+pub mod codemachine;
 pub mod conformance;
 pub mod memory;
 pub mod model;
 pub mod outcomes;
+pub mod policies;
 pub mod redis;
 pub mod status;
+pub mod step_state;
 pub mod store;
 pub mod webhooks;
 
 pub use model::*;
 pub use status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
+pub use step_state::{StepChange, StepState, StepUpdate};
 pub use store::{CancelOutcome, RecordError, RecordResult, RecordStore, Transition};

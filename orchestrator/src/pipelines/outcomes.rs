@@ -9,9 +9,13 @@
 //! | outcome | records |
 //! |---|---|
 //! | plan `{step_files: [{filename, content}], ...}` | one step per `NN-*.md` file (by `NN`), run `planning → planned`; an invalid plan blocks the run |
-//! | exec `{success, skip_qa}` | step `running → needs_qa` (or `completed` when QA is skipped, `failed` on failure; a failure blocks the run) |
-//! | QA verdict `PASS`/`FAIL` | step `needs_qa → completed` / `failed` (a failure blocks the run) |
+//! | exec `{success, skip_qa}` | step `running → needs_qa` (or `completed` when QA is skipped, also by the run's spec; `failed` on failure; a failure blocks the run unless a loop policy applies) |
+//! | QA verdict `PASS`/`FAIL` | step `needs_qa → completed` / `failed` (a failure blocks the run unless a loop policy applies) |
 //! | any completion | the run completes when every step is completed or cancelled |
+//!
+//! Exec and QA outcomes are applied by [`super::policies`] (CodeMachine loop and trigger
+//! policies, the step's `summary` and `runtime_state`, what runs next); [`apply_exec`] and
+//! [`apply_qa`] are its answers without the follow-ups.
 
 use super::model::{Id, NewEvent, NewStepRun, StepType};
 use super::status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
@@ -39,7 +43,7 @@ fn step_index(filename: &str) -> Option<u32> {
     ok.then(|| digits.parse().ok()).flatten()
 }
 
-async fn event(
+pub(super) async fn event(
     store: &dyn RecordStore,
     run: Id,
     step: Option<Id>,
@@ -134,99 +138,36 @@ pub async fn apply_plan(
     })
 }
 
-/// Applies an execution outcome `{"success": bool, "skip_qa": bool}` to a running step.
+/// Applies an execution outcome `{"success": bool, "skip_qa": bool}` to a running step,
+/// with the step's policies ([`super::policies::exec_outcome`], which also says what
+/// follows).
 pub async fn apply_exec(
     store: &dyn RecordStore,
     step: Id,
     outcome: &Value,
 ) -> RecordResult<Applied> {
-    let success = outcome["success"].as_bool().unwrap_or(false);
-    let action = match (success, outcome["skip_qa"].as_bool().unwrap_or(false)) {
-        (false, _) => StepAction::ExecFailed,
-        (true, false) => StepAction::ExecDone,
-        (true, true) => StepAction::ExecDoneSkipQa,
-    };
-    let record = store.get_step_run(step).await?;
-    if !store.step_action(step, action).await?.applied() {
-        return Ok(Applied::Unchanged);
-    }
-    let run = record.protocol_run_id;
-    if success {
-        event(
-            store,
-            run,
-            Some(step),
-            "step_executed",
-            format!("{} executed", record.step_name),
-            None,
-        )
-        .await?;
-        if action == StepAction::ExecDoneSkipQa {
-            complete_if_done(store, run).await?;
-        }
-    } else {
-        let why = outcome["error"]
-            .as_str()
-            .unwrap_or("execution failed")
-            .to_string();
-        event(
-            store,
-            run,
-            Some(step),
-            "step_failed",
-            format!("{}: {why}", record.step_name),
-            None,
-        )
-        .await?;
-        block(store, run, &record.step_name).await?;
-    }
-    Ok(Applied::Changed)
+    Ok(super::policies::exec_outcome(store, step, outcome, None)
+        .await?
+        .applied)
 }
 
-/// Applies a QA verdict (`PASS` or `FAIL`) to a step waiting for QA.
+/// Applies a QA verdict (`PASS` or `FAIL`) to a step waiting for QA, with the step's
+/// policies ([`super::policies::qa_outcome`]).
 pub async fn apply_qa(
     store: &dyn RecordStore,
     step: Id,
     verdict: &str,
     report: &str,
 ) -> RecordResult<Applied> {
-    let pass = verdict.eq_ignore_ascii_case("PASS");
-    let action = if pass {
-        StepAction::QaPassed
-    } else {
-        StepAction::QaFailed
-    };
-    let record = store.get_step_run(step).await?;
-    if !store.step_action(step, action).await?.applied() {
-        return Ok(Applied::Unchanged);
-    }
-    let run = record.protocol_run_id;
-    let excerpt: String = report.chars().take(2000).collect();
-    let event_type = if pass { "qa_passed" } else { "qa_failed" };
-    let message = format!(
-        "{}: QA {}",
-        record.step_name,
-        if pass { "PASS" } else { "FAIL" }
-    );
-    event(
-        store,
-        run,
-        Some(step),
-        event_type,
-        message,
-        Some(json!({"verdict": verdict, "report": excerpt})),
+    Ok(
+        super::policies::qa_outcome(store, step, verdict, report, None)
+            .await?
+            .applied,
     )
-    .await?;
-    if pass {
-        complete_if_done(store, run).await?;
-    } else {
-        block(store, run, &record.step_name).await?;
-    }
-    Ok(Applied::Changed)
 }
 
 /// A failed step blocks its run (unless the run is no longer active).
-async fn block(store: &dyn RecordStore, run: Id, step_name: &str) -> RecordResult<()> {
+pub(super) async fn block(store: &dyn RecordStore, run: Id, step_name: &str) -> RecordResult<()> {
     if store
         .protocol_action(run, ProtocolAction::Block)
         .await?

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 mod events;
 mod records;
+mod step_state;
 use records::*;
 
 struct Scripts {

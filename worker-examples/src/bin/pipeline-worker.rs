@@ -1,5 +1,6 @@
 //! `pipeline-worker`: runs the coding-pipeline skills (`plan_protocol`, `execute_step`,
-//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`).
+//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`; and
+//! `codemachine_import`, `baton_worker_examples::pipeline::codemachine`).
 //!
 //! Configured like every SDK worker (`ORCHESTRATOR_URL`, `WORKER_TOKEN`, `WORKER_ID`,
 //! ...) plus:
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use baton_worker::{TaskContext, TaskError, Worker, WorkerConfig};
 use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
+use baton_worker_examples::pipeline::codemachine;
 use baton_worker_examples::pipeline::codex::CodexEngine;
 use baton_worker_examples::pipeline::engine::Engines;
 use baton_worker_examples::pipeline::git::Identity;
@@ -115,6 +117,7 @@ async fn main() -> ExitCode {
     skill!("execute_step", skills::execute_step);
     skill!("run_quality", skills::run_quality);
     skill!("open_pr", skills::open_pull_request);
+    skill!("codemachine_import", codemachine::codemachine_import);
     let worker = match builder.build() {
         Ok(w) => w,
         Err(e) => {

@@ -8,7 +8,8 @@
 //! - [`codex`]: the `codex` CLI as a subprocess, prompt on stdin, killed at its timeout.
 //! - [`openai`]: any OpenAI-compatible `POST {base}/chat/completions` endpoint.
 //! - [`offline`]: an explicit engine for demos that answers a clearly labelled placeholder.
-//! - [`codemachine`]: CodeMachine workspaces to protocol steps; loop and trigger policies.
+//! - [`codemachine`]: the `codemachine_import` skill (the parsing is
+//!   `baton_protocol::codemachine`, shared with the orchestrator).
 //! - [`qa`]: the QA verdict of a report.
 //! - [`budget`]: token estimates and budgets (`strict`, `warn`, `off`).
 //! - [`git`]: the repository, a worktree per protocol branch, commit and push.

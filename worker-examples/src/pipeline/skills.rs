@@ -75,6 +75,10 @@ pub struct Target {
     /// `NN-name.md` of the step, for execute and QA.
     #[serde(default)]
     pub step_name: Option<String>,
+    /// What the step asks when the branch has no plan files for it (an imported
+    /// CodeMachine step: its agent's prompt).
+    #[serde(default)]
+    pub step_prompt: Option<String>,
     /// Tokens the protocol run has spent so far (for its budget).
     #[serde(default)]
     pub tokens_spent: u64,
@@ -240,7 +244,16 @@ fn step_text(dir: &Path, t: &Target) -> Result<(String, String, String), SkillEr
         std::fs::read_to_string(dir.join(name))
             .map_err(|e| SkillError::invalid(format!("{name}: {e}")))
     };
-    Ok((step.clone(), read("plan.md")?, read(&step)?))
+    // An imported CodeMachine step has no plan files: its prompt stands for both.
+    match (read(&step), &t.step_prompt) {
+        (Ok(text), _) => Ok((step.clone(), read("plan.md")?, text)),
+        (Err(_), Some(prompt)) => {
+            let plan =
+                read("plan.md").unwrap_or_else(|_| t.description.clone().unwrap_or_default());
+            Ok((step, plan, prompt.clone()))
+        }
+        (Err(e), None) => Err(e),
+    }
 }
 
 /// Executes one step in the worktree, commits and pushes what it changed.

@@ -9,13 +9,13 @@
 //! | `resume` | paused → running | `protocol_resumed` |
 //! | `cancel` | non-terminal → cancelled, with its pending/running/needs_qa steps | `protocol_cancelled` |
 //! | `run_next_step` | first step by index in pending/blocked/failed → running (404 if none); run → running | `step_started` |
-//! | `retry_latest` | latest (last updated) failed/blocked step → running (404 if none); run → running | `step_retried` |
+//! | `retry_latest` | latest (last updated) failed/blocked step → running, `retries + 1` (404 if none); run → running | `step_retried` |
 //!
 //! `start` enqueues a `plan_protocol` job, `run_next_step` and `retry_latest` an
 //! `execute_step` job, `open_pr` an `open_pr` job (no status change); the answer's `job`
 //! names it, and the job's outcome is applied to the records when it ends
-//! (`engine::pipeline_jobs`). `retry_latest` does not count retries yet (the record store
-//! has no update of `retries`).
+//! (`engine::pipeline_jobs`). `retry_latest` adds one to the step's `retries` in the
+//! same compare-and-set that starts it.
 
 use super::protocols::load_run;
 use super::schemas::ActionAnswer;
@@ -25,7 +25,8 @@ use crate::api::schemas::ErrorBody;
 use crate::api::AppRef;
 use crate::engine::PipelineJob;
 use crate::pipelines::{
-    CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepRun, StepStatus, Transition,
+    CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepChange, StepRun, StepStatus,
+    StepUpdate, Transition,
 };
 use serde_json::json;
 use warp::reply::Response;
@@ -196,7 +197,19 @@ async fn run_step(
     };
     // The run first: a paused or finished run must not get a running step.
     apply(c, run, action).await?;
-    match records.step_action(step.id, StepAction::Run).await? {
+    // A retry counts: `retries + 1` in the same compare-and-set as the start.
+    let add_retries = u32::from(action == ProtocolAction::RetryLatest);
+    let start = StepChange {
+        id: step.id,
+        allowed_from: StepAction::Run.allowed_from().to_vec(),
+        to: Some(StepAction::Run.to()),
+        update: StepUpdate {
+            add_retries,
+            ..StepUpdate::default()
+        },
+        ..StepChange::default()
+    };
+    match records.change_steps(vec![start]).await? {
         Transition::Applied { from } => {
             let (event, verb) = if action == ProtocolAction::RunNextStep {
                 ("step_started", "started")

@@ -21,9 +21,11 @@
 //! that would carry the work out (plan, execute, QA) is not part of this slice.
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
-//! [`events`] (also `/health`); [`schemas`] spells the bodies out for OpenAPI.
+//! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`];
+//! [`schemas`] spells the bodies out for OpenAPI.
 
 pub mod actions;
+pub mod codemachine;
 pub mod events;
 pub mod projects;
 pub mod protocols;
@@ -57,7 +59,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(events::routes(app.clone()))
         .unify()
-        .or(webhooks::routes(app))
+        .or(webhooks::routes(app.clone()))
+        .unify()
+        .or(codemachine::routes(app))
         .unify()
 }
 

@@ -3,15 +3,18 @@
 //! (GitHub `X-Hub-Signature-256`; GitLab `X-Gitlab-Token` and, when sent,
 //! `X-Gitlab-Signature-256`), never by the API bearer token, which a CI provider cannot
 //! send. The run is `?protocol_run_id=` or the one whose `protocol_name` is the branch;
-//! what the event means for it is `pipelines::outcomes::apply_ci`.
+//! what the event means for it is `pipelines::outcomes::apply_ci`, or with
+//! `BATON_AUTO_QA_ON_CI=true` and a success, `pipelines::ci_qa` (the step in work goes to
+//! `needs_qa` and a `run_quality` job is enqueued).
 
 use super::{reply, serve_public, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
+use crate::pipelines::ci_qa::ci_success_to_qa;
 use crate::pipelines::outcomes::apply_ci;
 use crate::pipelines::webhooks::{
-    github_signal, gitlab_signal, verify_github, verify_gitlab, CiSignal,
+    github_signal, gitlab_signal, verify_github, verify_gitlab, CiSignal, CiStatus,
 };
 use crate::pipelines::{Id, ProtocolRun};
 use bytes::Bytes;
@@ -63,7 +66,7 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
     params(("protocol_run_id" = Option<u64>, Query, description = "The run; else the run named like the branch.")),
     request_body(content = Object, description = "GitHub's payload (`status`, `workflow_run`, `check_suite`, `check_run`, `pull_request`)."),
     responses(
-        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`.", body = Object),
+        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`. With `BATON_AUTO_QA_ON_CI=true` a success sends the step in work to `needs_qa` and enqueues a `run_quality` job (`change`: `step sent to QA`).", body = Object),
         (status = 400, description = "Not JSON, or no branch in it.", body = ErrorBody),
         (status = 401, description = "Missing or wrong `X-Hub-Signature-256` (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
         (status = 404, description = "No run for the branch or id.", body = ErrorBody),
@@ -129,7 +132,18 @@ async fn record(
     provider: &str,
 ) -> Result<Response, ApiError> {
     let run = find_run(c, q, &signal.branch).await?;
-    let change = apply_ci(c.app.records.as_ref(), run.id, &signal, provider).await?;
+    let records = c.app.records.as_ref();
+    let auto_qa = c.app.cfg.auto_qa_on_ci && signal.status == CiStatus::Success && !signal.merged;
+    let change = if auto_qa {
+        let (change, follow_ups) = ci_success_to_qa(records, run.id, &signal, provider).await?;
+        c.app
+            .engine
+            .pipeline_follow_ups(run.id, &follow_ups)
+            .await?;
+        change
+    } else {
+        apply_ci(records, run.id, &signal, provider).await?
+    };
     tracing::info!(provider, run = run.id, branch = %signal.branch, change, "CI webhook");
     reply(
         StatusCode::OK,

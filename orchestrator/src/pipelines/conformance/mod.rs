@@ -15,7 +15,9 @@ pub type Store = Arc<dyn RecordStore>;
 pub type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 mod events;
+mod step_state;
 pub use events::*;
+pub use step_state::*;
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -35,6 +37,8 @@ cases!(
     events_newest_first_and_limit_clamped,
     clarifications_upsert_then_answer,
     missing_records_are_not_found,
+    step_fields_update_and_retries_add,
+    step_changes_are_guarded_and_atomic,
 );
 
 fn secrets(token: &str) -> ProjectSecrets {
