@@ -46,6 +46,8 @@ suite!(
     events_newest_first_and_limit_clamped,
     clarifications_upsert_then_answer,
     missing_records_are_not_found,
+    runs_upsert_with_logs_and_artifacts,
+    queue_index_newest_first,
 );
 
 /// What only Redis can get wrong: keys outside the prefix and the job store's hash slot.

@@ -79,6 +79,16 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
             .http_duration
             .with_label_values(&[route])
             .observe(info.elapsed().as_secs_f64());
+        // Seed 001's request metrics, for its face only: the worker and client routes
+        // (the hot path) are not counted twice.
+        if pipelines::counts_requests(route) {
+            let labels = [route, info.method().as_str(), status.as_str()];
+            let m = &metrics.pipelines;
+            m.requests.with_label_values(&labels).inc();
+            m.requests_duration
+                .with_label_values(&labels)
+                .observe(info.elapsed().as_secs_f64());
+        }
     });
     public::routes(app.clone())
         .or(approval::routes(app.clone()))
@@ -258,6 +268,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("POST", "/webhooks/github"),
     ("POST", "/webhooks/gitlab"),
+    ("GET", "/codex/runs"),
+    ("GET", "/codex/runs/{run_id}"),
+    ("GET", "/codex/runs/{run_id}/logs"),
+    ("GET", "/codex/runs/{run_id}/artifacts"),
+    (
+        "GET",
+        "/codex/runs/{run_id}/artifacts/{artifact_id}/content",
+    ),
+    ("GET", "/protocols/{id}/runs"),
+    ("GET", "/steps/{id}/runs"),
+    ("GET", "/queues"),
+    ("GET", "/queues/jobs"),
+    ("GET", "/metrics"),
 ];
 
 /// Route template of a request, for metrics (ids never become label values): the

@@ -13,7 +13,9 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
-use super::pipelines::{actions, events, projects, protocols, steps, webhooks};
+use super::pipelines::{
+    actions, events, metrics, projects, protocols, queues, runs, steps, webhooks,
+};
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
 };
@@ -82,6 +84,16 @@ use utoipa::{Modify, OpenApi};
         events::health,
         webhooks::github,
         webhooks::gitlab,
+        runs::list_runs,
+        runs::get_run,
+        runs::run_logs,
+        runs::run_artifacts,
+        runs::artifact_content,
+        runs::protocol_runs,
+        runs::step_runs,
+        queues::queues,
+        queues::queue_jobs,
+        metrics::metrics,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),

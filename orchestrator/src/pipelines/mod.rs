@@ -10,16 +10,22 @@
 //!   must pass (run by `tests/tests/pipeline_store.rs`);
 //! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
 //! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records.
+//! - [`runs`]: runs (one per job attempt) with logs and artifacts, and the queue index
+//!   ([`runs::RunStore`], a supertrait of [`RecordStore`]); [`run_report`]: what a
+//!   worker sends for a run, and its size caps.
 
 pub mod conformance;
 pub mod memory;
 pub mod model;
 pub mod outcomes;
 pub mod redis;
+pub mod run_report;
+pub mod runs;
 pub mod status;
 pub mod store;
 pub mod webhooks;
 
 pub use model::*;
+pub use runs::RunStore;
 pub use status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
 pub use store::{CancelOutcome, RecordError, RecordResult, RecordStore, Transition};

@@ -73,7 +73,7 @@ pub fn clamp_limit(limit: usize) -> usize {
 }
 
 #[async_trait]
-pub trait RecordStore: Send + Sync + 'static {
+pub trait RecordStore: super::runs::RunStore + Send + Sync + 'static {
     /// `"memory"` or `"redis"`.
     fn kind(&self) -> &'static str;
 

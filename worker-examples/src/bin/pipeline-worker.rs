@@ -75,8 +75,9 @@ fn deps() -> Result<Deps, String> {
     })
 }
 
+/// The error with the skill's run report as `details.run`.
 fn task_error(e: SkillError) -> TaskError {
-    TaskError::new(e.code, e.message)
+    TaskError::from(e)
 }
 
 #[tokio::main]

@@ -8,6 +8,9 @@
 //! `protocol_name` (the branch), `base_branch`, and `engine_id?` / `model?` /
 //! `default_models?` for model resolution. Plans live in the worktree under
 //! `.protocols/<protocol_name>/` (`plan.md`, `context.md`, `log.md`, `NN-*.md`).
+//!
+//! Every skill also reports its run ([`RunLog`]): its progress lines and the engine's
+//! output as the log, the files it wrote as artifacts, also when it fails.
 
 use super::budget::{Budget, BudgetCheck};
 use super::engine::{resolve_model, EngineOutput, EngineRequest, Engines, Phase};
@@ -15,6 +18,7 @@ use super::git::{self, Identity};
 use super::pr::{open_pr, PrConfig, PrRequest};
 use super::prompts::{self, Prompt};
 use super::qa::verdict;
+use super::report::RunLog;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,25 +36,28 @@ pub struct Deps {
     pub pr: PrConfig,
 }
 
-/// A skill's failure: its code (as RXON error codes) and message.
+/// A skill's failure: its code (as RXON error codes), message and run report (sent as
+/// `error.details.run`, see [`RunLog::finish`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillError {
     pub code: &'static str,
     pub message: String,
+    pub run: Option<Value>,
 }
 
 impl SkillError {
-    fn invalid(message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         SkillError {
-            code: "INVALID_INPUT_ERROR",
+            code,
             message: message.into(),
+            run: None,
         }
     }
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new("INVALID_INPUT_ERROR", message)
+    }
     fn transient(message: impl Into<String>) -> Self {
-        SkillError {
-            code: "TRANSIENT_ERROR",
-            message: message.into(),
-        }
+        Self::new("TRANSIENT_ERROR", message)
     }
 }
 
@@ -93,7 +100,7 @@ fn git_err(e: git::GitError) -> SkillError {
     SkillError::transient(e.to_string())
 }
 
-async fn worktree(deps: &Deps, t: &Target) -> Result<PathBuf, SkillError> {
+async fn worktree(deps: &Deps, t: &Target, log: &mut RunLog) -> Result<PathBuf, SkillError> {
     let repo = git::ensure_repo(
         &t.git_url,
         t.local_path.as_deref(),
@@ -102,9 +109,15 @@ async fn worktree(deps: &Deps, t: &Target) -> Result<PathBuf, SkillError> {
     )
     .await
     .map_err(git_err)?;
-    git::worktree(&repo, &t.protocol_name, &t.base_branch)
+    let wt = git::worktree(&repo, &t.protocol_name, &t.base_branch)
         .await
-        .map_err(git_err)
+        .map_err(git_err)?;
+    log.line(format!(
+        "worktree of {} at {}",
+        t.protocol_name,
+        wt.display()
+    ));
+    Ok(wt)
 }
 
 fn protocol_dir(wt: &Path, t: &Target) -> PathBuf {
@@ -119,14 +132,15 @@ async fn ask(
     prompt: Prompt,
     values: &BTreeMap<&str, String>,
     workdir: &Path,
+    log: &mut RunLog,
 ) -> Result<(EngineOutput, Value), SkillError> {
     let text = prompt.render(values).map_err(SkillError::invalid)?;
     let warning = match deps.budget.check(&text, t.tokens_spent) {
         BudgetCheck::Refuse { message, .. } => {
-            return Err(SkillError {
-                code: "PERMANENT_ERROR",
-                message: format!("token budget: {message}"),
-            })
+            return Err(SkillError::new(
+                "PERMANENT_ERROR",
+                format!("token budget: {message}"),
+            ))
         }
         BudgetCheck::Warn { message, .. } => Some(message),
         BudgetCheck::Ok { .. } => None,
@@ -141,6 +155,17 @@ async fn ask(
         phase,
         &deps.default_model,
     );
+    let estimated = super::budget::estimate_tokens(&text);
+    log.line(format!(
+        "engine {} model {model} prompt {}@{} (~{estimated} tokens){}",
+        engine.id(),
+        prompt.name,
+        prompt.version(),
+        warning
+            .as_deref()
+            .map(|w| format!("; budget warning: {w}"))
+            .unwrap_or_default()
+    ));
     let req = EngineRequest {
         phase,
         prompt: text,
@@ -152,11 +177,14 @@ async fn ask(
         .run(&req)
         .await
         .map_err(|e| SkillError::transient(e.to_string()))?;
+    log.engine(&out);
     let record = json!({
         "engine_id": engine.id(), "model": model, "phase": phase.as_str(),
         "prompt": prompt.name, "prompt_version": prompt.version(),
         "tokens_used": out.tokens_used, "budget_warning": warning,
+        "tokens_estimated": estimated + super::budget::estimate_tokens(&out.stdout),
     });
+    log.meta(&record);
     Ok((out, record))
 }
 
@@ -178,52 +206,64 @@ fn json_in(answer: &str) -> Option<Value> {
 
 /// Plans the protocol: writes `.protocols/<name>/` in its worktree, commits and pushes.
 pub async fn plan_protocol(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = plan(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn plan(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let mut values = BTreeMap::new();
     values.insert("branch", t.protocol_name.clone());
     values.insert("protocol_name", t.protocol_name.clone());
     values.insert("description", t.description.clone().unwrap_or_default());
-    let (out, run) = ask(deps, &t, Phase::Plan, prompts::PLAN, &values, &wt).await?;
+    let (out, run) = ask(deps, &t, Phase::Plan, prompts::PLAN, &values, &wt, log).await?;
     if !out.success {
         return Err(SkillError::transient(format!(
             "planning engine failed: {}",
             out.stderr.trim()
         )));
     }
-    let plan = json_in(&out.stdout).ok_or_else(|| SkillError {
-        code: "CONTRACT_VIOLATION_ERROR",
-        message: "the planning engine did not answer the plan JSON".into(),
+    let plan = json_in(&out.stdout).ok_or_else(|| {
+        SkillError::new(
+            "CONTRACT_VIOLATION_ERROR",
+            "the planning engine did not answer the plan JSON",
+        )
     })?;
     let dir = protocol_dir(&wt, &t);
     std::fs::create_dir_all(&dir).map_err(|e| SkillError::transient(e.to_string()))?;
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text).map_err(|e| SkillError::transient(e.to_string()))
+    let mut write = |name: &str, kind: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| SkillError::transient(e.to_string()))?;
+        log.artifact(name, kind, &path, &wt, text);
+        Ok::<_, SkillError>(())
     };
     for (key, file) in [
         ("plan_md", "plan.md"),
         ("context_md", "context.md"),
         ("log_md", "log.md"),
     ] {
-        write(file, plan[key].as_str().unwrap_or(""))?;
+        write(file, "plan", plan[key].as_str().unwrap_or(""))?;
     }
     let mut step_files = Vec::new();
     for f in plan["step_files"].as_array().into_iter().flatten() {
         let name = f["filename"].as_str().unwrap_or("");
         // Plans name their files; nothing may escape the protocol folder.
         if name.is_empty() || name.contains('/') || name.contains("..") {
-            return Err(SkillError {
-                code: "CONTRACT_VIOLATION_ERROR",
-                message: format!("bad step file name `{name}`"),
-            });
+            return Err(SkillError::new(
+                "CONTRACT_VIOLATION_ERROR",
+                format!("bad step file name `{name}`"),
+            ));
         }
-        write(name, f["content"].as_str().unwrap_or(""))?;
+        write(name, "step", f["content"].as_str().unwrap_or(""))?;
         step_files.push(json!({"filename": name, "content": f["content"]}));
     }
     let commit = git::commit_all(&wt, &format!("{}: plan", t.protocol_name), &deps.identity)
         .await
         .map_err(git_err)?;
     git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+    log.line(format!("plan committed ({commit:?}) and pushed"));
     Ok(json!({
         "plan_md": plan["plan_md"], "step_files": step_files, "commit": commit,
         "worktree_path": wt.display().to_string(),
@@ -245,15 +285,34 @@ fn step_text(dir: &Path, t: &Target) -> Result<(String, String, String), SkillEr
 
 /// Executes one step in the worktree, commits and pushes what it changed.
 pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = execute(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn execute(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let (step_name, plan, step) = step_text(&protocol_dir(&wt, &t), &t)?;
     let values = BTreeMap::from([
         ("plan", plan),
         ("step_name", step_name.clone()),
         ("step", step),
     ]);
-    let (out, run) = ask(deps, &t, Phase::Execute, prompts::EXECUTE, &values, &wt).await?;
+    let (out, run) = ask(
+        deps,
+        &t,
+        Phase::Execute,
+        prompts::EXECUTE,
+        &values,
+        &wt,
+        log,
+    )
+    .await?;
+    // The step's output as a file beside it, like upstream's per-step outputs.
+    let output_name = format!("{}.output.md", step_name.trim_end_matches(".md"));
+    let output_path = protocol_dir(&wt, &t).join(&output_name);
+    log.artifact(&output_name, "output", &output_path, &wt, &out.stdout);
     let commit = if out.success {
         let c = git::commit_all(
             &wt,
@@ -263,6 +322,7 @@ pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillErr
         .await
         .map_err(git_err)?;
         git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+        log.line(format!("step committed ({c:?}) and pushed"));
         c
     } else {
         None
@@ -277,8 +337,14 @@ pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillErr
 
 /// Reviews a step; the verdict is read from the report's last `VERDICT` line.
 pub async fn run_quality(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = review(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn review(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let (step_name, plan, step) = step_text(&protocol_dir(&wt, &t), &t)?;
     let status = git::git(&wt, &["status", "--short"])
         .await
@@ -293,21 +359,32 @@ pub async fn run_quality(deps: &Deps, params: &Value) -> Result<Value, SkillErro
         ("git_status", status),
         ("last_commit", last),
     ]);
-    let (out, run) = ask(deps, &t, Phase::Qa, prompts::QA, &values, &wt).await?;
+    let (out, run) = ask(deps, &t, Phase::Qa, prompts::QA, &values, &wt, log).await?;
     let report = if out.success {
         out.stdout.clone()
     } else {
         String::new()
     };
-    let _ = std::fs::write(protocol_dir(&wt, &t).join("quality-report.md"), &report);
-    Ok(json!({"verdict": verdict(&report).as_str(), "report": tail(&report, 20_000), "run": run}))
+    let report_path = protocol_dir(&wt, &t).join("quality-report.md");
+    let _ = std::fs::write(&report_path, &report);
+    log.artifact("quality-report.md", "qa_report", &report_path, &wt, &report);
+    let verdict = verdict(&report).as_str();
+    log.line(format!("verdict: {verdict}"));
+    Ok(json!({"verdict": verdict, "report": tail(&report, 20_000), "run": run}))
 }
 
 /// Pushes the branch and opens its PR.
 pub async fn open_pull_request(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = pull_request(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn pull_request(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+    log.line(format!("pushed {}", t.protocol_name));
     let remote = git::git(&wt, &["remote", "get-url", "origin"])
         .await
         .map_err(git_err)?;
@@ -327,7 +404,8 @@ pub async fn open_pull_request(deps: &Deps, params: &Value) -> Result<Value, Ski
     let url = open_pr(&deps.pr, &req)
         .await
         .map_err(|e| SkillError::transient(e.to_string()))?;
-    Ok(json!({"pr_url": url}))
+    log.line(format!("PR: {url}"));
+    Ok(json!({"pr_url": url, "run": {"phase": "open_pr"}}))
 }
 
 /// The last `max` characters of `s` (logs are long; their end says what happened).

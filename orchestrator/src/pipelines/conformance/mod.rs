@@ -15,7 +15,9 @@ pub type Store = Arc<dyn RecordStore>;
 pub type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 mod events;
+mod runs;
 pub use events::*;
+pub use runs::*;
 
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
@@ -35,6 +37,8 @@ cases!(
     events_newest_first_and_limit_clamped,
     clarifications_upsert_then_answer,
     missing_records_are_not_found,
+    runs_upsert_with_logs_and_artifacts,
+    queue_index_newest_first,
 );
 
 fn secrets(token: &str) -> ProjectSecrets {
