@@ -104,7 +104,9 @@ pub fn take_report(holder: &mut Value, run_id: &str, now: i64) -> Option<RunRepo
         Some(Value::Array(a)) => a,
         _ => Vec::new(),
     };
-    let (mut log, log_truncated) = cap_log(&log);
+    let (mut log, cut_here) = cap_log(&log);
+    // A worker may have cut it already (and said so).
+    let log_truncated = cut_here || run.get("log_truncated") == Some(&Value::Bool(true));
     let mut artifacts: Vec<NewArtifact> = Vec::new();
     let mut dropped = Vec::new();
     for a in sent {

@@ -107,7 +107,17 @@ impl RunLog {
 
     /// The report as sent.
     pub fn into_value(mut self) -> Value {
-        let log = tail(&self.log, LOG_CAP).to_string();
+        let log = if self.log.len() <= LOG_CAP {
+            std::mem::take(&mut self.log)
+        } else {
+            // The same marker the orchestrator writes when it cuts a log.
+            let kept = tail(&self.log, LOG_CAP - 64);
+            self.meta.insert("log_truncated".into(), true.into());
+            format!(
+                "[log truncated: first {} bytes dropped]\n{kept}",
+                self.log.len() - kept.len()
+            )
+        };
         self.meta.insert("log".into(), log.into());
         self.meta
             .insert("artifacts".into(), Value::Array(self.artifacts));
@@ -180,6 +190,11 @@ mod tests {
         assert_eq!(run["engine_id"], "codex");
         assert_eq!(run["model"], "m");
         assert!(run["log"].as_str().unwrap().len() <= LOG_CAP);
+        assert!(run["log"]
+            .as_str()
+            .unwrap()
+            .starts_with("[log truncated: first "));
+        assert_eq!(run["log_truncated"], true);
         assert!(run["log"]
             .as_str()
             .unwrap()
