@@ -7,6 +7,7 @@
 use baton_tests::backend::{start, Backend};
 use baton_tests::orchestrator::test_config;
 use baton_tests::pipelines::Api;
+use baton_tests::raw_worker::RawWorker;
 use baton_tests::workers;
 use baton_worker::{TaskContext, TaskError, Worker};
 use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
@@ -22,7 +23,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-baton_tests::on_both_stores!(runs_logs_artifacts_queues_and_metrics);
+baton_tests::on_both_stores!(
+    runs_logs_artifacts_queues_and_metrics,
+    an_attempt_lost_with_its_worker_is_a_failed_run
+);
 
 /// The fake model. Plan prompts: the first call fails (stderr, exit 1), later ones
 /// answer a one-step plan. Reviews pass. Steps print 300 KB, more than a log keeps.
@@ -359,6 +363,69 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
         assert_eq!(api.get(&path).await.status, 400, "{path}");
     }
 
+    worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A worker takes the plan task and goes silent: its lease expires, another worker
+/// plans; when the job ends, the lost attempt is a failed run of its own.
+async fn an_attempt_lost_with_its_worker_is_a_failed_run(backend: Backend) {
+    let name = format!("{backend:?}").to_lowercase();
+    let root = std::env::temp_dir().join(format!("baton-pl-lost-{name}-{}", std::process::id()));
+    let (origin, deps) = setup(&root).await;
+    // The fake model's planning succeeds at once.
+    std::fs::write(root.join("plan-failed-once"), "").expect("marker");
+    let (orch, _, _) = start(backend, test_config(), "pl-lost").await;
+    let api = Api::new(&orch);
+    let project = api
+        .ok(
+            "/projects",
+            json!({"name": "app", "git_url": origin.to_str()}),
+        )
+        .await["id"]
+        .as_u64()
+        .expect("project id");
+    let run = api
+        .ok(
+            &format!("/projects/{project}/protocols"),
+            json!({"protocol_name": "0001-demo"}),
+        )
+        .await["id"]
+        .as_u64()
+        .expect("run id");
+    api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
+        .await;
+    let silent = RawWorker::new(&orch.base_url, "w-silent");
+    silent.register(&["plan_protocol"]).await;
+    let (status, task) = silent.poll("plan_protocol", 5).await;
+    assert_eq!(status, 200, "{task}");
+    let lost_id = task["task_id"].as_str().expect("task id").to_string();
+    let running = ok(&api, &format!("/codex/runs/{lost_id}")).await;
+    assert_eq!(
+        (running["status"].as_str(), running["worker_id"].as_str()),
+        (Some("running"), Some("w-silent"))
+    );
+
+    let worker = pipeline_worker(&orch.base_url, Arc::new(deps));
+    wait_status(&api, &format!("/protocols/{run}"), "planned").await;
+    // The job's end records the lost attempt (its timer may run just after the status).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let runs = loop {
+        let runs = ok(&api, &format!("/protocols/{run}/runs")).await;
+        if runs.as_array().is_some_and(|r| r.len() == 2) || Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(field(&runs, "status"), ["failed", "succeeded"], "{runs}");
+    assert_eq!(field(&runs, "worker_id"), ["w-silent", "w-runs"]);
+    assert_eq!(runs[0]["run_id"], lost_id.as_str());
+    assert_eq!(runs[0]["attempt"], 1);
+    assert_eq!(runs[1]["attempt"], 2);
+    assert_eq!(runs[0]["error"]["code"], "WORKER_LOST");
+    let log = api.get(&format!("/codex/runs/{lost_id}/logs")).await.text;
+    assert!(log.contains("WORKER_LOST"), "{log}");
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&root);

@@ -120,6 +120,7 @@ impl Engine {
             return Ok(());
         }
         let doc = parse_doc(&job)?;
+        self.record_lost_attempts(&job, &doc).await;
         let meta = &doc.metadata["pipeline"];
         let Some(kind) = meta["kind"].as_str().and_then(PipelineJob::from_blueprint) else {
             return Ok(());

@@ -9,9 +9,11 @@
 //! so the job document keeps only the small rest. Once the result is committed,
 //! [`Engine::count_pipeline_run`] feeds the seed's metrics.
 //!
-//! Attempts that end without a result (result timeout, lost lease) get no record; the
-//! attempt still in flight is shown from the job's tasks by the API
-//! ([`live_runs`]).
+//! Attempts that end without a result (result timeout, lost lease, dispatch timeout, job
+//! cancelled) are recorded when the job ends ([`Engine::record_lost_attempts`], from the
+//! job's history: [`lost_attempts`]), as `failed` or `cancelled` runs without a log; they
+//! are listed by recording order, so after the attempts that did report. The attempt
+//! still in flight is shown from the job's tasks by the API ([`live_runs`]).
 
 use super::job::JobDoc;
 use super::PIPELINE_CLIENT;
@@ -21,7 +23,8 @@ use crate::pipelines::run_report::{take_report, RunReport};
 use crate::pipelines::runs::{run_kind_of, QueueJob, Run, RunStatus};
 use crate::store::{StoredJob, TaskSlot};
 use baton_protocol::{job_status, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE};
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// A run recorded for a result, kept until the result is committed (for the metrics).
 pub(super) struct RecordedRun {
@@ -211,4 +214,198 @@ pub fn live_runs(job: &StoredJob, doc: &JobDoc) -> Vec<Run> {
             run
         })
         .collect()
+}
+
+/// An attempt the history shows ending without a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LostAttempt {
+    pub task_id: String,
+    pub attempt: u32,
+    pub worker_id: Option<String>,
+    pub started_ms: Option<i64>,
+    pub ended_ms: i64,
+    pub status: RunStatus,
+    /// `{code, message}`.
+    pub error: Value,
+}
+
+/// The attempts of a job's history (JSON entries, oldest first) that never reported: queued
+/// (`task_queued`), maybe dispatched, then timed out, lost or cancelled with the job.
+pub fn lost_attempts(history: &[String]) -> Vec<LostAttempt> {
+    let mut open: BTreeMap<String, LostAttempt> = BTreeMap::new();
+    let mut lost = Vec::new();
+    for raw in history {
+        let Ok(e) = serde_json::from_str::<Value>(raw) else {
+            continue;
+        };
+        let task = e["task_id"].as_str().unwrap_or_default().to_string();
+        let at = e["timestamp_ms"].as_i64().unwrap_or(0);
+        let end =
+            |code: &str, message: &str, status| (code.to_string(), message.to_string(), status);
+        let ended = match e["event_type"].as_str().unwrap_or_default() {
+            "task_queued" => {
+                open.entry(task.clone()).or_insert_with(|| LostAttempt {
+                    task_id: task,
+                    attempt: e["attempt"].as_u64().unwrap_or(1) as u32,
+                    worker_id: None,
+                    started_ms: None,
+                    ended_ms: at,
+                    status: RunStatus::Failed,
+                    error: Value::Null,
+                });
+                None
+            }
+            "task_dispatched" => {
+                if let Some(a) = open.get_mut(&task) {
+                    a.worker_id = e["worker_id"].as_str().map(str::to_string);
+                    a.started_ms = Some(at);
+                }
+                None
+            }
+            // Reported: recorded with its result.
+            "task_finished" => {
+                open.remove(&task);
+                None
+            }
+            "task_timed_out" => Some((
+                task,
+                end(
+                    "TIMEOUT_ERROR",
+                    "no result within the result timeout",
+                    RunStatus::Failed,
+                ),
+            )),
+            "lease_expired" => Some((
+                task,
+                end(
+                    "WORKER_LOST",
+                    "the worker stopped heartbeating",
+                    RunStatus::Failed,
+                ),
+            )),
+            "dispatch_timed_out" => Some((
+                task,
+                end(
+                    "DISPATCH_TIMEOUT",
+                    "no worker took the task in time",
+                    RunStatus::Failed,
+                ),
+            )),
+            "job_cancel_requested" => {
+                // Every attempt still open ends with the job.
+                for (_, mut a) in std::mem::take(&mut open) {
+                    a.ended_ms = at;
+                    a.status = RunStatus::Cancelled;
+                    a.error = json!({"code": "CANCELLED", "message": "the job was cancelled"});
+                    lost.push(a);
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some((task, (code, message, status))) = ended {
+            if let Some(mut a) = open.remove(&task) {
+                a.ended_ms = at;
+                a.status = status;
+                a.error = json!({"code": code, "message": message});
+                lost.push(a);
+            }
+        }
+    }
+    lost
+}
+
+impl Engine {
+    /// Records the attempts of an ended pipeline job that never reported (see
+    /// [`lost_attempts`]); already recorded ones are left alone, so a timer firing twice
+    /// changes nothing. Failures are logged: the job's outcome is applied regardless.
+    pub(super) async fn record_lost_attempts(&self, job: &StoredJob, doc: &JobDoc) {
+        if !is_pipeline(doc) {
+            return;
+        }
+        let recorded = async {
+            let records = self.records()?;
+            let history = self.store.history(&job.id).await?;
+            for a in lost_attempts(&history) {
+                if records.get_run(&a.task_id).await.is_ok() {
+                    continue;
+                }
+                let mut run =
+                    attempt_record(&job.id, doc, &a.task_id, a.status, a.worker_id.as_deref());
+                run.attempt = a.attempt.max(1);
+                run.started_at = a.started_ms;
+                run.finished_at = Some(a.ended_ms);
+                run.created_at = a.ended_ms;
+                let log = format!(
+                    "{}: {}\n",
+                    a.error["code"].as_str().unwrap_or(""),
+                    a.error["message"].as_str().unwrap_or("")
+                );
+                run.error = Some(a.error);
+                run.log_bytes = log.len() as u64;
+                let run = records
+                    .record_run(run, log, Vec::new())
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                self.metrics
+                    .pipelines
+                    .jobs_processed
+                    .with_label_values(&[&run.job_type, run.status.as_str()])
+                    .inc();
+            }
+            Ok::<(), EngineError>(())
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(job_id = %job.id, error = %e, "lost attempts of a pipeline job not recorded");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_without_a_result_are_found_in_the_history() {
+        let h = |v: Value| v.to_string();
+        let history = vec![
+            h(json!({"event_type": "job_created"})),
+            h(
+                json!({"event_type": "task_queued", "task_id": "t1", "attempt": 1, "timestamp_ms": 10}),
+            ),
+            h(
+                json!({"event_type": "task_dispatched", "task_id": "t1", "worker_id": "w", "timestamp_ms": 11}),
+            ),
+            h(json!({"event_type": "task_timed_out", "task_id": "t1", "timestamp_ms": 20})),
+            h(
+                json!({"event_type": "task_queued", "task_id": "t2", "attempt": 2, "timestamp_ms": 21}),
+            ),
+            h(
+                json!({"event_type": "task_dispatched", "task_id": "t2", "worker_id": "v", "timestamp_ms": 22}),
+            ),
+            h(json!({"event_type": "task_finished", "task_id": "t2", "timestamp_ms": 30})),
+            h(
+                json!({"event_type": "task_queued", "task_id": "t3", "attempt": 3, "timestamp_ms": 31}),
+            ),
+            h(json!({"event_type": "job_cancel_requested", "timestamp_ms": 40})),
+            "not json".to_string(),
+        ];
+        let lost = lost_attempts(&history);
+        assert_eq!(lost.len(), 2, "{lost:?}");
+        assert_eq!(lost[0].task_id, "t1");
+        assert_eq!(
+            (lost[0].attempt, lost[0].started_ms, lost[0].ended_ms),
+            (1, Some(11), 20)
+        );
+        assert_eq!(lost[0].worker_id.as_deref(), Some("w"));
+        assert_eq!(
+            (lost[0].status, &lost[0].error["code"]),
+            (RunStatus::Failed, &json!("TIMEOUT_ERROR"))
+        );
+        assert_eq!(
+            (lost[1].task_id.as_str(), lost[1].status),
+            ("t3", RunStatus::Cancelled)
+        );
+        assert_eq!(lost[1].worker_id, None);
+    }
 }
