@@ -60,7 +60,9 @@ async fn redis_keys_stay_under_the_prefix() {
             .await
             .expect("redis record store"),
     );
-    conformance::cancel_leaves_finished_steps_alone(store).await;
+    conformance::cancel_leaves_finished_steps_alone(store.clone()).await;
+    conformance::runs_upsert_with_logs_and_artifacts(store.clone()).await;
+    conformance::queue_index_newest_first(store).await;
     let mut conn = shared_redis().connection().await;
     let keys: Vec<String> = conn.keys(format!("*{prefix}*")).await.expect("keys");
     assert!(!keys.is_empty());
