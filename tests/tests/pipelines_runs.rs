@@ -325,7 +325,19 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     assert_eq!(ok(&api, "/queues/jobs?status=queued").await, json!([]));
 
     // The seed's metrics.
+    let hook = api
+        .post(
+            "/webhooks/github",
+            json!({"ref": "refs/heads/no-such-branch"}),
+        )
+        .await;
+    assert!(hook.status >= 400, "{}", hook.text);
     let metrics = api.get("/metrics").await;
+    let hook_line = format!(
+        "webhooks_total{{provider=\"github\",status=\"{}\"}} 1",
+        hook.status
+    );
+    assert!(metrics.text.contains(&hook_line), "{hook_line}");
     assert_eq!(metrics.status, 200);
     for line in [
         "jobs_processed_total{job_type=\"plan_protocol\",status=\"failed\"} 1",

@@ -1,6 +1,6 @@
 //! HTTP routes of the worker-pull face (seed 002): `/_public`, `/api/v1`, `/_worker`;
 //! and the coding-pipelines API of seed 001 ([`pipelines`]: `/projects`, `/protocols`,
-//! `/steps`, `/events`, `/health`).
+//! `/steps`, `/events`, `/health`, `/codex/runs`, `/queues`, `/metrics`, `/webhooks`).
 //!
 //! One module per group; handlers return `Result<Response, ApiError>` and [`respond`]
 //! turns errors into the JSON error shape (handler futures are boxed: the route future of

@@ -107,7 +107,8 @@ use utoipa::{Modify, OpenApi};
         (name = "pipelines", description = "Coding pipelines of seed 001: projects, protocol \
             runs, steps, events, clarifications (bearer token `BATON_API_TOKEN` when set; \
             `X-Project-Token` on a project with `secrets.api_token`). Every answer carries \
-            `X-Request-ID`. Actions answer `{\"message\", \"job\": null}`: no job is enqueued yet."),
+            `X-Request-ID`. Actions answer `{\"message\", \"job\"}`. Runs (one per job attempt, \
+            with logs and artifacts) under `/codex/runs`; pipeline jobs under `/queues`."),
     ),
 )]
 pub struct ApiDoc;

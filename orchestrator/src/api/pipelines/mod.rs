@@ -1,6 +1,6 @@
 //! The coding-pipelines API of seed 001 on the records layer ([`crate::pipelines`]):
-//! `/projects`, `/protocols/{id}`, `/steps/{id}`, `/events`, `/health` (no `/api/v1`
-//! prefix, as the seed has them).
+//! `/projects`, `/protocols/{id}`, `/steps/{id}`, `/events`, `/health`, `/codex/runs`,
+//! `/queues`, `/metrics` (no `/api/v1` prefix, as the seed has them).
 //!
 //! The data: projects own protocol runs, runs own steps (unique by `step_index`) and
 //! events (append-only, newest first when listed); clarifications hang off a project or a
