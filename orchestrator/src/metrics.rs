@@ -1,9 +1,12 @@
-//! Prometheus metrics (`GET /_public/metrics`).
+//! Prometheus metrics (`GET /_public/metrics`, also `GET /metrics`); the pipelines'
+//! own, named as seed 001 names them, are in [`pipelines`].
 //!
 //! Counters and histograms are per process (Prometheus sums instances); the gauges of
 //! shared state (jobs by status, queue depths and oldest task ages, active workers) are
 //! read from the store at scrape time, so every instance reports the same cluster-wide
 //! values.
+
+pub mod pipelines;
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -27,6 +30,8 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub long_polls_waiting: IntGauge,
     pub store_round_trips: IntGauge,
+    /// Seed 001's metrics of the coding pipelines.
+    pub pipelines: pipelines::PipelineMetrics,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -139,6 +144,7 @@ impl Metrics {
             ),
             long_polls_waiting,
             store_round_trips,
+            pipelines: pipelines::PipelineMetrics::new(&registry),
             registry,
         }
     }

@@ -48,6 +48,8 @@ suite!(
     missing_records_are_not_found,
     step_fields_update_and_retries_add,
     step_changes_are_guarded_and_atomic,
+    runs_upsert_with_logs_and_artifacts,
+    queue_index_newest_first,
 );
 
 /// What only Redis can get wrong: keys outside the prefix and the job store's hash slot.
@@ -60,7 +62,9 @@ async fn redis_keys_stay_under_the_prefix() {
             .await
             .expect("redis record store"),
     );
-    conformance::cancel_leaves_finished_steps_alone(store).await;
+    conformance::cancel_leaves_finished_steps_alone(store.clone()).await;
+    conformance::runs_upsert_with_logs_and_artifacts(store.clone()).await;
+    conformance::queue_index_newest_first(store).await;
     let mut conn = shared_redis().connection().await;
     let keys: Vec<String> = conn.keys(format!("*{prefix}*")).await.expect("keys");
     assert!(!keys.is_empty());

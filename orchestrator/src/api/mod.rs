@@ -1,6 +1,6 @@
 //! HTTP routes of the worker-pull face (seed 002): `/_public`, `/api/v1`, `/_worker`;
 //! and the coding-pipelines API of seed 001 ([`pipelines`]: `/projects`, `/protocols`,
-//! `/steps`, `/events`, `/health`).
+//! `/steps`, `/events`, `/health`, `/codex/runs`, `/queues`, `/metrics`, `/webhooks`).
 //!
 //! One module per group; handlers return `Result<Response, ApiError>` and [`respond`]
 //! turns errors into the JSON error shape (handler futures are boxed: the route future of
@@ -79,6 +79,16 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
             .http_duration
             .with_label_values(&[route])
             .observe(info.elapsed().as_secs_f64());
+        // Seed 001's request metrics, for its face only: the worker and client routes
+        // (the hot path) are not counted twice.
+        if pipelines::counts_requests(route) {
+            let labels = [route, info.method().as_str(), status.as_str()];
+            let m = &metrics.pipelines;
+            m.requests.with_label_values(&labels).inc();
+            m.requests_duration
+                .with_label_values(&labels)
+                .observe(info.elapsed().as_secs_f64());
+        }
     });
     public::routes(app.clone())
         .or(approval::routes(app.clone()))
@@ -259,6 +269,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/webhooks/github"),
     ("POST", "/webhooks/gitlab"),
     ("POST", "/projects/{id}/codemachine/import"),
+    ("GET", "/codex/runs"),
+    ("GET", "/codex/runs/{run_id}"),
+    ("GET", "/codex/runs/{run_id}/logs"),
+    ("GET", "/codex/runs/{run_id}/artifacts"),
+    (
+        "GET",
+        "/codex/runs/{run_id}/artifacts/{artifact_id}/content",
+    ),
+    ("GET", "/protocols/{id}/runs"),
+    ("GET", "/steps/{id}/runs"),
+    ("GET", "/queues"),
+    ("GET", "/queues/jobs"),
+    ("GET", "/metrics"),
 ];
 
 /// Route template of a request, for metrics (ids never become label values): the

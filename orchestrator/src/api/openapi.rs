@@ -13,7 +13,9 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
-use super::pipelines::{actions, codemachine, events, projects, protocols, steps, webhooks};
+use super::pipelines::{
+    actions, codemachine, events, metrics, projects, protocols, queues, runs, steps, webhooks,
+};
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
 };
@@ -83,6 +85,16 @@ use utoipa::{Modify, OpenApi};
         webhooks::github,
         webhooks::gitlab,
         codemachine::import,
+        runs::list_runs,
+        runs::get_run,
+        runs::run_logs,
+        runs::run_artifacts,
+        runs::artifact_content,
+        runs::protocol_runs,
+        runs::step_runs,
+        queues::queues,
+        queues::queue_jobs,
+        metrics::metrics,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),
@@ -96,7 +108,8 @@ use utoipa::{Modify, OpenApi};
         (name = "pipelines", description = "Coding pipelines of seed 001: projects, protocol \
             runs, steps, events, clarifications (bearer token `BATON_API_TOKEN` when set; \
             `X-Project-Token` on a project with `secrets.api_token`). Every answer carries \
-            `X-Request-ID`. Actions answer `{\"message\", \"job\": null}`: no job is enqueued yet."),
+            `X-Request-ID`. Actions answer `{\"message\", \"job\"}`. Runs (one per job attempt, \
+            with logs and artifacts) under `/codex/runs`; pipeline jobs under `/queues`."),
     ),
 )]
 pub struct ApiDoc;

@@ -71,7 +71,7 @@ fn status(app: &AppRef) -> Response {
         content_type = "text/plain; version=0.0.4"
     )),
 )]
-async fn metrics_text(app: &AppRef) -> Response {
+pub(crate) async fn metrics_text(app: &AppRef) -> Response {
     let m = &app.metrics;
     let store = &app.engine.store;
     if let Ok(counts) = store.job_counts().await {

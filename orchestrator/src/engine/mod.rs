@@ -7,6 +7,7 @@ pub mod job;
 mod parallel;
 mod pipeline_jobs;
 mod pipeline_policies;
+mod pipeline_runs;
 mod reaper;
 mod signals;
 pub mod snapshots;
@@ -17,6 +18,7 @@ mod webhook;
 
 pub use flow::{backoff, classify, FailureClass};
 pub use pipeline_jobs::{PipelineJob, PIPELINE_CLIENT};
+pub use pipeline_runs::live_runs;
 pub use reaper::spawn_reaper;
 pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;
@@ -291,13 +293,15 @@ impl Engine {
     pub async fn submit_result(
         &self,
         worker_id: &str,
-        result: TaskResult,
+        mut result: TaskResult,
     ) -> Result<ResultAck, EngineError> {
         // The job as this orchestrator's claim left it, if it handed the task out.
         let mut cached = self
             .snapshots
             .take_claimed(&result.task_id)
             .filter(|j| j.id == result.job_id);
+        // A pipeline job's attempt, recorded (once) before its result is committed.
+        let mut run = None;
         for _ in 0..COMMIT_ATTEMPTS {
             let job = match cached.take() {
                 Some(job) => job,
@@ -326,6 +330,12 @@ impl Engine {
                     .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
                     .await;
             };
+            if run.is_none() && pipeline_runs::is_pipeline(&doc) {
+                run = Some(
+                    self.record_pipeline_run(&job, &doc, &slot, worker_id, &mut result)
+                        .await?,
+                );
+            }
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             tx.remove_task(&result.task_id, &slot, false);
             let status = result.status().to_string();
@@ -344,6 +354,9 @@ impl Engine {
             let blueprint = bp.name.clone();
             if self.apply(&job, tx).await? {
                 self.metrics.results.with_label_values(&[&status]).inc();
+                if let Some(run) = &run {
+                    self.count_pipeline_run(run);
+                }
                 if job_status::is_terminal(&new_status) {
                     self.metrics
                         .jobs_ended

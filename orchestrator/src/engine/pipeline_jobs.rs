@@ -17,6 +17,7 @@ use crate::pipelines::codemachine::step_prompt;
 use crate::pipelines::model::{Id, NewEvent, ProtocolRun, StepRun};
 use crate::pipelines::outcomes::apply_plan;
 use crate::pipelines::policies::{exec_outcome, qa_outcome};
+use crate::pipelines::runs::QueueJob;
 use crate::pipelines::{ProtocolAction, RecordError, RecordStore};
 use baton_protocol::job_status;
 use serde_json::{json, Value};
@@ -66,7 +67,7 @@ pub(super) fn record_err(e: RecordError) -> EngineError {
 }
 
 impl Engine {
-    fn records(&self) -> Result<Arc<dyn RecordStore>, EngineError> {
+    pub(super) fn records(&self) -> Result<Arc<dyn RecordStore>, EngineError> {
         self.store
             .pipeline_records()
             .ok_or_else(|| EngineError::Internal("this store keeps no pipeline records".into()))
@@ -109,11 +110,23 @@ impl Engine {
             "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),
         }});
         let new = NewJob {
-            initial_data: params,
+            initial_data: params.clone(),
             metadata: meta,
             ..NewJob::default()
         };
-        self.create_job(PIPELINE_CLIENT, &bp, new).await
+        let job_id = self.create_job(PIPELINE_CLIENT, &bp, new).await?;
+        self.index_pipeline_job(QueueJob {
+            job_id: job_id.clone(),
+            job_type: kind.blueprint().into(),
+            payload: params,
+            project_id: Some(project.id),
+            protocol_run_id: Some(run.id),
+            step_run_id: step.map(|s| s.id),
+            created_at: crate::clock::now_ms(),
+            started_at: None,
+        })
+        .await;
+        Ok(job_id)
     }
 
     /// `p|<job>|1`: the pipeline job ended; its outcome goes to the records.
@@ -125,6 +138,7 @@ impl Engine {
             return Ok(());
         }
         let doc = parse_doc(&job)?;
+        self.record_lost_attempts(&job, &doc).await;
         let meta = &doc.metadata["pipeline"];
         let Some(kind) = meta["kind"].as_str().and_then(PipelineJob::from_blueprint) else {
             return Ok(());

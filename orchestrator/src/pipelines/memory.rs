@@ -4,7 +4,8 @@
 //! - `projects`, `secrets`, `runs`, `steps`, `events`: id → record;
 //! - `step_index`: (run id, step index) → step id, which makes the index unique per run
 //!   and lists a run's steps in index order;
-//! - `clarifications`: (scope, key) → record, listed in key order per scope.
+//! - `clarifications`: (scope, key) → record, listed in key order per scope;
+//! - runs, their artifacts and the queue index: in [`runs`], under a mutex of their own.
 
 use super::model::*;
 use super::status::CANCELLABLE_STEP;
@@ -16,6 +17,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod runs;
 mod step_state;
 
 #[derive(Default)]
@@ -71,6 +73,8 @@ fn cas<S: StatusName + PartialEq>(status: &mut S, allowed_from: &[S], to: S) -> 
 #[derive(Default)]
 pub struct MemoryRecords {
     inner: Mutex<Inner>,
+    /// Runs, artifacts and the queue index ([`runs`]).
+    exec: Mutex<runs::Executions>,
 }
 
 impl MemoryRecords {

@@ -14,6 +14,9 @@
 //! - [`ci_qa`]: auto-QA on CI success;
 //! - [`codemachine`]: a CodeMachine import recorded on its run;
 //! - [`step_state`]: the store's updates of step fields and atomic multi-step changes.
+//! - [`runs`]: runs (one per job attempt) with logs and artifacts, and the queue index
+//!   ([`runs::RunStore`], a supertrait of [`RecordStore`]); [`run_report`]: what a
+//!   worker sends for a run, and its size caps.
 
 pub mod ci_qa;
 pub mod codemachine;
@@ -23,12 +26,15 @@ pub mod model;
 pub mod outcomes;
 pub mod policies;
 pub mod redis;
+pub mod run_report;
+pub mod runs;
 pub mod status;
 pub mod step_state;
 pub mod store;
 pub mod webhooks;
 
 pub use model::*;
+pub use runs::RunStore;
 pub use status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
 pub use step_state::{StepChange, StepState, StepUpdate};
 pub use store::{CancelOutcome, RecordError, RecordResult, RecordStore, Transition};

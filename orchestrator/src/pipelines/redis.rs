@@ -15,6 +15,7 @@
 //! | `pl:event:<id>` | string | the event (JSON, never changes) |
 //! | `pl:events`, `pl:events:run:<id>`, `pl:events:project:<id>` | zset | event ids, score = id |
 //! | `pl:clar:<scope>:<key>` / `pl:clars:<scope>` | hash / zset | a clarification / the scope's keys (lex order) |
+//! | `pl:xrun:*`, `pl:art:*`, `pl:qjob:*`, ... | | runs, artifacts, the queue index: see [`runs`] |
 //!
 //! Records are hashes with one field per top-level JSON field, each value JSON-encoded
 //! (nulls omitted): a status compare-and-set or a partial update changes fields in place
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 mod events;
 mod records;
+mod runs;
 mod step_state;
 use records::*;
 

@@ -73,7 +73,9 @@ pub fn clamp_limit(limit: usize) -> usize {
 }
 
 #[async_trait]
-pub trait RecordStore: super::step_state::StepState + Send + Sync + 'static {
+pub trait RecordStore:
+    super::step_state::StepState + super::runs::RunStore + Send + Sync + 'static
+{
     /// `"memory"` or `"redis"`.
     fn kind(&self) -> &'static str;
 

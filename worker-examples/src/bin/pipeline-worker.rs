@@ -17,6 +17,11 @@
 //! | `GITHUB_TOKEN`, `GITHUB_API_URL` | PRs through the REST API when `gh`/`glab` are missing | unset, `https://api.github.com` |
 //!
 //! The `offline` engine is always available, and says so in everything it writes.
+//!
+//! Each skill sends its run report with its result, also on failure (`error.details.run`):
+//! its log (progress lines and the engine's output, the last 256 KiB) and the files it
+//! wrote (plan files, step output, `quality-report.md`; 1 MiB each, 2 MiB in all), so the
+//! orchestrator's `/codex/runs` API serves them (`baton_worker_examples::pipeline::report`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,8 +82,9 @@ fn deps() -> Result<Deps, String> {
     })
 }
 
+/// The error with the skill's run report as `details.run`.
 fn task_error(e: SkillError) -> TaskError {
-    TaskError::new(e.code, e.message)
+    TaskError::from(e)
 }
 
 #[tokio::main]

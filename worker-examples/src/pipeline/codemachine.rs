@@ -15,10 +15,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 fn invalid(message: String) -> SkillError {
-    SkillError {
-        code: "INVALID_INPUT_ERROR",
-        message,
-    }
+    SkillError::new("INVALID_INPUT_ERROR", message)
 }
 
 /// The workspace a task names.
@@ -39,10 +36,7 @@ pub async fn codemachine_import(_deps: &Deps, params: &Value) -> Result<Value, S
     let path = workspace(params)?;
     let import = tokio::task::spawn_blocking(move || import_workspace(&path))
         .await
-        .map_err(|e| SkillError {
-            code: "TRANSIENT_ERROR",
-            message: format!("import task: {e}"),
-        })?
+        .map_err(|e| SkillError::new("TRANSIENT_ERROR", format!("import task: {e}")))?
         .map_err(|e| invalid(format!("cannot import the workspace: {e}")))?;
     tracing::info!(steps = import.steps.len(), "CodeMachine workspace read");
     Ok(json!({

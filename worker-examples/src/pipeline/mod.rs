@@ -16,7 +16,8 @@
 //! - [`pr`]: opening the PR: `gh` / `glab` when installed, else the GitHub REST API.
 //! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
-//! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these.
+//! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these;
+//!   [`report`]: the run report (log, artifacts, engine facts) each sends with its outcome.
 //!
 //! The binary that registers the skills, and the orchestrator side that enqueues the jobs
 //! and applies their outcomes, are not written yet.
@@ -31,4 +32,5 @@ pub mod openai;
 pub mod pr;
 pub mod prompts;
 pub mod qa;
+pub mod report;
 pub mod skills;

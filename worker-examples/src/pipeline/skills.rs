@@ -8,6 +8,9 @@
 //! `protocol_name` (the branch), `base_branch`, and `engine_id?` / `model?` /
 //! `default_models?` for model resolution. Plans live in the worktree under
 //! `.protocols/<protocol_name>/` (`plan.md`, `context.md`, `log.md`, `NN-*.md`).
+//!
+//! Every skill also reports its run ([`RunLog`]): its progress lines and the engine's
+//! output as the log, the files it wrote as artifacts, also when it fails.
 
 use super::budget::{Budget, BudgetCheck};
 use super::engine::{resolve_model, EngineOutput, EngineRequest, Engines, Phase};
@@ -15,6 +18,7 @@ use super::git::{self, Identity};
 use super::pr::{open_pr, PrConfig, PrRequest};
 use super::prompts::{self, Prompt};
 use super::qa::verdict;
+use super::report::RunLog;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,25 +36,28 @@ pub struct Deps {
     pub pr: PrConfig,
 }
 
-/// A skill's failure: its code (as RXON error codes) and message.
+/// A skill's failure: its code (as RXON error codes), message and run report (sent as
+/// `error.details.run`, see [`RunLog::finish`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillError {
     pub code: &'static str,
     pub message: String,
+    pub run: Option<Value>,
 }
 
 impl SkillError {
-    fn invalid(message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         SkillError {
-            code: "INVALID_INPUT_ERROR",
+            code,
             message: message.into(),
+            run: None,
         }
     }
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new("INVALID_INPUT_ERROR", message)
+    }
     fn transient(message: impl Into<String>) -> Self {
-        SkillError {
-            code: "TRANSIENT_ERROR",
-            message: message.into(),
-        }
+        Self::new("TRANSIENT_ERROR", message)
     }
 }
 
@@ -97,7 +104,7 @@ fn git_err(e: git::GitError) -> SkillError {
     SkillError::transient(e.to_string())
 }
 
-async fn worktree(deps: &Deps, t: &Target) -> Result<PathBuf, SkillError> {
+async fn worktree(deps: &Deps, t: &Target, log: &mut RunLog) -> Result<PathBuf, SkillError> {
     let repo = git::ensure_repo(
         &t.git_url,
         t.local_path.as_deref(),
@@ -106,9 +113,15 @@ async fn worktree(deps: &Deps, t: &Target) -> Result<PathBuf, SkillError> {
     )
     .await
     .map_err(git_err)?;
-    git::worktree(&repo, &t.protocol_name, &t.base_branch)
+    let wt = git::worktree(&repo, &t.protocol_name, &t.base_branch)
         .await
-        .map_err(git_err)
+        .map_err(git_err)?;
+    log.line(format!(
+        "worktree of {} at {}",
+        t.protocol_name,
+        wt.display()
+    ));
+    Ok(wt)
 }
 
 fn protocol_dir(wt: &Path, t: &Target) -> PathBuf {
@@ -123,14 +136,15 @@ async fn ask(
     prompt: Prompt,
     values: &BTreeMap<&str, String>,
     workdir: &Path,
+    log: &mut RunLog,
 ) -> Result<(EngineOutput, Value), SkillError> {
     let text = prompt.render(values).map_err(SkillError::invalid)?;
     let warning = match deps.budget.check(&text, t.tokens_spent) {
         BudgetCheck::Refuse { message, .. } => {
-            return Err(SkillError {
-                code: "PERMANENT_ERROR",
-                message: format!("token budget: {message}"),
-            })
+            return Err(SkillError::new(
+                "PERMANENT_ERROR",
+                format!("token budget: {message}"),
+            ))
         }
         BudgetCheck::Warn { message, .. } => Some(message),
         BudgetCheck::Ok { .. } => None,
@@ -145,6 +159,17 @@ async fn ask(
         phase,
         &deps.default_model,
     );
+    let estimated = super::budget::estimate_tokens(&text);
+    log.line(format!(
+        "engine {} model {model} prompt {}@{} (~{estimated} tokens){}",
+        engine.id(),
+        prompt.name,
+        prompt.version(),
+        warning
+            .as_deref()
+            .map(|w| format!("; budget warning: {w}"))
+            .unwrap_or_default()
+    ));
     let req = EngineRequest {
         phase,
         prompt: text,
@@ -156,11 +181,14 @@ async fn ask(
         .run(&req)
         .await
         .map_err(|e| SkillError::transient(e.to_string()))?;
+    log.engine(&out);
     let record = json!({
         "engine_id": engine.id(), "model": model, "phase": phase.as_str(),
         "prompt": prompt.name, "prompt_version": prompt.version(),
         "tokens_used": out.tokens_used, "budget_warning": warning,
+        "tokens_estimated": estimated + super::budget::estimate_tokens(&out.stdout),
     });
+    log.meta(&record);
     Ok((out, record))
 }
 
@@ -182,52 +210,64 @@ fn json_in(answer: &str) -> Option<Value> {
 
 /// Plans the protocol: writes `.protocols/<name>/` in its worktree, commits and pushes.
 pub async fn plan_protocol(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = plan(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn plan(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let mut values = BTreeMap::new();
     values.insert("branch", t.protocol_name.clone());
     values.insert("protocol_name", t.protocol_name.clone());
     values.insert("description", t.description.clone().unwrap_or_default());
-    let (out, run) = ask(deps, &t, Phase::Plan, prompts::PLAN, &values, &wt).await?;
+    let (out, run) = ask(deps, &t, Phase::Plan, prompts::PLAN, &values, &wt, log).await?;
     if !out.success {
         return Err(SkillError::transient(format!(
             "planning engine failed: {}",
             out.stderr.trim()
         )));
     }
-    let plan = json_in(&out.stdout).ok_or_else(|| SkillError {
-        code: "CONTRACT_VIOLATION_ERROR",
-        message: "the planning engine did not answer the plan JSON".into(),
+    let plan = json_in(&out.stdout).ok_or_else(|| {
+        SkillError::new(
+            "CONTRACT_VIOLATION_ERROR",
+            "the planning engine did not answer the plan JSON",
+        )
     })?;
     let dir = protocol_dir(&wt, &t);
     std::fs::create_dir_all(&dir).map_err(|e| SkillError::transient(e.to_string()))?;
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text).map_err(|e| SkillError::transient(e.to_string()))
+    let mut write = |name: &str, kind: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| SkillError::transient(e.to_string()))?;
+        log.artifact(name, kind, &path, &wt, text);
+        Ok::<_, SkillError>(())
     };
     for (key, file) in [
         ("plan_md", "plan.md"),
         ("context_md", "context.md"),
         ("log_md", "log.md"),
     ] {
-        write(file, plan[key].as_str().unwrap_or(""))?;
+        write(file, "plan", plan[key].as_str().unwrap_or(""))?;
     }
     let mut step_files = Vec::new();
     for f in plan["step_files"].as_array().into_iter().flatten() {
         let name = f["filename"].as_str().unwrap_or("");
         // Plans name their files; nothing may escape the protocol folder.
         if name.is_empty() || name.contains('/') || name.contains("..") {
-            return Err(SkillError {
-                code: "CONTRACT_VIOLATION_ERROR",
-                message: format!("bad step file name `{name}`"),
-            });
+            return Err(SkillError::new(
+                "CONTRACT_VIOLATION_ERROR",
+                format!("bad step file name `{name}`"),
+            ));
         }
-        write(name, f["content"].as_str().unwrap_or(""))?;
+        write(name, "step", f["content"].as_str().unwrap_or(""))?;
         step_files.push(json!({"filename": name, "content": f["content"]}));
     }
     let commit = git::commit_all(&wt, &format!("{}: plan", t.protocol_name), &deps.identity)
         .await
         .map_err(git_err)?;
     git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+    log.line(format!("plan committed ({commit:?}) and pushed"));
     Ok(json!({
         "plan_md": plan["plan_md"], "step_files": step_files, "commit": commit,
         "worktree_path": wt.display().to_string(),
@@ -258,15 +298,34 @@ fn step_text(dir: &Path, t: &Target) -> Result<(String, String, String), SkillEr
 
 /// Executes one step in the worktree, commits and pushes what it changed.
 pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = execute(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn execute(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let (step_name, plan, step) = step_text(&protocol_dir(&wt, &t), &t)?;
     let values = BTreeMap::from([
         ("plan", plan),
         ("step_name", step_name.clone()),
         ("step", step),
     ]);
-    let (out, run) = ask(deps, &t, Phase::Execute, prompts::EXECUTE, &values, &wt).await?;
+    let (out, run) = ask(
+        deps,
+        &t,
+        Phase::Execute,
+        prompts::EXECUTE,
+        &values,
+        &wt,
+        log,
+    )
+    .await?;
+    // The step's output as a file beside it, like upstream's per-step outputs.
+    let output_name = format!("{}.output.md", step_name.trim_end_matches(".md"));
+    let output_path = protocol_dir(&wt, &t).join(&output_name);
+    log.artifact(&output_name, "output", &output_path, &wt, &out.stdout);
     let commit = if out.success {
         let c = git::commit_all(
             &wt,
@@ -276,6 +335,7 @@ pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillErr
         .await
         .map_err(git_err)?;
         git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+        log.line(format!("step committed ({c:?}) and pushed"));
         c
     } else {
         None
@@ -290,8 +350,14 @@ pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillErr
 
 /// Reviews a step; the verdict is read from the report's last `VERDICT` line.
 pub async fn run_quality(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = review(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn review(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     let (step_name, plan, step) = step_text(&protocol_dir(&wt, &t), &t)?;
     let status = git::git(&wt, &["status", "--short"])
         .await
@@ -306,21 +372,32 @@ pub async fn run_quality(deps: &Deps, params: &Value) -> Result<Value, SkillErro
         ("git_status", status),
         ("last_commit", last),
     ]);
-    let (out, run) = ask(deps, &t, Phase::Qa, prompts::QA, &values, &wt).await?;
+    let (out, run) = ask(deps, &t, Phase::Qa, prompts::QA, &values, &wt, log).await?;
     let report = if out.success {
         out.stdout.clone()
     } else {
         String::new()
     };
-    let _ = std::fs::write(protocol_dir(&wt, &t).join("quality-report.md"), &report);
-    Ok(json!({"verdict": verdict(&report).as_str(), "report": tail(&report, 20_000), "run": run}))
+    let report_path = protocol_dir(&wt, &t).join("quality-report.md");
+    let _ = std::fs::write(&report_path, &report);
+    log.artifact("quality-report.md", "qa_report", &report_path, &wt, &report);
+    let verdict = verdict(&report).as_str();
+    log.line(format!("verdict: {verdict}"));
+    Ok(json!({"verdict": verdict, "report": tail(&report, 20_000), "run": run}))
 }
 
 /// Pushes the branch and opens its PR.
 pub async fn open_pull_request(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
+    let mut log = RunLog::new();
+    let outcome = pull_request(deps, params, &mut log).await;
+    log.finish(outcome)
+}
+
+async fn pull_request(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, SkillError> {
     let t = target(params)?;
-    let wt = worktree(deps, &t).await?;
+    let wt = worktree(deps, &t, log).await?;
     git::push(&wt, &t.protocol_name).await.map_err(git_err)?;
+    log.line(format!("pushed {}", t.protocol_name));
     let remote = git::git(&wt, &["remote", "get-url", "origin"])
         .await
         .map_err(git_err)?;
@@ -340,7 +417,8 @@ pub async fn open_pull_request(deps: &Deps, params: &Value) -> Result<Value, Ski
     let url = open_pr(&deps.pr, &req)
         .await
         .map_err(|e| SkillError::transient(e.to_string()))?;
-    Ok(json!({"pr_url": url}))
+    log.line(format!("PR: {url}"));
+    Ok(json!({"pr_url": url, "run": {"phase": "open_pr"}}))
 }
 
 /// The last `max` characters of `s` (logs are long; their end says what happened).
@@ -350,178 +428,4 @@ fn tail(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pipeline::budget::BudgetMode;
-    use crate::pipeline::codex::CodexEngine;
-    use crate::pipeline::offline::{OfflineEngine, BANNER};
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::Arc;
-
-    struct World {
-        root: PathBuf,
-        origin: PathBuf,
-        deps: Deps,
-    }
-
-    /// A bare origin with one commit, a fake `codex` (QA prompts pass, others write a
-    /// file) and a fake `gh`.
-    async fn world(name: &str) -> World {
-        let root = std::env::temp_dir().join(format!("baton-skills-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let seed = root.join("seed");
-        std::fs::create_dir_all(&seed).unwrap();
-        let origin = root.join("origin.git");
-        git::git(
-            &root,
-            &[
-                "init",
-                "--quiet",
-                "--bare",
-                "-b",
-                "main",
-                origin.to_str().unwrap(),
-            ],
-        )
-        .await
-        .unwrap();
-        git::git(&seed, &["init", "--quiet", "-b", "main"])
-            .await
-            .unwrap();
-        std::fs::write(seed.join("README.md"), "app\n").unwrap();
-        git::commit_all(&seed, "first", &Identity::default())
-            .await
-            .unwrap();
-        git::git(
-            &seed,
-            &["push", "--quiet", origin.to_str().unwrap(), "main"],
-        )
-        .await
-        .unwrap();
-        let script = |file: &str, body: &str| {
-            let path = root.join(file);
-            std::fs::write(&path, body).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-            path
-        };
-        let codex = script("codex", "#!/bin/sh\ninput=$(cat)\ncase \"$input\" in *'Review it'*) echo 'looks right'; echo 'VERDICT: PASS';; *) echo done > work.txt; echo 'did the step';; esac\n");
-        let gh = script(
-            "gh",
-            "#!/bin/sh\necho https://github.test/acme/app/pull/3\n",
-        );
-        let deps = Deps {
-            engines: Engines::new()
-                .with(Arc::new(OfflineEngine))
-                .with(Arc::new(CodexEngine {
-                    binary: codex,
-                    ..CodexEngine::default()
-                })),
-            projects_root: root.join("projects"),
-            default_model: "m".into(),
-            timeout: Duration::from_secs(20),
-            budget: Budget {
-                mode: BudgetMode::Warn,
-                per_step: Some(1_000_000),
-                per_protocol: None,
-            },
-            identity: Identity::default(),
-            pr: PrConfig {
-                gh: Some(gh),
-                ..PrConfig::default()
-            },
-        };
-        World { root, origin, deps }
-    }
-
-    fn params(w: &World, engine: &str, step: Option<&str>) -> Value {
-        json!({
-            "project_id": 1, "git_url": w.origin.to_str().unwrap(), "protocol_name": "0001-demo",
-            "base_branch": "main", "engine_id": engine, "step_name": step, "description": "demo",
-        })
-    }
-
-    #[tokio::test]
-    async fn offline_plan_is_written_committed_pushed_and_its_qa_fails() {
-        let w = world("offline").await;
-        let out = plan_protocol(&w.deps, &params(&w, "offline", None))
-            .await
-            .unwrap();
-        assert_eq!(out["step_files"][0]["filename"], "01-placeholder.md");
-        assert_eq!(out["run"]["engine_id"], "offline");
-        assert_eq!(
-            out["run"]["prompt_version"].as_str().map(str::len),
-            Some(12)
-        );
-        let dir = PathBuf::from(out["protocol_root"].as_str().unwrap());
-        let step = std::fs::read_to_string(dir.join("01-placeholder.md")).unwrap();
-        assert!(step.starts_with(BANNER), "labelled: {step}");
-        let pushed = git::git(&w.origin, &["log", "--format=%s", "0001-demo"])
-            .await
-            .unwrap();
-        assert!(pushed.starts_with("0001-demo: plan"), "{pushed}");
-        let qa = run_quality(&w.deps, &params(&w, "offline", Some("01-placeholder.md")))
-            .await
-            .unwrap();
-        assert_eq!(qa["verdict"], "FAIL", "an offline review approves nothing");
-        let _ = std::fs::remove_dir_all(&w.root);
-    }
-
-    #[tokio::test]
-    async fn codex_executes_a_step_and_its_qa_passes_then_a_pr_opens() {
-        let w = world("codex").await;
-        plan_protocol(&w.deps, &params(&w, "offline", None))
-            .await
-            .unwrap();
-        let exec = execute_step(&w.deps, &params(&w, "codex", Some("01-placeholder.md")))
-            .await
-            .unwrap();
-        assert_eq!(exec["success"], true, "{exec}");
-        assert!(exec["output"].as_str().unwrap().contains("did the step"));
-        let sha = exec["commit"].as_str().expect("a commit").to_string();
-        let on_origin = git::git(&w.origin, &["rev-parse", "0001-demo"])
-            .await
-            .unwrap();
-        assert_eq!(on_origin.trim(), sha);
-        let qa = run_quality(&w.deps, &params(&w, "codex", Some("01-placeholder.md")))
-            .await
-            .unwrap();
-        assert_eq!(qa["verdict"], "PASS", "{qa}");
-        let pr = open_pull_request(&w.deps, &params(&w, "codex", None))
-            .await
-            .unwrap();
-        assert_eq!(pr["pr_url"], "https://github.test/acme/app/pull/3");
-        let missing = execute_step(&w.deps, &params(&w, "codex", Some("09-nope.md")))
-            .await
-            .unwrap_err();
-        assert_eq!(missing.code, "INVALID_INPUT_ERROR");
-        let _ = std::fs::remove_dir_all(&w.root);
-    }
-
-    #[tokio::test]
-    async fn a_strict_budget_refuses_before_any_engine_runs() {
-        let mut w = world("budget").await;
-        w.deps.budget = Budget {
-            mode: BudgetMode::Strict,
-            per_step: Some(10),
-            per_protocol: None,
-        };
-        let err = plan_protocol(&w.deps, &params(&w, "codex", None))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, "PERMANENT_ERROR");
-        assert!(err.message.contains("step budget 10"), "{}", err.message);
-        let err = plan_protocol(&w.deps, &json!({"project_id": "x"}))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code, "INVALID_INPUT_ERROR");
-        let _ = std::fs::remove_dir_all(&w.root);
-    }
-
-    #[test]
-    fn plan_json_is_found_in_fences() {
-        assert_eq!(json_in("```json\n{\"a\": 1}\n```"), Some(json!({"a": 1})));
-        assert_eq!(json_in(" {\"a\": 2} "), Some(json!({"a": 2})));
-        assert_eq!(json_in("no json here"), None);
-        assert_eq!(tail("abcdef", 3), "def");
-    }
-}
+mod tests;

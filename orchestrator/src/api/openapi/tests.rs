@@ -90,9 +90,16 @@ fn operations_declare_their_token_and_error_answers() {
             (Some("client_token"), Some("401"))
         } else if path.starts_with("/_worker/") {
             (Some("worker_token"), Some("403"))
-        } else if ["/projects", "/protocols/", "/steps/", "/events"]
-            .iter()
-            .any(|p| path.starts_with(p))
+        } else if [
+            "/projects",
+            "/protocols/",
+            "/steps/",
+            "/events",
+            "/codex/",
+            "/queues",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
         {
             (Some("api_token"), Some("401"))
         } else {

@@ -1,6 +1,6 @@
 //! The coding-pipelines API of seed 001 on the records layer ([`crate::pipelines`]):
-//! `/projects`, `/protocols/{id}`, `/steps/{id}`, `/events`, `/health` (no `/api/v1`
-//! prefix, as the seed has them).
+//! `/projects`, `/protocols/{id}`, `/steps/{id}`, `/events`, `/health`, `/codex/runs`,
+//! `/queues`, `/metrics` (no `/api/v1` prefix, as the seed has them).
 //!
 //! The data: projects own protocol runs, runs own steps (unique by `step_index`) and
 //! events (append-only, newest first when listed); clarifications hang off a project or a
@@ -21,14 +21,19 @@
 //! that would carry the work out (plan, execute, QA) is not part of this slice.
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
-//! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`];
-//! [`schemas`] spells the bodies out for OpenAPI.
+//! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
+//! [`runs`] (runs, logs, artifacts), [`queues`], [`metrics`] (`/metrics`); [`schemas`] and
+//! [`run_schemas`] spell the bodies out for OpenAPI.
 
 pub mod actions;
 pub mod codemachine;
 pub mod events;
+pub mod metrics;
 pub mod projects;
 pub mod protocols;
+pub mod queues;
+pub mod run_schemas;
+pub mod runs;
 pub mod schemas;
 pub mod steps;
 pub mod views;
@@ -61,8 +66,20 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(webhooks::routes(app.clone()))
         .unify()
-        .or(codemachine::routes(app))
+        .or(codemachine::routes(app.clone()))
         .unify()
+        .or(runs::routes(app.clone()))
+        .unify()
+        .or(queues::routes(app.clone()))
+        .unify()
+        .or(metrics::routes(app))
+        .unify()
+}
+
+/// Whether a request (by route template) is one of the pipelines API's, whose requests
+/// `requests_total` / `requests_duration_seconds` count.
+pub fn counts_requests(route: &str) -> bool {
+    !(route.starts_with("/_") || route.starts_with("/api/") || route == "other")
 }
 
 /// What every handler gets: the app and the request's credentials and id.
@@ -186,7 +203,7 @@ impl Ctx {
         Ok(())
     }
 
-    fn stamp(&self, mut resp: Response) -> Response {
+    pub(super) fn stamp(&self, mut resp: Response) -> Response {
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
             resp.headers_mut().insert(REQUEST_ID, v);
         }

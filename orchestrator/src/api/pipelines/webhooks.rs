@@ -35,15 +35,26 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(body(limit));
     let github = warp::path!("webhooks" / "github").and(common.clone()).then(
         |c: Ctx, q: Query, h: warp::http::HeaderMap, b: Result<Bytes, ApiError>| async move {
-            serve_public(&c, github(&c, q, h, b)).await
+            counted(&c, "github", serve_public(&c, github(&c, q, h, b)).await)
         },
     );
     let gitlab = warp::path!("webhooks" / "gitlab").and(common).then(
         |c: Ctx, q: Query, h: warp::http::HeaderMap, b: Result<Bytes, ApiError>| async move {
-            serve_public(&c, gitlab(&c, q, h, b)).await
+            counted(&c, "gitlab", serve_public(&c, gitlab(&c, q, h, b)).await)
         },
     );
     github.or(gitlab).unify()
+}
+
+/// Counts the answer in `webhooks_total{provider,status}` (the HTTP status answered).
+fn counted(c: &Ctx, provider: &str, resp: Response) -> Response {
+    c.app
+        .metrics
+        .pipelines
+        .webhooks
+        .with_label_values(&[provider, resp.status().as_str()])
+        .inc();
+    resp
 }
 
 fn header<'h>(h: &'h warp::http::HeaderMap, name: &str) -> Option<&'h str> {

@@ -15,8 +15,10 @@ pub type Store = Arc<dyn RecordStore>;
 pub type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 mod events;
+mod runs;
 mod step_state;
 pub use events::*;
+pub use runs::*;
 pub use step_state::*;
 
 macro_rules! cases {
@@ -39,6 +41,8 @@ cases!(
     missing_records_are_not_found,
     step_fields_update_and_retries_add,
     step_changes_are_guarded_and_atomic,
+    runs_upsert_with_logs_and_artifacts,
+    queue_index_newest_first,
 );
 
 fn secrets(token: &str) -> ProjectSecrets {
