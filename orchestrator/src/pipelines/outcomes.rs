@@ -74,12 +74,14 @@ pub async fn apply_plan(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let mut steps: Vec<(u32, String)> = Vec::new();
+    let mut steps: Vec<(u32, String, &Value)> = Vec::new();
     let mut invalid = Vec::new();
     for f in &files {
         let name = f["filename"].as_str().unwrap_or("");
         match step_index(name) {
-            Some(i) if !steps.iter().any(|(j, _)| *j == i) => steps.push((i, name.to_string())),
+            Some(i) if !steps.iter().any(|(j, _, _)| *j == i) => {
+                steps.push((i, name.to_string(), f))
+            }
             _ => invalid.push(name.to_string()),
         }
     }
@@ -99,17 +101,26 @@ pub async fn apply_plan(
         }
         return Ok(Applied::Unchanged);
     }
-    steps.sort();
+    steps.sort_by_key(|(i, _, _)| *i);
     let mut created = 0;
-    for (index, name) in &steps {
+    for (index, name, file) in &steps {
+        // A plan may say which engine and model run a step, and attach loop/trigger
+        // policies to it (same shape as a CodeMachine module's); anything else is ignored.
+        let text = |key: &str| {
+            file[key]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
+        let policy = Some(&file["policy"]).filter(|p| p.is_object() || p.is_array());
         let new = NewStepRun {
             protocol_run_id: run,
             step_index: *index,
             step_name: name.clone(),
             step_type: StepType::Work,
-            model: None,
-            engine_id: None,
-            policy: None,
+            model: text("model"),
+            engine_id: text("engine_id"),
+            policy: policy.cloned(),
         };
         match store.create_step_run(new).await {
             Ok(_) => created += 1,
@@ -120,7 +131,7 @@ pub async fn apply_plan(
     }
     let t = store.protocol_action(run, ProtocolAction::Planned).await?;
     if t.applied() {
-        let names: Vec<&str> = steps.iter().map(|(_, n)| n.as_str()).collect();
+        let names: Vec<&str> = steps.iter().map(|(_, n, _)| n.as_str()).collect();
         event(
             store,
             run,
@@ -355,8 +366,9 @@ mod tests {
 
     fn plan() -> Value {
         json!({"plan_md": "# plan", "step_files": [
-            {"filename": "02-test.md", "content": "b"},
-            {"filename": "01-build.md", "content": "a"},
+            {"filename": "02-test.md", "content": "b", "engine_id": "codex", "model": "m-2",
+             "policy": [{"module_id": "fix", "behavior": {"type": "loop", "stepBack": 1}}]},
+            {"filename": "01-build.md", "content": "a", "engine_id": 7, "policy": "nope"},
         ]})
     }
 
@@ -376,6 +388,15 @@ mod tests {
         let steps = store.list_step_runs(run).await.unwrap();
         let names: Vec<&str> = steps.iter().map(|s| s.step_name.as_str()).collect();
         assert_eq!(names, ["01-build.md", "02-test.md"]);
+        // The plan's engine, model and policies per step; values of the wrong type are
+        // left out, not stored.
+        assert_eq!(steps[1].engine_id.as_deref(), Some("codex"));
+        assert_eq!(steps[1].model.as_deref(), Some("m-2"));
+        assert_eq!(steps[1].policy.as_ref().unwrap()[0]["module_id"], "fix");
+        assert_eq!(
+            (steps[0].engine_id.clone(), steps[0].policy.clone()),
+            (None, None)
+        );
         assert_eq!(
             store.get_protocol_run(run).await.unwrap().status,
             ProtocolStatus::Planned

@@ -261,7 +261,15 @@ async fn plan(deps: &Deps, params: &Value, log: &mut RunLog) -> Result<Value, Sk
             ));
         }
         write(name, "step", f["content"].as_str().unwrap_or(""))?;
-        step_files.push(json!({"filename": name, "content": f["content"]}));
+        // The step's engine, model and policies, when the plan names them, go to the
+        // orchestrator with the file (it creates the step records).
+        let mut entry = json!({"filename": name, "content": f["content"]});
+        for key in ["engine_id", "model", "policy"] {
+            if !f[key].is_null() {
+                entry[key] = f[key].clone();
+            }
+        }
+        step_files.push(entry);
     }
     let commit = git::commit_all(&wt, &format!("{}: plan", t.protocol_name), &deps.identity)
         .await
