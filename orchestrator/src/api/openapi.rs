@@ -13,7 +13,9 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
-use super::pipelines::{actions, events, projects, protocols, steps, webhooks};
+use super::pipelines::{
+    actions, branches, events, onboarding, projects, protocols, steps, webhooks,
+};
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
 };
@@ -82,6 +84,10 @@ use utoipa::{Modify, OpenApi};
         events::health,
         webhooks::github,
         webhooks::gitlab,
+        onboarding::summary,
+        onboarding::start,
+        branches::list_branches,
+        branches::delete_branch,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),

@@ -25,6 +25,8 @@ pub enum PipelineJob {
     Execute,
     Qa,
     OpenPr,
+    /// `project_setup`: onboarding, on the project's setup run (`pipelines::onboarding`).
+    Setup,
 }
 
 impl PipelineJob {
@@ -35,13 +37,20 @@ impl PipelineJob {
             PipelineJob::Execute => "execute_step",
             PipelineJob::Qa => "run_quality",
             PipelineJob::OpenPr => "open_pr",
+            PipelineJob::Setup => "project_setup",
         }
     }
 
     fn from_blueprint(name: &str) -> Option<PipelineJob> {
-        [Self::Plan, Self::Execute, Self::Qa, Self::OpenPr]
-            .into_iter()
-            .find(|k| k.blueprint() == name)
+        [
+            Self::Plan,
+            Self::Execute,
+            Self::Qa,
+            Self::OpenPr,
+            Self::Setup,
+        ]
+        .into_iter()
+        .find(|k| k.blueprint() == name)
     }
 }
 
@@ -86,6 +95,9 @@ impl Engine {
             "step_run_id": step.map(|s| s.id), "step_name": step.map(|s| s.step_name.clone()),
             "engine_id": step.and_then(|s| s.engine_id.clone()),
             "model": step.and_then(|s| s.model.clone()),
+            "project_classification": project.project_classification,
+            "ci_provider": project.ci_provider,
+            "qa_policy": crate::pipelines::policy::PolicyPack::of(&project).qa_policy,
         });
         let meta = json!({"pipeline": {
             "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),
@@ -124,6 +136,12 @@ impl Engine {
             .to_string();
         let r = records.as_ref();
         match (kind, step) {
+            (PipelineJob::Setup, _) => {
+                let r = records.as_ref();
+                crate::pipelines::onboarding::job_ended(r, run, finished, &result, &why, job_id)
+                    .await
+                    .map_err(record_err)?;
+            }
             (PipelineJob::Plan, _) if finished => {
                 apply_plan(r, run, &result).await.map_err(record_err)?;
             }

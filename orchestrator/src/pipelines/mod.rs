@@ -10,12 +10,19 @@
 //!   must pass (run by `tests/tests/pipeline_store.rs`);
 //! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
 //! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records.
+//! - [`onboarding`]: the setup run of a project and a setup outcome applied to it;
+//!   [`setup_inline`] runs a setup in the orchestrator; [`repo`]: git on this host.
+//! - [`policy`]: the policy packs `project_classification` selects.
 
 pub mod conformance;
 pub mod memory;
 pub mod model;
+pub mod onboarding;
 pub mod outcomes;
+pub mod policy;
 pub mod redis;
+pub mod repo;
+pub mod setup_inline;
 pub mod status;
 pub mod store;
 pub mod webhooks;

@@ -1,5 +1,6 @@
 //! `pipeline-worker`: runs the coding-pipeline skills (`plan_protocol`, `execute_step`,
-//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`).
+//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`) and
+//! `project_setup` (onboarding; `baton_worker_examples::pipeline::setup`).
 //!
 //! Configured like every SDK worker (`ORCHESTRATOR_URL`, `WORKER_TOKEN`, `WORKER_ID`,
 //! ...) plus:
@@ -30,6 +31,7 @@ use baton_worker_examples::pipeline::git::Identity;
 use baton_worker_examples::pipeline::offline::OfflineEngine;
 use baton_worker_examples::pipeline::openai::OpenAiEngine;
 use baton_worker_examples::pipeline::pr::PrConfig;
+use baton_worker_examples::pipeline::setup;
 use baton_worker_examples::pipeline::skills::{self, Deps, SkillError};
 use serde_json::Value;
 
@@ -115,6 +117,7 @@ async fn main() -> ExitCode {
     skill!("execute_step", skills::execute_step);
     skill!("run_quality", skills::run_quality);
     skill!("open_pr", skills::open_pull_request);
+    skill!("project_setup", setup::project_setup);
     let worker = match builder.build() {
         Ok(w) => w,
         Err(e) => {

@@ -15,7 +15,8 @@
 //! - [`pr`]: opening the PR: `gh` / `glab` when installed, else the GitHub REST API.
 //! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
-//! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these.
+//! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these;
+//!   [`setup`]: `project_setup` (onboarding: resolve, discovery, assets, git).
 //!
 //! The binary that registers the skills, and the orchestrator side that enqueues the jobs
 //! and applies their outcomes, are not written yet.
@@ -30,4 +31,5 @@ pub mod openai;
 pub mod pr;
 pub mod prompts;
 pub mod qa;
+pub mod setup;
 pub mod skills;

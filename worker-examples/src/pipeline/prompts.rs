@@ -25,6 +25,27 @@ pub const QA: Prompt = Prompt {
     text: include_str!("../../prompts/qa.prompt.md"),
 };
 
+/// The onboarding discovery passes, in order (`discovery-<name>.prompt.md`); each
+/// renders `{{ repo }}` (the checkout's path) and `{{ project }}` (its git URL).
+pub const DISCOVERY: [Prompt; 4] = [
+    Prompt {
+        name: "discovery-inventory",
+        text: include_str!("../../prompts/discovery-inventory.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-architecture",
+        text: include_str!("../../prompts/discovery-architecture.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-api_reference",
+        text: include_str!("../../prompts/discovery-api_reference.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-ci_notes",
+        text: include_str!("../../prompts/discovery-ci_notes.prompt.md"),
+    },
+];
+
 impl Prompt {
     /// `sha256(text)[..12]`, recorded on the run.
     pub fn version(&self) -> String {

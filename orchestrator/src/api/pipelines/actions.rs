@@ -17,6 +17,7 @@
 //! (`engine::pipeline_jobs`). `retry_latest` does not count retries yet (the record store
 //! has no update of `retries`).
 
+use super::gates::{self, Phase};
 use super::protocols::load_run;
 use super::schemas::ActionAnswer;
 use super::{action_answer, conflict, ctx, enqueue, job_answer, serve, Ctx};
@@ -79,6 +80,13 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         other => return Err(ApiError::not_found(format!("no protocol action `{other}`"))),
     };
     let run = load_run(c, id).await?;
+    match action {
+        ProtocolAction::Start => gates::check(c, &run, Phase::Planning).await?,
+        ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {
+            gates::check(c, &run, Phase::Execution).await?
+        }
+        _ => {}
+    }
     match action {
         ProtocolAction::Cancel => cancel(c, &run).await,
         ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {

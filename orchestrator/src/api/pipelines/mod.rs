@@ -22,9 +22,16 @@
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
 //! [`events`] (also `/health`); [`schemas`] spells the bodies out for OpenAPI.
+//! Onboarding ([`onboarding`]: summary and start) and branches ([`branches`]) have their
+//! bodies in [`onboarding_schemas`]; [`gates`] holds planning, execution and QA back
+//! while blocking clarifications are open.
 
 pub mod actions;
+pub mod branches;
 pub mod events;
+pub mod gates;
+pub mod onboarding;
+pub mod onboarding_schemas;
 pub mod projects;
 pub mod protocols;
 pub mod schemas;
@@ -57,7 +64,11 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(events::routes(app.clone()))
         .unify()
-        .or(webhooks::routes(app))
+        .or(webhooks::routes(app.clone()))
+        .unify()
+        .or(onboarding::routes(app.clone()))
+        .unify()
+        .or(branches::routes(app))
         .unify()
 }
 
