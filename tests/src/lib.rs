@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod git_world;
 pub mod orchestrator;
 pub mod pipelines;
 pub mod python;

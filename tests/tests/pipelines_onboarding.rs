@@ -1,186 +1,22 @@
-//! Onboarding, branches, clarification gates and policy packs of the coding pipelines,
-//! end to end on both stores, against a real bare git origin made by the test: the
+//! Onboarding and branches of the coding pipelines, end to end on both stores, against
+//! a real bare git origin made by the test (`baton_tests::git_world`): the
 //! `project_setup` job run by a pipeline worker (a fake `codex` on disk answers the
-//! discovery passes), inline onboarding without any worker, the branch routes (git in
-//! the orchestrator process), blocking clarifications holding planning, execution and QA
-//! back until answered, and `project_classification` packs (a `startup-fast` project's
-//! executed step completes without QA).
+//! discovery passes), inline onboarding without any worker, a setup that cannot be
+//! enqueued, and the branch routes (git in the orchestrator process).
 
 use baton_orchestrator::config::Config;
-use baton_orchestrator::pipelines::{AppliesTo, ClarificationScope, NewClarification};
 use baton_tests::backend::{start, Backend};
-use baton_tests::orchestrator::test_config;
+use baton_tests::git_world::deps;
+use baton_tests::git_world::{kinds, pipeline_worker, stage, wait_for, world};
 use baton_tests::pipelines::Api;
-use baton_tests::workers;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::setup;
-use baton_worker_examples::pipeline::skills::{self, Deps};
 use serde_json::{json, Value};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 baton_tests::on_both_stores!(
     a_setup_job_onboards_the_project_and_its_branches_are_managed,
     inline_onboarding_needs_no_worker_and_reports_failures,
-    blocking_clarifications_gate_planning_execution_and_qa,
-    a_startup_fast_project_skips_qa,
+    a_setup_that_cannot_be_enqueued_leaves_the_project_created,
 );
-
-/// The fake model: notes for discovery prompts, the plan JSON for plan prompts, else a
-/// file written (a step's work).
-const FAKE_CODEX: &str = r##"#!/bin/sh
-input=$(cat)
-case "$input" in
-  *'You are onboarding'*) echo '# Notes'; echo 'A small app.' ;;
-  *'Answer with a JSON object'*)
-    echo '{"plan_md": "# Plan", "context_md": "", "log_md": "", "step_files": [{"filename": "01-greet.md", "content": "Add hello.txt"}]}' ;;
-  *'Review it'*) echo 'VERDICT: PASS' ;;
-  *) echo "step done" >> work.txt; echo 'did it' ;;
-esac
-"##;
-
-struct World {
-    root: PathBuf,
-    origin: PathBuf,
-}
-
-impl World {
-    fn url(&self) -> String {
-        self.origin.to_string_lossy().into_owned()
-    }
-
-    /// Config whose orchestrator clones under this world's root.
-    fn config(&self) -> Config {
-        Config {
-            projects_root: self.root.join("orch-projects"),
-            ..test_config()
-        }
-    }
-
-    async fn origin_branches(&self) -> Vec<String> {
-        let out = git::git(&self.origin, &["branch", "--format=%(refname:short)"])
-            .await
-            .expect("branches of origin");
-        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
-        names.sort();
-        names
-    }
-}
-
-/// A bare origin with `main` (a README) and `feature/x`.
-async fn world(name: &str, backend: Backend) -> World {
-    let root = std::env::temp_dir().join(format!(
-        "baton-onb-{name}-{backend:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let seed = root.join("seed");
-    std::fs::create_dir_all(&seed).expect("dirs");
-    let origin = root.join("origin.git");
-    let o = origin.to_str().expect("utf-8 path");
-    git::git(&root, &["init", "--quiet", "--bare", "-b", "main", o])
-        .await
-        .expect("bare origin");
-    git::git(&seed, &["init", "--quiet", "-b", "main"])
-        .await
-        .expect("seed repo");
-    std::fs::write(seed.join("README.md"), "app\n").expect("write");
-    git::commit_all(&seed, "first", &Identity::default())
-        .await
-        .expect("commit");
-    git::git(&seed, &["push", "--quiet", o, "main", "main:feature/x"])
-        .await
-        .expect("push");
-    World { root, origin }
-}
-
-fn deps(root: &Path) -> Deps {
-    let codex = root.join("codex");
-    std::fs::write(&codex, FAKE_CODEX).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    Deps {
-        engines: Engines::new().with(Arc::new(CodexEngine {
-            binary: codex,
-            ..CodexEngine::default()
-        })),
-        projects_root: root.join("projects"),
-        default_model: "m".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Warn,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    }
-}
-
-fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-onboard"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move {
-                    $f(&deps, &params)
-                        .await
-                        .map_err(|e| TaskError::new(e.code, e.message))
-                }
-            });
-        }};
-    }
-    skill!("project_setup", setup::project_setup);
-    skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
-    workers::spawn(builder)
-}
-
-async fn wait_for(api: &Api, path: &str, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = api.get(path).await;
-        assert_eq!(got.status, 200, "{path}: {}", got.text);
-        if got.body["status"] == want {
-            return got.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} is not {want}: {}",
-            got.text
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn stage<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["stages"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == name))
-        .unwrap_or(&Value::Null)
-}
-
-/// The summary's event types, oldest first.
-fn kinds(summary: &Value) -> Vec<String> {
-    let mut k: Vec<String> = summary["events"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e["event_type"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    k.reverse();
-    k
-}
 
 async fn a_setup_job_onboards_the_project_and_its_branches_are_managed(backend: Backend) {
     let w = world("job", backend).await;
@@ -432,177 +268,37 @@ async fn inline_onboarding_needs_no_worker_and_reports_failures(backend: Backend
     let _ = std::fs::remove_dir_all(&w.root);
 }
 
-async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend) {
-    let w = world("gates", backend).await;
-    let (orch, _, _) = start(backend, w.config(), "pl-onboard-gates").await;
+async fn a_setup_that_cannot_be_enqueued_leaves_the_project_created(backend: Backend) {
+    let w = world("noblue", backend).await;
+    let empty = w.root.join("no-blueprints");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let cfg = Config {
+        blueprints_dir: empty,
+        ..w.config()
+    };
+    let (orch, _, _) = start(backend, cfg, "pl-onboard-noblue").await;
     let api = Api::new(&orch);
-    let unknown = api
-        .post(
-            "/projects",
-            json!({"name": "x", "git_url": w.url(), "project_classification": "huge-corp"}),
-        )
+    let created = api
+        .post("/projects", json!({"name": "app", "git_url": w.url()}))
         .await;
-    assert_eq!(unknown.status, 400);
-    assert!(
-        unknown.text.contains("enterprise-compliance"),
-        "{}",
-        unknown.text
-    );
-    assert_eq!(
-        api.get("/projects").await.body,
-        json!([]),
-        "nothing created"
-    );
-
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "corp", "git_url": w.url(), "project_classification": "enterprise-compliance",
-                   "default_models": {"exec": "mine"}}),
-        )
-        .await;
-    assert_eq!(
-        project["default_models"],
-        json!({"exec": "mine", "qa": "gpt-5"})
-    );
-    let id = project["id"].as_u64().expect("id");
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_u64().expect("id");
+    let summary = api.get(&format!("/projects/{id}/onboarding")).await.body;
+    assert_eq!(summary["status"], "failed", "{summary}");
+    assert_eq!(kinds(&summary), ["setup_failed"]);
+    assert!(stage(&summary, "resolve")["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("project_setup")));
+    // Inline needs no blueprint.
     let answer = api
         .ok(
             &format!("/projects/{id}/onboarding/actions/start"),
             json!({"inline": true}),
         )
         .await;
-    assert!(
-        answer["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("blocked")),
-        "{answer}"
-    );
-    let summary = api.get(&format!("/projects/{id}/onboarding")).await.body;
-    assert_eq!(summary["status"], "blocked");
-    assert_eq!(stage(&summary, "clarifications")["status"], "blocked");
-
-    let run = api.run(id, "0001-corp", "pending").await;
-    let records = orch.store.pipeline_records().expect("records");
-    records
-        .upsert_clarification(
-            ClarificationScope::ProtocolRun(run),
-            NewClarification {
-                key: "scope".into(),
-                question: "Which modules?".into(),
-                applies_to: AppliesTo::Planning,
-                blocking: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("upsert");
-    let start_path = format!("/protocols/{run}/actions/start");
-    let gated = api.post(&start_path, json!({})).await;
-    assert_eq!(gated.status, 409, "{}", gated.text);
-    assert!(gated.text.contains("protocol:scope"), "{}", gated.text);
-    assert_eq!(
-        api.status_of(&format!("/protocols/{run}")).await,
-        "pending",
-        "nothing changed"
-    );
-    api.ok(
-        &format!("/protocols/{run}/clarifications/scope"),
-        json!({"answer": "all"}),
-    )
-    .await;
-    let started = api.ok(&start_path, json!({})).await;
-    assert_eq!(started["job"]["job_type"], "plan_protocol");
-
-    // Execution: the pack's blocking question.
-    let step = api.step(run, 0, "pending").await;
-    let gated = api
-        .post(&format!("/steps/{step}/actions/run"), json!({}))
-        .await;
-    assert_eq!(gated.status, 409, "{}", gated.text);
-    assert!(
-        gated.text.contains("project:compliance_reviewer"),
-        "{}",
-        gated.text
-    );
-    let next = api
-        .post(
-            &format!("/protocols/{run}/actions/run_next_step"),
-            json!({}),
-        )
-        .await;
-    assert_eq!(next.status, 409, "{}", next.text);
-    api.ok(
-        &format!("/projects/{id}/clarifications/compliance_reviewer"),
-        json!({"answer": "ana"}),
-    )
-    .await;
-    let ran = api
-        .ok(&format!("/steps/{step}/actions/run"), json!({}))
-        .await;
-    assert_eq!(ran["job"]["job_type"], "execute_step");
-
-    // QA.
-    records
-        .upsert_clarification(
-            ClarificationScope::ProtocolRun(run),
-            NewClarification {
-                key: "qa_bar".into(),
-                question: "What must pass?".into(),
-                applies_to: AppliesTo::Qa,
-                blocking: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("upsert");
-    let gated = api
-        .post(&format!("/steps/{step}/actions/run_qa"), json!({}))
-        .await;
-    assert_eq!(gated.status, 409, "{}", gated.text);
-    assert!(gated.text.contains("protocol:qa_bar"));
-    api.ok(
-        &format!("/protocols/{run}/clarifications/qa_bar"),
-        json!({"answer": "tests"}),
-    )
-    .await;
-    let qa = api
-        .ok(&format!("/steps/{step}/actions/run_qa"), json!({}))
-        .await;
-    assert_eq!(qa["job"]["job_type"], "run_quality");
-    orch.stop().await;
-    let _ = std::fs::remove_dir_all(&w.root);
-}
-
-async fn a_startup_fast_project_skips_qa(backend: Backend) {
-    let w = world("fast", backend).await;
-    let (orch, _, _) = start(backend, w.config(), "pl-onboard-fast").await;
-    let worker = pipeline_worker(&orch.base_url, Arc::new(deps(&w.root)));
-    let api = Api::new(&orch);
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "fast", "git_url": w.url(), "project_classification": "startup-fast"}),
-        )
-        .await;
-    assert_eq!(
-        project["default_models"],
-        json!({"exec": "gpt-5-codex-mini"})
-    );
-    let id = project["id"].as_u64().expect("id");
-    wait_for(&api, &format!("/projects/{id}/onboarding"), "completed").await;
-    let run = api.run(id, "0001-fast", "pending").await;
-    api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
-        .await;
-    wait_for(&api, &format!("/protocols/{run}"), "planned").await;
-    api.ok(
-        &format!("/protocols/{run}/actions/run_next_step"),
-        json!({}),
-    )
-    .await;
-    // No run_quality skill on the worker, no run_qa call: QA is skipped by the pack.
-    wait_for(&api, &format!("/protocols/{run}"), "completed").await;
-    worker.shutdown().await.expect("clean shutdown");
+    assert!(answer["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("completed")));
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&w.root);
 }

@@ -1,0 +1,193 @@
+//! Clarification gates and policy packs of the coding pipelines, end to end on both
+//! stores (`baton_tests::git_world`): blocking clarifications hold planning, execution
+//! and QA back until answered; `project_classification` selects a pack (unknown: 400),
+//! whose models fill the phases a request left out and whose QA policy matters (a
+//! `startup-fast` project's executed step completes without QA).
+
+use baton_orchestrator::pipelines::{AppliesTo, ClarificationScope, NewClarification};
+use baton_tests::backend::{start, Backend};
+use baton_tests::git_world::deps;
+use baton_tests::git_world::{pipeline_worker, stage, wait_for, world};
+use baton_tests::pipelines::Api;
+use serde_json::json;
+use std::sync::Arc;
+
+baton_tests::on_both_stores!(
+    blocking_clarifications_gate_planning_execution_and_qa,
+    a_startup_fast_project_skips_qa,
+);
+
+async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend) {
+    let w = world("gates", backend).await;
+    let (orch, _, _) = start(backend, w.config(), "pl-onboard-gates").await;
+    let api = Api::new(&orch);
+    let unknown = api
+        .post(
+            "/projects",
+            json!({"name": "x", "git_url": w.url(), "project_classification": "huge-corp"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.text.contains("enterprise-compliance"),
+        "{}",
+        unknown.text
+    );
+    assert_eq!(
+        api.get("/projects").await.body,
+        json!([]),
+        "nothing created"
+    );
+
+    let project = api
+        .ok(
+            "/projects",
+            json!({"name": "corp", "git_url": w.url(), "project_classification": "enterprise-compliance",
+                   "default_models": {"exec": "mine"}}),
+        )
+        .await;
+    assert_eq!(
+        project["default_models"],
+        json!({"exec": "mine", "qa": "gpt-5"})
+    );
+    let id = project["id"].as_u64().expect("id");
+    let answer = api
+        .ok(
+            &format!("/projects/{id}/onboarding/actions/start"),
+            json!({"inline": true}),
+        )
+        .await;
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("blocked")),
+        "{answer}"
+    );
+    let summary = api.get(&format!("/projects/{id}/onboarding")).await.body;
+    assert_eq!(summary["status"], "blocked");
+    assert_eq!(stage(&summary, "clarifications")["status"], "blocked");
+
+    let run = api.run(id, "0001-corp", "pending").await;
+    let records = orch.store.pipeline_records().expect("records");
+    records
+        .upsert_clarification(
+            ClarificationScope::ProtocolRun(run),
+            NewClarification {
+                key: "scope".into(),
+                question: "Which modules?".into(),
+                applies_to: AppliesTo::Planning,
+                blocking: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("upsert");
+    let start_path = format!("/protocols/{run}/actions/start");
+    let gated = api.post(&start_path, json!({})).await;
+    assert_eq!(gated.status, 409, "{}", gated.text);
+    assert!(gated.text.contains("protocol:scope"), "{}", gated.text);
+    assert_eq!(
+        api.status_of(&format!("/protocols/{run}")).await,
+        "pending",
+        "nothing changed"
+    );
+    api.ok(
+        &format!("/protocols/{run}/clarifications/scope"),
+        json!({"answer": "all"}),
+    )
+    .await;
+    let started = api.ok(&start_path, json!({})).await;
+    assert_eq!(started["job"]["job_type"], "plan_protocol");
+
+    // Execution: the pack's blocking question.
+    let step = api.step(run, 0, "pending").await;
+    let gated = api
+        .post(&format!("/steps/{step}/actions/run"), json!({}))
+        .await;
+    assert_eq!(gated.status, 409, "{}", gated.text);
+    assert!(
+        gated.text.contains("project:compliance_reviewer"),
+        "{}",
+        gated.text
+    );
+    let next = api
+        .post(
+            &format!("/protocols/{run}/actions/run_next_step"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(next.status, 409, "{}", next.text);
+    api.ok(
+        &format!("/projects/{id}/clarifications/compliance_reviewer"),
+        json!({"answer": "ana"}),
+    )
+    .await;
+    let ran = api
+        .ok(&format!("/steps/{step}/actions/run"), json!({}))
+        .await;
+    assert_eq!(ran["job"]["job_type"], "execute_step");
+
+    // QA.
+    records
+        .upsert_clarification(
+            ClarificationScope::ProtocolRun(run),
+            NewClarification {
+                key: "qa_bar".into(),
+                question: "What must pass?".into(),
+                applies_to: AppliesTo::Qa,
+                blocking: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("upsert");
+    let gated = api
+        .post(&format!("/steps/{step}/actions/run_qa"), json!({}))
+        .await;
+    assert_eq!(gated.status, 409, "{}", gated.text);
+    assert!(gated.text.contains("protocol:qa_bar"));
+    api.ok(
+        &format!("/protocols/{run}/clarifications/qa_bar"),
+        json!({"answer": "tests"}),
+    )
+    .await;
+    let qa = api
+        .ok(&format!("/steps/{step}/actions/run_qa"), json!({}))
+        .await;
+    assert_eq!(qa["job"]["job_type"], "run_quality");
+    orch.stop().await;
+    let _ = std::fs::remove_dir_all(&w.root);
+}
+
+async fn a_startup_fast_project_skips_qa(backend: Backend) {
+    let w = world("fast", backend).await;
+    let (orch, _, _) = start(backend, w.config(), "pl-onboard-fast").await;
+    let worker = pipeline_worker(&orch.base_url, Arc::new(deps(&w.root)));
+    let api = Api::new(&orch);
+    let project = api
+        .ok(
+            "/projects",
+            json!({"name": "fast", "git_url": w.url(), "project_classification": "startup-fast"}),
+        )
+        .await;
+    assert_eq!(
+        project["default_models"],
+        json!({"exec": "gpt-5-codex-mini"})
+    );
+    let id = project["id"].as_u64().expect("id");
+    wait_for(&api, &format!("/projects/{id}/onboarding"), "completed").await;
+    let run = api.run(id, "0001-fast", "pending").await;
+    api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
+        .await;
+    wait_for(&api, &format!("/protocols/{run}"), "planned").await;
+    api.ok(
+        &format!("/protocols/{run}/actions/run_next_step"),
+        json!({}),
+    )
+    .await;
+    // No run_quality skill on the worker, no run_qa call: QA is skipped by the pack.
+    wait_for(&api, &format!("/protocols/{run}"), "completed").await;
+    worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+    let _ = std::fs::remove_dir_all(&w.root);
+}
