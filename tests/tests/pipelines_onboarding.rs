@@ -86,6 +86,18 @@ async fn a_setup_job_onboards_the_project_and_its_branches_are_managed(backend: 
     let runs = api.get(&format!("/projects/{id}/protocols")).await.body;
     assert_eq!(runs[0]["protocol_name"], format!("setup-{id}"));
     assert_eq!(runs[0]["status"], "completed");
+    let setup_run = runs[0]["id"].as_u64().expect("run id");
+    let refused = api
+        .post(&format!("/protocols/{setup_run}/actions/start"), json!({}))
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    let reserved = api
+        .post(
+            &format!("/projects/{id}/protocols"),
+            json!({"protocol_name": format!("setup-{id}")}),
+        )
+        .await;
+    assert_eq!(reserved.status, 409, "{}", reserved.text);
 
     // Branches: listed from origin through the checkout the setup made.
     let listed = api.get(&format!("/projects/{id}/branches")).await;
@@ -108,7 +120,13 @@ async fn a_setup_job_onboards_the_project_and_its_branches_are_managed(backend: 
         )
         .await;
     assert_eq!(base.status, 409, "{}", base.text);
-    let deleted = api.post(&del, json!({"confirm": true})).await;
+    // The branch may also come percent-encoded.
+    let deleted = api
+        .post(
+            &format!("/projects/{id}/branches/feature%2Fx/delete"),
+            json!({"confirm": true}),
+        )
+        .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
     assert_eq!(deleted.body["job"], Value::Null);
     assert_eq!(w.origin_branches().await, ["main"]);

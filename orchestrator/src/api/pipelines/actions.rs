@@ -70,6 +70,7 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         "retry_latest" => ProtocolAction::RetryLatest,
         "open_pr" => {
             let run = load_run(c, id).await?;
+            gates::not_setup(&run)?;
             let job = enqueue(c, PipelineJob::OpenPr, &run, None).await?;
             return job_answer(
                 format!("open_pr enqueued for protocol run {}", run.id),
@@ -80,6 +81,7 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         other => return Err(ApiError::not_found(format!("no protocol action `{other}`"))),
     };
     let run = load_run(c, id).await?;
+    gates::not_setup(&run)?;
     match action {
         ProtocolAction::Start => gates::check(c, &run, Phase::Planning).await?,
         ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {

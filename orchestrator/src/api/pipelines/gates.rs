@@ -10,13 +10,17 @@
 //! | execution | `run_next_step`, `retry_latest`, step `run` | `onboarding`, `execution` |
 //! | QA | step `run_qa` | `onboarding`, `qa` |
 //!
+//! Also here: the setup run of a project (`setup-<id>`, see
+//! [`crate::pipelines::onboarding`]) takes no protocol action and its name is reserved.
+//!
 //! A gated action is 409 naming the open keys; answering them
 //! (`POST /projects|protocols/{id}/clarifications/{key}`) lifts the gate. The check
 //! runs before the action's compare-and-set, so a refused action changes nothing.
 
 use super::{conflict, Ctx};
 use crate::api::error::ApiError;
-use crate::pipelines::{AppliesTo, ClarificationScope, ClarificationStatus, ProtocolRun};
+use crate::pipelines::onboarding::setup_run_name;
+use crate::pipelines::{AppliesTo, ClarificationScope, ClarificationStatus, Id, ProtocolRun};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -76,6 +80,28 @@ pub async fn check(c: &Ctx, run: &ProtocolRun, phase: Phase) -> Result<(), ApiEr
         run.id,
         keys.join(", ")
     )))
+}
+
+/// 409 for a protocol action on a project's setup run (`setup-<project_id>`): its
+/// status is the onboarding's, changed only by onboarding.
+pub fn not_setup(run: &ProtocolRun) -> Result<(), ApiError> {
+    if run.protocol_name == setup_run_name(run.project_id) {
+        return Err(conflict(format!(
+            "protocol run {} is the onboarding run of project {}: use POST /projects/{}/onboarding/actions/start",
+            run.id, run.project_id, run.project_id
+        )));
+    }
+    Ok(())
+}
+
+/// 409 for a new run named like the project's setup run.
+pub fn not_reserved(project_id: Id, protocol_name: &str) -> Result<(), ApiError> {
+    if protocol_name == setup_run_name(project_id) {
+        return Err(conflict(format!(
+            "`{protocol_name}` is reserved for the onboarding run of project {project_id}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //! and of its runs and steps. `GET /projects` lists every project (public fields only).
 //! Project clarifications have no run, so answering one writes no event (events belong to
 //! runs); it is logged.
+//!
+//! Creating a project selects its policy pack (`project_classification`, see
+//! [`crate::pipelines::policy`]) and starts its onboarding ([`super::onboarding`]): the
+//! setup run `setup-{id}` and a `project_setup` job.
 
 use super::schemas::{AnswerClarification, ClarificationView, CreateProject, ProjectView};
 use super::{ctx, json_body, parse_id, reply, serve, views, Ctx};
