@@ -300,3 +300,7 @@ async fn git_stage(
         format!("origin fetched; base branch `{base}` present"),
     )
 }
+
+#[cfg(test)]
+#[path = "setup_tests.rs"]
+mod tests;
