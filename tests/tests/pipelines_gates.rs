@@ -6,15 +6,17 @@
 
 use baton_orchestrator::pipelines::{AppliesTo, ClarificationScope, NewClarification};
 use baton_tests::backend::{start, Backend};
-use baton_tests::git_world::deps;
+use baton_tests::git_world::{deps, kinds};
 use baton_tests::git_world::{pipeline_worker, stage, wait_for, world};
 use baton_tests::pipelines::Api;
+use baton_tests::raw_worker::RawWorker;
 use serde_json::json;
 use std::sync::Arc;
 
 baton_tests::on_both_stores!(
     blocking_clarifications_gate_planning_execution_and_qa,
     a_startup_fast_project_skips_qa,
+    a_taken_setup_runs_and_its_blocking_question_gates_planning,
 );
 
 async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend) {
@@ -188,6 +190,70 @@ async fn a_startup_fast_project_skips_qa(backend: Backend) {
     // No run_quality skill on the worker, no run_qa call: QA is skipped by the pack.
     wait_for(&api, &format!("/protocols/{run}"), "completed").await;
     worker.shutdown().await.expect("clean shutdown");
+    orch.stop().await;
+    let _ = std::fs::remove_dir_all(&w.root);
+}
+
+/// A worker on another machine: it takes the setup task (the onboarding shows running)
+/// and answers an outcome whose base branch is missing; the blocking question it asks
+/// holds planning back until answered.
+async fn a_taken_setup_runs_and_its_blocking_question_gates_planning(backend: Backend) {
+    let w = world("remote", backend).await;
+    let (orch, _, _) = start(backend, w.config(), "pl-onboard-remote").await;
+    let api = Api::new(&orch);
+    let id = api
+        .ok(
+            "/projects",
+            json!({"name": "app", "git_url": w.url(), "base_branch": "trunk"}),
+        )
+        .await["id"]
+        .as_u64()
+        .expect("id");
+    let worker = RawWorker::new(&orch.base_url, "w-remote");
+    assert_eq!(worker.register(&["project_setup"]).await.0, 200);
+    let (status, task) = worker.poll("project_setup", 5).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["params"]["project_id"], id, "{task}");
+    assert_eq!(task["params"]["base_branch"], "trunk");
+    let path = format!("/projects/{id}/onboarding");
+    let running = wait_for(&api, &path, "running").await;
+    assert_eq!(stage(&running, "resolve")["status"], "running");
+
+    let outcome = json!({
+        "workspace_path": "/elsewhere/app", "cloned": true,
+        "stages": [
+            {"name": "resolve", "status": "completed", "message": "cloned"},
+            {"name": "discovery", "status": "skipped", "message": "no engine"},
+            {"name": "assets", "status": "completed", "message": "found: readme"},
+            {"name": "git", "status": "warning", "message": "no branch `trunk` on origin"},
+        ],
+        "clarifications": [{"key": "base_branch", "question": "Which branch?",
+                            "applies_to": "planning", "blocking": true}],
+    });
+    let (status, answer) = worker.result(worker.success(&task, outcome)).await;
+    assert_eq!(status, 200, "{answer}");
+    let blocked = wait_for(&api, &path, "blocked").await;
+    assert_eq!(stage(&blocked, "git")["status"], "warning");
+    assert_eq!(stage(&blocked, "clarifications")["status"], "blocked");
+    assert_eq!(
+        kinds(&blocked).last().map(String::as_str),
+        Some("setup_blocked")
+    );
+    assert_eq!(blocked["workspace_path"], "/elsewhere/app");
+
+    let run = api.run(id, "0001-app", "pending").await;
+    let gated = api
+        .post(&format!("/protocols/{run}/actions/start"), json!({}))
+        .await;
+    assert_eq!(gated.status, 409, "{}", gated.text);
+    assert!(gated.text.contains("project:base_branch"), "{}", gated.text);
+    api.ok(
+        &format!("/projects/{id}/clarifications/base_branch"),
+        json!({"answer": "main"}),
+    )
+    .await;
+    api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
+        .await;
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&w.root);
 }

@@ -140,7 +140,14 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
             .and_then(|e| e.metadata.as_ref())
             .and_then(|m| m.get(key))
     };
-    let stages: Value = match run.status {
+    let job = latest_job(c, &events).await?;
+    // The records learn of a job's setup only when it ends; meanwhile a job a worker has
+    // taken shows the onboarding as running.
+    let status = match run.status {
+        ProtocolStatus::Pending if job["status"] == "running" => ProtocolStatus::Running,
+        s => s,
+    };
+    let stages: Value = match status {
         ProtocolStatus::Pending => json!(pending_stages()),
         ProtocolStatus::Running => {
             let mut s = pending_stages();
@@ -155,9 +162,8 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         .filter(|v| !v.is_null())
         .cloned()
         .unwrap_or_else(|| json!(project.local_path));
-    let job = latest_job(c, &events).await?;
     let body = json!({
-        "project_id": project.id, "protocol_run_id": run.id, "status": run.status,
+        "project_id": project.id, "protocol_run_id": run.id, "status": status,
         "workspace_path": workspace, "stages": stages,
         "events": views::list(&events, |e| views::event(e, None)), "job": job,
     });
