@@ -67,6 +67,10 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     );
     let summary = api.get(&format!("/projects/{id}/onboarding")).await.body;
     assert_eq!(summary["status"], "blocked");
+    assert_eq!(
+        summary["policy"],
+        json!({"name": "enterprise-compliance", "qa_policy": "full"})
+    );
     assert_eq!(stage(&summary, "clarifications")["status"], "blocked");
 
     let run = api.run(id, "0001-corp", "pending").await;
@@ -177,7 +181,8 @@ async fn a_startup_fast_project_skips_qa(backend: Backend) {
         json!({"exec": "gpt-5-codex-mini"})
     );
     let id = project["id"].as_u64().expect("id");
-    wait_for(&api, &format!("/projects/{id}/onboarding"), "completed").await;
+    let onboarded = wait_for(&api, &format!("/projects/{id}/onboarding"), "completed").await;
+    assert_eq!(onboarded["policy"]["qa_policy"], "skip");
     let run = api.run(id, "0001-fast", "pending").await;
     api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;

@@ -113,7 +113,11 @@ pub async fn locate_or_clone(
         return Err(RepoError::Invalid("a git_url cannot start with `-`".into()));
     }
     let target_str = target.to_string_lossy().into_owned();
-    git(parent, &["clone", "--quiet", &project.git_url, &target_str]).await?;
+    git(
+        parent,
+        &["clone", "--quiet", "--", &project.git_url, &target_str],
+    )
+    .await?;
     Ok((target, true))
 }
 

@@ -130,6 +130,13 @@ async fn git_stage(project: &Project, repo: &Path, asks: &mut Vec<NewClarificati
     let fail = |e: RepoError| Stage::new("git", StageStatus::Failed, e.to_string());
     match repo::has_origin(repo).await {
         Ok(true) => {}
+        Ok(false) if project.git_url.starts_with('-') => {
+            return Stage::new(
+                "git",
+                StageStatus::Failed,
+                "a git_url cannot start with `-`",
+            );
+        }
         Ok(false) => {
             if let Err(e) = repo::git(repo, &["remote", "add", "origin", &project.git_url]).await {
                 return fail(e);

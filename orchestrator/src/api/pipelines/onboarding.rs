@@ -127,7 +127,7 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         let body = json!({
             "project_id": project.id, "protocol_run_id": null, "status": "pending",
             "workspace_path": project.local_path, "stages": pending_stages(), "events": [],
-            "job": null,
+            "job": null, "policy": policy(&project),
         });
         return reply(StatusCode::OK, &body);
     };
@@ -166,8 +166,15 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         "project_id": project.id, "protocol_run_id": run.id, "status": status,
         "workspace_path": workspace, "stages": stages,
         "events": views::list(&events, |e| views::event(e, None)), "job": job,
+        "policy": policy(&project),
     });
     reply(StatusCode::OK, &body)
+}
+
+/// The project's policy pack: `{name, qa_policy}`.
+fn policy(project: &Project) -> Value {
+    let pack = crate::pipelines::policy::PolicyPack::of(project);
+    json!({"name": pack.name, "qa_policy": pack.qa_policy})
 }
 
 /// The job of the newest `setup_enqueued` event, with its Baton status.

@@ -41,6 +41,10 @@ pub struct OnboardingSummary {
     /// The latest `project_setup` job: `{job_id, job_type, status}`.
     #[schema(value_type = Option<Object>)]
     pub job: Option<Value>,
+    /// The policy pack of the project's classification: `{name, qa_policy}`
+    /// (`qa_policy`: `full`, `light` or `skip`).
+    #[schema(value_type = Object)]
+    pub policy: Value,
 }
 
 /// `GET /projects/{id}/branches`.
