@@ -14,8 +14,8 @@ use baton_worker_examples::pipeline::codex::CodexEngine;
 use baton_worker_examples::pipeline::engine::Engines;
 use baton_worker_examples::pipeline::git::{self, Identity};
 use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::setup;
 use baton_worker_examples::pipeline::skills::{self, Deps};
+use baton_worker_examples::pipeline::{qa_policy, setup};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -127,7 +127,7 @@ pub fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerH
     }
     skill!("project_setup", setup::project_setup);
     skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
+    skill!("execute_step", qa_policy::execute_step);
     workers::spawn(builder)
 }
 

@@ -2,7 +2,8 @@
 //! stores (`baton_tests::git_world`): blocking clarifications hold planning, execution
 //! and QA back until answered; `project_classification` selects a pack (unknown: 400),
 //! whose models fill the phases a request left out and whose QA policy matters (a
-//! `startup-fast` project's executed step completes without QA).
+//! `startup-fast` project's executed step completes without QA, a `team-standard` one's
+//! is reviewed inline).
 
 use baton_orchestrator::pipelines::{AppliesTo, ClarificationScope, NewClarification};
 use baton_tests::backend::{start, Backend};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 baton_tests::on_both_stores!(
     blocking_clarifications_gate_planning_execution_and_qa,
     a_startup_fast_project_skips_qa,
+    a_team_standard_project_reviews_inline,
     a_taken_setup_runs_and_its_blocking_question_gates_planning,
 );
 
@@ -165,25 +167,23 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     let _ = std::fs::remove_dir_all(&w.root);
 }
 
-async fn a_startup_fast_project_skips_qa(backend: Backend) {
-    let w = world("fast", backend).await;
-    let (orch, _, _) = start(backend, w.config(), "pl-onboard-fast").await;
+/// A project of `classification` through plan and one executed step (no `run_qa`
+/// call, no `run_quality` skill on the worker) to `completed`; the run's event types.
+async fn one_step_under(backend: Backend, classification: &str, qa_policy: &str) -> Vec<String> {
+    let w = world(classification, backend).await;
+    let (orch, _, _) = start(backend, w.config(), "pl-onboard-pack").await;
     let worker = pipeline_worker(&orch.base_url, Arc::new(deps(&w.root)));
     let api = Api::new(&orch);
     let project = api
         .ok(
             "/projects",
-            json!({"name": "fast", "git_url": w.url(), "project_classification": "startup-fast"}),
+            json!({"name": "app", "git_url": w.url(), "project_classification": classification}),
         )
         .await;
-    assert_eq!(
-        project["default_models"],
-        json!({"exec": "gpt-5-codex-mini"})
-    );
     let id = project["id"].as_u64().expect("id");
     let onboarded = wait_for(&api, &format!("/projects/{id}/onboarding"), "completed").await;
-    assert_eq!(onboarded["policy"]["qa_policy"], "skip");
-    let run = api.run(id, "0001-fast", "pending").await;
+    assert_eq!(onboarded["policy"]["qa_policy"], qa_policy);
+    let run = api.run(id, "0001-app", "pending").await;
     api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;
     wait_for(&api, &format!("/protocols/{run}"), "planned").await;
@@ -192,11 +192,30 @@ async fn a_startup_fast_project_skips_qa(backend: Backend) {
         json!({}),
     )
     .await;
-    // No run_quality skill on the worker, no run_qa call: QA is skipped by the pack.
     wait_for(&api, &format!("/protocols/{run}"), "completed").await;
+    let events = api.get(&format!("/protocols/{run}/events")).await.body;
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&w.root);
+    events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `skip`: the executed step completes without any review.
+async fn a_startup_fast_project_skips_qa(backend: Backend) {
+    let kinds = one_step_under(backend, "startup-fast", "skip").await;
+    assert!(kinds.iter().any(|k| k == "step_executed"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k.starts_with("qa_")), "{kinds:?}");
+}
+
+/// `light`: the worker that executed the step reviews it in the same job.
+async fn a_team_standard_project_reviews_inline(backend: Backend) {
+    let kinds = one_step_under(backend, "team-standard", "light").await;
+    assert!(kinds.iter().any(|k| k == "qa_passed"), "{kinds:?}");
 }
 
 /// A worker on another machine: it takes the setup task (the onboarding shows running)

@@ -137,7 +137,6 @@ impl Engine {
         let r = records.as_ref();
         match (kind, step) {
             (PipelineJob::Setup, _) => {
-                let r = records.as_ref();
                 crate::pipelines::onboarding::job_ended(r, run, finished, &result, &why, job_id)
                     .await
                     .map_err(record_err)?;
@@ -169,6 +168,13 @@ impl Engine {
                     json!({"success": false, "error": why})
                 };
                 apply_exec(r, step, &outcome).await.map_err(record_err)?;
+                // `qa_policy: light`: the worker reviewed the step inline.
+                if let Some(verdict) = outcome["qa"]["verdict"].as_str() {
+                    let report = outcome["qa"]["report"].as_str().unwrap_or("");
+                    apply_qa(r, step, verdict, report)
+                        .await
+                        .map_err(record_err)?;
+                }
             }
             (PipelineJob::Qa, Some(step)) => {
                 let (verdict, report) = if finished {

@@ -15,7 +15,7 @@
 //! | `default` | full | – | – |
 //! | `beginner-guided` | full | planning `gpt-5` | `project_goal` (planning, non-blocking) |
 //! | `startup-fast` | skip | exec `gpt-5-codex-mini` | – |
-//! | `team-standard` | full | – | `code_owners` (execution, non-blocking) |
+//! | `team-standard` | light | – | `code_owners` (execution, non-blocking) |
 //! | `enterprise-compliance` | full | qa `gpt-5` | `compliance_reviewer` (execution, blocking) |
 
 use super::model::{AppliesTo, DefaultModels, NewClarification, Project};
@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 pub enum QaPolicy {
     /// A `run_quality` job reviews each executed step (the step waits in `needs_qa`).
     Full,
-    /// Recorded for workers that review inline; the orchestrator treats it as `full`.
+    /// The worker that executed the step reviews it right away, in the same job (exec
+    /// outcome `qa: {verdict, report}`), instead of a separate `run_quality` job.
     Light,
     /// No review: an executed step is completed directly (exec outcome `skip_qa`).
     Skip,
@@ -107,7 +108,7 @@ pub const PACKS: &[PolicyPack] = &[
     },
     PolicyPack {
         name: "team-standard",
-        qa_policy: QaPolicy::Full,
+        qa_policy: QaPolicy::Light,
         models: (None, None, None),
         questions: &[PackQuestion {
             key: "code_owners",

@@ -31,8 +31,8 @@ use baton_worker_examples::pipeline::git::Identity;
 use baton_worker_examples::pipeline::offline::OfflineEngine;
 use baton_worker_examples::pipeline::openai::OpenAiEngine;
 use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::setup;
 use baton_worker_examples::pipeline::skills::{self, Deps, SkillError};
+use baton_worker_examples::pipeline::{qa_policy, setup};
 use serde_json::Value;
 
 fn env(name: &str) -> Option<String> {
@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
         }};
     }
     skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
+    skill!("execute_step", qa_policy::execute_step);
     skill!("run_quality", skills::run_quality);
     skill!("open_pr", skills::open_pull_request);
     skill!("project_setup", setup::project_setup);

@@ -16,7 +16,8 @@
 //! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
 //! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these;
-//!   [`setup`]: `project_setup` (onboarding: resolve, discovery, assets, git).
+//!   [`setup`]: `project_setup` (onboarding: resolve, discovery, assets, git);
+//!   [`qa_policy`]: `execute_step` under the project's QA policy (full, light, skip).
 //!
 //! The binary that registers the skills, and the orchestrator side that enqueues the jobs
 //! and applies their outcomes, are not written yet.
@@ -31,5 +32,6 @@ pub mod openai;
 pub mod pr;
 pub mod prompts;
 pub mod qa;
+pub mod qa_policy;
 pub mod setup;
 pub mod skills;

@@ -268,8 +268,7 @@ pub async fn execute_step(deps: &Deps, params: &Value) -> Result<Value, SkillErr
         None
     };
     Ok(json!({
-        // The project's policy pack may skip QA (`qa_policy: skip`): the step completes.
-        "success": out.success, "commit": commit, "skip_qa": params["qa_policy"] == "skip",
+        "success": out.success, "commit": commit,
         "output": tail(&out.stdout, 20_000), "stderr": tail(&out.stderr, 5_000),
         "error": (!out.success).then(|| format!("engine failed: {}", tail(&out.stderr, 500))),
         "run": run,
