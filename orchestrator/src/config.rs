@@ -282,6 +282,13 @@ mod tests {
     }
 
     #[test]
+    fn projects_root_defaults_to_projects() {
+        assert_eq!(cfg(&[]).unwrap().projects_root, PathBuf::from("projects"));
+        let c = cfg(&[("BATON_PROJECTS_ROOT", "/srv/baton")]).unwrap();
+        assert_eq!(c.projects_root, PathBuf::from("/srv/baton"));
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let e = cfg(&[("BATON_MAX_RETRIES", "many")]).unwrap_err();
         assert_eq!(e.name, "BATON_MAX_RETRIES");
