@@ -90,6 +90,26 @@ mod tests {
     }
 
     #[test]
+    fn discovery_passes_render_the_repo_and_project() {
+        let values = BTreeMap::from([
+            ("repo", "/r/app".to_string()),
+            ("project", "git@h:o/app.git".to_string()),
+        ]);
+        let mut versions = std::collections::BTreeSet::new();
+        for p in DISCOVERY {
+            assert!(p.name.starts_with("discovery-"));
+            let text = p.render(&values).unwrap();
+            assert!(
+                text.contains("/r/app") && text.contains("git@h:o/app.git"),
+                "{text}"
+            );
+            assert!(text.contains("You are onboarding"));
+            versions.insert(p.version());
+        }
+        assert_eq!(versions.len(), DISCOVERY.len(), "four different prompts");
+    }
+
+    #[test]
     fn rendering_fills_every_placeholder_or_says_which_is_missing() {
         let mut values = BTreeMap::new();
         values.insert("plan", "PLAN".to_string());
