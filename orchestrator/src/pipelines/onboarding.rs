@@ -174,16 +174,17 @@ async fn event(
         .map(|_| ())
 }
 
-/// Moves the setup run to `running` and writes `setup_started`; `Conflict` when a
-/// setup is already running.
+/// Moves the setup run from one of `from` to `running` and writes `setup_started`;
+/// `Conflict` (nothing written) when it is in another status.
 pub async fn begin(
     store: &dyn RecordStore,
     run: Id,
+    from: &[ProtocolStatus],
     how: &str,
     meta: &Value,
 ) -> RecordResult<Transition<ProtocolStatus>> {
     let t = store
-        .transition_protocol(run, &not_running(), ProtocolStatus::Running)
+        .transition_protocol(run, from, ProtocolStatus::Running)
         .await?;
     if t.applied() {
         event(
@@ -294,11 +295,13 @@ pub async fn apply_setup(
     } else {
         format!("setup {} ({})", to.as_str(), summary.join(", "))
     };
+    // The event first: the summary reads the stages of a finished setup from it, so a
+    // reader that sees the final status must find its event.
+    let extra = json!({"stages": stages, "workspace_path": outcome.workspace_path});
+    event(store, run, kind, msg, meta, extra).await?;
     store
         .transition_protocol(run, &[ProtocolStatus::Running], to)
         .await?;
-    let extra = json!({"stages": stages, "workspace_path": outcome.workspace_path});
-    event(store, run, kind, msg, meta, extra).await?;
     Ok(to)
 }
 
@@ -374,8 +377,8 @@ async fn ask(
 }
 
 /// A `project_setup` job ended: its result (when `finished`) or `why` it failed is
-/// applied to the setup run `run`. A timer may fire twice: a job whose final event is
-/// already written is not applied again.
+/// applied to the setup run `run`, if that run is `pending` (waiting for a job):
+/// applied once, and not over a setup that ran inline meanwhile.
 pub async fn job_ended(
     store: &dyn RecordStore,
     run: Id,
@@ -385,20 +388,23 @@ pub async fn job_ended(
     job_id: &str,
 ) -> RecordResult<ProtocolStatus> {
     let setup = store.get_protocol_run(run).await?;
-    let done = store.list_events(run, 100).await?.into_iter().any(|e| {
-        FINAL_EVENTS.contains(&e.event_type.as_str())
-            && e.metadata
-                .as_ref()
-                .and_then(|m| m.get("job_id"))
-                .and_then(Value::as_str)
-                == Some(job_id)
-    });
-    if done {
-        return Ok(setup.status);
-    }
     let project = store.get_project(setup.project_id).await?;
     let meta = json!({"job_id": job_id});
-    begin(store, run, "project_setup job", &meta).await?;
+    // Enqueuing left the run `pending`; claiming it from there is what makes this
+    // idempotent: a second delivery of the same end (timers may fire twice, even at
+    // once) finds it `running` or finished and changes nothing.
+    let claim = begin(
+        store,
+        run,
+        &[ProtocolStatus::Pending],
+        "project_setup job",
+        &meta,
+    )
+    .await?;
+    if let Transition::Conflict { current } = claim {
+        tracing::info!(protocol_run_id = run, job_id, %current, "setup outcome not applied: the setup run is not waiting for a job");
+        return Ok(current);
+    }
     if !finished {
         return apply_setup_failure(
             store,

@@ -55,12 +55,12 @@ async fn a_clean_setup_completes_and_keeps_the_workspace() {
     let store = MemoryRecords::new();
     let (p, run) = project(&store, None).await;
     let meta = json!({"job_id": "j1"});
-    assert!(begin(&store, run, "test", &meta)
+    assert!(begin(&store, run, &not_running(), "test", &meta)
         .await
         .expect("begin")
         .applied());
     assert!(
-        !begin(&store, run, "test", &meta)
+        !begin(&store, run, &not_running(), "test", &meta)
             .await
             .expect("again")
             .applied(),
@@ -103,7 +103,9 @@ async fn blocking_questions_block_the_setup_until_answered() {
     let store = MemoryRecords::new();
     let (p, run) = project(&store, Some("enterprise-compliance")).await;
     let meta = json!({});
-    begin(&store, run, "test", &meta).await.expect("begin");
+    begin(&store, run, &not_running(), "test", &meta)
+        .await
+        .expect("begin");
     let status = apply_setup(
         &store,
         &p,
@@ -128,7 +130,9 @@ async fn blocking_questions_block_the_setup_until_answered() {
             .await
             .expect("answer");
     }
-    begin(&store, run, "test", &meta).await.expect("begin");
+    begin(&store, run, &not_running(), "test", &meta)
+        .await
+        .expect("begin");
     let status = apply_setup(
         &store,
         &p,
@@ -160,6 +164,16 @@ async fn a_job_end_is_applied_once_and_a_failed_job_fails_the_setup() {
         "applied once"
     );
 
+    // Not waiting for a job (as after an inline setup): nothing applied.
+    let ignored = job_ended(&store, run, false, &Value::Null, "late", "j9")
+        .await
+        .expect("ignored");
+    assert_eq!((ignored, kinds(&store, run).await.len()), (s, before));
+    // Re-enqueued (start_job moves the run back to pending), a failed job fails it.
+    store
+        .transition_protocol(run, &not_running(), ProtocolStatus::Pending)
+        .await
+        .expect("pending");
     let failed = job_ended(&store, run, false, &Value::Null, "no worker", "j2")
         .await
         .expect("applied");
@@ -171,6 +185,10 @@ async fn a_job_end_is_applied_once_and_a_failed_job_fails_the_setup() {
     assert!(stages[0]["message"]
         .as_str()
         .is_some_and(|m| m.contains("no worker")));
+    store
+        .transition_protocol(run, &not_running(), ProtocolStatus::Pending)
+        .await
+        .expect("pending");
     let unreadable = job_ended(&store, run, true, &json!({"stages": 3}), "", "j3")
         .await
         .expect("applied");

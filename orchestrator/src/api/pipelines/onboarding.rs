@@ -91,10 +91,6 @@ pub async fn on_project_created(c: &Ctx, project: &Project) -> Result<(), ApiErr
         StageStatus::Failed,
         format!("setup job not enqueued: {}", e.message),
     );
-    c.app
-        .records
-        .transition_protocol(run.id, &ob::not_running(), ProtocolStatus::Failed)
-        .await?;
     c.event(
         run.id,
         None,
@@ -102,7 +98,12 @@ pub async fn on_project_created(c: &Ctx, project: &Project) -> Result<(), ApiErr
         format!("setup job not enqueued: {}", e.message),
         Some(json!({"stages": stages})),
     )
-    .await
+    .await?;
+    c.app
+        .records
+        .transition_protocol(run.id, &ob::not_running(), ProtocolStatus::Failed)
+        .await?;
+    Ok(())
 }
 
 /// The onboarding summary of a project.
@@ -229,7 +230,9 @@ async fn start(c: &Ctx, id: &str, body: Result<Bytes, ApiError>) -> Result<Respo
         );
     }
     let meta = json!({"request_id": c.request_id, "inline": true});
-    if let Transition::Conflict { .. } = ob::begin(records, run.id, "inline", &meta).await? {
+    if let Transition::Conflict { .. } =
+        ob::begin(records, run.id, &ob::not_running(), "inline", &meta).await?
+    {
         return Err(conflict(format!(
             "onboarding of project {} is running",
             project.id
