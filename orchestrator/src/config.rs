@@ -79,6 +79,10 @@ pub struct Config {
     /// `BATON_ENABLE_DEBUG_ENDPOINTS`: serve `/_public/debug/*` (destructive; never in
     /// production). Off, those routes do not exist (404).
     pub enable_debug_endpoints: bool,
+    /// `BATON_PROJECTS_ROOT`: where the orchestrator clones a project's repository when
+    /// it needs one itself (inline onboarding, `GET /projects/{id}/branches`) and the
+    /// project has no `local_path`: `<root>/<project_id>/<repo_name>`.
+    pub projects_root: PathBuf,
 }
 
 impl Default for Config {
@@ -113,6 +117,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             reaper_interval: Duration::from_millis(100),
             enable_debug_endpoints: false,
+            projects_root: PathBuf::from("projects"),
         }
     }
 }
@@ -179,6 +184,9 @@ impl Config {
             "BATON_ENABLE_DEBUG_ENDPOINTS",
             c.enable_debug_endpoints,
         )?;
+        if let Some(v) = get("BATON_PROJECTS_ROOT") {
+            c.projects_root = PathBuf::from(v);
+        }
         if c.heartbeat_timeout.is_zero() {
             return Err(err(
                 "BATON_HEARTBEAT_TIMEOUT_SECONDS",
@@ -282,6 +290,13 @@ mod tests {
         );
         let c = cfg(&[("BATON_ENABLE_DEBUG_ENDPOINTS", "true")]).unwrap();
         assert!(c.enable_debug_endpoints);
+    }
+
+    #[test]
+    fn projects_root_defaults_to_projects() {
+        assert_eq!(cfg(&[]).unwrap().projects_root, PathBuf::from("projects"));
+        let c = cfg(&[("BATON_PROJECTS_ROOT", "/srv/baton")]).unwrap();
+        assert_eq!(c.projects_root, PathBuf::from("/srv/baton"));
     }
 
     #[test]

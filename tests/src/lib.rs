@@ -11,6 +11,7 @@ pub mod backend;
 pub mod client;
 pub mod codemachine;
 pub mod fakes;
+pub mod git_world;
 pub mod orchestrator;
 pub mod pipelines;
 pub mod python;

@@ -295,7 +295,8 @@ async fn events_are_newest_first_with_names(backend: Backend) {
     let all = api.get("/events").await;
     assert_eq!(all.status, 200, "{}", all.text);
     let all = all.body.as_array().cloned().unwrap_or_default();
-    assert_eq!(all.len(), 4, "{all:?}");
+    // Each project's creation also wrote `setup_enqueued` on its setup run.
+    assert_eq!(all.len(), 6, "{all:?}");
     assert_eq!(all[0]["event_type"], "protocol_paused");
     assert_eq!(all[0]["project_name"], "beta");
     assert_eq!(all[0]["protocol_name"], "0001-b");
@@ -309,7 +310,7 @@ async fn events_are_newest_first_with_names(backend: Backend) {
         .await
         .body;
     let only_a = only_a.as_array().cloned().unwrap_or_default();
-    assert_eq!(only_a.len(), 2);
+    assert_eq!(only_a.len(), 3, "{only_a:?}");
     assert!(only_a.iter().all(|e| e["project_name"] == "alpha"));
     assert_eq!(only_a[0]["event_type"], "protocol_started");
     let one = api.get("/events?limit=0").await.body;
@@ -459,9 +460,10 @@ async fn bearer_and_project_tokens_are_checked(backend: Backend) {
     let prun = api.run(id, "0001-guarded", "pending").await;
     api.ok(&format!("/protocols/{prun}/actions/start"), json!({}))
         .await;
+    // Two projects' `setup_enqueued`, and two events of each run.
     assert_eq!(
         api.get("/events").await.body.as_array().map(Vec::len),
-        Some(4)
+        Some(6)
     );
 
     // Without the project token: its run is refused and its events left out.
@@ -473,7 +475,7 @@ async fn bearer_and_project_tokens_are_checked(backend: Backend) {
     );
     let visible = api.get("/events").await.body;
     let visible = visible.as_array().cloned().unwrap_or_default();
-    assert_eq!(visible.len(), 2, "{visible:?}");
+    assert_eq!(visible.len(), 3, "{visible:?}");
     assert!(visible.iter().all(|e| e["project_id"] == open));
     // The open project needs no project token.
     assert_eq!(api.get(&format!("/protocols/{run}")).await.status, 200);

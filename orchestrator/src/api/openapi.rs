@@ -14,7 +14,8 @@
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
 use super::pipelines::{
-    actions, codemachine, events, metrics, projects, protocols, queues, runs, steps, webhooks,
+    actions, branches, codemachine, events, metrics, onboarding, projects, protocols, queues, runs,
+    steps, webhooks,
 };
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
@@ -95,6 +96,10 @@ use utoipa::{Modify, OpenApi};
         queues::queues,
         queues::queue_jobs,
         metrics::metrics,
+        onboarding::summary,
+        onboarding::start,
+        branches::list_branches,
+        branches::delete_branch,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),

@@ -35,6 +35,8 @@ pub enum PipelineJob {
     /// Reads a CodeMachine workspace (`POST /projects/{id}/codemachine/import` with
     /// `enqueue: true`); its outcome creates the steps (`engine::pipeline_policies`).
     CodemachineImport,
+    /// `project_setup`: onboarding, on the project's setup run (`pipelines::onboarding`).
+    Setup,
 }
 
 impl PipelineJob {
@@ -46,6 +48,7 @@ impl PipelineJob {
             PipelineJob::Qa => "run_quality",
             PipelineJob::OpenPr => "open_pr",
             PipelineJob::CodemachineImport => "codemachine_import",
+            PipelineJob::Setup => "project_setup",
         }
     }
 
@@ -56,6 +59,7 @@ impl PipelineJob {
             Self::Qa,
             Self::OpenPr,
             Self::CodemachineImport,
+            Self::Setup,
         ]
         .into_iter()
         .find(|k| k.blueprint() == name)
@@ -105,6 +109,9 @@ impl Engine {
             "model": step.and_then(|s| s.model.clone()),
             "workspace_path": run.template_source.as_ref().and_then(|t| t.get("workspace_path")),
             "step_prompt": step.and_then(|s| step_prompt(run.template_config.as_ref(), &s.step_name)),
+            "project_classification": project.project_classification,
+            "ci_provider": project.ci_provider,
+            "qa_policy": crate::pipelines::policy::PolicyPack::of(&project).qa_policy,
         });
         let meta = json!({"pipeline": {
             "kind": kind.blueprint(), "protocol_run_id": run.id, "step_run_id": step.map(|s| s.id),
@@ -156,6 +163,11 @@ impl Engine {
             .to_string();
         let r = records.as_ref();
         match (kind, step) {
+            (PipelineJob::Setup, _) => {
+                crate::pipelines::onboarding::job_ended(r, run, finished, &result, &why, job_id)
+                    .await
+                    .map_err(record_err)?;
+            }
             (PipelineJob::Plan, _) if finished => {
                 apply_plan(r, run, &result).await.map_err(record_err)?;
             }
@@ -186,6 +198,16 @@ impl Engine {
                     .await
                     .map_err(record_err)?;
                 self.pipeline_follow_ups(run, &done.follow_ups).await?;
+                // `qa_policy: light`: the worker reviewed the step inline. Its own outcome
+                // id, so that a redelivery of the job's end applies neither twice.
+                if let Some(verdict) = outcome["qa"]["verdict"].as_str() {
+                    let report = outcome["qa"]["report"].as_str().unwrap_or("");
+                    let qa_id = format!("{job_id}#qa");
+                    let done = qa_outcome(r, step, verdict, report, Some(&qa_id))
+                        .await
+                        .map_err(record_err)?;
+                    self.pipeline_follow_ups(run, &done.follow_ups).await?;
+                }
             }
             (PipelineJob::Qa, Some(step)) => {
                 let (verdict, report) = if finished {

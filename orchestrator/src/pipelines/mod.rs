@@ -17,17 +17,24 @@
 //! - [`runs`]: runs (one per job attempt) with logs and artifacts, and the queue index
 //!   ([`runs::RunStore`], a supertrait of [`RecordStore`]); [`run_report`]: what a
 //!   worker sends for a run, and its size caps.
+//! - [`onboarding`]: the setup run of a project and a setup outcome applied to it;
+//!   [`setup_inline`] runs a setup in the orchestrator; [`repo`]: git on this host.
+//! - [`policy`]: the policy packs `project_classification` selects.
 
 pub mod ci_qa;
 pub mod codemachine;
 pub mod conformance;
 pub mod memory;
 pub mod model;
+pub mod onboarding;
 pub mod outcomes;
 pub mod policies;
+pub mod policy;
 pub mod redis;
+pub mod repo;
 pub mod run_report;
 pub mod runs;
+pub mod setup_inline;
 pub mod status;
 pub mod step_state;
 pub mod store;

@@ -1,6 +1,7 @@
 //! `pipeline-worker`: runs the coding-pipeline skills (`plan_protocol`, `execute_step`,
-//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`; and
-//! `codemachine_import`, `baton_worker_examples::pipeline::codemachine`).
+//! `run_quality`, `open_pr`; see `baton_worker_examples::pipeline::skills`),
+//! `codemachine_import` (`baton_worker_examples::pipeline::codemachine`) and
+//! `project_setup` (onboarding; `baton_worker_examples::pipeline::setup`).
 //!
 //! Configured like every SDK worker (`ORCHESTRATOR_URL`, `WORKER_TOKEN`, `WORKER_ID`,
 //! ...) plus:
@@ -38,6 +39,7 @@ use baton_worker_examples::pipeline::offline::OfflineEngine;
 use baton_worker_examples::pipeline::openai::OpenAiEngine;
 use baton_worker_examples::pipeline::pr::PrConfig;
 use baton_worker_examples::pipeline::skills::{self, Deps, SkillError};
+use baton_worker_examples::pipeline::{qa_policy, setup};
 use serde_json::Value;
 
 fn env(name: &str) -> Option<String> {
@@ -120,10 +122,11 @@ async fn main() -> ExitCode {
         }};
     }
     skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
+    skill!("execute_step", qa_policy::execute_step);
     skill!("run_quality", skills::run_quality);
     skill!("open_pr", skills::open_pull_request);
     skill!("codemachine_import", codemachine::codemachine_import);
+    skill!("project_setup", setup::project_setup);
     let worker = match builder.build() {
         Ok(w) => w,
         Err(e) => {

@@ -11,6 +11,8 @@ pub enum Phase {
     Plan,
     Execute,
     Qa,
+    /// Onboarding: notes about a repository (read-only; models of the planning phase).
+    Discovery,
 }
 
 impl Phase {
@@ -19,6 +21,7 @@ impl Phase {
             Phase::Plan => "plan",
             Phase::Execute => "exec",
             Phase::Qa => "qa",
+            Phase::Discovery => "discovery",
         }
     }
 }
@@ -107,7 +110,7 @@ pub fn resolve_model(
     worker_default: &str,
 ) -> String {
     let key = match phase {
-        Phase::Plan => "planning",
+        Phase::Plan | Phase::Discovery => "planning",
         Phase::Execute => "exec",
         Phase::Qa => "qa",
     };

@@ -17,7 +17,9 @@
 //! - [`prompts`]: the shipped prompts, versioned by hash, and their rendering.
 //!
 //! - [`skills`]: `plan_protocol`, `execute_step`, `run_quality`, `open_pr` on top of these;
-//!   [`report`]: the run report (log, artifacts, engine facts) each sends with its outcome.
+//!   [`report`]: the run report (log, artifacts, engine facts) each sends with its outcome;
+//!   [`setup`]: `project_setup` (onboarding: resolve, discovery, assets, git);
+//!   [`qa_policy`]: `execute_step` under the project's QA policy (full, light, skip).
 //!
 //! The binary that registers the skills, and the orchestrator side that enqueues the jobs
 //! and applies their outcomes, are not written yet.
@@ -32,5 +34,7 @@ pub mod openai;
 pub mod pr;
 pub mod prompts;
 pub mod qa;
+pub mod qa_policy;
 pub mod report;
+pub mod setup;
 pub mod skills;

@@ -30,6 +30,9 @@ impl Engine for OfflineEngine {
                 }],
             })
             .to_string(),
+            Phase::Discovery => format!(
+                "{BANNER}\nNo model was run: these are not discovery notes about the repository.\n"
+            ),
             Phase::Execute => format!("{BANNER}\nNo model was run: no change was made.\n"),
             // An offline review must not let unreviewed work through.
             Phase::Qa => format!(

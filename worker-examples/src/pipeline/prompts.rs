@@ -25,6 +25,27 @@ pub const QA: Prompt = Prompt {
     text: include_str!("../../prompts/qa.prompt.md"),
 };
 
+/// The onboarding discovery passes, in order (`discovery-<name>.prompt.md`); each
+/// renders `{{ repo }}` (the checkout's path) and `{{ project }}` (its git URL).
+pub const DISCOVERY: [Prompt; 4] = [
+    Prompt {
+        name: "discovery-inventory",
+        text: include_str!("../../prompts/discovery-inventory.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-architecture",
+        text: include_str!("../../prompts/discovery-architecture.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-api_reference",
+        text: include_str!("../../prompts/discovery-api_reference.prompt.md"),
+    },
+    Prompt {
+        name: "discovery-ci_notes",
+        text: include_str!("../../prompts/discovery-ci_notes.prompt.md"),
+    },
+];
+
 impl Prompt {
     /// `sha256(text)[..12]`, recorded on the run.
     pub fn version(&self) -> String {
@@ -66,6 +87,26 @@ mod tests {
             assert_eq!(v, p.version());
         }
         assert_ne!(PLAN.version(), QA.version());
+    }
+
+    #[test]
+    fn discovery_passes_render_the_repo_and_project() {
+        let values = BTreeMap::from([
+            ("repo", "/r/app".to_string()),
+            ("project", "git@h:o/app.git".to_string()),
+        ]);
+        let mut versions = std::collections::BTreeSet::new();
+        for p in DISCOVERY {
+            assert!(p.name.starts_with("discovery-"));
+            let text = p.render(&values).unwrap();
+            assert!(
+                text.contains("/r/app") && text.contains("git@h:o/app.git"),
+                "{text}"
+            );
+            assert!(text.contains("You are onboarding"));
+            versions.insert(p.version());
+        }
+        assert_eq!(versions.len(), DISCOVERY.len(), "four different prompts");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! (`engine::pipeline_jobs`). `retry_latest` adds one to the step's `retries` in the
 //! same compare-and-set that starts it.
 
+use super::gates::{self, Phase};
 use super::protocols::load_run;
 use super::schemas::ActionAnswer;
 use super::{action_answer, conflict, ctx, enqueue, job_answer, serve, Ctx};
@@ -70,6 +71,7 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         "retry_latest" => ProtocolAction::RetryLatest,
         "open_pr" => {
             let run = load_run(c, id).await?;
+            gates::not_setup(&run)?;
             let job = enqueue(c, PipelineJob::OpenPr, &run, None).await?;
             return job_answer(
                 format!("open_pr enqueued for protocol run {}", run.id),
@@ -80,6 +82,14 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
         other => return Err(ApiError::not_found(format!("no protocol action `{other}`"))),
     };
     let run = load_run(c, id).await?;
+    gates::not_setup(&run)?;
+    match action {
+        ProtocolAction::Start => gates::check(c, &run, Phase::Planning).await?,
+        ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {
+            gates::check(c, &run, Phase::Execution).await?
+        }
+        _ => {}
+    }
     match action {
         ProtocolAction::Cancel => cancel(c, &run).await,
         ProtocolAction::RunNextStep | ProtocolAction::RetryLatest => {

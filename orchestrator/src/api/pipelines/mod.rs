@@ -24,11 +24,18 @@
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
 //! [`runs`] (runs, logs, artifacts), [`queues`], [`metrics`] (`/metrics`); [`schemas`] and
 //! [`run_schemas`] spell the bodies out for OpenAPI.
+//! Onboarding ([`onboarding`]: summary and start) and branches ([`branches`]) have their
+//! bodies in [`onboarding_schemas`]; [`gates`] holds planning, execution and QA back
+//! while blocking clarifications are open.
 
 pub mod actions;
+pub mod branches;
 pub mod codemachine;
 pub mod events;
+pub mod gates;
 pub mod metrics;
+pub mod onboarding;
+pub mod onboarding_schemas;
 pub mod projects;
 pub mod protocols;
 pub mod queues;
@@ -65,6 +72,10 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .or(events::routes(app.clone()))
         .unify()
         .or(webhooks::routes(app.clone()))
+        .unify()
+        .or(onboarding::routes(app.clone()))
+        .unify()
+        .or(branches::routes(app.clone()))
         .unify()
         .or(codemachine::routes(app.clone()))
         .unify()

@@ -5,12 +5,17 @@
 //! and of its runs and steps. `GET /projects` lists every project (public fields only).
 //! Project clarifications have no run, so answering one writes no event (events belong to
 //! runs); it is logged.
+//!
+//! Creating a project selects its policy pack (`project_classification`, see
+//! [`crate::pipelines::policy`]) and starts its onboarding ([`super::onboarding`]): the
+//! setup run `setup-{id}` and a `project_setup` job.
 
 use super::schemas::{AnswerClarification, ClarificationView, CreateProject, ProjectView};
 use super::{ctx, json_body, parse_id, reply, serve, views, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
+use crate::pipelines::policy::PolicyPack;
 use crate::pipelines::{ClarificationScope, ClarificationStatus, NewProject, ProjectSecrets};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -64,7 +69,10 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
 }
 
-/// Registers a project. Onboarding (the setup job) is not started by this slice.
+/// Registers a project and starts its onboarding: a `project_setup` job on the setup run
+/// `setup-{id}` (event `setup_enqueued`). `project_classification` selects a policy pack
+/// (`crate::pipelines::policy`) whose `default_models` fill the phases the request left
+/// out; an unknown classification is 400 listing the valid ones.
 #[utoipa::path(
     post,
     path = "/projects",
@@ -72,7 +80,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     request_body = CreateProject,
     responses(
         (status = 201, description = "Created; `secrets` are stored, never answered.", body = ProjectView),
-        (status = 400, description = "Malformed body or empty name / git_url.", body = ErrorBody),
+        (status = 400, description = "Malformed body, empty name / git_url, or unknown project_classification (the message lists the valid ones).", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
         (status = 503, description = "Store unavailable.", body = ErrorBody),
     ),
@@ -85,6 +93,8 @@ async fn create_project(c: &Ctx, body: Result<Bytes, ApiError>) -> Result<Respon
             "`name` and `git_url` must not be empty",
         ));
     }
+    let pack = PolicyPack::named(req.project_classification.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let project = c
         .app
         .records
@@ -95,11 +105,12 @@ async fn create_project(c: &Ctx, body: Result<Bytes, ApiError>) -> Result<Respon
             base_branch: req.base_branch,
             ci_provider: req.ci_provider,
             project_classification: req.project_classification,
-            default_models: req.default_models,
+            default_models: pack.models_over(req.default_models),
             secrets: req.secrets.map(ProjectSecrets),
         })
         .await?;
-    tracing::info!(project_id = project.id, request_id = %c.request_id, "project created");
+    tracing::info!(project_id = project.id, pack = pack.name, request_id = %c.request_id, "project created");
+    super::onboarding::on_project_created(c, &project).await?;
     reply(StatusCode::CREATED, &views::project(&project))
 }
 

@@ -90,6 +90,7 @@ pub(super) async fn load_run(c: &Ctx, id: &str) -> Result<ProtocolRun, ApiError>
         (status = 400, description = "Bad id or body.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such project.", body = ErrorBody),
+        (status = 409, description = "The name is `setup-{id}`, reserved for the project's onboarding run.", body = ErrorBody),
         (status = 503, description = "Store unavailable.", body = ErrorBody),
     ),
     security(("api_token" = [])),
@@ -105,6 +106,7 @@ async fn create_protocol(
     if req.protocol_name.trim().is_empty() {
         return Err(ApiError::bad_request("`protocol_name` must not be empty"));
     }
+    super::gates::not_reserved(project_id, &req.protocol_name)?;
     let base_branch = match req.base_branch {
         Some(b) => b,
         None => c.app.records.get_project(project_id).await?.base_branch,

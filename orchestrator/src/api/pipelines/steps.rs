@@ -14,6 +14,7 @@
 //! (event `protocol_completed`). `run` enqueues an `execute_step` job and `run_qa` a
 //! `run_quality` job; their outcomes move the step when they end.
 
+use super::gates::{self, Phase};
 use super::protocols::load_run;
 use super::schemas::{ActionAnswer, CreateStep, StepRunView};
 use super::{
@@ -199,6 +200,11 @@ async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError
         other => return Err(ApiError::not_found(format!("no step action `{other}`"))),
     };
     let (step, run) = load_step(c, id).await?;
+    match action {
+        StepAction::Run => gates::check(c, &run, Phase::Execution).await?,
+        StepAction::RunQa => gates::check(c, &run, Phase::Qa).await?,
+        _ => {}
+    }
     if run.status.is_terminal() {
         return Err(conflict(format!(
             "protocol run {} is {}: its steps take no action",
