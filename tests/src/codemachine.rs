@@ -1,21 +1,15 @@
 //! Helpers of the CodeMachine end-to-end tests (`tests/tests/pipelines_codemachine.rs`):
-//! a fake `codex` whose reviews fail as often as a file says, a pipeline worker with the
-//! execute, QA and `codemachine_import` skills, a bare origin with or without a plan, and
+//! a fake `codex` whose reviews fail as often as a file says, a pipeline worker (all skills, see
+//! [`crate::pipeline_worker`]), a bare origin with or without a plan, and
 //! waiting on the pipelines API.
 
 use crate::backend::Backend;
+use crate::pipeline_worker;
 use crate::pipelines::Api;
-use crate::workers;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codemachine::codemachine_import;
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
+use baton_worker_examples::pipeline::budget::BudgetMode;
 use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps};
+use baton_worker_examples::pipeline::skills::Deps;
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,46 +36,13 @@ pub fn tmp(name: &str, backend: Backend) -> PathBuf {
 }
 
 pub fn deps(root: &Path) -> Deps {
-    let codex = root.join("codex");
-    std::fs::write(&codex, FAKE_CODEX).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    Deps {
-        engines: Engines::new().with(Arc::new(CodexEngine {
-            binary: codex,
-            ..CodexEngine::default()
-        })),
-        projects_root: root.join("projects"),
-        default_model: "m".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Off,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    }
+    let mut deps = pipeline_worker::deps(root, pipeline_worker::fake_codex(root, FAKE_CODEX));
+    deps.budget.mode = BudgetMode::Off;
+    deps
 }
 
 pub fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-cm"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move {
-                    $f(&deps, &params)
-                        .await
-                        .map_err(|e| TaskError::new(e.code, e.message))
-                }
-            });
-        }};
-    }
-    skill!("execute_step", skills::execute_step);
-    skill!("run_quality", skills::run_quality);
-    skill!("codemachine_import", codemachine_import);
-    workers::spawn(builder)
+    pipeline_worker::spawn(base_url, "w-cm", deps)
 }
 
 pub async fn wait_for(api: &Api, path: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {

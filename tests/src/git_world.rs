@@ -1,23 +1,16 @@
 //! A git world for the coding-pipeline tests (`tests/tests/pipelines_onboarding.rs`,
 //! `pipelines_gates.rs`): a bare origin on disk with `main` and `feature/x`, a fake
-//! `codex` executable playing the model, a pipeline worker with the onboarding, plan and
-//! execute skills, and helpers reading the onboarding summary.
+//! `codex` executable playing the model, a pipeline worker (all skills, see [`crate::pipeline_worker`]),
+//! and helpers reading the onboarding summary.
 
 use crate::backend::Backend;
 use crate::orchestrator::test_config;
+use crate::pipeline_worker;
 use crate::pipelines::Api;
-use crate::workers;
 use baton_orchestrator::config::Config;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps};
-use baton_worker_examples::pipeline::{qa_policy, setup};
+use baton_worker_examples::pipeline::git::{self};
+use baton_worker_examples::pipeline::skills::Deps;
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,67 +61,18 @@ pub async fn world(name: &str, backend: Backend) -> World {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&root);
-    let seed = root.join("seed");
-    std::fs::create_dir_all(&seed).expect("dirs");
+    std::fs::create_dir_all(&root).expect("dirs");
     let origin = root.join("origin.git");
-    let o = origin.to_str().expect("utf-8 path");
-    git::git(&root, &["init", "--quiet", "--bare", "-b", "main", o])
-        .await
-        .expect("bare origin");
-    git::git(&seed, &["init", "--quiet", "-b", "main"])
-        .await
-        .expect("seed repo");
-    std::fs::write(seed.join("README.md"), "app\n").expect("write");
-    git::commit_all(&seed, "first", &Identity::default())
-        .await
-        .expect("commit");
-    git::git(&seed, &["push", "--quiet", o, "main", "main:feature/x"])
-        .await
-        .expect("push");
+    pipeline_worker::bare_origin(&origin, &["feature/x"]).await;
     World { root, origin }
 }
 
 pub fn deps(root: &Path) -> Deps {
-    let codex = root.join("codex");
-    std::fs::write(&codex, FAKE_CODEX).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    Deps {
-        engines: Engines::new().with(Arc::new(CodexEngine {
-            binary: codex,
-            ..CodexEngine::default()
-        })),
-        projects_root: root.join("projects"),
-        default_model: "m".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Warn,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    }
+    pipeline_worker::deps(root, pipeline_worker::fake_codex(root, FAKE_CODEX))
 }
 
 pub fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-onboard"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move {
-                    $f(&deps, &params)
-                        .await
-                        .map_err(|e| TaskError::new(e.code, e.message))
-                }
-            });
-        }};
-    }
-    skill!("project_setup", setup::project_setup);
-    skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", qa_policy::execute_step);
-    workers::spawn(builder)
+    pipeline_worker::spawn(base_url, "w-onboard", deps)
 }
 
 pub async fn wait_for(api: &Api, path: &str, want: &str) -> Value {

@@ -13,6 +13,7 @@ pub mod codemachine;
 pub mod fakes;
 pub mod git_world;
 pub mod orchestrator;
+pub mod pipeline_worker;
 pub mod pipelines;
 pub mod python;
 pub mod redis_server;

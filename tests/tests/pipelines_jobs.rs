@@ -5,18 +5,11 @@
 
 use baton_tests::backend::{start, Backend};
 use baton_tests::orchestrator::test_config;
+use baton_tests::pipeline_worker;
 use baton_tests::pipelines::Api;
-use baton_tests::workers;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::offline::OfflineEngine;
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps};
-use serde_json::{json, Value};
-use std::os::unix::fs::PermissionsExt;
+use baton_worker_examples::pipeline::git::{self};
+use baton_worker_examples::pipeline::skills::Deps;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,66 +29,14 @@ esac
 
 async fn setup(root: &Path) -> (PathBuf, Deps) {
     let _ = std::fs::remove_dir_all(root);
-    let seed = root.join("seed");
-    std::fs::create_dir_all(&seed).expect("dirs");
     let origin = root.join("origin.git");
-    let o = origin.to_str().expect("utf-8 path");
-    git::git(root, &["init", "--quiet", "--bare", "-b", "main", o])
-        .await
-        .expect("bare origin");
-    git::git(&seed, &["init", "--quiet", "-b", "main"])
-        .await
-        .expect("seed repo");
-    std::fs::write(seed.join("README.md"), "app\n").expect("write");
-    git::commit_all(&seed, "first", &Identity::default())
-        .await
-        .expect("commit");
-    git::git(&seed, &["push", "--quiet", o, "main"])
-        .await
-        .expect("push");
-    let codex = root.join("codex");
-    std::fs::write(&codex, FAKE_CODEX).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let deps = Deps {
-        engines: Engines::new()
-            .with(Arc::new(CodexEngine {
-                binary: codex,
-                ..CodexEngine::default()
-            }))
-            .with(Arc::new(OfflineEngine)),
-        projects_root: root.join("projects"),
-        default_model: "m".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Warn,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    };
-    (origin, deps)
+    pipeline_worker::bare_origin(&origin, &[]).await;
+    let codex = pipeline_worker::fake_codex(root, FAKE_CODEX);
+    (origin, pipeline_worker::deps(root, codex))
 }
 
 fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-pipeline"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move {
-                    $f(&deps, &params)
-                        .await
-                        .map_err(|e| TaskError::new(e.code, e.message))
-                }
-            });
-        }};
-    }
-    skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
-    skill!("run_quality", skills::run_quality);
-    workers::spawn(builder)
+    pipeline_worker::spawn(base_url, "w-pipeline", deps)
 }
 
 async fn wait_status(api: &Api, path: &str, want: &str) {

@@ -6,19 +6,12 @@
 
 use baton_tests::backend::{start, Backend};
 use baton_tests::orchestrator::test_config;
+use baton_tests::pipeline_worker;
 use baton_tests::pipelines::Api;
 use baton_tests::raw_worker::RawWorker;
-use baton_tests::workers;
-use baton_worker::{TaskContext, TaskError, Worker};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::{self, Identity};
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps};
+use baton_worker_examples::pipeline::skills::Deps;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,60 +45,14 @@ esac
 
 async fn setup(root: &Path) -> (PathBuf, Deps) {
     let _ = std::fs::remove_dir_all(root);
-    let seed = root.join("seed");
-    std::fs::create_dir_all(&seed).expect("dirs");
     let origin = root.join("origin.git");
-    let o = origin.to_str().expect("utf-8 path");
-    git::git(root, &["init", "--quiet", "--bare", "-b", "main", o])
-        .await
-        .expect("bare origin");
-    git::git(&seed, &["init", "--quiet", "-b", "main"])
-        .await
-        .expect("seed repo");
-    std::fs::write(seed.join("README.md"), "app\n").expect("write");
-    git::commit_all(&seed, "first", &Identity::default())
-        .await
-        .expect("commit");
-    git::git(&seed, &["push", "--quiet", o, "main"])
-        .await
-        .expect("push");
-    let codex = root.join("codex");
-    std::fs::write(&codex, fake_codex(&root.join("plan-failed-once"))).expect("write codex");
-    std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let deps = Deps {
-        engines: Engines::new().with(Arc::new(CodexEngine {
-            binary: codex,
-            ..CodexEngine::default()
-        })),
-        projects_root: root.join("projects"),
-        default_model: "fake-model".into(),
-        timeout: Duration::from_secs(30),
-        budget: Budget {
-            mode: BudgetMode::Warn,
-            per_step: None,
-            per_protocol: None,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::default(),
-    };
-    (origin, deps)
+    pipeline_worker::bare_origin(&origin, &[]).await;
+    let codex = pipeline_worker::fake_codex(root, &fake_codex(&root.join("plan-failed-once")));
+    (origin, pipeline_worker::deps(root, codex))
 }
 
 fn pipeline_worker(base_url: &str, deps: Arc<Deps>) -> baton_worker::WorkerHandle {
-    let mut builder = Worker::builder(workers::config(base_url, "w-runs"));
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move { $f(&deps, &params).await.map_err(TaskError::from) }
-            });
-        }};
-    }
-    skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", skills::execute_step);
-    skill!("run_quality", skills::run_quality);
-    workers::spawn(builder)
+    pipeline_worker::spawn(base_url, "w-runs", deps)
 }
 
 async fn wait_status(api: &Api, path: &str, want: &str) {
@@ -165,8 +112,13 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     let waiting = ok(&api, &format!("/protocols/{run}/runs")).await;
     assert_eq!(field(&waiting, "status"), ["queued"], "{waiting}");
     assert_eq!(waiting[0]["run_kind"], "plan");
+    // Newest first: the plan, then the project's onboarding job (enqueued on creation).
     let queued = ok(&api, "/queues/jobs?status=queued").await;
-    assert_eq!(field(&queued, "job_type"), ["plan_protocol"], "{queued}");
+    assert_eq!(
+        field(&queued, "job_type"),
+        ["plan_protocol", "project_setup"],
+        "{queued}"
+    );
     assert_eq!(queued[0]["payload"]["protocol_run_id"], run);
 
     let worker = pipeline_worker(&orch.base_url, Arc::new(deps));
@@ -301,6 +253,7 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     // Queues: one per job type, every job finished.
     let queues = ok(&api, "/queues").await;
     for (job_type, finished) in [
+        ("project_setup", 1),
         ("plan_protocol", 1),
         ("execute_step", 1),
         ("run_quality", 1),
@@ -317,7 +270,7 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     let finished = ok(&api, "/queues/jobs?status=finished").await;
     assert_eq!(
         field(&finished, "job_type"),
-        ["run_quality", "execute_step", "plan_protocol"]
+        ["run_quality", "execute_step", "plan_protocol", "project_setup"]
     );
     assert!(finished[2]["started_at"].is_string() && finished[2]["ended_at"].is_string());
     assert_eq!(finished[0]["result"]["verdict"], "PASS");

@@ -1,6 +1,6 @@
 //! Applying what a pipeline worker reports to the records: the orchestrator owns the
 //! records, a worker only returns a structured outcome, and these functions make the
-//! transitions (issue #5, in progress: the jobs that carry the outcomes are not wired yet).
+//! transitions (`engine::pipeline_jobs` hands each job's outcome here when the job ends).
 //!
 //! Outcomes may be delivered more than once (results are at least once), so every
 //! function is idempotent: a step that exists is not created again, a transition already

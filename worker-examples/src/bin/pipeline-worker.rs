@@ -24,70 +24,11 @@
 //! wrote (plan files, step output, `quality-report.md`; 1 MiB each, 2 MiB in all), so the
 //! orchestrator's `/codex/runs` API serves them (`baton_worker_examples::pipeline::report`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use baton_worker::{TaskContext, TaskError, Worker, WorkerConfig};
-use baton_worker_examples::pipeline::budget::{Budget, BudgetMode};
-use baton_worker_examples::pipeline::codemachine;
-use baton_worker_examples::pipeline::codex::CodexEngine;
-use baton_worker_examples::pipeline::engine::Engines;
-use baton_worker_examples::pipeline::git::Identity;
-use baton_worker_examples::pipeline::offline::OfflineEngine;
-use baton_worker_examples::pipeline::openai::OpenAiEngine;
-use baton_worker_examples::pipeline::pr::PrConfig;
-use baton_worker_examples::pipeline::skills::{self, Deps, SkillError};
-use baton_worker_examples::pipeline::{qa_policy, setup};
-use serde_json::Value;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn deps() -> Result<Deps, String> {
-    let mut engines = Engines::new().with(Arc::new(CodexEngine {
-        binary: env("PIPELINE_CODEX_BIN").map_or_else(|| PathBuf::from("codex"), PathBuf::from),
-        sandbox: env("PIPELINE_CODEX_SANDBOX").unwrap_or_else(|| "workspace-write".into()),
-    }));
-    if let Some(base) = env("OPENAI_BASE_URL") {
-        engines = engines.with(Arc::new(OpenAiEngine::new(&base, env("OPENAI_API_KEY"))));
-    }
-    engines = engines
-        .with(Arc::new(OfflineEngine))
-        .with_default(&env("PIPELINE_DEFAULT_ENGINE").unwrap_or_else(|| "codex".into()));
-    let number = |name: &str| -> Result<Option<u64>, String> {
-        env(name)
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("{name} must be a whole number, got `{v}`"))
-            })
-            .transpose()
-    };
-    let mode: BudgetMode = env("PIPELINE_TOKEN_BUDGET_MODE")
-        .unwrap_or_else(|| "warn".into())
-        .parse()?;
-    Ok(Deps {
-        engines,
-        projects_root: env("PIPELINE_PROJECTS_ROOT")
-            .map_or_else(|| PathBuf::from("projects"), PathBuf::from),
-        default_model: env("PIPELINE_DEFAULT_MODEL").unwrap_or_else(|| "gpt-5-codex".into()),
-        timeout: Duration::from_secs(number("PIPELINE_ENGINE_TIMEOUT")?.unwrap_or(1800)),
-        budget: Budget {
-            mode,
-            per_step: number("PIPELINE_TOKEN_BUDGET_STEP")?,
-            per_protocol: number("PIPELINE_TOKEN_BUDGET_PROTOCOL")?,
-        },
-        identity: Identity::default(),
-        pr: PrConfig::from_env(),
-    })
-}
-
-/// The error with the skill's run report as `details.run`.
-fn task_error(e: SkillError) -> TaskError {
-    TaskError::from(e)
-}
+use baton_worker::{Worker, WorkerConfig};
+use baton_worker_examples::pipeline::worker::{deps_from_env, with_skills};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -96,7 +37,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let deps = match deps() {
+    let deps = match deps_from_env() {
         Ok(d) => Arc::new(d),
         Err(e) => {
             eprintln!("pipeline-worker: {e}");
@@ -111,22 +52,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut builder = Worker::builder(config);
-    macro_rules! skill {
-        ($name:literal, $f:path) => {{
-            let deps = deps.clone();
-            builder = builder.skill($name, move |params: Value, _ctx: TaskContext| {
-                let deps = deps.clone();
-                async move { $f(&deps, &params).await.map_err(task_error) }
-            });
-        }};
-    }
-    skill!("plan_protocol", skills::plan_protocol);
-    skill!("execute_step", qa_policy::execute_step);
-    skill!("run_quality", skills::run_quality);
-    skill!("open_pr", skills::open_pull_request);
-    skill!("codemachine_import", codemachine::codemachine_import);
-    skill!("project_setup", setup::project_setup);
+    let builder = with_skills(Worker::builder(config), deps);
     let worker = match builder.build() {
         Ok(w) => w,
         Err(e) => {

@@ -20,9 +20,11 @@
 //!   [`report`]: the run report (log, artifacts, engine facts) each sends with its outcome;
 //!   [`setup`]: `project_setup` (onboarding: resolve, discovery, assets, git);
 //!   [`qa_policy`]: `execute_step` under the project's QA policy (full, light, skip).
+//! - [`worker`]: the `pipeline-worker` assembled (deps from the environment, every skill
+//!   registered), shared by the binary and the tests.
 //!
-//! The binary that registers the skills, and the orchestrator side that enqueues the jobs
-//! and applies their outcomes, are not written yet.
+//! The orchestrator enqueues these jobs from the pipelines API and applies their outcomes
+//! to its records (`baton_orchestrator::pipelines`); a skill only returns an outcome.
 
 pub mod budget;
 pub mod codemachine;
@@ -38,3 +40,4 @@ pub mod qa_policy;
 pub mod report;
 pub mod setup;
 pub mod skills;
+pub mod worker;

@@ -17,8 +17,8 @@
 //!
 //! Status changes are compare-and-sets through the state tables
 //! ([`crate::pipelines::status`]): a wrong current status or a lost race is 409 naming
-//! the status found. Actions answer `{"message", "job": null}`: enqueuing the Baton jobs
-//! that would carry the work out (plan, execute, QA) is not part of this slice.
+//! the status found. Actions answer `{"message", "job"}`, `job` naming the Baton job they
+//! enqueued (`engine::pipeline_jobs`) or `null`.
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
