@@ -270,7 +270,12 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     let finished = ok(&api, "/queues/jobs?status=finished").await;
     assert_eq!(
         field(&finished, "job_type"),
-        ["run_quality", "execute_step", "plan_protocol", "project_setup"]
+        [
+            "run_quality",
+            "execute_step",
+            "plan_protocol",
+            "project_setup"
+        ]
     );
     assert!(finished[2]["started_at"].is_string() && finished[2]["ended_at"].is_string());
     assert_eq!(finished[0]["result"]["verdict"], "PASS");

@@ -36,7 +36,14 @@ pub fn spawn_reaper(
                 Some(member) = async { match kicked.as_mut() { Some(rx) => rx.recv().await, None => None } } => {
                     let engine = engine.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = engine.fire_timer(&member).await {
+                        // Claimed first, like the reaper's pass does: a pass that runs at
+                        // this moment must not fire it a second time.
+                        let fired = match engine.store.claim_timer(&member, now_ms(), VISIBILITY).await {
+                            Ok(true) => engine.fire_timer(&member).await,
+                            Ok(false) => Ok(()),
+                            Err(e) => Err(e.into()),
+                        };
+                        if let Err(e) = fired {
                             tracing::debug!(timer = %member, error = %e, "kicked timer failed; the reaper fires it later");
                         }
                     });

@@ -419,6 +419,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         visibility: Duration,
     ) -> StoreResult<Vec<String>>;
+    /// Takes one timer the way [`Store::claim_due_timers`] does, if it is due; whether it
+    /// did (false: another caller has it, or it is gone).
+    async fn claim_timer(
+        &self,
+        member: &str,
+        now_ms: i64,
+        visibility: Duration,
+    ) -> StoreResult<bool>;
     /// Task ids with expired leases, made invisible to other callers for `visibility`.
     async fn claim_expired_leases(
         &self,

@@ -85,6 +85,20 @@ impl ZSet {
         due
     }
 
+    /// Takes `member` alone if it is due, like [`ZSet::claim_due`]; whether it was.
+    pub fn claim_one(
+        &mut self,
+        member: &str,
+        now_ms: i64,
+        visibility: std::time::Duration,
+    ) -> bool {
+        let due = matches!(self.scores.get(member), Some(s) if *s <= now_ms as f64);
+        if due {
+            self.insert(member, (now_ms + visibility.as_millis() as i64) as f64);
+        }
+        due
+    }
+
     pub fn contains(&self, member: &str) -> bool {
         self.scores.contains_key(member)
     }

@@ -324,6 +324,33 @@ pub async fn due_items_are_claimed_once(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+
+    // One timer alone (fired at once by its committer): taken only if due, and then
+    // neither a second single claim nor a reaper's pass takes it too.
+    store
+        .replace_timer("none", Some(("p|j1|1", now)))
+        .await
+        .unwrap();
+    assert!(
+        !store.claim_timer("p|j1|1", now - 1, vis).await.unwrap(),
+        "not due yet"
+    );
+    assert!(
+        !store.claim_timer("p|nope|1", now, vis).await.unwrap(),
+        "no such timer"
+    );
+    assert!(store.claim_timer("p|j1|1", now, vis).await.unwrap());
+    assert!(!store.claim_timer("p|j1|1", now, vis).await.unwrap());
+    assert!(store
+        .claim_due_timers(now, 10, vis)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.claim_due_timers(now + 300, 10, vis).await.unwrap(),
+        vec!["p|j1|1".to_string()],
+        "back after the window when its handler died"
+    );
 }
 
 pub async fn enqueue_publishes_task_ready(store: Arc<dyn Store>) {

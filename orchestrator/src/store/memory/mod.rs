@@ -266,6 +266,19 @@ impl Store for MemoryStore {
             .claim_due(now_ms, limit, visibility))
     }
 
+    async fn claim_timer(
+        &self,
+        member: &str,
+        now_ms: i64,
+        visibility: Duration,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .inner
+            .lock()
+            .timers
+            .claim_one(member, now_ms, visibility))
+    }
+
     async fn claim_expired_leases(
         &self,
         now_ms: i64,

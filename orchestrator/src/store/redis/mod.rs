@@ -292,6 +292,27 @@ impl Store for RedisStore {
         self.claim_due("timers", now_ms, limit, visibility).await
     }
 
+    async fn claim_timer(
+        &self,
+        member: &str,
+        now_ms: i64,
+        visibility: Duration,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn().await?;
+        let taken: Vec<String> = self
+            .scripts
+            .claim_due
+            .key(self.keys.k("timers"))
+            .arg(now_ms)
+            .arg(1)
+            .arg(visibility.as_millis() as i64)
+            .arg(member)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(!taken.is_empty())
+    }
+
     async fn claim_expired_leases(
         &self,
         now_ms: i64,
