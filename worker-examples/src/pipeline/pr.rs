@@ -162,6 +162,9 @@ async fn run_tool(tool: &Path, dir: &Path, args: &[&str]) -> Result<String, PrEr
 async fn github_api(cfg: &PrConfig, token: &str, req: &PrRequest<'_>) -> Result<String, PrError> {
     let (owner, repo) =
         owner_repo(req.remote_url).ok_or_else(|| PrError::Remote(req.remote_url.into()))?;
+    // A GitHub owner is one path segment (unlike GitLab's nested groups): a mirror's
+    // longer path, e.g. `file:///srv/mirrors/acme/app.git`, ends in owner/repo.
+    let owner = owner.rsplit('/').next().unwrap_or(&owner).to_string();
     let http = reqwest::Client::new();
     let base = cfg.api_base.trim_end_matches('/');
     let pulls = format!("{base}/repos/{owner}/{repo}/pulls");
