@@ -99,10 +99,34 @@ pub async fn ensure_repo(
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(|e| GitError::Spawn(format!("create {}: {e}", parent.display())))?;
-    let target_str = target.to_string_lossy().into_owned();
-    git(parent, &["clone", "--quiet", git_url, &target_str]).await?;
-    Ok(target)
+    // Cloned beside the target and renamed into place: two skills of one project (say
+    // its onboarding and its first plan, run at once by one worker or by two on this
+    // host) may both find no clone; the first rename wins, and the other uses its clone.
+    let tmp = parent.join(format!(
+        ".{}.cloning-{}-{}",
+        repo_name(git_url),
+        std::process::id(),
+        CLONES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let tmp_str = tmp.to_string_lossy().into_owned();
+    let cloned = git(parent, &["clone", "--quiet", "--", git_url, &tmp_str]).await;
+    let placed = match cloned {
+        Ok(_) => tokio::fs::rename(&tmp, &target)
+            .await
+            .map_err(|e| GitError::Spawn(format!("rename clone to {}: {e}", target.display()))),
+        Err(e) => Err(e),
+    };
+    if placed.is_err() {
+        let _ = tokio::fs::remove_dir_all(&tmp).await;
+        if target.join(".git").exists() {
+            return Ok(target);
+        }
+    }
+    placed.map(|_| target)
 }
+
+/// Numbers the temporary clone directories of this process.
+static CLONES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Branch names are used as directory names: refuse anything that could escape.
 fn check_branch(branch: &str) -> Result<(), GitError> {
@@ -250,6 +274,35 @@ mod tests {
         assert_eq!(repo_name("/srv/git/tool/"), "tool");
         assert!(check_branch("0001-demo").is_ok());
         assert!(check_branch("../x").is_err() && check_branch("-f").is_err());
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_clones_of_a_project_both_succeed() {
+        let root = std::env::temp_dir().join(format!("baton-git-race-{}", uuid_like()));
+        std::fs::create_dir_all(&root).unwrap();
+        let url = origin(&root).await.to_string_lossy().into_owned();
+        let projects = root.join("projects");
+        let clones: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, projects) = (url.clone(), projects.clone());
+                tokio::spawn(async move { ensure_repo(&url, None, &projects, 3).await })
+            })
+            .collect();
+        for c in clones {
+            assert_eq!(c.await.unwrap().unwrap(), projects.join("3/origin"));
+        }
+        assert!(projects.join("3/origin/README.md").exists());
+        let left: Vec<_> = std::fs::read_dir(projects.join("3"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("origin")],
+            "no temporary clone left"
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[tokio::test]
