@@ -19,6 +19,7 @@
 pub mod codemachine;
 pub mod constants;
 pub mod models;
+pub mod pipeline;
 pub mod signing;
 
 pub use constants::*;

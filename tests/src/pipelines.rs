@@ -86,6 +86,23 @@ impl Api {
         p["id"].as_u64().expect("project id")
     }
 
+    /// A project named `app` on the repository at `origin` (base branch `main`).
+    pub async fn project_on(&self, origin: &std::path::Path) -> u64 {
+        let body = json!({"name": "app", "git_url": origin.to_str(), "base_branch": "main"});
+        self.ok("/projects", body).await["id"]
+            .as_u64()
+            .expect("project id")
+    }
+
+    /// A protocol run `name` of `project` with `description`, in status `pending`.
+    pub async fn protocol(&self, project: u64, name: &str, description: &str) -> u64 {
+        let body = json!({"protocol_name": name, "description": description});
+        self.ok(&format!("/projects/{project}/protocols"), body)
+            .await["id"]
+            .as_u64()
+            .expect("run id")
+    }
+
     pub async fn run(&self, project: u64, name: &str, status: &str) -> u64 {
         let r = self
             .ok(

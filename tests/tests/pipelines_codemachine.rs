@@ -187,14 +187,7 @@ async fn workspaces_are_imported_inline_and_as_jobs(backend: Backend) {
 /// A run `name` on a fresh repo with one step `01-build.md` carrying `policy`.
 async fn looping_run(api: &Api, root: &Path, name: &str, policy: Value) -> (u64, u64) {
     let origin = planned_repo(root, name).await;
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "app", "git_url": origin.to_str()}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("project");
+    let project = api.project_on(&origin).await;
     let run = api.run(project, name, "planned").await;
     let step = api
         .ok(
@@ -401,14 +394,7 @@ async fn an_imported_run_executes_and_its_trigger_runs_the_target(backend: Backe
     .expect("modules");
     let (orch, _, _) = start(backend, test_config(), "cm-trigger").await;
     let api = Api::new(&orch);
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "app", "git_url": origin.to_str()}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("project");
+    let project = api.project_on(&origin).await;
     let imported = api
         .ok(
             &format!("/projects/{project}/codemachine/import"),

@@ -62,22 +62,8 @@ async fn a_protocol_is_planned_executed_reviewed_and_completed(backend: Backend)
     let (orch, _, _) = start(backend, test_config(), "pl-jobs").await;
     let worker = pipeline_worker(&orch.base_url, Arc::new(deps));
     let api = Api::new(&orch);
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "app", "git_url": origin.to_str(), "base_branch": "main"}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("project id");
-    let run = api
-        .ok(
-            &format!("/projects/{project}/protocols"),
-            json!({"protocol_name": "0001-demo", "description": "say hello"}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("run id");
+    let project = api.project_on(&origin).await;
+    let run = api.protocol(project, "0001-demo", "say hello").await;
 
     let started = api
         .ok(&format!("/protocols/{run}/actions/start"), json!({}))

@@ -89,22 +89,8 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     let (origin, deps) = setup(&root).await;
     let (orch, _, _) = start(backend, test_config(), "pl-runs").await;
     let api = Api::new(&orch);
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "app", "git_url": origin.to_str(), "base_branch": "main"}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("project id");
-    let run = api
-        .ok(
-            &format!("/projects/{project}/protocols"),
-            json!({"protocol_name": "0001-demo", "description": "say hello"}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("run id");
+    let project = api.project_on(&origin).await;
+    let run = api.protocol(project, "0001-demo", "say hello").await;
 
     // No worker yet: the attempt is in flight, queued.
     api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
@@ -348,14 +334,7 @@ async fn an_attempt_lost_with_its_worker_is_a_failed_run(backend: Backend) {
     std::fs::write(root.join("plan-failed-once"), "").expect("marker");
     let (orch, _, _) = start(backend, test_config(), "pl-lost").await;
     let api = Api::new(&orch);
-    let project = api
-        .ok(
-            "/projects",
-            json!({"name": "app", "git_url": origin.to_str()}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("project id");
+    let project = api.project_on(&origin).await;
     let run = api
         .ok(
             &format!("/projects/{project}/protocols"),

@@ -233,13 +233,8 @@ async fn project_to_merged_pr(backend: Backend) {
 
     // A protocol run, planned by the OpenAI-compatible engine with the project's model.
     let run = api
-        .ok(
-            &format!("/projects/{project}/protocols"),
-            json!({"protocol_name": "0001-walk", "description": "build, check, document"}),
-        )
-        .await["id"]
-        .as_u64()
-        .expect("run id");
+        .protocol(project, "0001-walk", "build, check, document")
+        .await;
     api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;
     wait(&api, &format!("/protocols/{run}"), "status", "planned").await;

@@ -8,6 +8,7 @@
 //! can hang a request) and under a timeout, and is killed when dropped.
 
 use super::model::Project;
+pub use baton_protocol::pipeline::repo_name;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::Command;
@@ -53,21 +54,6 @@ pub async fn git(dir: &Path, args: &[&str]) -> Result<String, RepoError> {
             args: args.join(" "),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
-    }
-}
-
-/// The repository name of a URL or path (`https://h/o/app.git` → `app`).
-pub fn repo_name(git_url: &str) -> String {
-    let last = git_url
-        .trim_end_matches('/')
-        .rsplit(['/', ':'])
-        .next()
-        .unwrap_or("repo");
-    let name = last.strip_suffix(".git").unwrap_or(last);
-    if name.is_empty() || name == "." || name == ".." {
-        "repo".into()
-    } else {
-        name.to_string()
     }
 }
 

@@ -18,6 +18,7 @@
 //! A result body is itself limited by `BATON_MAX_BODY_BYTES` (4 MiB by default).
 
 use super::runs::{NewArtifact, RunArtifact};
+use baton_protocol::pipeline::{head, tail};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -45,30 +46,6 @@ impl RunReport {
     pub fn model(&self) -> Option<&str> {
         self.meta.get("model").and_then(Value::as_str)
     }
-}
-
-/// The longest prefix of `s` with at most `max` bytes, on a char boundary.
-fn head(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// The longest suffix of `s` with at most `max` bytes, on a char boundary.
-fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 /// The log capped to [`LOG_CAP`] bytes (marker line included), and whether it was cut.

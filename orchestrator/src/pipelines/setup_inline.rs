@@ -17,20 +17,9 @@
 use super::model::{AppliesTo, NewClarification, Project};
 use super::onboarding::{SetupOutcome, Stage, StageStatus};
 use super::repo::{self, RepoError};
+use baton_protocol::pipeline::ASSETS;
 use serde_json::json;
 use std::path::Path;
-
-/// Files that tell later jobs something, by what they are.
-const ASSETS: &[(&str, &str)] = &[
-    ("README.md", "readme"),
-    ("Cargo.toml", "cargo"),
-    ("package.json", "npm"),
-    ("pyproject.toml", "python"),
-    ("go.mod", "go"),
-    ("Makefile", "make"),
-    (".github/workflows", "github-actions"),
-    (".gitlab-ci.yml", "gitlab-ci"),
-];
 
 /// The asset kinds present in `repo`.
 pub fn scan_assets(repo: &Path) -> Vec<&'static str> {

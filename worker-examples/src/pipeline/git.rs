@@ -6,6 +6,7 @@
 //! `<repo>.worktrees/<branch>`, so the main checkout is never switched away from its
 //! branch and several protocol runs of one project can work at once.
 
+pub use baton_protocol::pipeline::repo_name;
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
 
@@ -56,21 +57,6 @@ pub async fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
             status: out.status.to_string(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         })
-    }
-}
-
-/// The repository name of a URL or path (`https://h/o/app.git` → `app`).
-pub fn repo_name(git_url: &str) -> String {
-    let last = git_url
-        .trim_end_matches('/')
-        .rsplit(['/', ':'])
-        .next()
-        .unwrap_or("repo");
-    let name = last.strip_suffix(".git").unwrap_or(last);
-    if name.is_empty() {
-        "repo".into()
-    } else {
-        name.to_string()
     }
 }
 

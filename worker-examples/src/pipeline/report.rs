@@ -16,36 +16,13 @@
 
 use super::engine::EngineOutput;
 use super::skills::SkillError;
+use baton_protocol::pipeline::{head, tail};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
 pub const LOG_CAP: usize = 256 * 1024;
 pub const ARTIFACT_CAP: usize = 1024 * 1024;
 pub const ARTIFACTS_TOTAL: usize = 2 * 1024 * 1024;
-
-/// The longest suffix of `s` within `max` bytes, on a char boundary.
-fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// The longest prefix of `s` within `max` bytes, on a char boundary.
-fn head(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
 /// What one skill run reports.
 #[derive(Debug, Default)]

@@ -27,6 +27,7 @@ use super::engine::{resolve_model, EngineError, EngineRequest, Phase};
 use super::git::{self, repo_name};
 use super::prompts::DISCOVERY;
 use super::skills::{Deps, SkillError};
+use baton_protocol::pipeline::ASSETS;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -57,18 +58,6 @@ fn main() -> String {
 fn stage(name: &str, status: &str, message: impl Into<String>) -> Value {
     json!({"name": name, "status": status, "message": message.into()})
 }
-
-/// Files that tell later jobs something, by what they are.
-const ASSETS: &[(&str, &str)] = &[
-    ("README.md", "readme"),
-    ("Cargo.toml", "cargo"),
-    ("package.json", "npm"),
-    ("pyproject.toml", "python"),
-    ("go.mod", "go"),
-    ("Makefile", "make"),
-    (".github/workflows", "github-actions"),
-    (".gitlab-ci.yml", "gitlab-ci"),
-];
 
 /// Onboards the project; the setup outcome.
 pub async fn project_setup(deps: &Deps, params: &Value) -> Result<Value, SkillError> {
