@@ -22,7 +22,9 @@ mod step_state;
 
 #[derive(Default)]
 struct Inner {
-    last_id: u64,
+    /// Last id given, per kind (`project`, `run`, `step`, `event`), as the Redis store
+    /// keeps them: each kind counts from 1, like the seed's tables.
+    last_ids: BTreeMap<&'static str, u64>,
     projects: BTreeMap<Id, Project>,
     secrets: BTreeMap<Id, ProjectSecrets>,
     runs: BTreeMap<Id, ProtocolRun>,
@@ -33,10 +35,10 @@ struct Inner {
 }
 
 impl Inner {
-    /// One counter for every kind: ids still increase per kind, which is all callers need.
-    fn next_id(&mut self) -> Id {
-        self.last_id += 1;
-        self.last_id
+    fn next_id(&mut self, kind: &'static str) -> Id {
+        let last = self.last_ids.entry(kind).or_insert(0);
+        *last += 1;
+        *last
     }
 
     fn scope_exists(&self, scope: ClarificationScope) -> RecordResult<()> {
@@ -91,7 +93,7 @@ impl RecordStore for MemoryRecords {
 
     async fn create_project(&self, new: NewProject) -> RecordResult<Project> {
         let mut g = self.inner.lock();
-        let id = g.next_id();
+        let id = g.next_id("project");
         let (project, secrets) = new.into_record(id, now_ms());
         g.projects.insert(id, project.clone());
         g.secrets.insert(id, secrets);
@@ -150,7 +152,7 @@ impl RecordStore for MemoryRecords {
         if !g.projects.contains_key(&new.project_id) {
             return Err(RecordError::not_found("project", new.project_id));
         }
-        let id = g.next_id();
+        let id = g.next_id("run");
         let run = new.into_record(id, now_ms());
         g.runs.insert(id, run.clone());
         Ok(run)
@@ -186,7 +188,7 @@ impl RecordStore for MemoryRecords {
                 existing,
             });
         }
-        let id = g.next_id();
+        let id = g.next_id("step");
         let step = new.into_record(id, now_ms());
         g.step_index.insert((run_id, step.step_index), id);
         g.steps.insert(id, step.clone());
@@ -286,7 +288,7 @@ impl RecordStore for MemoryRecords {
             .get(&new.protocol_run_id)
             .map(|r| r.project_id)
             .ok_or_else(|| RecordError::not_found("protocol run", new.protocol_run_id))?;
-        let id = g.next_id();
+        let id = g.next_id("event");
         let event = new.into_record(id, project_id, now_ms());
         g.events.insert(id, event.clone());
         Ok(event)
