@@ -237,7 +237,12 @@ async fn project_to_merged_pr(backend: Backend) {
         .await;
     api.ok(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;
-    wait(&api, &format!("/protocols/{run}"), "status", "planned").await;
+    let planned = wait(&api, &format!("/protocols/{run}"), "status", "planned").await;
+    assert_eq!(
+        planned["spec_hash"].as_str().map(str::len),
+        Some(12),
+        "{planned}"
+    );
     let plan_request = openai
         .requests
         .lock()
