@@ -129,24 +129,26 @@ pub async fn apply_plan(
             Err(e) => return Err(e),
         }
     }
+    // The spec the steps were made from (so the run has a `spec_hash`), and where the
+    // plan lives; a CodeMachine import has set its own template already. Written before
+    // the run shows `planned`, so whoever sees `planned` sees the spec too.
+    let current = store.get_protocol_run(run).await?;
+    if current.status == ProtocolStatus::Planning && current.template_config.is_none() {
+        let spec: Vec<Value> = steps
+            .iter()
+            .map(|(i, name, f)| {
+                json!({"step_index": i, "step_name": name, "engine_id": f["engine_id"],
+                       "model": f["model"], "policy": f["policy"]})
+            })
+            .collect();
+        let source = json!({"kind": "plan", "commit": outcome["commit"],
+            "worktree_path": outcome["worktree_path"], "protocol_root": outcome["protocol_root"]});
+        store
+            .set_run_template(run, json!({"protocol_spec": {"steps": spec}}), source)
+            .await?;
+    }
     let t = store.protocol_action(run, ProtocolAction::Planned).await?;
     if t.applied() {
-        // The spec the steps were made from (so the run has a `spec_hash`), and where the
-        // plan lives; a CodeMachine import has set its own template already.
-        if store.get_protocol_run(run).await?.template_config.is_none() {
-            let spec: Vec<Value> = steps
-                .iter()
-                .map(|(i, name, f)| {
-                    json!({"step_index": i, "step_name": name, "engine_id": f["engine_id"],
-                           "model": f["model"], "policy": f["policy"]})
-                })
-                .collect();
-            let source = json!({"kind": "plan", "commit": outcome["commit"],
-                "worktree_path": outcome["worktree_path"], "protocol_root": outcome["protocol_root"]});
-            store
-                .set_run_template(run, json!({"protocol_spec": {"steps": spec}}), source)
-                .await?;
-        }
         let names: Vec<&str> = steps.iter().map(|(_, n, _)| n.as_str()).collect();
         event(
             store,
