@@ -5,7 +5,7 @@ Skill `echo`:
 - returns its params as data;
 - `sleep` (seconds): sleeps first; if cancelled, writes `cancelled <task_id>` to the file
   named by COMPAT_MARKER_FILE;
-- `progress`: sends a progress event of 0.5 first;
+- `progress`: sends a progress event of 0.5 first, then works on for 0.3 s;
 - `boom`: raises (the SDK reports TRANSIENT_ERROR).
 """
 
@@ -22,6 +22,11 @@ MARKER = os.environ.get("COMPAT_MARKER_FILE", "/tmp/compat-marker")
 async def echo(params: dict, task_id: str, job_id: str, send_progress, **kwargs) -> dict:
     if params.get("progress"):
         await send_progress(task_id, job_id, 0.5, "python halfway")
+        # The SDK emits events apart from results, so a progress event sent just before
+        # the result may reach the orchestrator after the task ended, where it is rightly
+        # dropped as stale. Real handlers report progress while they still work; so does
+        # this one.
+        await asyncio.sleep(0.3)
     if params.get("boom"):
         raise RuntimeError("boom as asked")
     if params.get("sleep"):
