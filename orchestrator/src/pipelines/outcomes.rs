@@ -14,8 +14,7 @@
 //! | any completion | the run completes when every step is completed or cancelled |
 //!
 //! Exec and QA outcomes are applied by [`super::policies`] (CodeMachine loop and trigger
-//! policies, the step's `summary` and `runtime_state`, what runs next); [`apply_exec`] and
-//! [`apply_qa`] are its answers without the follow-ups.
+//! policies, the step's `summary` and `runtime_state`, what runs next).
 
 use super::model::{Id, NewEvent, NewStepRun, StepType};
 use super::status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
@@ -165,34 +164,6 @@ pub async fn apply_plan(
     } else {
         Applied::Unchanged
     })
-}
-
-/// Applies an execution outcome `{"success": bool, "skip_qa": bool}` to a running step,
-/// with the step's policies ([`super::policies::exec_outcome`], which also says what
-/// follows).
-pub async fn apply_exec(
-    store: &dyn RecordStore,
-    step: Id,
-    outcome: &Value,
-) -> RecordResult<Applied> {
-    Ok(super::policies::exec_outcome(store, step, outcome, None)
-        .await?
-        .applied)
-}
-
-/// Applies a QA verdict (`PASS` or `FAIL`) to a step waiting for QA, with the step's
-/// policies ([`super::policies::qa_outcome`]).
-pub async fn apply_qa(
-    store: &dyn RecordStore,
-    step: Id,
-    verdict: &str,
-    report: &str,
-) -> RecordResult<Applied> {
-    Ok(
-        super::policies::qa_outcome(store, step, verdict, report, None)
-            .await?
-            .applied,
-    )
 }
 
 /// A failed step blocks its run (unless the run is no longer active).
@@ -346,6 +317,36 @@ mod tests {
     use super::*;
     use crate::pipelines::memory::MemoryRecords;
     use crate::pipelines::model::{NewProject, NewProtocolRun};
+
+    /// Applies an execution outcome `{"success": bool, "skip_qa": bool}` to a running step,
+    /// with the step's policies ([`crate::pipelines::policies::exec_outcome`], which also says what
+    /// follows).
+    async fn apply_exec(
+        store: &dyn RecordStore,
+        step: Id,
+        outcome: &Value,
+    ) -> RecordResult<Applied> {
+        Ok(
+            crate::pipelines::policies::exec_outcome(store, step, outcome, None)
+                .await?
+                .applied,
+        )
+    }
+
+    /// Applies a QA verdict (`PASS` or `FAIL`) to a step waiting for QA, with the step's
+    /// policies ([`crate::pipelines::policies::qa_outcome`]).
+    async fn apply_qa(
+        store: &dyn RecordStore,
+        step: Id,
+        verdict: &str,
+        report: &str,
+    ) -> RecordResult<Applied> {
+        Ok(
+            crate::pipelines::policies::qa_outcome(store, step, verdict, report, None)
+                .await?
+                .applied,
+        )
+    }
 
     async fn planning_run(store: &MemoryRecords) -> Id {
         let project = store
