@@ -84,7 +84,7 @@ async fn protocol_start_pause_resume_and_cancel(backend: Backend) {
     assert_eq!(started.status, 200, "{}", started.text);
     // Start enqueues the plan job (no pipeline worker runs here: it waits).
     assert_eq!(
-        started.body["job"]["job_type"], "plan_protocol",
+        started.body["job"]["job_type"], "plan_protocol_job",
         "{}",
         started.text
     );

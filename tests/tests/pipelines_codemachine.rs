@@ -155,7 +155,10 @@ async fn workspaces_are_imported_inline_and_as_jobs(backend: Backend) {
             json!({"protocol_name": "0003-cm", "workspace_path": ws.to_str(), "enqueue": true}),
         )
         .await;
-    assert_eq!(queued["job"]["job_type"], "codemachine_import", "{queued}");
+    assert_eq!(
+        queued["job"]["job_type"], "codemachine_import_job",
+        "{queued}"
+    );
     assert!(queued["job"]["job_id"].is_string());
     assert_eq!(queued["protocol_run"]["status"], "planning");
     let job_run = queued["protocol_run"]["id"].as_u64().expect("run id");
@@ -303,7 +306,7 @@ async fn a_loop_past_its_limit_blocks_and_retry_latest_counts(backend: Backend) 
     let retried = api
         .ok(&format!("/protocols/{run}/actions/retry_latest"), json!({}))
         .await;
-    assert_eq!(retried["job"]["job_type"], "execute_step", "{retried}");
+    assert_eq!(retried["job"]["job_type"], "execute_step_job", "{retried}");
     let after = api.get(&step_path).await.body;
     assert_eq!(after["retries"], 1, "{after}");
     wait_status(&api, &step_path, "needs_qa").await;
@@ -413,7 +416,7 @@ async fn an_imported_run_executes_and_its_trigger_runs_the_target(backend: Backe
             json!({}),
         )
         .await;
-    assert_eq!(ran["job"]["job_type"], "execute_step", "{ran}");
+    assert_eq!(ran["job"]["job_type"], "execute_step_job", "{ran}");
     wait_status(&api, &format!("/protocols/{run}"), "completed").await;
     let steps = api.get(&format!("/protocols/{run}/steps")).await.body;
     assert_eq!(steps[0]["status"], "completed");

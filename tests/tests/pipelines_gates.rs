@@ -105,7 +105,7 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     )
     .await;
     let started = api.ok(&start_path, json!({})).await;
-    assert_eq!(started["job"]["job_type"], "plan_protocol");
+    assert_eq!(started["job"]["job_type"], "plan_protocol_job");
 
     // Execution: the pack's blocking question.
     let step = api.step(run, 0, "pending").await;
@@ -133,7 +133,7 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     let ran = api
         .ok(&format!("/steps/{step}/actions/run"), json!({}))
         .await;
-    assert_eq!(ran["job"]["job_type"], "execute_step");
+    assert_eq!(ran["job"]["job_type"], "execute_step_job");
 
     // QA.
     records
@@ -162,7 +162,7 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     let qa = api
         .ok(&format!("/steps/{step}/actions/run_qa"), json!({}))
         .await;
-    assert_eq!(qa["job"]["job_type"], "run_quality");
+    assert_eq!(qa["job"]["job_type"], "run_quality_job");
     orch.stop().await;
     let _ = std::fs::remove_dir_all(&w.root);
 }

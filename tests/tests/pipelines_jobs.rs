@@ -68,7 +68,7 @@ async fn a_protocol_is_planned_executed_reviewed_and_completed(backend: Backend)
     let started = api
         .ok(&format!("/protocols/{run}/actions/start"), json!({}))
         .await;
-    assert_eq!(started["job"]["job_type"], "plan_protocol");
+    assert_eq!(started["job"]["job_type"], "plan_protocol_job");
     wait_status(&api, &format!("/protocols/{run}"), "planned").await;
     let steps = api.get(&format!("/protocols/{run}/steps")).await.body;
     let names: Vec<&str> = steps
@@ -87,12 +87,15 @@ async fn a_protocol_is_planned_executed_reviewed_and_completed(backend: Backend)
                 json!({}),
             )
             .await;
-        assert_eq!(ran["job"]["job_type"], "execute_step", "step {i}: {ran}");
+        assert_eq!(
+            ran["job"]["job_type"], "execute_step_job",
+            "step {i}: {ran}"
+        );
         wait_status(&api, &format!("/steps/{id}"), "needs_qa").await;
         let qa = api
             .ok(&format!("/steps/{id}/actions/run_qa"), json!({}))
             .await;
-        assert_eq!(qa["job"]["job_type"], "run_quality");
+        assert_eq!(qa["job"]["job_type"], "run_quality_job");
         wait_status(&api, &format!("/steps/{id}"), "completed").await;
     }
     wait_status(&api, &format!("/protocols/{run}"), "completed").await;

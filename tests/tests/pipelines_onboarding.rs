@@ -64,7 +64,7 @@ async fn a_setup_job_onboards_the_project_and_its_branches_are_managed(backend: 
     assert!(stage(&summary, "resolve")["message"]
         .as_str()
         .is_some_and(|m| m.starts_with("cloned into")));
-    assert_eq!(summary["job"]["job_type"], "project_setup");
+    assert_eq!(summary["job"]["job_type"], "project_setup_job");
     assert_eq!(summary["job"]["status"], "finished");
     let notes = std::fs::read_to_string(
         w.root
@@ -223,7 +223,10 @@ async fn inline_onboarding_needs_no_worker_and_reports_failures(backend: Backend
             json!({}),
         )
         .await;
-    assert_eq!(enqueued["job"]["job_type"], "project_setup", "{enqueued}");
+    assert_eq!(
+        enqueued["job"]["job_type"], "project_setup_job",
+        "{enqueued}"
+    );
     let no_body = api
         .http
         .post(format!(

@@ -102,7 +102,7 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     let queued = ok(&api, "/queues/jobs?status=queued").await;
     assert_eq!(
         field(&queued, "job_type"),
-        ["plan_protocol", "project_setup"],
+        ["plan_protocol_job", "project_setup_job"],
         "{queued}"
     );
     assert_eq!(queued[0]["payload"]["protocol_run_id"], run);
@@ -229,38 +229,39 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     assert_eq!(field(&of_step, "run_kind"), ["qa", "exec"]);
     let qa_only = ok(&api, &format!("/steps/{step}/runs?run_kind=qa")).await;
     assert_eq!(field(&qa_only, "run_id"), [qa_run.as_str()]);
-    let failed = ok(&api, "/codex/runs?job_type=plan_protocol&status=failed").await;
+    let failed = ok(&api, "/codex/runs?job_type=plan_protocol_job&status=failed").await;
     assert_eq!(field(&failed, "run_id"), [failed_run.as_str()]);
+    assert_eq!(failed[0]["job_type"], "plan_protocol_job");
+    // The blueprint's own name filters too.
+    let same = ok(&api, "/codex/runs?job_type=plan_protocol&status=failed").await;
+    assert_eq!(field(&same, "run_id"), [failed_run.as_str()]);
     let one = ok(&api, &format!("/codex/runs?protocol_run_id={run}&limit=1")).await;
     assert_eq!(field(&one, "run_id"), [qa_run.as_str()]);
     let other_project = ok(&api, &format!("/codex/runs?step_run_id={}", step + 1000)).await;
     assert_eq!(other_project, json!([]));
 
-    // Queues: one per job type, every job finished.
+    // The one queue, with its counts per job type: every job finished.
     let queues = ok(&api, "/queues").await;
-    for (job_type, finished) in [
-        ("project_setup", 1),
-        ("plan_protocol", 1),
-        ("execute_step", 1),
-        ("run_quality", 1),
+    assert_eq!(queues["default"]["finished"], 4, "{queues}");
+    assert_eq!(queues["default"]["queued"], 0, "{queues}");
+    for job_type in [
+        "project_setup_job",
+        "plan_protocol_job",
+        "execute_step_job",
+        "run_quality_job",
     ] {
-        let q = queues
-            .as_array()
-            .expect("queues")
-            .iter()
-            .find(|q| q["name"] == job_type)
-            .unwrap_or_else(|| panic!("{job_type} in {queues}"));
-        assert_eq!(q["finished"], finished, "{q}");
+        let q = &queues["default"]["job_types"][job_type];
+        assert_eq!(q["finished"], 1, "{job_type} in {queues}");
         assert_eq!(q["queued"], 0, "{q}");
     }
     let finished = ok(&api, "/queues/jobs?status=finished").await;
     assert_eq!(
         field(&finished, "job_type"),
         [
-            "run_quality",
-            "execute_step",
-            "plan_protocol",
-            "project_setup"
+            "run_quality_job",
+            "execute_step_job",
+            "plan_protocol_job",
+            "project_setup_job"
         ]
     );
     assert!(finished[2]["started_at"].is_string() && finished[2]["ended_at"].is_string());
@@ -284,11 +285,11 @@ async fn runs_logs_artifacts_queues_and_metrics(backend: Backend) {
     assert!(metrics.text.contains(&hook_line), "{hook_line}");
     assert_eq!(metrics.status, 200);
     for line in [
-        "jobs_processed_total{job_type=\"plan_protocol\",status=\"failed\"} 1",
-        "jobs_processed_total{job_type=\"plan_protocol\",status=\"succeeded\"} 1",
-        "jobs_processed_total{job_type=\"run_quality\",status=\"succeeded\"} 1",
+        "jobs_processed_total{job_type=\"plan_protocol_job\",status=\"failed\"} 1",
+        "jobs_processed_total{job_type=\"plan_protocol_job\",status=\"succeeded\"} 1",
+        "jobs_processed_total{job_type=\"run_quality_job\",status=\"succeeded\"} 1",
         "qa_verdict_total{verdict=\"PASS\"} 1",
-        "jobs_duration_seconds_count{job_type=\"execute_step\"} 1",
+        "jobs_duration_seconds_count{job_type=\"execute_step_job\"} 1",
         "codex_token_estimated_total{model=\"fake-model\",phase=\"plan\"}",
         "requests_total{method=\"GET\",path=\"/codex/runs/{run_id}\",status=\"200\"}",
     ] {

@@ -312,7 +312,7 @@ async fn project_to_merged_pr(backend: Backend) {
     let opened = api
         .ok(&format!("/protocols/{run}/actions/open_pr"), json!({}))
         .await;
-    assert_eq!(opened["job"]["job_type"], "open_pr", "{opened}");
+    assert_eq!(opened["job"]["job_type"], "open_pr_job", "{opened}");
     let deadline = Instant::now() + Duration::from_secs(40);
     let events_path = format!("/protocols/{run}/events?limit=200");
     while !event_types(&api.get(&events_path).await.body).contains(&"open_pr".to_string()) {

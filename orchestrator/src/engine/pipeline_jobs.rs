@@ -1,5 +1,6 @@
 //! Coding-pipeline jobs: the pipelines API enqueues a Baton job of a shipped blueprint
-//! (`plan_protocol`, `execute_step`, `run_quality`, `open_pr`) with the run's repository
+//! (`plan_protocol`, `execute_step`, `run_quality`, `open_pr`; clients see them as
+//! `plan_protocol_job`, ... ([`PipelineJob::job_type`])) with the run's repository
 //! and branch as `initial_data` and `metadata.pipeline = {kind, protocol_run_id,
 //! step_run_id}`; when such a job ends, its commit schedules a `p|<job>|1` timer (like a
 //! completion webhook, so the hand-over survives a crash), and [`Engine::pipeline_job_ended`]
@@ -50,6 +51,12 @@ impl PipelineJob {
             PipelineJob::CodemachineImport => "codemachine_import",
             PipelineJob::Setup => "project_setup",
         }
+    }
+
+    /// The job type clients see (`execute_step_job`, ...; see
+    /// [`crate::pipelines::runs::job_type_name`]).
+    pub fn job_type(self) -> String {
+        crate::pipelines::runs::job_type_name(self.blueprint())
     }
 
     fn from_blueprint(name: &str) -> Option<PipelineJob> {

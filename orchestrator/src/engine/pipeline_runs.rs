@@ -20,7 +20,7 @@ use super::PIPELINE_CLIENT;
 use super::{Engine, EngineError};
 use crate::clock::now_ms;
 use crate::pipelines::run_report::{take_report, RunReport};
-use crate::pipelines::runs::{run_kind_of, QueueJob, Run, RunStatus};
+use crate::pipelines::runs::{job_type_name, run_kind_of, QueueJob, Run, RunStatus};
 use crate::store::{StoredJob, TaskSlot};
 use baton_protocol::{job_status, TaskResult, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE};
 use serde_json::{json, Value};
@@ -157,12 +157,13 @@ impl Engine {
     pub(super) fn count_pipeline_run(&self, r: &RecordedRun) {
         let m = &self.metrics.pipelines;
         let run = &r.run;
+        let job_type = job_type_name(&run.job_type);
         m.jobs_processed
-            .with_label_values(&[&run.job_type, run.status.as_str()])
+            .with_label_values(&[&job_type, run.status.as_str()])
             .inc();
         if let (Some(start), Some(end)) = (run.started_at, run.finished_at) {
             m.jobs_duration
-                .with_label_values(&[&run.job_type])
+                .with_label_values(&[&job_type])
                 .observe((end - start).max(0) as f64 / 1000.0);
         }
         if let (Some(report), Some(tokens)) = (&r.report, run.cost_tokens) {
@@ -350,7 +351,7 @@ impl Engine {
                 self.metrics
                     .pipelines
                     .jobs_processed
-                    .with_label_values(&[&run.job_type, run.status.as_str()])
+                    .with_label_values(&[&job_type_name(&run.job_type), run.status.as_str()])
                     .inc();
             }
             Ok::<(), EngineError>(())

@@ -10,7 +10,8 @@
 //! | `qa_verdict_total` | `verdict` | each QA attempt's verdict |
 //! | `requests_total`, `requests_duration_seconds` | `path` (route template), `method`, `status` | each request to a pipelines route |
 //!
-//! Labels are bounded: job types are blueprint names, paths route templates (never ids),
+//! Labels are bounded: job types are the pipeline blueprints' client-facing names
+//! (`execute_step_job`, ...), paths route templates (never ids),
 //! models whatever the deployment configures.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};

@@ -86,6 +86,27 @@ pub fn run_kind_of(job_type: &str) -> String {
         .to_string()
 }
 
+/// The job type clients see for a blueprint: `<blueprint>_job` for the shipped pipeline
+/// blueprints (`plan_protocol_job`, `execute_step_job`, ...), the name itself for any
+/// other. Records keep the blueprint name (what the engine runs, and what stored data
+/// already holds); answers, metrics labels and filters speak this one.
+pub fn job_type_name(blueprint: &str) -> String {
+    if RUN_KINDS.iter().any(|(bp, _)| *bp == blueprint) {
+        format!("{blueprint}_job")
+    } else {
+        blueprint.to_string()
+    }
+}
+
+/// The blueprint of a job type as a client writes it: `execute_step_job` and
+/// `execute_step` both name `execute_step` (filters accept either form).
+pub fn blueprint_of(job_type: &str) -> &str {
+    match job_type.strip_suffix("_job") {
+        Some(bp) if RUN_KINDS.iter().any(|(b, _)| *b == bp) => bp,
+        _ => job_type,
+    }
+}
+
 /// Whether `kind` is a known run kind (400 otherwise).
 pub fn is_run_kind(kind: &str) -> bool {
     RUN_KINDS.iter().any(|(_, k)| *k == kind)
@@ -241,4 +262,21 @@ pub trait RunStore: Send + Sync {
     async fn index_job(&self, job: QueueJob) -> RecordResult<()>;
     /// The newest pipeline jobs, at most `limit` (clamped 1..=[`MAX_QUEUE_JOBS`]).
     async fn list_jobs(&self, limit: usize) -> RecordResult<Vec<QueueJob>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_types_are_answered_with_job_and_read_in_both_forms() {
+        assert_eq!(job_type_name("execute_step"), "execute_step_job");
+        assert_eq!(job_type_name("project_setup"), "project_setup_job");
+        assert_eq!(job_type_name("echo"), "echo", "not a pipeline blueprint");
+        for (bp, _) in RUN_KINDS {
+            assert_eq!(blueprint_of(&job_type_name(bp)), *bp);
+            assert_eq!(blueprint_of(bp), *bp);
+        }
+        assert_eq!(blueprint_of("spec_audit_job"), "spec_audit_job");
+    }
 }

@@ -54,7 +54,8 @@ pub struct CodemachineImport {
 pub struct ImportAnswer {
     #[schema(value_type = Object)]
     pub protocol_run: Value,
-    /// `{job_id, job_type: "codemachine_import", status}` when enqueued, else null.
+    /// `{job_id, job_type: "codemachine_import_job", status, queue}` when enqueued, else
+    /// null.
     #[schema(value_type = Option<Object>)]
     pub job: Option<Value>,
     pub message: String,
@@ -130,7 +131,7 @@ pub(super) async fn import(
         )
         .await?;
         let run = records.get_protocol_run(run.id).await?;
-        let job = json!({"job_id": job, "job_type": PipelineJob::CodemachineImport.blueprint(), "status": "queued"});
+        let job = super::job_json(PipelineJob::CodemachineImport, &job);
         return reply(
             StatusCode::OK,
             &ImportAnswer {

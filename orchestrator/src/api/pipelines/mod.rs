@@ -18,7 +18,8 @@
 //! Status changes are compare-and-sets through the state tables
 //! ([`crate::pipelines::status`]): a wrong current status or a lost race is 409 naming
 //! the status found. Actions answer `{"message", "job"}`, `job` naming the Baton job they
-//! enqueued (`engine::pipeline_jobs`) or `null`.
+//! enqueued (`engine::pipeline_jobs`) or `null`. Job types are answered as
+//! `plan_protocol_job`, ... ([`crate::pipelines::runs::job_type_name`]).
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
@@ -284,14 +285,22 @@ pub fn action_answer(message: String) -> Result<Response, ApiError> {
     reply(StatusCode::OK, &json!({"message": message, "job": null}))
 }
 
+/// The `job` of an answer: the Baton job just enqueued, under its client-facing job type
+/// (`execute_step_job`, ...) in the one queue of pipeline jobs, [`queues::QUEUE`].
+pub fn job_json(kind: crate::engine::PipelineJob, job_id: &str) -> Value {
+    json!({"job_id": job_id, "job_type": kind.job_type(), "status": "queued", "queue": queues::QUEUE})
+}
+
 /// An action's answer naming the Baton job it enqueued.
 pub fn job_answer(
     message: String,
     kind: crate::engine::PipelineJob,
     job_id: &str,
 ) -> Result<Response, ApiError> {
-    let job = json!({"job_id": job_id, "job_type": kind.blueprint(), "status": "queued"});
-    reply(StatusCode::OK, &json!({"message": message, "job": job}))
+    reply(
+        StatusCode::OK,
+        &json!({"message": message, "job": job_json(kind, job_id)}),
+    )
 }
 
 /// Enqueues the pipeline job of an action that was just applied (its event is the
@@ -303,7 +312,7 @@ pub async fn enqueue(
     step: Option<&crate::pipelines::StepRun>,
 ) -> Result<String, ApiError> {
     let job_id = c.app.engine.enqueue_pipeline_job(kind, run, step).await?;
-    tracing::info!(job_id, job_type = kind.blueprint(), run = run.id, request_id = %c.request_id, "pipeline job enqueued");
+    tracing::info!(job_id, job_type = %kind.job_type(), run = run.id, request_id = %c.request_id, "pipeline job enqueued");
     Ok(job_id)
 }
 

@@ -190,7 +190,7 @@ async fn latest_job(c: &Ctx, events: &[crate::pipelines::Event]) -> Result<Value
         return Ok(Value::Null);
     };
     let status = c.app.engine.store.get_job(id).await?.map(|j| j.status);
-    Ok(json!({"job_id": id, "job_type": "project_setup", "status": status}))
+    Ok(json!({"job_id": id, "job_type": PipelineJob::Setup.job_type(), "status": status}))
 }
 
 /// Starts (or re-runs) the project's onboarding.

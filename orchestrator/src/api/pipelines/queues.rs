@@ -1,17 +1,26 @@
-//! `GET /queues` and `GET /queues/jobs`: the pipeline jobs as queues, one per job type.
+//! `GET /queues` and `GET /queues/jobs`: the pipeline jobs as one queue.
 //!
 //! The data: the queue index ([`QueueJob`], written when a pipeline action enqueues a
 //! job; newest first, at most [`MAX_QUEUE_JOBS`] looked at) joined with each Baton job's
-//! current state, from which the seed's status follows ([`queue_status`]): `queued`
+//! current state, from which the queue status follows ([`queue_status`]): `queued`
 //! (pending, waiting for a worker or a retry), `started` (running or waiting on
 //! something), `finished`, `failed` (failed, cancelled or quarantined). A job gone from
 //! the store (expired) is left out. Jobs of projects whose `X-Project-Token` the request
 //! lacks are left out of `/queues/jobs` (their payload names the repository); the counts
 //! of `/queues` are totals.
 //!
+//! Shapes, as the upstream clients read them: pipeline workers pull every pipeline job
+//! from one pool, so there is one queue, [`QUEUE`] (`default`, the name upstream's
+//! clients show). `/queues` is an object, `{"backend": "baton-memory"|"baton-redis",
+//! "default": {queued, started, finished, failed, job_types: {<job_type>: counts}}}`
+//! (every key but `backend` is a queue, which is how the clients iterate it), and each
+//! job of `/queues/jobs` carries `queue`, `attempts` and, beside the RFC 3339 times,
+//! upstream's epoch-second floats (`created_at_epoch`, `started_at_epoch`,
+//! `ended_at_epoch`). Job types are the client-facing `_job` names.
+//!
 //! The same join gives the runs still in flight to [`super::runs`] ([`live_runs_of`]).
 
-use super::run_schemas::{QueueJobView, QueueStats};
+use super::run_schemas::{QueueJobView, QueuesView};
 use super::{ctx, reply, serve, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
@@ -19,10 +28,10 @@ use crate::api::AppRef;
 use crate::clock::rfc3339;
 use crate::engine::job::JobDoc;
 use crate::engine::live_runs;
-use crate::pipelines::runs::{QueueJob, Run, MAX_QUEUE_JOBS, RUN_KINDS};
+use crate::pipelines::runs::{job_type_name, QueueJob, Run, MAX_QUEUE_JOBS, RUN_KINDS};
 use crate::store::StoredJob;
 use baton_protocol::job_status;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -30,7 +39,10 @@ use warp::{Filter, Rejection};
 
 type Query = HashMap<String, String>;
 
-/// The seed's queue statuses.
+/// The one queue of pipeline jobs.
+pub const QUEUE: &str = "default";
+
+/// The queue statuses.
 pub const QUEUE_STATUSES: [&str; 4] = ["queued", "started", "finished", "failed"];
 
 /// Newest pipeline jobs whose in-flight attempts the runs routes show.
@@ -59,6 +71,11 @@ pub fn queue_status(status: &str) -> &'static str {
         s if job_status::is_terminal(s) => "failed",
         _ => "started",
     }
+}
+
+/// Epoch ms as the epoch-second float upstream's job records carry.
+fn epoch_seconds(ms: i64) -> f64 {
+    ms as f64 / 1000.0
 }
 
 /// The newest `limit` indexed jobs with their Baton job (expired ones skipped).
@@ -92,41 +109,50 @@ pub(super) async fn live_runs_of(
     Ok(out)
 }
 
-/// Job counts by status, one queue per job type.
+/// Job counts by status: the one queue, and within it each job type.
 #[utoipa::path(
     get,
     path = "/queues",
     tag = "pipelines",
     responses(
-        (status = 200, description = "One entry per job type (the shipped pipeline blueprints, and any other seen), counted over the newest 500 pipeline jobs.", body = [QueueStats]),
+        (status = 200, description = "`backend` and the queue `default`, counted over the newest 500 pipeline jobs; `job_types` has every shipped pipeline job type (and any other seen).", body = QueuesView),
         (status = 401, description = "Missing or wrong bearer token.", body = ErrorBody),
         (status = 503, description = "Store unavailable.", body = ErrorBody),
     ),
     security(("api_token" = [])),
 )]
 async fn queues(c: &Ctx) -> Result<Response, ApiError> {
-    let mut counts: BTreeMap<String, BTreeMap<&str, u64>> = RUN_KINDS
+    let mut by_type: BTreeMap<String, BTreeMap<&str, u64>> = RUN_KINDS
         .iter()
-        .map(|(bp, _)| (bp.to_string(), BTreeMap::new()))
+        .map(|(bp, _)| (job_type_name(bp), BTreeMap::new()))
         .collect();
+    let mut total: BTreeMap<&str, u64> = BTreeMap::new();
     for (entry, job, _) in joined(c, MAX_QUEUE_JOBS).await? {
-        *counts
-            .entry(entry.job_type)
+        let status = queue_status(&job.status);
+        *by_type
+            .entry(job_type_name(&entry.job_type))
             .or_default()
-            .entry(queue_status(&job.status))
+            .entry(status)
             .or_default() += 1;
+        *total.entry(status).or_default() += 1;
     }
-    let out: Vec<Value> = counts
-        .into_iter()
-        .map(|(name, by)| {
-            let n = |s: &str| by.get(s).copied().unwrap_or(0);
-            json!({
-                "name": name, "count": n("queued"), "queued": n("queued"),
-                "started": n("started"), "finished": n("finished"), "failed": n("failed"),
-            })
-        })
+    let counts = |by: &BTreeMap<&str, u64>| -> Map<String, Value> {
+        QUEUE_STATUSES
+            .iter()
+            .map(|s| (s.to_string(), json!(by.get(s).copied().unwrap_or(0))))
+            .collect()
+    };
+    let mut queue = counts(&total);
+    let job_types: Map<String, Value> = by_type
+        .iter()
+        .map(|(name, by)| (name.clone(), Value::Object(counts(by))))
         .collect();
-    reply(StatusCode::OK, &out)
+    queue.insert("job_types".into(), Value::Object(job_types));
+    let backend = format!("baton-{}", c.app.records.kind());
+    reply(
+        StatusCode::OK,
+        &json!({"backend": backend, QUEUE: Value::Object(queue)}),
+    )
 }
 
 /// The newest pipeline jobs, of one status if asked.
@@ -173,12 +199,17 @@ async fn queue_jobs(c: &Ctx, q: Query) -> Result<Response, ApiError> {
             crate::store::TaskSlot::Leased { claimed_ms, .. } => Some(*claimed_ms),
             _ => None,
         });
+        let started_ms = entry.started_at.or(started);
         out.push(json!({
-            "job_id": entry.job_id, "job_type": entry.job_type, "payload": entry.payload,
-            "status": status,
+            "job_id": entry.job_id, "job_type": job_type_name(&entry.job_type),
+            "payload": entry.payload, "status": status, "queue": QUEUE,
+            "attempts": doc.run.attempt,
             "created_at": rfc3339(entry.created_at),
-            "started_at": entry.started_at.or(started).map(rfc3339),
+            "started_at": started_ms.map(rfc3339),
             "ended_at": doc.finished_ms.map(rfc3339),
+            "created_at_epoch": epoch_seconds(entry.created_at),
+            "started_at_epoch": started_ms.map(epoch_seconds),
+            "ended_at_epoch": doc.finished_ms.map(epoch_seconds),
             "result": doc.result, "error": doc.error,
             "meta": {
                 "pipeline": doc.metadata.get("pipeline"), "baton_status": job.status,

@@ -12,7 +12,8 @@ pub struct RunView {
     /// The attempt's Baton task id.
     pub run_id: String,
     pub job_id: String,
-    /// The blueprint: `plan_protocol`, `execute_step`, `run_quality`, `open_pr`, ...
+    /// `plan_protocol_job`, `execute_step_job`, `run_quality_job`, `open_pr_job`,
+    /// `project_setup_job` or `codemachine_import_job` (the blueprint's name + `_job`).
     pub job_type: String,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: String,
@@ -61,31 +62,57 @@ pub struct ArtifactView {
     pub created_at: String,
 }
 
-/// Counts of one queue (a job type).
+/// Jobs of one queue (or one job type) by status.
 #[derive(Serialize, ToSchema)]
-pub struct QueueStats {
-    /// The job type.
-    pub name: String,
-    /// Jobs waiting (same as `queued`).
-    pub count: u64,
+pub struct JobCounts {
     pub queued: u64,
     pub started: u64,
     pub finished: u64,
     pub failed: u64,
 }
 
+/// The queue of pipeline jobs: its counts, and those of each job type.
+#[derive(Serialize, ToSchema)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub started: u64,
+    pub finished: u64,
+    pub failed: u64,
+    /// By job type (`plan_protocol_job`, `execute_step_job`, ...).
+    pub job_types: std::collections::BTreeMap<String, JobCounts>,
+}
+
+/// `GET /queues`: every key but `backend` is a queue.
+#[derive(Serialize, ToSchema)]
+pub struct QueuesView {
+    /// `baton-memory` or `baton-redis`.
+    pub backend: String,
+    /// The one queue: pipeline workers pull every pipeline job from one pool.
+    pub default: QueueCounts,
+}
+
 /// A pipeline job.
 #[derive(Serialize, ToSchema)]
 pub struct QueueJobView {
     pub job_id: String,
+    /// E.g. `execute_step_job`.
     pub job_type: String,
     #[schema(value_type = Object)]
     pub payload: Value,
     /// `queued`, `started`, `finished` or `failed`.
     pub status: String,
+    /// Always `default`.
+    pub queue: String,
+    /// The current attempt (1 for the first).
+    pub attempts: u32,
+    /// RFC 3339.
     pub created_at: String,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
+    /// The same times as epoch seconds (floats), as upstream's job records have them.
+    pub created_at_epoch: f64,
+    pub started_at_epoch: Option<f64>,
+    pub ended_at_epoch: Option<f64>,
     #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     #[schema(value_type = Option<Object>)]

@@ -5,6 +5,8 @@
 //! result arrives, and shown while in flight (`queued`, `running`) from the job's tasks
 //! ([`super::queues::live_runs_of`], over the newest 100 pipeline jobs). Listings are
 //! newest first, in-flight runs ahead; `limit` defaults to 100, clamped to 1..=500.
+//! `job_type` is answered as clients name it (`execute_step_job`) and filtered in either
+//! form (`?job_type=execute_step` too); the records keep the blueprint name.
 //! Logs and artifact contents are `text/plain` (capped when recorded: 256 KiB of log,
 //! 1 MiB per artifact). A run of a project with an `api_token` needs its
 //! `X-Project-Token`; the unfiltered listing leaves such runs out instead.
@@ -88,6 +90,13 @@ fn times(mut map: Map<String, Value>) -> Value {
     Value::Object(map)
 }
 
+/// A run as answered: times as RFC 3339, `job_type` as clients name it.
+fn run_view(r: &Run) -> Value {
+    let mut map = object(r);
+    map.insert("job_type".into(), job_type_name(&r.job_type).into());
+    times(map)
+}
+
 fn text(body: String) -> Result<Response, ApiError> {
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert(
@@ -134,7 +143,7 @@ fn filter(q: &Query, ids: bool) -> Result<RunFilter, ApiError> {
     };
     Ok(RunFilter {
         job_type: if ids {
-            opt(q, "job_type").map(str::to_string)
+            opt(q, "job_type").map(|t| blueprint_of(t).to_string())
         } else {
             None
         },
@@ -182,7 +191,7 @@ async fn runs_matching(c: &Ctx, f: &RunFilter) -> Result<Vec<Value>, ApiError> {
                 continue;
             }
         }
-        out.push(times(object(&r)));
+        out.push(run_view(&r));
     }
     Ok(out)
 }
@@ -210,7 +219,7 @@ async fn find_run(c: &Ctx, run_id: &str) -> Result<Run, ApiError> {
     path = "/codex/runs",
     tag = "pipelines",
     params(
-        ("job_type" = Option<String>, Query, description = "E.g. `execute_step`."),
+        ("job_type" = Option<String>, Query, description = "E.g. `execute_step_job` (the blueprint name `execute_step` is accepted too)."),
         ("status" = Option<String>, Query, description = "`queued`, `running`, `succeeded`, `failed` or `cancelled`."),
         ("project_id" = Option<u64>, Query, description = "Only this project's runs."),
         ("protocol_run_id" = Option<u64>, Query, description = "Only this protocol run's runs."),
@@ -313,7 +322,7 @@ async fn step_runs(c: &Ctx, id: &str, q: Query) -> Result<Response, ApiError> {
 )]
 async fn get_run(c: &Ctx, run_id: &str) -> Result<Response, ApiError> {
     let run = find_run(c, run_id).await?;
-    reply(StatusCode::OK, &times(object(&run)))
+    reply(StatusCode::OK, &run_view(&run))
 }
 
 /// A run's log (empty while it is in flight).
