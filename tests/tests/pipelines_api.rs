@@ -146,13 +146,9 @@ async fn protocol_start_pause_resume_and_cancel(backend: Backend) {
         .flatten()
         .filter_map(|e| e["event_type"].as_str())
         .collect();
-    assert_eq!(types[0], "protocol_cancelled", "{types:?}");
-    for t in [
-        "protocol_created",
-        "protocol_started",
-        "protocol_paused",
-        "protocol_resumed",
-    ] {
+    assert_eq!(types[0], "cancelled", "{types:?}");
+    assert_eq!(events[0]["metadata"]["baton_event"], "protocol_cancelled");
+    for t in ["protocol_created", "planning_enqueued", "paused", "resumed"] {
         assert!(types.contains(&t), "{t} in {types:?}");
     }
     orch.stop().await;
@@ -248,7 +244,8 @@ async fn approve_is_guarded_and_the_last_approval_completes_the_run(backend: Bac
     );
     let events = api.get(&format!("/protocols/{run}/events")).await.body;
     assert_eq!(events[0]["event_type"], "protocol_completed", "{events}");
-    assert_eq!(events[1]["event_type"], "step_approved", "{events}");
+    assert_eq!(events[1]["event_type"], "manual_approval", "{events}");
+    assert_eq!(events[1]["metadata"]["baton_event"], "step_approved");
     assert_eq!(events[1]["step_run_id"], qa);
 
     // run and run_qa on another run, and nothing on a finished run's steps.
@@ -297,7 +294,7 @@ async fn events_are_newest_first_with_names(backend: Backend) {
     let all = all.body.as_array().cloned().unwrap_or_default();
     // Each project's creation also wrote `setup_enqueued` on its setup run.
     assert_eq!(all.len(), 6, "{all:?}");
-    assert_eq!(all[0]["event_type"], "protocol_paused");
+    assert_eq!(all[0]["event_type"], "paused");
     assert_eq!(all[0]["project_name"], "beta");
     assert_eq!(all[0]["protocol_name"], "0001-b");
     assert_eq!(all[0]["project_id"], b);
@@ -312,7 +309,7 @@ async fn events_are_newest_first_with_names(backend: Backend) {
     let only_a = only_a.as_array().cloned().unwrap_or_default();
     assert_eq!(only_a.len(), 3, "{only_a:?}");
     assert!(only_a.iter().all(|e| e["project_name"] == "alpha"));
-    assert_eq!(only_a[0]["event_type"], "protocol_started");
+    assert_eq!(only_a[0]["event_type"], "planning_enqueued");
     let one = api.get("/events?limit=0").await.body;
     assert_eq!(one.as_array().map(Vec::len), Some(1), "limit clamped to 1");
     assert_eq!(api.get("/events?limit=lots").await.status, 400);

@@ -353,7 +353,7 @@ async fn project_to_merged_pr(backend: Backend) {
     // What happened, in order, and where the work is.
     let kinds = event_types(&api.get(&events_path).await.body);
     let order = [
-        "protocol_started",
+        "planning_enqueued",
         "plan_completed",
         "step_executed",
         "qa_passed",

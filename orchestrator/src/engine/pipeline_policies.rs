@@ -59,9 +59,9 @@ impl Engine {
                         r,
                         run,
                         Some(step),
-                        "step_started",
+                        "step_enqueued",
                         format!("step {} started by a policy", record.step_name),
-                        json!({"job_id": job, "by": "policy"}),
+                        json!({"job_id": job, "by": "policy", "baton_event": "step_started"}),
                     )
                     .await?;
                     tracing::info!(run, step, job_id = %job, "policy follow-up: step enqueued");

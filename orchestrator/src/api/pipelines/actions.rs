@@ -1,26 +1,32 @@
 //! `POST /protocols/{id}/actions/{action}`: status changes of a run through the state
 //! table ([`ProtocolAction`]), each a compare-and-set; a wrong status or a lost race is
-//! 409 naming the status found. Each applied action writes an event.
+//! 409 naming the status found. Each applied action writes an event, under the name the
+//! upstream clients filter on; its metadata keeps Baton's older name (`baton_event`),
+//! the status it came from (`from`) and the job it enqueued (`job_id`).
 //!
-//! | action | change | event |
+//! | action | change | event (`baton_event`) |
 //! |---|---|---|
-//! | `start` | pending/planned/paused → planning | `protocol_started` |
-//! | `pause` | any but cancelled/completed/failed → paused | `protocol_paused` |
-//! | `resume` | paused → running | `protocol_resumed` |
-//! | `cancel` | non-terminal → cancelled, with its pending/running/needs_qa steps | `protocol_cancelled` |
-//! | `run_next_step` | first step by index in pending/blocked/failed → running (404 if none); run → running | `step_started` |
-//! | `retry_latest` | latest (last updated) failed/blocked step → running, `retries + 1` (404 if none); run → running | `step_retried` |
+//! | `start` | pending/planned/paused → planning | `planning_enqueued` (`protocol_started`) |
+//! | `pause` | any but cancelled/completed/failed → paused | `paused` (`protocol_paused`) |
+//! | `resume` | paused → running | `resumed` (`protocol_resumed`) |
+//! | `cancel` | non-terminal → cancelled, with its pending/running/needs_qa steps | `cancelled` (`protocol_cancelled`) |
+//! | `run_next_step` | first step by index in pending/blocked/failed → running (404 if none); run → running | `step_enqueued` (`step_started`) |
+//! | `retry_latest` | latest (last updated) failed/blocked step → running, `retries + 1` (404 if none); run → running | `step_retry_enqueued` (`step_retried`) |
+//! | `open_pr` | none | `open_pr_enqueued` |
 //!
-//! `start` enqueues a `plan_protocol` job, `run_next_step` and `retry_latest` an
-//! `execute_step` job, `open_pr` an `open_pr` job (no status change); the answer's `job`
-//! names it, and the job's outcome is applied to the records when it ends
-//! (`engine::pipeline_jobs`). `retry_latest` adds one to the step's `retries` in the
-//! same compare-and-set that starts it.
+//! `start` enqueues a `plan_protocol_job`, `run_next_step` and `retry_latest` an
+//! `execute_step_job`, `open_pr` an `open_pr_job`; the answer's `job` names it, and the
+//! job's outcome is applied to the records when it ends (`engine::pipeline_jobs`).
+//! `retry_latest` adds one to the step's `retries` in the same compare-and-set that
+//! starts it.
+//!
+//! Answers are `{"message", "job"}`; `pause`, `resume` and `cancel` also carry the run as
+//! it now is, its fields beside those two (upstream's clients read `status` from them).
 
 use super::gates::{self, Phase};
 use super::protocols::load_run;
-use super::schemas::ActionAnswer;
-use super::{action_answer, conflict, ctx, enqueue, job_answer, serve, Ctx};
+use super::schemas::RunActionAnswer;
+use super::{conflict, ctx, enqueue, job_answer, reply, serve, views, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::AppRef;
@@ -29,7 +35,8 @@ use crate::pipelines::{
     CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepChange, StepRun, StepStatus,
     StepUpdate, Transition,
 };
-use serde_json::json;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -52,7 +59,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         ("action" = String, Path, description = "`start`, `pause`, `resume`, `cancel`, `run_next_step`, `retry_latest` or `open_pr`."),
     ),
     responses(
-        (status = 200, description = "Applied; `job` names the Baton job enqueued (`start`, `run_next_step`, `retry_latest`, `open_pr`), else `null`.", body = ActionAnswer),
+        (status = 200, description = "Applied; `job` names the Baton job enqueued (`start`, `run_next_step`, `retry_latest`, `open_pr`), else `null`. `pause`, `resume` and `cancel` also answer the run's fields (`status`, ...) beside `message` and `job`.", body = RunActionAnswer),
         (status = 400, description = "The id is not an integer.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such run or action, or no step to run or retry.", body = ErrorBody),
@@ -73,6 +80,14 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
             let run = load_run(c, id).await?;
             gates::not_setup(&run)?;
             let job = enqueue(c, PipelineJob::OpenPr, &run, None).await?;
+            c.event(
+                run.id,
+                None,
+                "open_pr_enqueued",
+                format!("open_pr job {job} enqueued"),
+                Some(json!({"job_id": job})),
+            )
+            .await?;
             return job_answer(
                 format!("open_pr enqueued for protocol run {}", run.id),
                 PipelineJob::OpenPr,
@@ -96,31 +111,51 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
             run_step(c, &run, action).await
         }
         _ => {
-            let (event, verb) = match action {
-                ProtocolAction::Start => ("protocol_started", "started"),
-                ProtocolAction::Pause => ("protocol_paused", "paused"),
-                _ => ("protocol_resumed", "resumed"),
+            let (event, baton_event, verb) = match action {
+                ProtocolAction::Start => ("planning_enqueued", "protocol_started", "started"),
+                ProtocolAction::Pause => ("paused", "protocol_paused", "paused"),
+                _ => ("resumed", "protocol_resumed", "resumed"),
             };
             let from = apply(c, &run, action).await?;
+            let job = match action {
+                ProtocolAction::Start => Some(enqueue(c, PipelineJob::Plan, &run, None).await?),
+                _ => None,
+            };
             c.event(
                 run.id,
                 None,
                 event,
                 format!("protocol run {} {verb} (was {from})", run.protocol_name),
-                None,
+                Some(json!({"baton_event": baton_event, "from": from, "job_id": job})),
             )
             .await?;
-            if action == ProtocolAction::Start {
-                let job = enqueue(c, PipelineJob::Plan, &run, None).await?;
-                return job_answer(
-                    format!("protocol run {} {verb}", run.id),
-                    PipelineJob::Plan,
-                    &job,
-                );
+            let message = format!("protocol run {} {verb}", run.id);
+            match job {
+                Some(job) => job_answer(message, PipelineJob::Plan, &job),
+                None => run_answer(c, run.id, message).await,
             }
-            action_answer(format!("protocol run {} {verb}", run.id))
         }
     }
+}
+
+/// The answer of an action that only changes the run: `{message, job: null}` and the
+/// run's fields as it now is.
+async fn run_answer(
+    c: &Ctx,
+    id: crate::pipelines::Id,
+    message: String,
+) -> Result<Response, ApiError> {
+    let run = c.app.records.get_protocol_run(id).await?;
+    reply(StatusCode::OK, &with_answer(views::run(&run), message))
+}
+
+/// A record's view with `message` and `job: null` beside its fields.
+pub(super) fn with_answer(mut view: Value, message: String) -> Value {
+    if let Value::Object(map) = &mut view {
+        map.insert("message".into(), message.into());
+        map.insert("job".into(), Value::Null);
+    }
+    view
 }
 
 /// The run's action as a compare-and-set; the status it had, or 409.
@@ -152,16 +187,16 @@ async fn cancel(c: &Ctx, run: &ProtocolRun) -> Result<Response, ApiError> {
             c.event(
                 run.id,
                 None,
-                "protocol_cancelled",
+                "cancelled",
                 format!(
                     "protocol run {} cancelled (was {from}); {} step(s) cancelled",
                     run.protocol_name,
                     steps.len()
                 ),
-                Some(json!({"cancelled_steps": steps})),
+                Some(json!({"baton_event": "protocol_cancelled", "from": from, "cancelled_steps": steps})),
             )
             .await?;
-            action_answer(format!("protocol run {} cancelled", run.id))
+            run_answer(c, run.id, format!("protocol run {} cancelled", run.id)).await
         }
         CancelOutcome::Conflict { current } => Err(conflict(format!(
             "protocol run {} is {current}: cannot cancel",
@@ -221,20 +256,22 @@ async fn run_step(
     };
     match records.change_steps(vec![start]).await? {
         Transition::Applied { from } => {
-            let (event, verb) = if action == ProtocolAction::RunNextStep {
-                ("step_started", "started")
+            let (event, baton_event, verb) = if action == ProtocolAction::RunNextStep {
+                ("step_enqueued", "step_started", "started")
             } else {
-                ("step_retried", "retried")
+                ("step_retry_enqueued", "step_retried", "retried")
             };
+            let job = enqueue(c, PipelineJob::Execute, run, Some(step)).await?;
+            let meta = json!({"baton_event": baton_event, "from": from, "job_id": job,
+                              "retries": step.retries + add_retries});
             c.event(
                 run.id,
                 Some(step.id),
                 event,
                 format!("step {} {verb} (was {from})", step.step_name),
-                None,
+                Some(meta),
             )
             .await?;
-            let job = enqueue(c, PipelineJob::Execute, run, Some(step)).await?;
             job_answer(
                 format!("step {} ({}) {verb}", step.id, step.step_name),
                 PipelineJob::Execute,

@@ -18,8 +18,10 @@
 //! Status changes are compare-and-sets through the state tables
 //! ([`crate::pipelines::status`]): a wrong current status or a lost race is 409 naming
 //! the status found. Actions answer `{"message", "job"}`, `job` naming the Baton job they
-//! enqueued (`engine::pipeline_jobs`) or `null`. Job types are answered as
-//! `plan_protocol_job`, ... ([`crate::pipelines::runs::job_type_name`]).
+//! enqueued (`engine::pipeline_jobs`) or `null`; those that only change a record (pause,
+//! resume, cancel, step approve) also carry the record's fields, which is what the
+//! upstream clients read. Job types are answered as `plan_protocol_job`, ...
+//! ([`crate::pipelines::runs::job_type_name`]).
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
@@ -278,11 +280,6 @@ pub fn reply(status: StatusCode, body: &impl serde::Serialize) -> Result<Respons
     let value = serde_json::to_value(body)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     Ok(super::json_response(status, &value))
-}
-
-/// The answer of every action: no job is enqueued by this slice.
-pub fn action_answer(message: String) -> Result<Response, ApiError> {
-    reply(StatusCode::OK, &json!({"message": message, "job": null}))
 }
 
 /// The `job` of an answer: the Baton job just enqueued, under its client-facing job type

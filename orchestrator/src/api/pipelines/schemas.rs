@@ -169,10 +169,11 @@ pub struct EventView {
     pub protocol_run_id: u64,
     pub project_id: u64,
     pub step_run_id: Option<u64>,
-    /// E.g. `protocol_started`, `step_approved`, `protocol_completed`.
+    /// E.g. `planning_enqueued`, `manual_approval`, `protocol_completed`.
     pub event_type: String,
     pub message: String,
-    /// Holds `request_id` (the request that caused the event).
+    /// Holds `request_id` (the request that caused the event), and for actions `job_id`,
+    /// `from` (the status before) and `baton_event` (Baton's older name of the event).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub created_at: String,
@@ -204,13 +205,64 @@ pub struct ClarificationView {
     pub updated_at: String,
 }
 
-/// What every action answers. `job` is always `null` for now: the actions change
-/// statuses and write events, and enqueue no Baton job yet.
+/// What an action answers: a message and the Baton job it enqueued
+/// (`{job_id, job_type, status, queue}`), or `null`.
 #[derive(Serialize, ToSchema)]
 pub struct ActionAnswer {
     pub message: String,
     #[schema(value_type = Option<Object>)]
     pub job: Option<Value>,
+}
+
+/// A protocol action's answer: `message` and `job`; `pause`, `resume` and `cancel` also
+/// carry the run's fields as it now is (those of [`ProtocolRunView`]).
+#[derive(Serialize, ToSchema)]
+pub struct RunActionAnswer {
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub job: Option<Value>,
+    pub id: Option<u64>,
+    pub project_id: Option<u64>,
+    pub protocol_name: Option<String>,
+    /// The run's status after the action.
+    pub status: Option<String>,
+    pub base_branch: Option<String>,
+    pub worktree_path: Option<String>,
+    pub protocol_root: Option<String>,
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub template_config: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub template_source: Option<Value>,
+    pub spec_hash: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// A step action's answer: `message` and `job`; `approve` also carries the step's fields
+/// as it now is (those of [`StepRunView`]).
+#[derive(Serialize, ToSchema)]
+pub struct StepActionAnswer {
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub job: Option<Value>,
+    pub id: Option<u64>,
+    pub protocol_run_id: Option<u64>,
+    pub step_index: Option<u32>,
+    pub step_name: Option<String>,
+    pub step_type: Option<String>,
+    /// The step's status after the action.
+    pub status: Option<String>,
+    pub retries: Option<u32>,
+    pub model: Option<String>,
+    pub engine_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub policy: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub runtime_state: Option<Value>,
+    pub summary: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
 }
 
 /// `GET /health`.

@@ -3,30 +3,31 @@
 //! A step is unique by `step_index` within its run (a second one at that index is 409).
 //! Actions go through the step table ([`StepAction`]) as compare-and-sets:
 //!
-//! | action | change | event |
+//! | action | change | event (`baton_event` in its metadata) |
 //! |---|---|---|
-//! | `run` | pending/blocked/failed → running | `step_started` |
-//! | `run_qa` | any but completed/cancelled → needs_qa | `step_qa_requested` |
-//! | `approve` | needs_qa/running/blocked/failed → completed | `step_approved` |
+//! | `run` | pending/blocked/failed → running | `step_enqueued` (`step_started`) |
+//! | `run_qa` | any but completed/cancelled → needs_qa | `qa_enqueued` (`step_qa_requested`) |
+//! | `approve` | needs_qa/running/blocked/failed → completed | `manual_approval` (`step_approved`) |
 //!
+//! The event names are those the upstream clients filter on (see [`super::actions`]).
 //! Steps of a finished run (completed, failed, cancelled) take no action (409). When an
 //! approval leaves every step of the run completed or cancelled, the run is completed
-//! (event `protocol_completed`). `run` enqueues an `execute_step` job and `run_qa` a
-//! `run_quality` job; their outcomes move the step when they end.
+//! (event `protocol_completed`). `run` enqueues an `execute_step_job` and `run_qa` a
+//! `run_quality_job`; their outcomes move the step when they end. `approve` answers the
+//! step as it now is, its fields beside `message` and `job: null`.
 
+use super::actions::with_answer;
 use super::gates::{self, Phase};
 use super::protocols::load_run;
-use super::schemas::{ActionAnswer, CreateStep, StepRunView};
-use super::{
-    action_answer, conflict, ctx, enqueue, job_answer, json_body, parse_id, reply, serve, views,
-    Ctx,
-};
+use super::schemas::{CreateStep, StepActionAnswer, StepRunView};
+use super::{conflict, ctx, enqueue, job_answer, json_body, parse_id, reply, serve, views, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
 use crate::engine::PipelineJob;
 use crate::pipelines::{NewStepRun, ProtocolRun, StepAction, StepRun, StepStatus, Transition};
 use bytes::Bytes;
+use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -183,7 +184,7 @@ async fn get_step(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         ("action" = String, Path, description = "`run`, `run_qa` or `approve`."),
     ),
     responses(
-        (status = 200, description = "Applied; `run` and `run_qa` name the Baton job they enqueued, `approve` answers `job: null`.", body = ActionAnswer),
+        (status = 200, description = "Applied; `run` and `run_qa` name the Baton job they enqueued, `approve` answers `job: null` and the step's fields (`status`, ...).", body = StepActionAnswer),
         (status = 400, description = "The id is not an integer.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such step or action.", body = ErrorBody),
@@ -193,10 +194,20 @@ async fn get_step(c: &Ctx, id: &str) -> Result<Response, ApiError> {
     security(("api_token" = [])),
 )]
 async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError> {
-    let (action, event, verb) = match name {
-        "run" => (StepAction::Run, "step_started", "started"),
-        "run_qa" => (StepAction::RunQa, "step_qa_requested", "sent to QA"),
-        "approve" => (StepAction::Approve, "step_approved", "approved"),
+    let (action, event, baton_event, verb) = match name {
+        "run" => (StepAction::Run, "step_enqueued", "step_started", "started"),
+        "run_qa" => (
+            StepAction::RunQa,
+            "qa_enqueued",
+            "step_qa_requested",
+            "sent to QA",
+        ),
+        "approve" => (
+            StepAction::Approve,
+            "manual_approval",
+            "step_approved",
+            "approved",
+        ),
         other => return Err(ApiError::not_found(format!("no step action `{other}`"))),
     };
     let (step, run) = load_step(c, id).await?;
@@ -220,27 +231,30 @@ async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError
             )))
         }
     };
+    let kind = match action {
+        StepAction::Run => Some(PipelineJob::Execute),
+        StepAction::RunQa => Some(PipelineJob::Qa),
+        _ => None,
+    };
+    let job = match kind {
+        Some(kind) => Some(enqueue(c, kind, &run, Some(&step)).await?),
+        None => None,
+    };
     c.event(
         run.id,
         Some(step.id),
         event,
         format!("step {} {verb} (was {from})", step.step_name),
-        None,
+        Some(json!({"baton_event": baton_event, "from": from, "job_id": job})),
     )
     .await?;
     let message = format!("step {} {verb}", step.id);
-    match action {
-        StepAction::Approve => complete_if_done(c, &run).await?,
-        StepAction::Run => {
-            let job = enqueue(c, PipelineJob::Execute, &run, Some(&step)).await?;
-            return job_answer(message, PipelineJob::Execute, &job);
-        }
-        _ => {
-            let job = enqueue(c, PipelineJob::Qa, &run, Some(&step)).await?;
-            return job_answer(message, PipelineJob::Qa, &job);
-        }
+    if let (Some(kind), Some(job)) = (kind, job) {
+        return job_answer(message, kind, &job);
     }
-    action_answer(message)
+    complete_if_done(c, &run).await?;
+    let step = c.app.records.get_step_run(step.id).await?;
+    reply(StatusCode::OK, &with_answer(views::step(&step), message))
 }
 
 /// Completes the run when every step is completed or cancelled (after an approval).
