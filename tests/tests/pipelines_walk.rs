@@ -361,6 +361,7 @@ async fn project_to_merged_pr(backend: Backend) {
         "loop_decision",
         "qa_passed",
         "open_pr",
+        "pr_merged",
         "protocol_completed",
     ];
     let mut at = 0;

@@ -8,10 +8,10 @@
 //! - [`store`]: the [`RecordStore`] trait, every change a compare-and-set;
 //! - [`memory`] and [`redis`]: its two implementations; [`conformance`]: the suite both
 //!   must pass (run by `tests/tests/pipeline_store.rs`);
-//! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch.
+//! - [`webhooks`]: GitHub/GitLab signature checks and what a CI event says about a branch;
+//!   [`ci`]: what that changes (and auto-QA on CI success).
 //! - [`outcomes`]: a worker's plan, execution and QA outcomes applied to the records;
 //!   [`policies`]: with the steps' CodeMachine loop and trigger policies;
-//! - [`ci_qa`]: auto-QA on CI success;
 //! - [`codemachine`]: a CodeMachine import recorded on its run;
 //! - [`step_state`]: the store's updates of step fields and atomic multi-step changes.
 //! - [`runs`]: runs (one per job attempt) with logs and artifacts, and the queue index
@@ -21,7 +21,7 @@
 //!   [`setup_inline`] runs a setup in the orchestrator; [`repo`]: git on this host.
 //! - [`policy`]: the policy packs `project_classification` selects.
 
-pub mod ci_qa;
+pub mod ci;
 pub mod codemachine;
 pub mod conformance;
 pub mod memory;

@@ -17,7 +17,7 @@
 //! policies, the step's `summary` and `runtime_state`, what runs next).
 
 use super::model::{Id, NewEvent, NewStepRun, StepType};
-use super::status::{ProtocolAction, ProtocolStatus, StepAction, StepStatus};
+use super::status::{ProtocolAction, ProtocolStatus, StepStatus};
 use super::store::{RecordError, RecordResult, RecordStore, Transition};
 use serde_json::{json, Value};
 
@@ -213,110 +213,12 @@ pub async fn complete_if_done(store: &dyn RecordStore, run: Id) -> RecordResult<
     }
 }
 
-/// Applies what CI says about a run's branch: success completes the step in work (the
-/// latest `needs_qa` or `running` one) and maybe the run; failure fails that step and
-/// blocks the run; a merged PR completes the run. Always recorded as an event; the
-/// answer names what changed.
-pub async fn apply_ci(
-    store: &dyn RecordStore,
-    run: Id,
-    signal: &super::webhooks::CiSignal,
-    provider: &str,
-) -> RecordResult<&'static str> {
-    use super::webhooks::CiStatus;
-    let status = match signal.status {
-        CiStatus::Success => "success",
-        CiStatus::Running => "running",
-        CiStatus::Failure => "failure",
-        CiStatus::Other => "other",
-    };
-    let meta = json!({"provider": provider, "branch": signal.branch, "status": status, "merged": signal.merged});
-    event(
-        store,
-        run,
-        None,
-        &format!("ci_{status}"),
-        format!("{provider} CI on {}: {status}", signal.branch),
-        Some(meta),
-    )
-    .await?;
-    if signal.merged {
-        if store
-            .protocol_action(run, ProtocolAction::Complete)
-            .await?
-            .applied()
-        {
-            event(
-                store,
-                run,
-                None,
-                "protocol_completed",
-                "the PR was merged".into(),
-                None,
-            )
-            .await?;
-            return Ok("run completed (merged)");
-        }
-        return Ok("nothing to change");
-    }
-    let steps = store.list_step_runs(run).await?;
-    let in_work = steps
-        .iter()
-        .filter(|s| matches!(s.status, StepStatus::NeedsQa | StepStatus::Running))
-        .max_by_key(|s| (s.updated_at, s.step_index));
-    let Some(step) = in_work else {
-        return Ok("no step in work");
-    };
-    match signal.status {
-        CiStatus::Success => {
-            if store
-                .step_action(step.id, StepAction::Approve)
-                .await?
-                .applied()
-            {
-                event(
-                    store,
-                    run,
-                    Some(step.id),
-                    "step_completed",
-                    format!("{} passed CI", step.step_name),
-                    None,
-                )
-                .await?;
-                complete_if_done(store, run).await?;
-                return Ok("step completed");
-            }
-        }
-        CiStatus::Failure => {
-            let action = if step.status == StepStatus::NeedsQa {
-                StepAction::QaFailed
-            } else {
-                StepAction::ExecFailed
-            };
-            if store.step_action(step.id, action).await?.applied() {
-                event(
-                    store,
-                    run,
-                    Some(step.id),
-                    "step_failed",
-                    format!("{} failed CI", step.step_name),
-                    None,
-                )
-                .await?;
-                block(store, run, &step.step_name).await?;
-                return Ok("step failed, run blocked");
-            }
-        }
-        CiStatus::Running | CiStatus::Other => {}
-    }
-    Ok("nothing to change")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pipelines::memory::MemoryRecords;
     use crate::pipelines::model::{NewProject, NewProtocolRun};
+    use crate::pipelines::status::StepAction;
 
     /// Applies an execution outcome `{"success": bool, "skip_qa": bool}` to a running step,
     /// with the step's policies ([`crate::pipelines::policies::exec_outcome`], which also says what

@@ -1,20 +1,22 @@
 //! `POST /webhooks/github` and `POST /webhooks/gitlab`: CI results for a protocol run's
 //! branch. They are authenticated by the provider's signature with `BATON_WEBHOOK_TOKEN`
-//! (GitHub `X-Hub-Signature-256`; GitLab `X-Gitlab-Token` and, when sent,
-//! `X-Gitlab-Signature-256`), never by the API bearer token, which a CI provider cannot
-//! send. The run is `?protocol_run_id=` or the one whose `protocol_name` is the branch;
-//! what the event means for it is `pipelines::outcomes::apply_ci`, or with
-//! `BATON_AUTO_QA_ON_CI=true` and a success, `pipelines::ci_qa` (the step in work goes to
-//! `needs_qa` and a `run_quality` job is enqueued).
+//! (GitHub `X-Hub-Signature-256`; GitLab the token in `X-Gitlab-Token`, or in
+//! `X-TasksGodzilla-Webhook-Token` / `X-Deksdenflow-Webhook-Token` as the upstream
+//! clients' scripts send it, and, when sent, `X-Gitlab-Signature-256`), never by the API
+//! bearer token, which a CI provider cannot send. The run is `?protocol_run_id=` or the
+//! one whose `protocol_name` is the branch; what the event means for it is
+//! `pipelines::ci::apply_ci`, or with `BATON_AUTO_QA_ON_CI=true` and a success,
+//! `pipelines::ci::ci_success_to_qa` (the step goes to `needs_qa` and a `run_quality_job`
+//! is enqueued).
 
 use super::{reply, serve_public, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
-use crate::pipelines::ci_qa::ci_success_to_qa;
-use crate::pipelines::outcomes::apply_ci;
+use crate::pipelines::ci::{apply_ci, ci_success_to_qa};
 use crate::pipelines::webhooks::{
     github_signal, gitlab_signal, verify_github, verify_gitlab, CiSignal, CiStatus,
+    GITLAB_TOKEN_HEADERS,
 };
 use crate::pipelines::{Id, ProtocolRun};
 use bytes::Bytes;
@@ -77,7 +79,7 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
     params(("protocol_run_id" = Option<u64>, Query, description = "The run; else the run named like the branch.")),
     request_body(content = Object, description = "GitHub's payload (`status`, `workflow_run`, `check_suite`, `check_run`, `pull_request`)."),
     responses(
-        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`. With `BATON_AUTO_QA_ON_CI=true` a success sends the step in work to `needs_qa` and enqueues a `run_quality` job (`change`: `step sent to QA`).", body = Object),
+        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`. With `BATON_AUTO_QA_ON_CI=true` a success sends the step to `needs_qa` and enqueues a `run_quality_job` (`change`: `step sent to QA`).", body = Object),
         (status = 400, description = "Not JSON, or no branch in it.", body = ErrorBody),
         (status = 401, description = "Missing or wrong `X-Hub-Signature-256` (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
         (status = 404, description = "No run for the branch or id.", body = ErrorBody),
@@ -106,11 +108,11 @@ pub(super) async fn github(
     path = "/webhooks/gitlab",
     tag = "pipelines",
     params(("protocol_run_id" = Option<u64>, Query, description = "The run; else the run named like the branch.")),
-    request_body(content = Object, description = "GitLab's pipeline or merge-request hook."),
+    request_body(content = Object, description = "GitLab's pipeline or merge-request hook (branch: `object_attributes.source_branch`, `object_attributes.ref` or a top-level `ref`)."),
     responses(
         (status = 200, description = "Recorded.", body = Object),
         (status = 400, description = "Not JSON, or no branch in it.", body = ErrorBody),
-        (status = 401, description = "Missing or wrong `X-Gitlab-Token` or signature (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token (`X-Gitlab-Token`, `X-TasksGodzilla-Webhook-Token` or `X-Deksdenflow-Webhook-Token`) or signature (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
         (status = 404, description = "No run for the branch or id.", body = ErrorBody),
         (status = 503, description = "Store unavailable.", body = ErrorBody),
     ),
@@ -123,16 +125,12 @@ pub(super) async fn gitlab(
 ) -> Result<Response, ApiError> {
     let b = b?;
     let secret = c.app.cfg.ci_webhook_token.as_deref();
-    verify_gitlab(
-        secret,
-        header(&h, "x-gitlab-token"),
-        header(&h, "x-gitlab-signature-256"),
-        &b,
-    )
-    .map_err(unauthorized)?;
+    let token = GITLAB_TOKEN_HEADERS.iter().find_map(|n| header(&h, n));
+    verify_gitlab(secret, token, header(&h, "x-gitlab-signature-256"), &b).map_err(unauthorized)?;
     let payload: Value = crate::api::parse_json(&b)?;
-    let signal =
-        gitlab_signal(&payload).ok_or_else(|| ApiError::bad_request("the hook names no branch"))?;
+    let event = header(&h, "x-gitlab-event").unwrap_or("");
+    let signal = gitlab_signal(event, &payload)
+        .ok_or_else(|| ApiError::bad_request("the hook names no branch"))?;
     record(c, &q, signal, "gitlab").await
 }
 
