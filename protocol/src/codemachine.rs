@@ -328,10 +328,13 @@ pub enum LoopDecision {
 /// `runtime_state.loop_counts` is under `maxIterations`; the count is updated in place.
 pub fn loop_decision(policy: &Value, index: usize, runtime_state: &mut Value) -> LoopDecision {
     let module = policy["module_id"].as_str().unwrap_or("loop").to_string();
-    let max = policy["maxIterations"].as_u64().unwrap_or(1);
-    let back = policy["stepBack"].as_u64().unwrap_or(1) as usize;
+    // CodeMachine's camelCase names, or upstream's snake_case ones.
+    let number = |a: &str, b: &str| policy[a].as_u64().or_else(|| policy[b].as_u64());
+    let max = number("maxIterations", "max_iterations").unwrap_or(1);
+    let back = number("stepBack", "step_back").unwrap_or(1) as usize;
     let skip: Vec<u64> = policy["skip"]
         .as_array()
+        .or_else(|| policy["skip_steps"].as_array())
         .map(|s| s.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     if !runtime_state.is_object() {
@@ -360,11 +363,16 @@ pub const MAX_TRIGGER_DEPTH: u64 = 3;
 /// A `trigger` policy after a step passed: the agent id whose step runs next, unless the
 /// inline depth (kept in `runtime_state.inline_trigger_depth`) is exhausted.
 pub fn trigger_decision(policy: &Value, runtime_state: &mut Value) -> Result<String, String> {
-    let target = policy["targetAgentId"]
-        .as_str()
-        .or_else(|| policy["triggerAgentId"].as_str())
-        .ok_or("trigger policy names no target agent")?
-        .to_string();
+    let target = [
+        "targetAgentId",
+        "triggerAgentId",
+        "target_agent_id",
+        "trigger_agent_id",
+    ]
+    .iter()
+    .find_map(|k| policy[*k].as_str())
+    .ok_or("trigger policy names no target agent")?
+    .to_string();
     if !runtime_state.is_object() {
         *runtime_state = json!({});
     }
@@ -472,5 +480,24 @@ mod tests {
             .unwrap_err()
             .starts_with("trigger_inline_depth_exceeded"));
         assert!(trigger_decision(&json!({}), &mut state).is_err());
+    }
+
+    #[test]
+    fn policies_in_upstreams_names_decide_the_same() {
+        let upstream = json!({"module_id": "retry", "behavior": "loop", "step_back": 2, "max_iterations": 1, "skip_steps": [1]});
+        let mut state = Value::Null;
+        assert_eq!(
+            loop_decision(&upstream, 3, &mut state),
+            LoopDecision::Loop {
+                reset: vec![2, 3],
+                count: 1
+            }
+        );
+        assert_eq!(
+            loop_decision(&upstream, 3, &mut state),
+            LoopDecision::LimitReached { count: 1 }
+        );
+        let trigger = json!({"behavior": "trigger", "trigger_agent_id": "qa"});
+        assert_eq!(trigger_decision(&trigger, &mut json!({})).unwrap(), "qa");
     }
 }

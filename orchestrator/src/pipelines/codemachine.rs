@@ -4,7 +4,8 @@
 //! The parsing itself is [`baton_protocol::codemachine`] (shared with the pipeline
 //! worker, which imports as a `codemachine_import` job). Its steps are JSON objects
 //! `{step_index, step_name ("NN-<agent>"), step_type, engine_id?, model?, policy: [..],
-//! summary?, qa: {policy: "skip"}}`; the QA skip stays in the run's
+//! summary?, qa: {policy: "skip"}}`; the policies are stored with upstream's names added
+//! ([`with_upstream_names`]: `behavior` beside `type`, ...); the QA skip stays in the run's
 //! `template_config.protocol_spec` (read back by [`super::policies::qa_skipped_by_spec`]).
 //!
 //! Idempotent: a step already there (same index) is kept, so a redelivered job outcome
@@ -21,6 +22,38 @@ const IMPORTABLE: &[ProtocolStatus] = &[ProtocolStatus::Pending, ProtocolStatus:
 
 fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::to_string)
+}
+
+/// CodeMachine's names of a policy and upstream's snake_case ones, which its clients
+/// read (`behavior: "loop"` is what they look for).
+const UPSTREAM_NAMES: [(&str, &str); 6] = [
+    ("type", "behavior"),
+    ("maxIterations", "max_iterations"),
+    ("stepBack", "step_back"),
+    ("skip", "skip_steps"),
+    ("triggerAgentId", "trigger_agent_id"),
+    ("targetAgentId", "target_agent_id"),
+];
+
+/// A step's policies (an object or a list of them) with upstream's names added beside
+/// CodeMachine's (`type: "loop"` gets `behavior: "loop"`, `stepBack` gets `step_back`,
+/// ...); names already there are kept. Both forms stay, so Baton's policy runtime and
+/// upstream's clients each find theirs.
+pub fn with_upstream_names(policy: Value) -> Value {
+    let add = |mut p: Value| {
+        if let Value::Object(map) = &mut p {
+            for (ours, theirs) in UPSTREAM_NAMES {
+                if let Some(v) = map.get(ours).cloned() {
+                    map.entry(theirs).or_insert(v);
+                }
+            }
+        }
+        p
+    };
+    match policy {
+        Value::Array(list) => Value::Array(list.into_iter().map(add).collect()),
+        other => add(other),
+    }
 }
 
 /// Records an import on `run`: `template_config`, `template_source`, the steps; then the
@@ -51,7 +84,11 @@ pub async fn apply_import(
             step_type: StepType::Work,
             model: text(&s["model"]),
             engine_id: text(&s["engine_id"]),
-            policy: s.get("policy").filter(|p| !p.is_null()).cloned(),
+            policy: s
+                .get("policy")
+                .filter(|p| !p.is_null())
+                .cloned()
+                .map(with_upstream_names),
         };
         match store.create_step_run(new).await {
             Ok(step) => {
@@ -159,7 +196,10 @@ mod tests {
         let recorded = store.list_step_runs(run).await.unwrap();
         assert_eq!(recorded.len(), 2);
         assert_eq!(recorded[0].summary.as_deref(), Some("Plan"));
-        assert_eq!(recorded[1].policy, Some(json!([{"type": "loop"}])));
+        assert_eq!(
+            recorded[1].policy,
+            Some(json!([{"type": "loop", "behavior": "loop"}]))
+        );
         assert_eq!(recorded[1].engine_id.as_deref(), Some("codex"));
         let r = store.get_protocol_run(run).await.unwrap();
         assert_eq!(r.status, ProtocolStatus::Planned);

@@ -111,7 +111,10 @@ pub async fn apply_plan(
                 .filter(|s| !s.is_empty())
                 .map(String::from)
         };
-        let policy = Some(&file["policy"]).filter(|p| p.is_object() || p.is_array());
+        let policy = Some(&file["policy"])
+            .filter(|p| p.is_object() || p.is_array())
+            .cloned()
+            .map(super::codemachine::with_upstream_names);
         let new = NewStepRun {
             protocol_run_id: run,
             step_index: *index,
@@ -119,7 +122,7 @@ pub async fn apply_plan(
             step_type: StepType::Work,
             model: text("model"),
             engine_id: text("engine_id"),
-            policy: policy.cloned(),
+            policy,
         };
         match store.create_step_run(new).await {
             Ok(_) => created += 1,

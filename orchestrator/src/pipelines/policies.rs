@@ -2,7 +2,9 @@
 //! "CodeMachine import"), each as one atomic [`change_steps`](super::StepState::change_steps).
 //!
 //! A step's `policy` is an object or a list of objects `{type: "loop"|"trigger", ...,
-//! module_id}`; its `runtime_state` is an object the orchestrator keeps:
+//! module_id}` (imports also write upstream's names beside: `behavior`, `max_iterations`,
+//! ..., see [`super::codemachine::with_upstream_names`]; either form is read); its
+//! `runtime_state` is an object the orchestrator keeps:
 //! `{loop_counts: {module: n}, inline_trigger_depth: n, last_decision: {...},
 //! last_outcome: job id}`.
 //!
@@ -61,14 +63,17 @@ impl Outcome {
     }
 }
 
-/// The step's policies of `kind` (`policy` is an object or a list).
+/// The step's policies of `kind` (`policy` is an object or a list; the kind is in `type`,
+/// or in `behavior` as upstream writes it).
 pub fn policies(step: &StepRun, kind: &str) -> Vec<Value> {
     let list = match &step.policy {
         Some(Value::Array(list)) => list.clone(),
         Some(v @ Value::Object(_)) => vec![v.clone()],
         _ => Vec::new(),
     };
-    list.into_iter().filter(|p| p["type"] == kind).collect()
+    list.into_iter()
+        .filter(|p| p["type"] == kind || p["behavior"] == kind)
+        .collect()
 }
 
 /// A short summary line: the first non-empty line, at most 200 characters.
