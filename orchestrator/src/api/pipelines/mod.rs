@@ -27,9 +27,9 @@
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
 //! [`runs`] (runs, logs, artifacts), [`queues`], [`metrics`] (`/metrics`); [`schemas`] and
 //! [`run_schemas`] spell the bodies out for OpenAPI.
-//! Onboarding ([`onboarding`]: summary and start) and branches ([`branches`]) have their
-//! bodies in [`onboarding_schemas`]; [`gates`] holds planning, execution and QA back
-//! while blocking clarifications are open.
+//! Onboarding ([`onboarding`]: summary and start; [`onboarding_view`]: stage times and
+//! hints) and branches ([`branches`]) have their bodies in [`onboarding_schemas`];
+//! [`gates`] holds planning, execution and QA back while blocking clarifications are open.
 
 pub mod actions;
 pub mod branches;
@@ -39,6 +39,7 @@ pub mod gates;
 pub mod metrics;
 pub mod onboarding;
 pub mod onboarding_schemas;
+pub mod onboarding_view;
 pub mod projects;
 pub mod protocols;
 pub mod queues;

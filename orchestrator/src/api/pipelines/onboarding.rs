@@ -10,6 +10,7 @@
 //! A setup already running is 409. [`start_job`] is also what `POST /projects` calls.
 
 use super::onboarding_schemas::{OnboardingSummary, StartOnboarding};
+use super::onboarding_view as view;
 use super::schemas::ActionAnswer;
 use super::{conflict, ctx, enqueue, job_answer, parse_id, reply, serve, views, Ctx};
 use crate::api::error::ApiError;
@@ -113,7 +114,7 @@ pub async fn on_project_created(c: &Ctx, project: &Project) -> Result<(), ApiErr
     tag = "pipelines",
     params(("id" = u64, Path, description = "Project id.")),
     responses(
-        (status = 200, description = "Status, workspace, stages and recent `setup_*` events (newest first) of the project's setup run `setup-{id}`.", body = OnboardingSummary),
+        (status = 200, description = "Status, workspace, a hint of what to do next, the last event, the stages (each with the event that set it and when) and recent `setup_*` events (newest first) of the project's setup run `setup-{id}`.", body = OnboardingSummary),
         (status = 400, description = "The id is not an integer.", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer or project token.", body = ErrorBody),
         (status = 404, description = "No such project.", body = ErrorBody),
@@ -125,10 +126,12 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
     let project = load_project(c, id).await?;
     let records = c.app.records.as_ref();
     let Some(run) = ob::find_setup_run(records, project.id).await? else {
+        let stages = view::stages(json!(pending_stages()), &[], ProtocolStatus::Pending);
         let body = json!({
             "project_id": project.id, "protocol_run_id": null, "status": "pending",
-            "workspace_path": project.local_path, "stages": pending_stages(), "events": [],
-            "job": null, "policy": policy(&project),
+            "workspace_path": project.local_path,
+            "hint": view::hint(project.id, None, None, &stages), "last_event": null,
+            "stages": stages, "events": [], "job": null, "policy": policy(&project),
         });
         return reply(StatusCode::OK, &body);
     };
@@ -163,11 +166,13 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         .filter(|v| !v.is_null())
         .cloned()
         .unwrap_or_else(|| json!(project.local_path));
+    let stages = view::stages(stages, &events, status);
+    let hint = view::hint(project.id, Some(status), job["status"].as_str(), &stages);
     let body = json!({
         "project_id": project.id, "protocol_run_id": run.id, "status": status,
-        "workspace_path": workspace, "stages": stages,
-        "events": views::list(&events, |e| views::event(e, None)), "job": job,
-        "policy": policy(&project),
+        "workspace_path": workspace, "hint": hint, "last_event": view::last_event(&events),
+        "stages": stages, "events": views::list(&events, |e| views::event(e, None)),
+        "job": job, "policy": policy(&project),
     });
     reply(StatusCode::OK, &body)
 }

@@ -19,9 +19,15 @@ pub struct StartOnboarding {
 pub struct StageView {
     /// `resolve`, `discovery`, `assets`, `git` or `clarifications`.
     pub name: String,
+    /// The same as `name` (upstream's clients key stages by it).
+    pub key: String,
     /// `pending`, `running`, `skipped`, `warning`, `blocked`, `completed` or `failed`.
     pub status: String,
     pub message: Option<String>,
+    /// The event that set the stage (`setup_cloned`, `setup_completed`, ...), and when
+    /// (RFC 3339); null while no event has.
+    pub event_type: Option<String>,
+    pub created_at: Option<String>,
 }
 
 /// `GET /projects/{id}/onboarding`.
@@ -34,6 +40,12 @@ pub struct OnboardingSummary {
     pub status: String,
     /// The repository checkout the setup resolved.
     pub workspace_path: Option<String>,
+    /// What to do next when something is needed (a queued job no worker takes, open
+    /// blocking questions, a failure, skipped discovery); else null.
+    pub hint: Option<String>,
+    /// The setup run's newest event (as in `events`), or null.
+    #[schema(value_type = Option<Object>)]
+    pub last_event: Option<Value>,
     pub stages: Vec<StageView>,
     /// The setup run's recent events, newest first.
     #[schema(value_type = Vec<Object>)]
