@@ -74,6 +74,27 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
         json!({"name": "enterprise-compliance", "qa_policy": "full"})
     );
     assert_eq!(stage(&summary, "clarifications")["status"], "blocked");
+    // The pack's onboarding question (upstream's key, with its options) holds every phase.
+    let open = api
+        .get(&format!("/projects/{id}/clarifications?status=open"))
+        .await
+        .body;
+    let classification = open
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["key"] == "data_classification")
+        .unwrap_or_else(|| panic!("data_classification in {open}"));
+    assert_eq!(
+        (&classification["applies_to"], &classification["blocking"]),
+        (&json!("onboarding"), &json!(true))
+    );
+    assert_eq!(classification["recommended"], "internal");
+    api.ok(
+        &format!("/projects/{id}/clarifications/data_classification"),
+        json!({"answer": {"value": "internal"}}),
+    )
+    .await;
 
     let run = api.run(id, "0001-corp", "pending").await;
     let records = orch.store.pipeline_records().expect("records");

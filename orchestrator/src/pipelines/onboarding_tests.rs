@@ -120,11 +120,13 @@ async fn blocking_questions_block_the_setup_until_answered() {
     assert_eq!(last.event_type, "setup_blocked");
     let msg = last.metadata.as_ref().expect("meta")["stages"][4]["message"].to_string();
     assert!(
-        msg.contains("base_branch") && msg.contains("compliance_reviewer"),
+        msg.contains("base_branch")
+            && msg.contains("data_classification")
+            && msg.contains("compliance_reviewer"),
         "{msg}"
     );
     // Answered, a re-run completes: answers survive the re-ask.
-    for key in ["base_branch", "compliance_reviewer"] {
+    for key in ["base_branch", "data_classification", "compliance_reviewer"] {
         store
             .answer_clarification(ClarificationScope::Project(p.id), key, json!("x"), None)
             .await

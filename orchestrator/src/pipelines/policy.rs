@@ -16,10 +16,11 @@
 //! | `beginner-guided` | full | planning `gpt-5` | `project_goal` (planning, non-blocking) |
 //! | `startup-fast` | skip | exec `gpt-5-codex-mini` | – |
 //! | `team-standard` | light | – | `code_owners` (execution, non-blocking) |
-//! | `enterprise-compliance` | full | qa `gpt-5` | `compliance_reviewer` (execution, blocking) |
+//! | `enterprise-compliance` | full | qa `gpt-5` | `data_classification` (onboarding, blocking; the key upstream's pack and tests use), `compliance_reviewer` (execution, blocking) |
 
 use super::model::{AppliesTo, DefaultModels, NewClarification, Project};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// How a step's work is reviewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct PackQuestion {
     pub question: &'static str,
     pub applies_to: AppliesTo,
     pub blocking: bool,
+    /// The answers offered (none: free text) and the one recommended.
+    pub options: &'static [&'static str],
+    pub recommended: Option<&'static str>,
 }
 
 impl PackQuestion {
@@ -58,8 +62,8 @@ impl PackQuestion {
         NewClarification {
             key: self.key.into(),
             question: self.question.into(),
-            recommended: None,
-            options: None,
+            recommended: self.recommended.map(Value::from),
+            options: (!self.options.is_empty()).then(|| Value::from(self.options.to_vec())),
             applies_to: self.applies_to,
             blocking: self.blocking,
         }
@@ -98,6 +102,8 @@ pub const PACKS: &[PolicyPack] = &[
                        for that goal.",
             applies_to: AppliesTo::Planning,
             blocking: false,
+            options: &[],
+            recommended: None,
         }],
     },
     PolicyPack {
@@ -115,18 +121,32 @@ pub const PACKS: &[PolicyPack] = &[
             question: "Who reviews the pull requests of this project (users or teams)?",
             applies_to: AppliesTo::Execution,
             blocking: false,
+            options: &[],
+            recommended: None,
         }],
     },
     PolicyPack {
         name: "enterprise-compliance",
         qa_policy: QaPolicy::Full,
         models: (None, None, Some("gpt-5")),
-        questions: &[PackQuestion {
-            key: "compliance_reviewer",
-            question: "Who signs off changes for compliance before any step is executed?",
-            applies_to: AppliesTo::Execution,
-            blocking: true,
-        }],
+        questions: &[
+            PackQuestion {
+                key: "data_classification",
+                question: "What data classification applies to this project?",
+                applies_to: AppliesTo::Onboarding,
+                blocking: true,
+                options: &["public", "internal", "confidential", "regulated"],
+                recommended: Some("internal"),
+            },
+            PackQuestion {
+                key: "compliance_reviewer",
+                question: "Who signs off changes for compliance before any step is executed?",
+                applies_to: AppliesTo::Execution,
+                blocking: true,
+                options: &[],
+                recommended: None,
+            },
+        ],
     },
 ];
 
