@@ -242,3 +242,61 @@ async fn live_answers_match_the_documented_schemas() {
     check_answer(&doc, "get", "/api/v1/jobs/{id}", s, &b);
     orch.stop().await;
 }
+
+/// The coding-pipelines answers the upstream clients read (queues, actions that answer
+/// their record, onboarding, a run's spec and CI summary, policy findings) against
+/// their documented schemas.
+#[tokio::test]
+async fn pipelines_answers_match_the_documented_schemas() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let doc = document(&orch).await;
+    let api = baton_tests::pipelines::Api::new(&orch);
+    let project = api.project("doc").await;
+    let run = api.run(project, "0001-doc", "planning").await;
+    let step = api.step(run, 0, "running").await;
+    api.step(run, 1, "pending").await; // keeps the run open after the approval
+    let answers = [
+        (
+            "post",
+            "/steps/{id}/actions/{action}",
+            format!("/steps/{step}/actions/approve"),
+        ),
+        (
+            "post",
+            "/protocols/{id}/actions/{action}",
+            format!("/protocols/{run}/actions/pause"),
+        ),
+        ("get", "/queues", "/queues".to_string()),
+        ("get", "/queues/jobs", "/queues/jobs".to_string()),
+        (
+            "get",
+            "/projects/{id}/onboarding",
+            format!("/projects/{project}/onboarding"),
+        ),
+        (
+            "get",
+            "/protocols/{id}/spec",
+            format!("/protocols/{run}/spec"),
+        ),
+        (
+            "get",
+            "/protocols/{id}/ci/summary",
+            format!("/protocols/{run}/ci/summary"),
+        ),
+        (
+            "get",
+            "/projects/{id}/policy/findings",
+            format!("/projects/{project}/policy/findings"),
+        ),
+    ];
+    for (method, template, path) in answers {
+        let a = match method {
+            "post" => api.call(reqwest::Method::POST, &path, None).await,
+            _ => api.get(&path).await,
+        };
+        assert_eq!(a.status, 200, "{path}: {}", a.text);
+        check_answer(&doc, method, template, a.status, &a.body);
+    }
+    orch.stop().await;
+}

@@ -285,6 +285,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/steps/{id}/runs"),
     ("GET", "/queues"),
     ("GET", "/queues/jobs"),
+    ("GET", "/protocols/{id}/spec"),
+    ("GET", "/protocols/{id}/ci/summary"),
+    ("GET", "/projects/{id}/policy/findings"),
     ("GET", "/metrics"),
 ];
 

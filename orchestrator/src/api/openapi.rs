@@ -15,7 +15,7 @@
 
 use super::pipelines::{
     actions, branches, codemachine, events, metrics, onboarding, projects, protocols, queues, runs,
-    steps, webhooks,
+    steps, summaries, webhooks,
 };
 use super::{
     approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
@@ -95,6 +95,9 @@ use utoipa::{Modify, OpenApi};
         runs::step_runs,
         queues::queues,
         queues::queue_jobs,
+        summaries::protocol_spec,
+        summaries::ci_summary,
+        summaries::policy_findings,
         metrics::metrics,
         onboarding::summary,
         onboarding::start,
@@ -113,8 +116,10 @@ use utoipa::{Modify, OpenApi};
         (name = "pipelines", description = "Coding pipelines of seed 001: projects, protocol \
             runs, steps, events, clarifications (bearer token `BATON_API_TOKEN` when set; \
             `X-Project-Token` on a project with `secrets.api_token`). Every answer carries \
-            `X-Request-ID`. Actions answer `{\"message\", \"job\"}`. Runs (one per job attempt, \
-            with logs and artifacts) under `/codex/runs`; pipeline jobs under `/queues`."),
+            `X-Request-ID`. Actions answer `{\"message\", \"job\"}` (pause, resume, cancel and step \
+            approve with the record's fields beside). Job types are `plan_protocol_job`, \
+            `execute_step_job`, ... Runs (one per job attempt, with logs and artifacts) under \
+            `/codex/runs`; pipeline jobs under `/queues`."),
     ),
 )]
 pub struct ApiDoc;

@@ -25,7 +25,8 @@
 //!
 //! One file per resource group: [`projects`], [`protocols`] (+ [`actions`]), [`steps`],
 //! [`events`] (also `/health`), [`codemachine`] (the CodeMachine import), [`webhooks`],
-//! [`runs`] (runs, logs, artifacts), [`queues`], [`metrics`] (`/metrics`); [`schemas`] and
+//! [`runs`] (runs, logs, artifacts), [`queues`], [`metrics`] (`/metrics`), [`summaries`]
+//! (a run's spec and CI summary, a project's policy findings); [`schemas`] and
 //! [`run_schemas`] spell the bodies out for OpenAPI.
 //! Onboarding ([`onboarding`]: summary and start; [`onboarding_view`]: stage times and
 //! hints) and branches ([`branches`]) have their bodies in [`onboarding_schemas`];
@@ -47,6 +48,7 @@ pub mod run_schemas;
 pub mod runs;
 pub mod schemas;
 pub mod steps;
+pub mod summaries;
 pub mod views;
 pub mod webhooks;
 
@@ -86,6 +88,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .or(runs::routes(app.clone()))
         .unify()
         .or(queues::routes(app.clone()))
+        .unify()
+        .or(summaries::routes(app.clone()))
         .unify()
         .or(metrics::routes(app))
         .unify()
