@@ -12,6 +12,16 @@ pub const DEFAULT_PYTHON_WORKER_TOKEN: &str = "your-secret-worker-token";
 
 pub const WORKER_API_PREFIX: &str = "/_worker";
 
+/// Whether `value` matches `^[A-Za-z0-9_-]+$`, the RXON identifier rule for worker ids,
+/// skill names, blueprint names and endpoint segments: they end up in URL paths and store
+/// keys, so the orchestrator and the SDK must agree on it.
+pub fn is_identifier(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Task result statuses a worker may send; any other string is a custom status a
 /// blueprint can route on.
 pub const TASK_STATUS_SUCCESS: &str = "success";

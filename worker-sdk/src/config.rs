@@ -307,12 +307,10 @@ impl WorkerConfig {
 }
 
 /// Whether `value` matches `^[A-Za-z0-9_-]+$`, the RXON identifier rule for worker
-/// ids and skill names (they end up in URL paths and store keys).
+/// ids and skill names (they end up in URL paths and store keys); the orchestrator checks
+/// the same rule ([`baton_protocol::is_identifier`]).
 pub fn is_valid_identifier(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    baton_protocol::is_identifier(value)
 }
 
 pub(crate) fn validate_identifier(value: &str, what: &'static str) -> Result<(), ConfigError> {

@@ -32,7 +32,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     let limit = app.cfg.max_body_bytes;
     warp::path!("_public" / "webhooks" / "approval" / String)
         .and(warp::post())
-        .and(warp::header::optional::<String>("x-client-token"))
+        .and(warp::header::optional::<String>(
+            baton_protocol::HEADER_CLIENT_TOKEN,
+        ))
         .and(warp::header::optional::<String>("x-approval-secret"))
         .and(body(limit))
         .and(with_app(app))

@@ -26,7 +26,7 @@ pub(super) type Token = Option<String>;
 
 /// The client token header (`X-Client-Token`), if sent.
 pub(super) fn token() -> impl Filter<Extract = (Token,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("x-client-token")
+    warp::header::optional::<String>(baton_protocol::HEADER_CLIENT_TOKEN)
 }
 
 /// The name of the client the token belongs to; 401 without a known token.

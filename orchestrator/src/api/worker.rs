@@ -12,9 +12,9 @@ use super::{
     AppRef,
 };
 use crate::auth::WorkerCredential;
-use crate::blueprint::load::is_identifier;
 use crate::clock::now_ms;
 use crate::store::WorkerUpdate;
+use baton_protocol::is_identifier;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
     Heartbeat, HeartbeatResponse, ResultAck, TaskPayload, TaskResult, WorkerEvent,
@@ -32,8 +32,10 @@ use warp::{Filter, Rejection};
 pub type WorkerHeaders = (Option<String>, Option<String>);
 
 pub fn worker_headers() -> impl Filter<Extract = (WorkerHeaders,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("x-worker-token")
-        .and(warp::header::optional::<String>("x-worker-id"))
+    warp::header::optional::<String>(baton_protocol::HEADER_WORKER_TOKEN)
+        .and(warp::header::optional::<String>(
+            baton_protocol::HEADER_WORKER_ID,
+        ))
         .map(|token, id| (token, id))
 }
 

@@ -5,12 +5,13 @@
 //! and the graph see every way out.
 
 use super::condition::Condition;
-use super::load::{is_identifier, BlueprintError};
+use super::load::BlueprintError;
 use super::template::referenced_paths;
 use super::{
     event_key, ApprovalState, BranchState, Branches, DispatchState, EndState, EndStatus, OnFailure,
     ParallelState, StateKind, SubJobState, TIMEOUT,
 };
+use baton_protocol::is_identifier;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@
 
 use super::kinds::{state_kind, RawState};
 use super::{Blueprint, State};
+use baton_protocol::is_identifier;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -287,12 +288,6 @@ fn normalize_endpoint(file: &str, endpoint: &str) -> Result<String, BlueprintErr
         ));
     }
     Ok(with_slash)
-}
-
-pub(crate) fn is_identifier(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
