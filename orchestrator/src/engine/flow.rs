@@ -10,7 +10,7 @@
 use super::job::JobDoc;
 use crate::blueprint::{template, Blueprint, EndStatus, StateKind};
 use crate::config::Config;
-use crate::store::{CancelNotice, Commit, Expect, StoredJob, TaskSlot};
+use crate::store::{CancelNotice, Commit, Expect, StoredJob, TaskSlot, TimerKind};
 use baton_protocol::{error_codes, job_status};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -125,8 +125,8 @@ impl<'a> Tx<'a> {
     }
 
     /// Adds a timer, due at `due_ms`.
-    pub fn timer(&mut self, kind: &str, rest: &str, due_ms: i64) {
-        let member = timer_member(kind, &self.job_id, rest);
+    pub fn timer(&mut self, kind: TimerKind, rest: &str, due_ms: i64) {
+        let member = kind.member(&self.job_id, rest);
         self.commit.timers_add.push((member, due_ms));
     }
 
@@ -215,12 +215,12 @@ impl<'a> Tx<'a> {
                 self.commit.dequeue.push((skill.clone(), member.clone()));
                 self.commit
                     .timers_del
-                    .push(timer_member("d", &self.job_id, task_id));
+                    .push(TimerKind::DispatchTimeout.member(&self.job_id, task_id));
             }
             TaskSlot::Delayed { .. } => {
                 self.commit
                     .timers_del
-                    .push(timer_member("e", &self.job_id, task_id));
+                    .push(TimerKind::DelayedEnqueue.member(&self.job_id, task_id));
             }
             TaskSlot::Leased { worker, .. } => {
                 self.commit
@@ -228,7 +228,7 @@ impl<'a> Tx<'a> {
                     .push((task_id.to_string(), worker.clone()));
                 self.commit
                     .timers_del
-                    .push(timer_member("r", &self.job_id, task_id));
+                    .push(TimerKind::ResultTimeout.member(&self.job_id, task_id));
                 if tell_worker {
                     self.commit.cancel.push(CancelNotice {
                         worker_id: worker.clone(),
@@ -317,15 +317,15 @@ impl<'a> Tx<'a> {
         };
         self.history(event, json!({"status": status, "error": self.doc.error}));
         if self.doc.webhook_url.is_some() && event != "job_cancelled" {
-            self.timer("w", "1", self.now);
+            self.timer(TimerKind::Webhook, "1", self.now);
         }
         if self.doc.metadata.get("pipeline").is_some() {
             // A pipeline job's outcome goes to the run's records (`p|<job>|1`).
-            self.timer("p", "1", self.now);
+            self.timer(TimerKind::JobEnded, "1", self.now);
         }
         if let Some(parent) = self.doc.parent.clone() {
             // `c|<parent>|<child>`: the parent is woken by this job's end.
-            let member = timer_member("c", &parent, &self.job_id);
+            let member = TimerKind::ChildEnded.member(&parent, &self.job_id);
             self.commit.timers_add.push((member, self.now));
         }
     }
@@ -337,11 +337,6 @@ pub fn backoff(cfg: &Config, n: u32) -> Duration {
     cfg.retry_backoff
         .saturating_mul(factor)
         .min(cfg.retry_backoff_max)
-}
-
-/// Timer member `kind|job_id|rest`.
-pub fn timer_member(kind: &str, job_id: &str, rest: &str) -> String {
-    format!("{kind}|{job_id}|{rest}")
 }
 
 #[cfg(test)]

@@ -95,27 +95,6 @@ pub struct Engine {
     kicked: parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
-/// The WebSocket command that cancels a task (also kept for heartbeats).
-pub fn cancel_command(task_id: &str, job_id: &str) -> String {
-    json!({"command": baton_protocol::COMMAND_CANCEL_TASK, "task_id": task_id, "job_id": job_id})
-        .to_string()
-}
-
-/// Statuses a claim turns into `running` (kept in step with claim.lua).
-pub fn claim_sets_running(status: &str) -> bool {
-    matches!(
-        status,
-        job_status::PENDING | job_status::WAITING_FOR_WORKER | job_status::AWAITING_RETRY
-    )
-}
-
-/// History entry written by a claim (kept in step with claim.lua).
-pub fn dispatch_history(task_id: &str, worker_id: &str, now_ms: i64) -> String {
-    format!(
-        r#"{{"event_type":"task_dispatched","task_id":"{task_id}","worker_id":"{worker_id}","timestamp_ms":{now_ms}}}"#
-    )
-}
-
 fn parse_doc(job: &StoredJob) -> Result<JobDoc, EngineError> {
     serde_json::from_str(&job.doc).map_err(|e| {
         EngineError::Internal(format!("job {} has an unreadable document: {e}", job.id))
@@ -389,7 +368,9 @@ impl Engine {
             }
             let now = now_ms();
             for (member, due) in &commit.timers_add {
-                if *due <= now && sub_jobs::fires_at_once(member) {
+                if *due <= now
+                    && crate::store::Timer::parse(member).is_some_and(|t| t.kind.fires_at_once())
+                {
                     // A closed channel means the reaper stopped (shutdown): the timer
                     // stays in the store for whichever orchestrator runs next.
                     let _ = self.kick.send(member.clone());

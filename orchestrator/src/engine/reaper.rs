@@ -6,7 +6,7 @@
 use super::flow::Tx;
 use super::{Engine, EngineError};
 use crate::clock::now_ms;
-use crate::store::TaskSlot;
+use crate::store::{TaskSlot, Timer, TimerKind};
 use baton_protocol::job_status;
 use serde_json::json;
 use std::sync::Arc;
@@ -89,13 +89,11 @@ impl Engine {
     }
 
     async fn fire_timer(self: &Arc<Self>, member: &str) -> Result<(), EngineError> {
-        let mut parts = member.splitn(3, '|');
-        let (Some(kind), Some(job_id), Some(rest)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let Some(Timer { kind, job_id, rest }) = Timer::parse(member) else {
             return Ok(self.store.replace_timer(member, None).await?);
         };
         match kind {
-            "w" | "h" => {
+            TimerKind::Webhook | TimerKind::ApprovalWebhook => {
                 let engine = self.clone();
                 let (member, job_id, rest) =
                     (member.to_string(), job_id.to_string(), rest.to_string());
@@ -103,14 +101,17 @@ impl Engine {
                 tokio::spawn(async move { engine.deliver_webhook(&member, &job_id, &rest).await });
                 return Ok(());
             }
-            "a" => self.approval_timed_out(job_id, rest).await?,
-            "s" => self.start_child(job_id, rest).await?,
-            "c" => self.child_ended(job_id, rest).await?,
-            "x" => self.cancel_child(job_id).await?,
-            "p" => self.pipeline_job_ended(job_id).await?,
+            TimerKind::ApprovalTimeout => self.approval_timed_out(job_id, rest).await?,
+            TimerKind::StartChild => self.start_child(job_id, rest).await?,
+            TimerKind::ChildEnded => self.child_ended(job_id, rest).await?,
+            TimerKind::CancelChild => self.cancel_child(job_id).await?,
+            TimerKind::JobEnded => self.pipeline_job_ended(job_id).await?,
             // A task timer's commit drops the timer: no second round trip for that.
-            "d" | "r" | "e" if self.task_timer(member, kind, job_id, rest).await? => return Ok(()),
-            _ => {}
+            TimerKind::DispatchTimeout | TimerKind::ResultTimeout | TimerKind::DelayedEnqueue => {
+                if self.task_timer(member, kind, job_id, rest).await? {
+                    return Ok(());
+                }
+            }
         }
         // Handled, or moot: this drops the timer (a no-op where a commit already did).
         Ok(self.store.replace_timer(member, None).await?)
@@ -121,7 +122,7 @@ impl Engine {
     async fn task_timer(
         &self,
         member: &str,
-        kind: &str,
+        kind: TimerKind,
         job_id: &str,
         task_id: &str,
     ) -> Result<bool, EngineError> {
@@ -132,9 +133,9 @@ impl Engine {
             let slot = job.tasks.get(task_id).cloned();
             let relevant = matches!(
                 (kind, &slot),
-                ("d", Some(TaskSlot::Queued { .. }))
-                    | ("r", Some(TaskSlot::Leased { .. }))
-                    | ("e", Some(TaskSlot::Delayed { .. }))
+                (TimerKind::DispatchTimeout, Some(TaskSlot::Queued { .. }))
+                    | (TimerKind::ResultTimeout, Some(TaskSlot::Leased { .. }))
+                    | (TimerKind::DelayedEnqueue, Some(TaskSlot::Delayed { .. }))
             );
             if !relevant || job_status::is_terminal(&job.status) {
                 return Ok(false);
@@ -145,8 +146,8 @@ impl Engine {
             };
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             match kind {
-                "d" => tx.dispatch_timed_out(lane, task_id, &slot),
-                "r" => tx.result_timed_out(lane, task_id, &slot),
+                TimerKind::DispatchTimeout => tx.dispatch_timed_out(lane, task_id, &slot),
+                TimerKind::ResultTimeout => tx.result_timed_out(lane, task_id, &slot),
                 _ => tx.retry_due(lane, task_id),
             }
             let status = tx.commit.status.clone();

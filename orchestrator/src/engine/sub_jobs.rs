@@ -14,13 +14,6 @@ use baton_protocol::job_status;
 use serde_json::json;
 use std::sync::Arc;
 
-/// Timers the committing orchestrator fires itself right away (sub-job steps, and the
-/// hand-over of a pipeline job's outcome).
-pub(super) fn fires_at_once(member: &str) -> bool {
-    matches!(member.as_bytes().first(), Some(b's' | b'c' | b'x' | b'p'))
-        && member.as_bytes().get(1) == Some(&b'|')
-}
-
 impl Engine {
     /// `s|parent|child`: creates the child the parent waits for.
     pub(super) async fn start_child(

@@ -6,9 +6,10 @@
 //! task back and handling its outcome work the same for both; only the end differs: the
 //! main task moves the job on, a branch reports to its parallel state.
 
-use super::flow::{backoff, classify, timer_member, unhandled_status, FailureClass, Tx};
+use super::flow::{backoff, classify, unhandled_status, FailureClass, Tx};
 use super::job::Counters;
 use crate::blueprint::{template, Branches, DispatchState, StateKind};
+use crate::store::TimerKind;
 use crate::store::{queue_member, Enqueue, StoredJob, TaskBlob, TaskSlot};
 use baton_protocol::{
     error_codes, job_status, TaskPayload, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE,
@@ -156,7 +157,7 @@ impl Tx<'_> {
                         skill: ds.task.clone(),
                     },
                 ));
-                self.timer("e", &task_id, due);
+                self.timer(TimerKind::DelayedEnqueue, &task_id, due);
                 if lane == Lane::Main {
                     self.commit.status = job_status::AWAITING_RETRY.into();
                 }
@@ -190,7 +191,11 @@ impl Tx<'_> {
             member,
             priority,
         });
-        self.timer("d", task_id, self.now + dispatch_timeout.as_millis() as i64);
+        self.timer(
+            TimerKind::DispatchTimeout,
+            task_id,
+            self.now + dispatch_timeout.as_millis() as i64,
+        );
         if lane == Lane::Main {
             self.commit.status = job_status::PENDING.into();
         }
@@ -327,7 +332,7 @@ impl Tx<'_> {
     pub fn retry_due(&mut self, lane: Lane, task_id: &str) {
         self.commit
             .timers_del
-            .push(timer_member("e", &self.job_id, task_id));
+            .push(TimerKind::DelayedEnqueue.member(&self.job_id, task_id));
         self.enqueue(task_id, lane);
     }
 }

@@ -13,9 +13,10 @@
 //! `s`, `c` and `x` are also fired at once by the orchestrator that commits them, so a
 //! sub-job starts without waiting for a reaper tick; the reaper is the safety net.
 
-use super::flow::{timer_member, Tx};
+use super::flow::Tx;
 use super::job::{ApprovalWait, SubJobWait};
 use crate::blueprint::{template, ApprovalState, SubJobState};
+use crate::store::TimerKind;
 use baton_protocol::job_status;
 use serde_json::json;
 
@@ -28,10 +29,10 @@ impl Tx<'_> {
         let deadline_ms = st.timeout.map(|t| self.now + t.as_millis() as i64);
         let step = self.doc.step.to_string();
         if let Some(deadline) = deadline_ms {
-            self.timer("a", &step, deadline);
+            self.timer(TimerKind::ApprovalTimeout, &step, deadline);
         }
         if self.doc.webhook_url.is_some() {
-            self.timer("h", &format!("{step}.1"), self.now);
+            self.timer(TimerKind::ApprovalWebhook, &format!("{step}.1"), self.now);
         }
         self.doc.approval = Some(ApprovalWait {
             secret: uuid::Uuid::new_v4().simple().to_string(),
@@ -53,7 +54,7 @@ impl Tx<'_> {
             let step = self.doc.step.to_string();
             self.commit
                 .timers_del
-                .push(timer_member("a", &self.job_id, &step));
+                .push(TimerKind::ApprovalTimeout.member(&self.job_id, &step));
         }
         let data = json!({"decision": decision, "decided_by": by, "comment": comment});
         let state = self.doc.state.clone();
@@ -84,7 +85,7 @@ impl Tx<'_> {
         }
         let child = uuid::Uuid::new_v4().to_string();
         let initial_data = template::render(&st.initial_data, &self.doc.context(&self.job_id));
-        self.timer("s", &child, self.now);
+        self.timer(TimerKind::StartChild, &child, self.now);
         self.doc.sub_job = Some(SubJobWait {
             job_id: child.clone(),
             blueprint: st.blueprint.clone(),
@@ -107,7 +108,7 @@ impl Tx<'_> {
     ) {
         self.commit
             .timers_del
-            .push(timer_member("c", &self.job_id, child));
+            .push(TimerKind::ChildEnded.member(&self.job_id, child));
         self.doc.sub_job = None;
         let state = self.doc.state.clone();
         self.doc.states.insert(
@@ -132,14 +133,14 @@ impl Tx<'_> {
     /// `x` timer) and an approval deadline is dropped.
     pub(super) fn cancel_waits(&mut self) {
         if let Some(wait) = &self.doc.sub_job {
-            let member = timer_member("x", &wait.job_id, &self.job_id);
+            let member = TimerKind::CancelChild.member(&wait.job_id, &self.job_id);
             self.commit.timers_add.push((member, self.now));
         }
         if self.doc.approval.is_some() {
             let step = self.doc.step.to_string();
             self.commit
                 .timers_del
-                .push(timer_member("a", &self.job_id, &step));
+                .push(TimerKind::ApprovalTimeout.member(&self.job_id, &step));
         }
     }
 }

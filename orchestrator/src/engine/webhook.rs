@@ -7,9 +7,9 @@
 //! a doubling delay until `BATON_WEBHOOK_MAX_ATTEMPTS`. Delivery is at least once; an
 //! approval request is not sent once the wait is over.
 
-use super::flow::timer_member;
 use super::{parse_doc, Engine};
 use crate::clock::now_ms;
+use crate::store::TimerKind;
 use baton_protocol::job_status;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -33,9 +33,13 @@ impl Engine {
                     Some(step) => format!("{step}.{}", attempt + 1),
                     None => (attempt + 1).to_string(),
                 };
-                let kind = if approval_step.is_some() { "h" } else { "w" };
+                let kind = if approval_step.is_some() {
+                    TimerKind::ApprovalWebhook
+                } else {
+                    TimerKind::Webhook
+                };
                 Some((
-                    timer_member(kind, job_id, &rest),
+                    kind.member(job_id, &rest),
                     now_ms() + delay.as_millis() as i64,
                 ))
             }

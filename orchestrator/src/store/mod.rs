@@ -12,9 +12,8 @@
 //! - **Queues**: one per skill, ordered by priority (higher first), then enqueue time.
 //! - **Leases**: task id → deadline (epoch ms). Heartbeats push the deadlines of a worker's
 //!   tasks forward; an expired lease is re-dispatched by the reaper.
-//! - **Timers**: member `kind|job_id|task_or_n` → due time (epoch ms); kinds are
-//!   `d` dispatch timeout, `r` result timeout, `e` delayed enqueue (retry backoff),
-//!   `w` webhook delivery.
+//! - **Timers**: member `kind|job_id|rest` → due time (epoch ms); the kinds are the
+//!   [`TimerKind`] enum ([`timers`]).
 //! - **Workers**: registration info with a TTL of the heartbeat timeout, the set of task
 //!   ids a worker holds and the set of those it has been told to cancel.
 //! - **Quarantine index**: per owning client, the ids of its quarantined jobs by the time
@@ -32,9 +31,12 @@
 pub mod conformance;
 pub mod memory;
 pub mod redis;
+pub mod rules;
+pub mod timers;
 mod views;
 mod zset;
 
+pub use timers::{Timer, TimerKind};
 pub use views::{member_enqueued_us, QuarantinedJob, QueueStats};
 
 use async_trait::async_trait;

@@ -50,10 +50,10 @@ impl Inner {
             );
             job.version += 1;
             let old_status = job.status.clone();
-            if crate::engine::claim_sets_running(&old_status) {
+            if crate::store::rules::claim_sets_running(&old_status) {
                 job.status = baton_protocol::job_status::RUNNING.to_string();
             }
-            job.history.push_back(crate::engine::dispatch_history(
+            job.history.push_back(crate::store::rules::dispatch_history(
                 &task_id,
                 &req.worker_id,
                 req.now_ms,
@@ -80,14 +80,13 @@ impl Inner {
                 .entry(req.worker_id.clone())
                 .or_default()
                 .insert(task_id.clone());
-            inner
-                .timers
-                .remove(&format!("d|{}|{}", blob.job_id, task_id));
+            let (dispatch_timer, result_timer) =
+                crate::store::rules::claim_timers(&blob.job_id, &task_id);
+            inner.timers.remove(&dispatch_timer);
             if blob.result_timeout_ms > 0 {
-                inner.timers.insert(
-                    &format!("r|{}|{}", blob.job_id, task_id),
-                    (req.now_ms + blob.result_timeout_ms) as f64,
-                );
+                inner
+                    .timers
+                    .insert(&result_timer, (req.now_ms + blob.result_timeout_ms) as f64);
             }
             out.push(ClaimedTask {
                 job_id: blob.job_id,

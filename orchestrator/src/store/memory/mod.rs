@@ -195,7 +195,7 @@ impl Store for MemoryStore {
                     .insert(n.task_id.clone());
                 notices.push(Notice::Command {
                     worker_id: n.worker_id.clone(),
-                    payload: crate::engine::cancel_command(&n.task_id, &n.job_id),
+                    payload: crate::store::rules::cancel_command(&n.task_id, &n.job_id),
                 });
             }
             for (member, due) in &c.timers_add {

@@ -96,7 +96,7 @@ pub(super) fn commit_invocation<'a>(
         args.push(n.task_id.clone());
         args.push(pubsub::command_message(
             &n.worker_id,
-            &crate::engine::cancel_command(&n.task_id, &n.job_id),
+            &crate::store::rules::cancel_command(&n.task_id, &n.job_id),
         ));
     }
     args.push(c.timers_add.len().to_string());
