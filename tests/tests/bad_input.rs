@@ -213,6 +213,19 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
     let bad_id = RawWorker::new(&orch.base_url, "bad id!");
     assert_error(bad_id.register(&["echo"]).await, 400, "worker_id");
     assert_error(worker.register(&["no spaces allowed"]).await, 400, "skill");
+    let odd = worker
+        .sign(json!({"worker_id": "w1", "supported_tasks": ["echo"], "incarnation": "not an id!"}));
+    assert_error(
+        worker
+            .send(
+                Method::POST,
+                "/_worker/workers/register",
+                Some(odd.to_string()),
+            )
+            .await,
+        400,
+        "incarnation",
+    );
     let heartbeat = worker.sign(json!({"worker_id": "someone-else", "status": "idle"}));
     assert_error(
         worker.heartbeat(Some(heartbeat)).await,

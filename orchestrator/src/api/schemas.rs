@@ -237,7 +237,8 @@ pub struct HistoryEntry {
     pub job_id: String,
     /// `job_created`, `state_started` (`previous_state`, `next_state`), `task_queued`,
     /// `task_dispatched` (`worker_id`), `task_finished` (`worker_id`, `result_status`,
-    /// `duration_ms`, `error`), `retry_scheduled`, `lease_expired`, `task_released`,
+    /// `duration_ms`, `error`), `retry_scheduled`, `lease_expired`, `lease_revoked`
+    /// (`worker_id`, `reason`), `task_released`,
     /// `task_timed_out`, `job_finished`, `job_failed`, `job_quarantined`, `job_cancelled`...
     pub event_type: String,
     /// RFC 3339.

@@ -177,25 +177,21 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
     for s in &skills {
         check_id(s, "skill")?;
     }
-    let mut info = value;
-    if let Value::Object(map) = &mut info {
-        map.remove("security");
-        if reg.websockets() {
-            map.insert("websockets".into(), Value::Bool(true));
-        }
-    }
+    let incarnation = incarnation(&reg)?;
     let now = now_ms();
-    app.engine
+    let revoked = app
+        .engine
         .store
         .register_worker(&WorkerUpdate {
             worker_id: reg.worker_id.clone(),
             now_ms: now,
             ttl: app.cfg.heartbeat_timeout,
             status: "idle".into(),
-            info: Some(info.to_string()),
+            info: Some(registration_info(value, &reg).to_string()),
             skills: Some(skills.clone()),
             current_tasks: None,
-            lease_deadline_ms: lease_deadline(app, now),
+            incarnation,
+            lease_deadline_ms: now + crate::engine::LEASE_VISIBILITY.as_millis() as i64,
         })
         .await?;
     if app.hub.is_connected(&reg.worker_id) {
@@ -206,8 +202,34 @@ async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response
             .set_worker_websocket(&reg.worker_id, true)
             .await?;
     }
-    tracing::info!(worker_id = %reg.worker_id, skills = ?skills, "worker registered");
+    tracing::info!(worker_id = %reg.worker_id, skills = ?skills, revoked = revoked.len(), "worker registered");
+    // The previous process's tasks go to a worker now (this one included), not when
+    // their leases would have run out.
+    app.engine.revoke_leases(&reg.worker_id, &revoked).await;
     ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
+}
+
+/// The registration's `incarnation` (none when absent or empty); 400 if it is not an id.
+fn incarnation(reg: &WorkerRegistration) -> Result<Option<String>, ApiError> {
+    match reg.incarnation.as_deref() {
+        None | Some("") => Ok(None),
+        Some(i) if i.len() <= 128 && is_identifier(i) => Ok(Some(i.to_string())),
+        Some(_) => Err(ApiError::bad_request(
+            "incarnation must be at most 128 letters, digits, `_` or `-`",
+        )),
+    }
+}
+
+/// What is kept of a registration body: all of it but the signature, plus the WebSocket
+/// flag wherever the worker put it.
+fn registration_info(mut info: Value, reg: &WorkerRegistration) -> Value {
+    if let Value::Object(map) = &mut info {
+        map.remove("security");
+        if reg.websockets() {
+            map.insert("websockets".into(), Value::Bool(true));
+        }
+    }
+    info
 }
 
 /// Keeps a worker's registration alive.
@@ -247,6 +269,7 @@ async fn heartbeat(
         info: None,
         skills: None,
         current_tasks: None,
+        incarnation: None,
         lease_deadline_ms: lease_deadline(app, now),
     };
     let ping = body.iter().all(u8::is_ascii_whitespace);
@@ -264,7 +287,9 @@ async fn heartbeat(
             .supported_skills
             .as_ref()
             .map(|s| s.iter().map(|e| e.name().to_string()).collect());
-        update.current_tasks = Some(hb.current_tasks.clone().unwrap_or_default());
+        // Without a list the worker does not say what it runs: its leases are extended
+        // as by a ping (see `WorkerUpdate::current_tasks`).
+        update.current_tasks = hb.current_tasks.clone();
     }
     let Some(cancels) = app.engine.store.heartbeat(&update).await? else {
         return Err(ApiError::not_found(format!(

@@ -14,7 +14,7 @@
 //! | `leases` | zset | task id → lease deadline (epoch ms) |
 //! | `timers` | zset | `kind|job|x` → due (epoch ms) |
 //! | `skills` | set | skills ever queued or registered |
-//! | `worker:<id>` | hash | registration, status, last seen; expires with the heartbeat timeout |
+//! | `worker:<id>` | hash | registration, status, last seen, incarnation; expires with the heartbeat timeout |
 //! | `workers` | zset | worker id → last seen |
 //! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
 //! | `quarantine:<client>` | zset | the client's quarantined job ids → when they entered quarantine (epoch ms) |
@@ -347,7 +347,7 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
+    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<Vec<String>> {
         self.register(u).await
     }
 
