@@ -95,8 +95,23 @@ fn redis_err(e: ::redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects (checking the server answers) and starts the notice subscription.
+    /// [`RedisStore::open`], then checks that the server answers.
     pub async fn connect(
+        url: &str,
+        prefix: &str,
+        pool_size: usize,
+        history_limit: usize,
+    ) -> StoreResult<RedisStore> {
+        let store = Self::open(url, prefix, pool_size, history_limit)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The store of the server at `url`, without contacting it: connections are made
+    /// when needed (a call fails with [`StoreError::Unavailable`] or
+    /// [`StoreError::Redis`] while the server is down) and the notice subscription
+    /// retries until it is up. Fails only for a malformed URL.
+    pub fn open(
         url: &str,
         prefix: &str,
         pool_size: usize,
@@ -123,7 +138,6 @@ impl RedisStore {
             notices,
             subscriber,
         };
-        store.ping().await?;
         Ok(store)
     }
 
