@@ -258,6 +258,47 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
     orch.stop().await;
 }
 
+/// Seconds in queries are checked before anything converts them: a huge or odd value is
+/// a 400 naming the parameter (it used to panic the request and drop the connection).
+#[tokio::test]
+async fn huge_or_odd_seconds_in_queries_get_a_400_naming_the_parameter() {
+    let (orch, client) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let worker = RawWorker::new(&orch.base_url, "w1");
+    assert_eq!(worker.register(&["echo"]).await.0, 200);
+    for bad in ["1e20", "1000000001", "-1", "NaN", "inf", "soon"] {
+        assert_error(
+            client.get(&format!("/api/v1/jobs/{id}?wait={bad}")).await,
+            400,
+            "wait",
+        );
+        for route in ["next", "batch"] {
+            let path = format!(
+                "/_worker/workers/w1/tasks/{route}?timeout={bad}&available_skills=echo&max=2"
+            );
+            assert_error(worker.send(Method::GET, &path, None).await, 400, "timeout");
+        }
+    }
+    for field in ["dispatch_timeout", "result_timeout"] {
+        assert_error(
+            client.post("/api/v1/jobs/echo", json!({field: 1e20})).await,
+            400,
+            field,
+        );
+    }
+    let (status, job) = client.get(&format!("/api/v1/jobs/{id}?wait=0.1")).await;
+    assert_eq!(
+        (status, job["status"].as_str()),
+        (200, Some("pending")),
+        "{job}"
+    );
+    assert_eq!(job_count(&client).await, 1, "no other job was created");
+    // Nothing was taken: the next good poll gets the task.
+    let (status, task) = worker.poll("echo", 1).await;
+    assert_eq!((status, task["job_id"].as_str()), (200, Some(id.as_str())));
+    orch.stop().await;
+}
+
 #[tokio::test]
 async fn signatures_can_be_required() {
     init_tracing();

@@ -392,7 +392,9 @@ pub struct WorkerIdHeader {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PollQuery {
-    /// Seconds to hold the request when no task is queued (capped by the server's hold).
+    /// Seconds to hold the request when no task is queued (capped by the server's hold);
+    /// 0 to 1000000000, else 400.
+    #[param(minimum = 0, maximum = 1000000000)]
     pub timeout: Option<f64>,
     /// Comma-separated skills to take tasks of; default: the registered skills.
     #[param(example = "echo,resize")]
@@ -406,7 +408,9 @@ pub struct BatchQuery {
     /// Most tasks to take (1 to 256, default 1).
     #[param(minimum = 1, maximum = 256)]
     pub max: Option<u32>,
-    /// Seconds to hold the request when no task is queued (capped by the server's hold).
+    /// Seconds to hold the request when no task is queued (capped by the server's hold);
+    /// 0 to 1000000000, else 400.
+    #[param(minimum = 0, maximum = 1000000000)]
     pub timeout: Option<f64>,
     /// Comma-separated skills to take tasks of; default: the registered skills.
     pub available_skills: Option<String>,

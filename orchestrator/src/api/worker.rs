@@ -23,7 +23,6 @@ use baton_protocol::{
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::Duration;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -354,12 +353,17 @@ pub(crate) async fn poll(
     check_id(worker_id, "worker id")?;
     let mut hold = app.cfg.poll_hold;
     if let Some(t) = q.get("timeout") {
-        let secs: f64 = t
+        let secs = t
             .parse()
-            .map_err(|_| ApiError::bad_request(format!("timeout `{t}` is not a number")))?;
-        if secs.is_finite() && secs >= 0.0 {
-            hold = hold.min(Duration::from_secs_f64(secs));
-        }
+            .ok()
+            .and_then(crate::clock::seconds)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "timeout `{t}` must be {}",
+                    crate::clock::SECONDS_RANGE
+                ))
+            })?;
+        hold = hold.min(secs);
     }
     let skills: Vec<String> = match q.get("available_skills") {
         Some(list) => list
