@@ -24,6 +24,7 @@ pub mod ops;
 pub mod pipelines;
 pub mod public;
 pub mod readiness;
+pub mod registration;
 pub mod schemas;
 pub mod worker;
 pub mod ws;

@@ -6,7 +6,7 @@
 //! entry in the OpenAPI document ([`super::openapi`]).
 
 use super::error::ApiError;
-use super::schemas::{ErrorBody, PollQuery, Registered, StatusOnly, WorkerIdHeader};
+use super::schemas::{ErrorBody, PollQuery, StatusOnly, WorkerIdHeader};
 use super::{
     body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app,
     AppRef,
@@ -18,7 +18,7 @@ use crate::store::WorkerUpdate;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
     Heartbeat, HeartbeatResponse, ResultAck, TaskPayload, TaskResult, WorkerEvent,
-    WorkerRegistration, EVENT_TYPE_PROGRESS,
+    EVENT_TYPE_PROGRESS,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ pub fn worker_headers() -> impl Filter<Extract = (WorkerHeaders,), Error = Rejec
         .map(|token, id| (token, id))
 }
 
-type Body = Result<Bytes, ApiError>;
+pub(super) type Body = Result<Bytes, ApiError>;
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let limit = app.cfg.max_body_bytes;
@@ -46,7 +46,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(body(limit))
         .and(with_app(app.clone()))
         .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
-            respond(Box::pin(register(&app, h, b)).await)
+            respond(Box::pin(super::registration::register(&app, h, b)).await)
         });
     let heartbeat = warp::path!("_worker" / "workers" / String)
         .and(warp::patch())
@@ -118,7 +118,7 @@ pub fn authenticate(
     Ok(cred)
 }
 
-fn verify(
+pub(super) fn verify(
     app: &AppRef,
     cred: &WorkerCredential,
     body: &Value,
@@ -130,7 +130,7 @@ fn verify(
         .map_err(ApiError::worker_auth)
 }
 
-fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
+pub(super) fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
     if is_identifier(id) {
         Ok(())
     } else {
@@ -142,93 +142,6 @@ fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
 
 fn lease_deadline(app: &AppRef, now: i64) -> i64 {
     now + app.cfg.heartbeat_timeout.as_millis() as i64
-}
-
-/// Registers (or re-registers) a worker and the skills it offers.
-#[utoipa::path(
-    post,
-    path = "/_worker/workers/register",
-    tag = "worker",
-    params(WorkerIdHeader),
-    request_body = WorkerRegistration,
-    responses(
-        (status = 200, description = "Registered.", body = Registered),
-        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
-        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
-        (status = 413, description = "Body too large.", body = ErrorBody),
-        (status = 503, description = "Store unavailable.", body = ErrorBody),
-    ),
-    security(("worker_token" = [])),
-)]
-async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
-    let value = parse_json(&body?)?;
-    let reg: WorkerRegistration = from_value(&value, "registration")?;
-    check_id(&reg.worker_id, "worker_id")?;
-    if h.1.as_deref().is_some_and(|id| id != reg.worker_id) {
-        return Err(ApiError::bad_request(
-            "X-Worker-ID does not match the body's worker_id",
-        ));
-    }
-    let cred = authenticate(app, &h, Some(&reg.worker_id))?;
-    verify(app, &cred, &value, &reg.worker_id, &[])?;
-    let skills = reg.skill_names();
-    for s in &skills {
-        check_id(s, "skill")?;
-    }
-    let incarnation = incarnation(&reg)?;
-    let now = now_ms();
-    let revoked = app
-        .engine
-        .store
-        .register_worker(&WorkerUpdate {
-            worker_id: reg.worker_id.clone(),
-            now_ms: now,
-            ttl: app.cfg.heartbeat_timeout,
-            status: "idle".into(),
-            info: Some(registration_info(value, &reg).to_string()),
-            skills: Some(skills.clone()),
-            current_tasks: None,
-            incarnation,
-            lease_deadline_ms: now + crate::engine::LEASE_VISIBILITY.as_millis() as i64,
-        })
-        .await?;
-    if app.hub.is_connected(&reg.worker_id) {
-        // Re-registration after the store lost the worker (e.g. a Redis restart) while its
-        // socket stayed up here.
-        app.engine
-            .store
-            .set_worker_websocket(&reg.worker_id, true)
-            .await?;
-    }
-    tracing::info!(worker_id = %reg.worker_id, skills = ?skills, revoked = revoked.len(), "worker registered");
-    // The previous process's tasks go to a worker now (this one included), not when
-    // their leases would have run out.
-    app.engine.revoke_leases(&reg.worker_id, &revoked).await;
-    ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
-}
-
-/// The registration's `incarnation` (none when absent or empty); 400 if it is not an id.
-fn incarnation(reg: &WorkerRegistration) -> Result<Option<String>, ApiError> {
-    match reg.incarnation.as_deref() {
-        None | Some("") => Ok(None),
-        Some(i) if i.len() <= 128 && is_identifier(i) => Ok(Some(i.to_string())),
-        Some(_) => Err(ApiError::bad_request(
-            "incarnation must be at most 128 letters, digits, `_` or `-`",
-        )),
-    }
-}
-
-/// What is kept of a registration body: all of it but the signature, plus the WebSocket
-/// flag wherever the worker put it.
-fn registration_info(mut info: Value, reg: &WorkerRegistration) -> Value {
-    if let Value::Object(map) = &mut info {
-        map.remove("security");
-        if reg.websockets() {
-            map.insert("websockets".into(), Value::Bool(true));
-        }
-    }
-    info
 }
 
 /// Keeps a worker's registration alive.
