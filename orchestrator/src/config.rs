@@ -178,6 +178,12 @@ impl Config {
             number(&get, "BATON_WEBHOOK_MAX_ATTEMPTS", c.webhook_max_attempts)?;
         c.shutdown_timeout = seconds(&get, "BATON_SHUTDOWN_TIMEOUT_SECONDS", c.shutdown_timeout)?;
         let reaper_ms = number(&get, "BATON_REAPER_INTERVAL_MS", 100u64)?;
+        if reaper_ms > 3_600_000 {
+            return Err(err(
+                "BATON_REAPER_INTERVAL_MS",
+                format!("expected at most 3600000 (an hour), got {reaper_ms}"),
+            ));
+        }
         c.reaper_interval = Duration::from_millis(reaper_ms.max(10));
         c.enable_debug_endpoints = boolean(
             &get,
@@ -225,19 +231,17 @@ fn seconds(
 ) -> Result<Duration, ConfigError> {
     match get(name) {
         None => Ok(default),
-        Some(v) => {
-            let secs: f64 = v
-                .trim()
-                .parse()
-                .map_err(|e| err(name, format!("{e} ({v:?})")))?;
-            if !secs.is_finite() || secs < 0.0 {
-                return Err(err(
+        Some(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .and_then(crate::clock::seconds)
+            .ok_or_else(|| {
+                err(
                     name,
-                    format!("expected a non-negative number of seconds, got {v:?}"),
-                ));
-            }
-            Ok(Duration::from_secs_f64(secs))
-        }
+                    format!("expected {}, got {v:?}", crate::clock::SECONDS_RANGE),
+                )
+            }),
     }
 }
 
@@ -297,6 +301,24 @@ mod tests {
         assert_eq!(cfg(&[]).unwrap().projects_root, PathBuf::from("projects"));
         let c = cfg(&[("BATON_PROJECTS_ROOT", "/srv/baton")]).unwrap();
         assert_eq!(c.projects_root, PathBuf::from("/srv/baton"));
+    }
+
+    #[test]
+    fn huge_or_odd_durations_fail_the_start_naming_the_variable() {
+        for (var, value) in [
+            ("BATON_POLL_HOLD_SECONDS", "1e20"),
+            ("BATON_RESULT_TIMEOUT_SECONDS", "1e300"),
+            ("BATON_JOB_RETENTION_SECONDS", "inf"),
+            ("BATON_HEARTBEAT_TIMEOUT_SECONDS", "NaN"),
+            ("BATON_WEBHOOK_TIMEOUT_SECONDS", "1000000001"),
+            ("BATON_REAPER_INTERVAL_MS", "18446744073709551615"),
+        ] {
+            let e = cfg(&[(var, value)]).expect_err(var);
+            assert_eq!(e.name, var);
+            assert!(e.to_string().contains(value), "{e}");
+        }
+        let c = cfg(&[("BATON_RESULT_TIMEOUT_SECONDS", "1000000000")]).unwrap();
+        assert_eq!(c.result_timeout, Duration::from_secs(1_000_000_000));
     }
 
     #[test]

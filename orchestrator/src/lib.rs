@@ -50,17 +50,16 @@ pub enum StartError {
 }
 
 /// The configured store: Redis when `BATON_REDIS_URL` is set, else the embedded one.
+/// Redis need not be reachable yet (the server waits for it, see [`api::readiness`]);
+/// only a malformed URL fails.
 pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match &cfg.redis_url {
-        Some(url) => Arc::new(
-            store::redis::RedisStore::connect(
-                url,
-                &cfg.key_prefix,
-                cfg.redis_pool_size,
-                cfg.history_limit,
-            )
-            .await?,
-        ),
+        Some(url) => Arc::new(store::redis::RedisStore::open(
+            url,
+            &cfg.key_prefix,
+            cfg.redis_pool_size,
+            cfg.history_limit,
+        )?),
         None => Arc::new(store::memory::MemoryStore::new(cfg.history_limit)),
     })
 }
@@ -70,7 +69,8 @@ pub fn load_blueprints(cfg: &Config) -> Result<Registry, StartError> {
     Ok(Registry::new(blueprint::load_dir(&cfg.blueprints_dir)?)?)
 }
 
-/// Opens the configured store, loads the blueprints and serves until `shutdown`.
+/// Opens the configured store, loads the blueprints and serves until `shutdown` (also
+/// while the store is unreachable: see [`api::readiness`]).
 pub async fn run(
     listener: TcpListener,
     cfg: Config,
@@ -91,7 +91,24 @@ pub async fn run_with(
 ) -> Result<(), StartError> {
     let app = build(cfg, store, registry)?;
     let token = app.shutdown.clone();
-    let reaper = engine::spawn_reaper(app.engine.clone(), token.clone());
+    api::readiness::try_first(app.engine.store.as_ref(), &app.readiness).await;
+    let connector = tokio::spawn(api::readiness::connect(
+        app.engine.store.clone(),
+        app.readiness.clone(),
+        token.clone(),
+    ));
+    // Timers and leases wait for the store: a reaper pass against an unreachable one
+    // would only fail, every tick.
+    let reaper = tokio::spawn({
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            tokio::select! {
+                _ = app.readiness.wait() => {}
+                _ = token.cancelled() => return,
+            }
+            let _ = engine::spawn_reaper(app.engine.clone(), token).await;
+        }
+    });
     let notices = dispatch::spawn_notice_loop(
         app.engine.store.clone(),
         app.dispatcher.waiters.clone(),
@@ -102,6 +119,7 @@ pub async fn run_with(
     tracing::info!(
         addr = %listener.local_addr()?,
         store = app.engine.store.kind(),
+        store_ready = app.readiness.is_ready(),
         blueprints = app.engine.blueprints.len(),
         "baton orchestrator listening"
     );
@@ -129,6 +147,7 @@ pub async fn run_with(
     // the drain below is quick.
     token.cancel();
     let _ = server.await;
+    let _ = connector.await;
     let _ = reaper.await;
     let _ = notices.await;
     tracing::info!("stopped");
@@ -169,5 +188,6 @@ pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<A
         records,
         shutdown,
         openapi: Default::default(),
+        readiness: Default::default(),
     }))
 }

@@ -24,6 +24,7 @@ pub struct Metrics {
     pub queue_oldest_age: GaugeVec,
     pub active_workers: IntGauge,
     pub lease_expiries: IntCounter,
+    pub lease_revocations: IntCounter,
     pub results: IntCounterVec,
     pub webhooks: IntCounterVec,
     pub http_requests: IntCounterVec,
@@ -74,6 +75,11 @@ impl Metrics {
             "Leases taken back from silent workers",
         ));
         must(registry.register(Box::new(lease_expiries.clone())));
+        let lease_revocations = must(IntCounter::new(
+            "baton_lease_revocations_total",
+            "Leases taken back from a worker's previous process when the worker registered again",
+        ));
+        must(registry.register(Box::new(lease_revocations.clone())));
         let store_round_trips = must(IntGauge::new(
             "baton_store_round_trips_total",
             "Requests this orchestrator sent to Redis (a script or pipeline counts once)",
@@ -121,6 +127,7 @@ impl Metrics {
             },
             active_workers,
             lease_expiries,
+            lease_revocations,
             results: counter_vec(
                 "baton_task_results_total",
                 "Accepted task results by status",

@@ -97,6 +97,12 @@ pub struct WorkerRegistration {
     pub timestamp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityContext>,
+    /// Baton extension: an id the worker process draws once at start (letters, digits,
+    /// `_`, `-`; at most 128). A registration takes back the leases held under the worker
+    /// id unless it repeats the incarnation of the live registration (the same process
+    /// registering again). Not part of RXON: the Python SDK sends none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
 }
 
 impl WorkerRegistration {

@@ -213,6 +213,19 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
     let bad_id = RawWorker::new(&orch.base_url, "bad id!");
     assert_error(bad_id.register(&["echo"]).await, 400, "worker_id");
     assert_error(worker.register(&["no spaces allowed"]).await, 400, "skill");
+    let odd = worker
+        .sign(json!({"worker_id": "w1", "supported_tasks": ["echo"], "incarnation": "not an id!"}));
+    assert_error(
+        worker
+            .send(
+                Method::POST,
+                "/_worker/workers/register",
+                Some(odd.to_string()),
+            )
+            .await,
+        400,
+        "incarnation",
+    );
     let heartbeat = worker.sign(json!({"worker_id": "someone-else", "status": "idle"}));
     assert_error(
         worker.heartbeat(Some(heartbeat)).await,
@@ -242,6 +255,47 @@ async fn worker_api_rejects_bad_tokens_signatures_and_bodies() {
             .1["status"],
         "accepted"
     );
+    orch.stop().await;
+}
+
+/// Seconds in queries are checked before anything converts them: a huge or odd value is
+/// a 400 naming the parameter (it used to panic the request and drop the connection).
+#[tokio::test]
+async fn huge_or_odd_seconds_in_queries_get_a_400_naming_the_parameter() {
+    let (orch, client) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let worker = RawWorker::new(&orch.base_url, "w1");
+    assert_eq!(worker.register(&["echo"]).await.0, 200);
+    for bad in ["1e20", "1000000001", "-1", "NaN", "inf", "soon"] {
+        assert_error(
+            client.get(&format!("/api/v1/jobs/{id}?wait={bad}")).await,
+            400,
+            "wait",
+        );
+        for route in ["next", "batch"] {
+            let path = format!(
+                "/_worker/workers/w1/tasks/{route}?timeout={bad}&available_skills=echo&max=2"
+            );
+            assert_error(worker.send(Method::GET, &path, None).await, 400, "timeout");
+        }
+    }
+    for field in ["dispatch_timeout", "result_timeout"] {
+        assert_error(
+            client.post("/api/v1/jobs/echo", json!({field: 1e20})).await,
+            400,
+            field,
+        );
+    }
+    let (status, job) = client.get(&format!("/api/v1/jobs/{id}?wait=0.1")).await;
+    assert_eq!(
+        (status, job["status"].as_str()),
+        (200, Some("pending")),
+        "{job}"
+    );
+    assert_eq!(job_count(&client).await, 1, "no other job was created");
+    // Nothing was taken: the next good poll gets the task.
+    let (status, task) = worker.poll("echo", 1).await;
+    assert_eq!((status, task["job_id"].as_str()), (200, Some(id.as_str())));
     orch.stop().await;
 }
 

@@ -66,4 +66,12 @@ fn every_blueprint_matches_the_schema_and_typos_do_not() {
         let (ok, report) = check(&[path]);
         assert!(!ok && report.contains("INVALID"), "{name}: {report}");
     }
+    // A duration the loader refuses (more than 1000000000 s) is refused by the schema.
+    let echo = std::fs::read_to_string("../blueprints/echo.yaml").expect("echo.yaml ships");
+    let path = dir.join("huge.yaml");
+    let huge = echo.replace("result_timeout: 60", "result_timeout: 1.0e+20");
+    assert_ne!(huge, echo);
+    std::fs::write(&path, huge).expect("write");
+    let (ok, report) = check(&[path]);
+    assert!(!ok && report.contains("INVALID"), "huge.yaml: {report}");
 }

@@ -300,3 +300,33 @@ async fn pipelines_answers_match_the_documented_schemas() {
     }
     orch.stop().await;
 }
+
+/// The coding pipelines' runs as answered, including one without a result yet: a
+/// project's onboarding job, queued with no worker to take it.
+#[tokio::test]
+async fn live_pipeline_runs_match_the_documented_schemas() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let doc = document(&orch).await;
+    let client = Client::new(&orch.base_url);
+    let (s, project) = client
+        .post(
+            "/projects",
+            json!({"name": "doc", "git_url": "/tmp/no-such-repo"}),
+        )
+        .await;
+    check_answer(&doc, "post", "/projects", s, &project);
+    let (s, runs) = client.get("/codex/runs").await;
+    let queued = runs.as_array().and_then(|r| r.first()).cloned();
+    let queued = queued.unwrap_or_else(|| panic!("the onboarding run: {runs}"));
+    assert_eq!(
+        (queued["status"].as_str(), queued["job_type"].as_str()),
+        (Some("queued"), Some("project_setup_job")),
+        "{queued}"
+    );
+    check_answer(&doc, "get", "/codex/runs", s, &runs);
+    let run_id = queued["run_id"].as_str().expect("run id");
+    let (s, one) = client.get(&format!("/codex/runs/{run_id}")).await;
+    check_answer(&doc, "get", "/codex/runs/{run_id}", s, &one);
+    orch.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Several orchestrators on one Redis behave like one; Redis outages are survived.
 
 use baton_tests::orchestrator::{blueprint_test_config, test_config, CLIENT_TOKEN};
+use baton_tests::raw_worker::RawWorker;
 use baton_tests::webhook_sink::WebhookSink;
 use baton_tests::{
     init_tracing, shared_redis, unique_prefix, workers, Client, Orchestrator, RedisServer,
@@ -128,6 +129,12 @@ async fn a_redis_restart_is_survived() {
         .await;
     assert_eq!(status, 503, "an outage is reported, not hidden: {body}");
     assert_eq!(body["code"], "store_unavailable");
+    let (status, body) = client.get("/_public/status").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{body}"
+    );
 
     // Redis comes back empty (it keeps nothing on disk): the worker registers again on
     // its next heartbeat and new jobs run.
@@ -155,6 +162,84 @@ async fn a_redis_restart_is_survived() {
     assert_eq!(job["result"], json!({"after": true}));
     worker.shutdown().await.expect("clean shutdown");
     orch.stop().await;
+}
+
+/// An orchestrator started while Redis is down serves anyway: not ready (503) until Redis
+/// answers, then jobs run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orchestrator_started_before_redis_serves_once_it_is_up() {
+    init_tracing();
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let mut cfg = test_config();
+    cfg.redis_url = Some(redis.url());
+    cfg.key_prefix = unique_prefix("late");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(baton_orchestrator::run(listener, cfg, async {
+        let _ = stopped.await;
+    }));
+    let client = Client::new(&base_url);
+    let (status, body) = client.get("/_public/status").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{body}"
+    );
+    assert_eq!(body["code"], "store_unavailable");
+    let (status, body) = client.post("/api/v1/jobs/echo", json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{body}"
+    );
+    assert!(body["error"].is_string(), "{body}");
+    let worker = RawWorker::new(&base_url, "w-late");
+    let (status, body) = worker.register(&["echo"]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{body}"
+    );
+    let resp = client
+        .http
+        .get(format!("{base_url}/projects"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(
+        resp.headers().contains_key("x-request-id"),
+        "the pipelines face's header"
+    );
+    assert_eq!(
+        client.get("/_public/openapi.json").await.0,
+        200,
+        "documents are served"
+    );
+    assert!(!server.is_finished(), "still running, not exited");
+
+    redis.restart();
+    let deadline = std::time::Instant::now() + T;
+    while client.get("/_public/status").await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = client.create_echo(json!({"late": true})).await;
+    assert_eq!(worker.register(&["echo"]).await.0, 200);
+    let (status, task) = worker.poll("echo", 5).await;
+    assert_eq!(status, 200, "{task}");
+    worker
+        .result(worker.success(&task, json!({"late": true})))
+        .await;
+    let job = client.wait_status(&id, "finished", T).await;
+    assert_eq!(job["result"], json!({"late": true}));
+    let _ = stop.send(());
+    let ended = tokio::time::timeout(T, server).await.expect("stops");
+    assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
 }
 
 /// Sub-jobs and approvals span two jobs or two requests: any orchestrator may pick up the

@@ -44,6 +44,8 @@ suite!(
     claim_leases_and_updates_the_job,
     claim_skips_tasks_the_job_no_longer_has,
     leases_expire_unless_heartbeats_extend_them,
+    heartbeats_extend_only_the_tasks_they_list,
+    a_registration_takes_back_the_previous_process_leases,
     due_items_are_claimed_once,
     workers_register_heartbeat_and_expire,
     cancels_reach_heartbeats_and_subscribers,

@@ -212,6 +212,128 @@ async fn heartbeats_refresh_report_cancels_and_ask_unknown_workers_to_register()
     orch.stop().await;
 }
 
+/// `current_tasks` is what the worker runs: a task it no longer lists is not kept alive by
+/// its heartbeats (the lease expires and the task goes to another worker).
+#[tokio::test]
+async fn heartbeats_keep_alive_only_the_tasks_they_list() {
+    init_tracing();
+    let mut cfg = test_config();
+    cfg.heartbeat_timeout = Duration::from_millis(800);
+    let orch = Orchestrator::memory(cfg).await;
+    let client = Client::new(&orch.base_url);
+    let worker = RawWorker::new(&orch.base_url, "lister");
+    worker.register(&["echo"]).await;
+    let kept = client.create_echo(json!({"k": 1})).await;
+    let (_, kept_task) = worker.poll("echo", 5).await;
+    let dropped = client.create_echo(json!({"k": 2})).await;
+    let (_, dropped_task) = worker.poll("echo", 5).await;
+    // The worker beats on, listing only the first task.
+    let beater = RawWorker::new(&orch.base_url, "lister");
+    let listed = kept_task["task_id"].clone();
+    let beats = tokio::spawn(async move {
+        loop {
+            let beat = beater
+                .sign(json!({"worker_id": "lister", "status": "busy", "current_tasks": [listed]}));
+            assert_eq!(beater.heartbeat(Some(beat)).await.0, 200);
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await; // over twice the timeout
+    let rescuer = RawWorker::new(&orch.base_url, "rescuer");
+    rescuer.register(&["echo"]).await;
+    let (status, again) = rescuer.poll("echo", 1).await;
+    assert_eq!(status, 200, "the unlisted task was re-dispatched: {again}");
+    assert_eq!(again["job_id"], dropped.as_str());
+    assert_eq!(again["attempt"], 2);
+    let expired: Vec<Value> = client
+        .history(&dropped)
+        .await
+        .into_iter()
+        .filter(|e| e["event_type"] == "lease_expired")
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["task_id"], dropped_task["task_id"]);
+    // The listed task kept its lease: its result is accepted.
+    let (_, ack) = worker
+        .result(worker.success(&kept_task, json!({"k": 1})))
+        .await;
+    beats.abort();
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    assert_eq!(client.job(&kept).await["attempt"], 1);
+    orch.stop().await;
+}
+
+/// A registration comes from a process that starts: the tasks held under its worker id
+/// (by a process that is gone) are queued again at once, as a new attempt. Only the same
+/// `incarnation` registering again keeps them.
+#[tokio::test]
+async fn a_registration_takes_back_the_tasks_of_the_previous_process() {
+    let (orch, client, worker) = setup().await;
+    let id = client.create_echo(json!({})).await;
+    let (_, first) = worker.poll("echo", 5).await;
+    // Restarted under the same id; no incarnation, as the Python SDK registers.
+    assert_eq!(worker.register(&["echo"]).await.0, 200);
+    let (status, second) = worker.poll("echo", 1).await;
+    assert_eq!(status, 200, "queued again at once: {second}");
+    assert_eq!(
+        (second["job_id"].as_str(), second["attempt"].as_i64()),
+        (Some(id.as_str()), Some(2))
+    );
+    let revoked: Vec<Value> = client
+        .history(&id)
+        .await
+        .into_iter()
+        .filter(|e| e["event_type"] == "lease_revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["task_id"], first["task_id"]);
+    assert_eq!(revoked[0]["worker_id"], "raw-1");
+    let (_, late) = worker
+        .result(worker.success(&first, json!({"old": 1})))
+        .await;
+    assert_eq!(
+        late["reason"], "stale_task",
+        "the dead process's result: {late}"
+    );
+    let (_, ack) = worker
+        .result(worker.success(&second, json!({"new": 1})))
+        .await;
+    assert_eq!(ack["status"], "accepted");
+
+    // With an incarnation: the same one again keeps the task, another takes it back.
+    let register = |incarnation: &str| {
+        let body = worker.sign(
+            json!({"worker_id": "raw-1", "supported_tasks": ["echo"], "incarnation": incarnation}),
+        );
+        worker.send(
+            Method::POST,
+            "/_worker/workers/register",
+            Some(body.to_string()),
+        )
+    };
+    assert_eq!(register("proc-1").await.0, 200);
+    let id = client.create_echo(json!({})).await;
+    let (_, task) = worker.poll("echo", 5).await;
+    assert_eq!(register("proc-1").await.0, 200);
+    assert_eq!(
+        worker.poll("echo", 1).await.0,
+        204,
+        "kept: nothing queued again"
+    );
+    assert_eq!(
+        client.job(&id).await["tasks"][0]["task_id"],
+        task["task_id"]
+    );
+    assert_eq!(register("proc-2").await.0, 200);
+    let (status, again) = worker.poll("echo", 1).await;
+    assert_eq!(
+        (status, again["attempt"].as_i64()),
+        (200, Some(2)),
+        "{again}"
+    );
+    orch.stop().await;
+}
+
 #[tokio::test]
 async fn the_seeds_nested_result_form_and_progress_events_are_accepted() {
     let (orch, client, worker) = setup().await;
@@ -302,6 +424,7 @@ async fn metrics_and_status_are_public() {
         "baton_schedule_to_start_seconds_count{skill=\"echo\"} 1",
         "baton_active_workers 1",
         "baton_lease_expiries_total 0",
+        "baton_lease_revocations_total 0",
         "baton_http_requests_total{method=\"POST\",route=\"/_worker/tasks/result\",status=\"200\"} 1",
     ] {
         assert!(text.contains(series), "missing `{series}` in:\n{text}");

@@ -83,7 +83,11 @@ pub(crate) fn skill_entries(skills: &[SkillInfo]) -> Vec<SkillEntry> {
     skills.iter().cloned().map(SkillEntry::Info).collect()
 }
 
-pub(crate) fn registration(config: &WorkerConfig, skills: &[SkillInfo]) -> WorkerRegistration {
+pub(crate) fn registration(
+    config: &WorkerConfig,
+    skills: &[SkillInfo],
+    incarnation: &str,
+) -> WorkerRegistration {
     let names: Vec<String> = skills.iter().map(|s| s.name.clone()).collect();
     let mut capabilities = Map::new();
     // The Python SDK announces the flag under `extra`; the protocol crate reads both.
@@ -104,6 +108,7 @@ pub(crate) fn registration(config: &WorkerConfig, skills: &[SkillInfo]) -> Worke
         resources: Some(json!({"properties": {"cpu_cores": cpu_cores}})),
         installed_software: Some(json!({"baton-worker": env!("CARGO_PKG_VERSION")})),
         timestamp: Some(now_secs()),
+        incarnation: Some(incarnation.to_string()),
         ..Default::default()
     }
 }
@@ -260,7 +265,7 @@ mod tests {
             (
                 "register",
                 sealer
-                    .seal("register", &registration(&cfg, &skills))
+                    .seal("register", &registration(&cfg, &skills, "inc-1"))
                     .unwrap(),
             ),
             (
@@ -313,7 +318,7 @@ mod tests {
     fn default_token_sends_no_security_block() {
         let sealer = Sealer::new(&config(baton_protocol::DEFAULT_PYTHON_WORKER_TOKEN));
         let body = sealer
-            .seal("register", &registration(&config("x"), &[]))
+            .seal("register", &registration(&config("x"), &[], "inc-1"))
             .unwrap();
         assert!(body.get("security").is_none(), "{body}");
     }
@@ -325,8 +330,12 @@ mod tests {
             skill_type: Some("echo".into()),
             ..Default::default()
         }];
-        let v =
-            serde_json::to_value(registration(&config("t").worker_type("kind"), &skills)).unwrap();
+        let v = serde_json::to_value(registration(
+            &config("t").worker_type("kind"),
+            &skills,
+            "inc-1",
+        ))
+        .unwrap();
         assert_eq!(v["worker_id"], "w-1");
         assert_eq!(v["worker_type"], "kind");
         assert_eq!(
@@ -335,6 +344,7 @@ mod tests {
         );
         assert_eq!(v["available_skills"], json!(["echo"]));
         assert_eq!(v["capabilities"]["extra"]["websockets"], true);
+        assert_eq!(v["incarnation"], "inc-1");
         let reg: WorkerRegistration = serde_json::from_value(v).unwrap();
         assert!(reg.websockets());
     }

@@ -7,7 +7,8 @@
 //! worker unchanged. Nothing is checked while setting fields; [`WorkerConfig::validate`]
 //! checks everything at once (the worker builder calls it) and answers a [`ConfigError`].
 //!
-//! Durations are read as float seconds (`HEARTBEAT_INTERVAL=0.5`), as in Python.
+//! Durations are read as float seconds (`HEARTBEAT_INTERVAL=0.5`), as in Python, from 0 to
+//! 1000000000 (larger ones would overflow the loops' clocks).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -350,16 +351,21 @@ fn parse_int<T: std::str::FromStr>(value: String, var: &'static str) -> Result<T
     })
 }
 
+/// Longest duration accepted from the environment, in seconds (about 31.7 years): the
+/// loops add these to `Instant`s, which a valid but huge `Duration` would overflow.
+const MAX_SECONDS: f64 = 1e9;
+
 fn parse_seconds(value: String, var: &'static str) -> Result<Duration, ConfigError> {
     value
         .trim()
         .parse::<f64>()
         .ok()
+        .filter(|secs| (0.0..=MAX_SECONDS).contains(secs))
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
         .ok_or(ConfigError::InvalidValue {
             var,
             value,
-            expected: "a non-negative number of seconds",
+            expected: "a number of seconds from 0 to 1000000000",
         })
 }
 

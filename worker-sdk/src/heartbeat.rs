@@ -26,7 +26,8 @@ const OFFLINE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) async fn register_until_ok(shared: &Shared, stop: &CancellationToken) -> bool {
     let mut delay = REGISTER_DELAY_MIN;
     loop {
-        let registration = body::registration(&shared.config, &shared.skills.infos());
+        let registration =
+            body::registration(&shared.config, &shared.skills.infos(), &shared.incarnation);
         let attempt = tokio::select! {
             biased;
             _ = stop.cancelled() => return false,

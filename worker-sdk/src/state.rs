@@ -3,6 +3,10 @@
 //! [`Shared`] is built once per worker and handed (in an `Arc`) to the poll loop, the
 //! heartbeat loop, the WebSocket listener and every task runner. Its parts:
 //! - the configuration, the skill set and the [`OrchestratorClient`];
+//! - the incarnation: an id drawn when the worker is built and sent with every
+//!   registration, so the orchestrator tells this process registering again (it keeps
+//!   its leases) from a new process under the same worker id (the leases of the old one
+//!   are taken back and their tasks re-dispatched at once);
 //! - the concurrency [`Semaphore`]: one permit per running task, so the poll loop can
 //!   only ask for work while a permit is free;
 //! - the [`TaskRegistry`]: task id → cancellation token of every task this worker holds,
@@ -33,6 +37,8 @@ pub(crate) struct Shared {
     pub config: WorkerConfig,
     pub skills: SkillSet,
     pub client: Arc<OrchestratorClient>,
+    /// See the module docs.
+    pub incarnation: String,
     pub permits: Arc<Semaphore>,
     pub tasks: TaskRegistry,
     pub results: ResultQueue,
@@ -52,6 +58,7 @@ impl Shared {
             config,
             skills,
             client: Arc::new(client),
+            incarnation: uuid::Uuid::new_v4().simple().to_string(),
             permits,
             tasks: TaskRegistry::default(),
             results: ResultQueue::new(),

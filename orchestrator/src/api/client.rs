@@ -189,10 +189,14 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
     let seconds = |map: &mut Map<String, Value>, key: &str| -> Result<Option<u64>, ApiError> {
         match map.remove(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => match v.as_f64() {
-                Some(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Some((s * 1000.0) as u64)),
-                _ => Err(ApiError::bad_request(format!(
-                    "`{key}` must be a positive number of seconds"
+            Some(v) => match v
+                .as_f64()
+                .filter(|s| *s > 0.0)
+                .and_then(crate::clock::seconds)
+            {
+                Some(d) => Ok(Some(d.as_millis() as u64)),
+                None => Err(ApiError::bad_request(format!(
+                    "`{key}` must be a positive number of seconds, at most 1000000000"
                 ))),
             },
         }
@@ -223,11 +227,11 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
     tag = "jobs",
     params(
         ("id" = String, Path, description = "Job id."),
-        ("wait" = Option<f64>, Query, description = "Seconds (at most 60) to hold the request until the job ends: no polling loop needed."),
+        ("wait" = Option<f64>, Query, minimum = 0, maximum = 1000000000, description = "Seconds to hold the request until the job ends (held at most 60): no polling loop needed. 0 to 1000000000, else 400."),
     ),
     responses(
         (status = 200, description = "The job (once it ended, or when the wait is over).", body = JobView),
-        (status = 400, description = "`wait` is not a number of seconds.", body = ErrorBody),
+        (status = 400, description = "`wait` is not a number of seconds from 0 to 1000000000.", body = ErrorBody),
         (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
         (status = 403, description = "The job belongs to another client.", body = ErrorBody),
         (status = 404, description = "No such job.", body = ErrorBody),
@@ -244,14 +248,17 @@ async fn get_job(
     let client = client(app, t)?;
     let wait = match wait {
         None => Duration::ZERO,
-        Some(w) => match w.parse::<f64>() {
-            Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s).min(MAX_WAIT),
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "wait `{w}` must be a number of seconds"
-                )))
-            }
-        },
+        Some(w) => w
+            .parse()
+            .ok()
+            .and_then(crate::clock::seconds)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "wait `{w}` must be {}",
+                    crate::clock::SECONDS_RANGE
+                ))
+            })?
+            .min(MAX_WAIT),
     };
     if wait.is_zero() {
         let (job, doc) = app.engine.job_for_client(&client, id).await?;

@@ -23,6 +23,8 @@ pub mod openapi;
 pub mod ops;
 pub mod pipelines;
 pub mod public;
+pub mod readiness;
+pub mod registration;
 pub mod schemas;
 pub mod worker;
 pub mod ws;
@@ -57,6 +59,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// `GET /_public/openapi.json`, built once.
     pub openapi: openapi::SpecCache,
+    /// Whether the store has answered since the start ([`readiness`]).
+    pub readiness: Arc<readiness::Readiness>,
 }
 
 pub type AppRef = Arc<App>;
@@ -90,7 +94,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
                 .observe(info.elapsed().as_secs_f64());
         }
     });
-    public::routes(app.clone())
+    readiness::gate(app.clone())
+        .or(public::routes(app.clone()))
+        .unify()
         .or(approval::routes(app.clone()))
         .unify()
         .or(ops::routes(app.clone()))
@@ -427,6 +433,7 @@ mod tests {
         let store = Arc::new(crate::store::memory::MemoryStore::new(cfg.history_limit));
         let app =
             crate::build(cfg, store, crate::blueprint::Registry::default()).expect("app builds");
+        app.readiness.mark_ready();
         let filter = routes(app);
         for &(method, template) in ROUTES {
             let path = sample_path(template);

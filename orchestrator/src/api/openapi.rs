@@ -18,7 +18,8 @@ use super::pipelines::{
     steps, summaries, webhooks,
 };
 use super::{
-    approval, batch, blueprints, client, ops, public, schemas, worker, ws, CREATE_JOB_ROUTE,
+    approval, batch, blueprints, client, ops, public, registration, schemas, worker, ws,
+    CREATE_JOB_ROUTE,
 };
 use crate::blueprint::{Blueprint, Registry};
 use bytes::Bytes;
@@ -57,7 +58,7 @@ use utoipa::{Modify, OpenApi};
         blueprints::list_blueprints,
         blueprints::get_blueprint,
         blueprints::graph,
-        worker::register,
+        registration::register,
         worker::heartbeat,
         worker::next_task,
         batch::take_tasks,

@@ -1,4 +1,4 @@
-//! `/_public`: liveness, Prometheus metrics, the OpenAPI document and its docs page (no
+//! `/_public`: readiness, Prometheus metrics, the OpenAPI document and its docs page (no
 //! token).
 //!
 //! The docs page is static HTML that loads Swagger UI from a CDN and points it at
@@ -21,7 +21,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     let status = warp::path!("_public" / "status")
         .and(warp::get())
         .and(with_app(app.clone()))
-        .then(|app: AppRef| async move { status(&app) });
+        .then(|app: AppRef| async move { status(&app).await });
     let metrics = warp::path!("_public" / "metrics")
         .and(warp::get())
         .and(with_app(app.clone()))
@@ -42,17 +42,28 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
 }
 
-/// Liveness: answers whenever the process serves requests.
+/// Readiness: 200 when the store answers, 503 `store_unavailable` while it does not
+/// (before it first answered, without asking it again: see [`super::readiness`]).
 #[utoipa::path(
     get,
     path = "/_public/status",
     tag = "public",
-    responses((status = 200, description = "The orchestrator is up.", body = ServiceStatus)),
+    responses(
+        (status = 200, description = "The orchestrator is up and its store answers.", body = ServiceStatus),
+        (status = 503, description = "The store does not answer (yet).", body = ErrorBody),
+    ),
 )]
-fn status(app: &AppRef) -> Response {
+async fn status(app: &AppRef) -> Response {
+    let store = &app.engine.store;
+    if !app.readiness.is_ready() {
+        return super::readiness::not_ready_error(store.kind()).into_response();
+    }
+    if let Err(e) = store.ping().await {
+        return ApiError::from(e).into_response();
+    }
     respond(ok_json(&json!({
         "status": "ok",
-        "store": app.engine.store.kind(),
+        "store": store.kind(),
         "version": env!("CARGO_PKG_VERSION"),
         "protocol_version": baton_protocol::PROTOCOL_VERSION,
     })))

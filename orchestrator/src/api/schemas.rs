@@ -237,7 +237,8 @@ pub struct HistoryEntry {
     pub job_id: String,
     /// `job_created`, `state_started` (`previous_state`, `next_state`), `task_queued`,
     /// `task_dispatched` (`worker_id`), `task_finished` (`worker_id`, `result_status`,
-    /// `duration_ms`, `error`), `retry_scheduled`, `lease_expired`, `task_released`,
+    /// `duration_ms`, `error`), `retry_scheduled`, `lease_expired`, `lease_revoked`
+    /// (`worker_id`, `reason`), `task_released`,
     /// `task_timed_out`, `job_finished`, `job_failed`, `job_quarantined`, `job_cancelled`...
     pub event_type: String,
     /// RFC 3339.
@@ -391,7 +392,9 @@ pub struct WorkerIdHeader {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PollQuery {
-    /// Seconds to hold the request when no task is queued (capped by the server's hold).
+    /// Seconds to hold the request when no task is queued (capped by the server's hold);
+    /// 0 to 1000000000, else 400.
+    #[param(minimum = 0, maximum = 1000000000)]
     pub timeout: Option<f64>,
     /// Comma-separated skills to take tasks of; default: the registered skills.
     #[param(example = "echo,resize")]
@@ -405,7 +408,9 @@ pub struct BatchQuery {
     /// Most tasks to take (1 to 256, default 1).
     #[param(minimum = 1, maximum = 256)]
     pub max: Option<u32>,
-    /// Seconds to hold the request when no task is queued (capped by the server's hold).
+    /// Seconds to hold the request when no task is queued (capped by the server's hold);
+    /// 0 to 1000000000, else 400.
+    #[param(minimum = 0, maximum = 1000000000)]
     pub timeout: Option<f64>,
     /// Comma-separated skills to take tasks of; default: the registered skills.
     pub available_skills: Option<String>,

@@ -6,7 +6,7 @@
 //! entry in the OpenAPI document ([`super::openapi`]).
 
 use super::error::ApiError;
-use super::schemas::{ErrorBody, PollQuery, Registered, StatusOnly, WorkerIdHeader};
+use super::schemas::{ErrorBody, PollQuery, StatusOnly, WorkerIdHeader};
 use super::{
     body, from_value, json_response, ok_json, parse_json, raw_json_response, respond, with_app,
     AppRef,
@@ -18,12 +18,11 @@ use baton_protocol::is_identifier;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
     Heartbeat, HeartbeatResponse, ResultAck, TaskPayload, TaskResult, WorkerEvent,
-    WorkerRegistration, EVENT_TYPE_PROGRESS,
+    EVENT_TYPE_PROGRESS,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::Duration;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -39,7 +38,7 @@ pub fn worker_headers() -> impl Filter<Extract = (WorkerHeaders,), Error = Rejec
         .map(|token, id| (token, id))
 }
 
-type Body = Result<Bytes, ApiError>;
+pub(super) type Body = Result<Bytes, ApiError>;
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let limit = app.cfg.max_body_bytes;
@@ -49,7 +48,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(body(limit))
         .and(with_app(app.clone()))
         .then(|h: WorkerHeaders, b: Body, app: AppRef| async move {
-            respond(Box::pin(register(&app, h, b)).await)
+            respond(Box::pin(super::registration::register(&app, h, b)).await)
         });
     let heartbeat = warp::path!("_worker" / "workers" / String)
         .and(warp::patch())
@@ -121,7 +120,7 @@ pub fn authenticate(
     Ok(cred)
 }
 
-fn verify(
+pub(super) fn verify(
     app: &AppRef,
     cred: &WorkerCredential,
     body: &Value,
@@ -133,7 +132,7 @@ fn verify(
         .map_err(ApiError::worker_auth)
 }
 
-fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
+pub(super) fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
     if is_identifier(id) {
         Ok(())
     } else {
@@ -145,71 +144,6 @@ fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
 
 fn lease_deadline(app: &AppRef, now: i64) -> i64 {
     now + app.cfg.heartbeat_timeout.as_millis() as i64
-}
-
-/// Registers (or re-registers) a worker and the skills it offers.
-#[utoipa::path(
-    post,
-    path = "/_worker/workers/register",
-    tag = "worker",
-    params(WorkerIdHeader),
-    request_body = WorkerRegistration,
-    responses(
-        (status = 200, description = "Registered.", body = Registered),
-        (status = 400, description = "Malformed or invalid body.", body = ErrorBody),
-        (status = 403, description = "Worker authentication or signature check failed.", body = ErrorBody),
-        (status = 413, description = "Body too large.", body = ErrorBody),
-        (status = 503, description = "Store unavailable.", body = ErrorBody),
-    ),
-    security(("worker_token" = [])),
-)]
-async fn register(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
-    let value = parse_json(&body?)?;
-    let reg: WorkerRegistration = from_value(&value, "registration")?;
-    check_id(&reg.worker_id, "worker_id")?;
-    if h.1.as_deref().is_some_and(|id| id != reg.worker_id) {
-        return Err(ApiError::bad_request(
-            "X-Worker-ID does not match the body's worker_id",
-        ));
-    }
-    let cred = authenticate(app, &h, Some(&reg.worker_id))?;
-    verify(app, &cred, &value, &reg.worker_id, &[])?;
-    let skills = reg.skill_names();
-    for s in &skills {
-        check_id(s, "skill")?;
-    }
-    let mut info = value;
-    if let Value::Object(map) = &mut info {
-        map.remove("security");
-        if reg.websockets() {
-            map.insert("websockets".into(), Value::Bool(true));
-        }
-    }
-    let now = now_ms();
-    app.engine
-        .store
-        .register_worker(&WorkerUpdate {
-            worker_id: reg.worker_id.clone(),
-            now_ms: now,
-            ttl: app.cfg.heartbeat_timeout,
-            status: "idle".into(),
-            info: Some(info.to_string()),
-            skills: Some(skills.clone()),
-            current_tasks: None,
-            lease_deadline_ms: lease_deadline(app, now),
-        })
-        .await?;
-    if app.hub.is_connected(&reg.worker_id) {
-        // Re-registration after the store lost the worker (e.g. a Redis restart) while its
-        // socket stayed up here.
-        app.engine
-            .store
-            .set_worker_websocket(&reg.worker_id, true)
-            .await?;
-    }
-    tracing::info!(worker_id = %reg.worker_id, skills = ?skills, "worker registered");
-    ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
 }
 
 /// Keeps a worker's registration alive.
@@ -249,6 +183,7 @@ async fn heartbeat(
         info: None,
         skills: None,
         current_tasks: None,
+        incarnation: None,
         lease_deadline_ms: lease_deadline(app, now),
     };
     let ping = body.iter().all(u8::is_ascii_whitespace);
@@ -266,7 +201,9 @@ async fn heartbeat(
             .supported_skills
             .as_ref()
             .map(|s| s.iter().map(|e| e.name().to_string()).collect());
-        update.current_tasks = Some(hb.current_tasks.clone().unwrap_or_default());
+        // Without a list the worker does not say what it runs: its leases are extended
+        // as by a ping (see `WorkerUpdate::current_tasks`).
+        update.current_tasks = hb.current_tasks.clone();
     }
     let Some(cancels) = app.engine.store.heartbeat(&update).await? else {
         return Err(ApiError::not_found(format!(
@@ -331,12 +268,17 @@ pub(crate) async fn poll(
     check_id(worker_id, "worker id")?;
     let mut hold = app.cfg.poll_hold;
     if let Some(t) = q.get("timeout") {
-        let secs: f64 = t
+        let secs = t
             .parse()
-            .map_err(|_| ApiError::bad_request(format!("timeout `{t}` is not a number")))?;
-        if secs.is_finite() && secs >= 0.0 {
-            hold = hold.min(Duration::from_secs_f64(secs));
-        }
+            .ok()
+            .and_then(crate::clock::seconds)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "timeout `{t}` must be {}",
+                    crate::clock::SECONDS_RANGE
+                ))
+            })?;
+        hold = hold.min(secs);
     }
     let skills: Vec<String> = match q.get("available_skills") {
         Some(list) => list

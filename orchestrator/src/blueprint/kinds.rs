@@ -400,11 +400,70 @@ fn duration(
 ) -> Result<Option<Duration>, BlueprintError> {
     match secs {
         None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(BlueprintError::state(
-            file,
-            state,
-            format!("`{field}` must be a positive number of seconds, got {s}"),
-        )),
+        Some(s) => match crate::clock::seconds(s).filter(|d| !d.is_zero()) {
+            Some(d) => Ok(Some(d)),
+            None => Err(BlueprintError::state(
+                file,
+                state,
+                format!(
+                    "`{field}` must be a positive number of seconds, at most 1000000000, got {s}"
+                ),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::blueprint::{load_str, StateKind};
+    use std::time::Duration;
+
+    const BP: &str = r#"
+name: slow
+endpoint: /jobs/slow
+states:
+  work:
+    type: dispatch
+    start: true
+    task: echo
+    result_timeout: RESULT
+    transitions:
+      success: review
+  review:
+    type: approval
+    timeout: APPROVAL
+    transitions:
+      approved: finished
+      timeout: finished
+  finished:
+    type: end
+"#;
+
+    fn load(result: &str, approval: &str) -> Result<crate::blueprint::Blueprint, String> {
+        let text = BP.replace("RESULT", result).replace("APPROVAL", approval);
+        load_str("slow.yaml", &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn huge_or_odd_durations_fail_the_load_naming_file_and_state() {
+        for bad in ["1e20", ".inf", "-5", "0", "1000000001"] {
+            // `.inf` is refused while reading the YAML (`states.work.result_timeout`),
+            // the others by the state's check (state `work`: `result_timeout` ...).
+            let e = load(bad, "30").expect_err(bad);
+            assert!(
+                e.starts_with("slow.yaml: ") && e.contains("work") && e.contains("result_timeout"),
+                "{bad}: {e}"
+            );
+            let e = load("30", bad).expect_err(bad);
+            assert!(
+                e.starts_with("slow.yaml: ") && e.contains("review") && e.contains("timeout"),
+                "{bad}: {e}"
+            );
+        }
+        let bp = load("1000000000", "0.5").expect("the bounds themselves load");
+        let StateKind::Dispatch(d) = &bp.states["work"].kind else {
+            panic!("work dispatches")
+        };
+        assert_eq!(d.result_timeout, Some(Duration::from_secs(1_000_000_000)));
     }
 }

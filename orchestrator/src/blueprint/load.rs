@@ -81,8 +81,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Blueprint>, BlueprintError> {
 
 /// Parses and validates one blueprint; `file` is used in error messages.
 pub fn load_str(file: &str, text: &str) -> Result<Blueprint, BlueprintError> {
-    let definition: Value = serde_norway::from_str(text)
-        .map_err(|e| BlueprintError::file(file, format!("invalid YAML: {e}")))?;
+    let definition = super::yaml::to_json(text).map_err(|e| BlueprintError::file(file, e))?;
     let raw: RawBlueprint = serde_json::from_value(definition.clone())
         .map_err(|e| BlueprintError::file(file, format!("invalid blueprint: {e}")))?;
     validate(file, raw, definition)

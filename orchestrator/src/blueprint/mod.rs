@@ -27,6 +27,7 @@ pub mod condition;
 mod kinds;
 pub(crate) mod load;
 pub mod template;
+mod yaml;
 
 pub use condition::Condition;
 pub use load::{load_dir, load_str, BlueprintError};

@@ -19,7 +19,7 @@ mod webhook;
 pub use flow::{backoff, classify, FailureClass};
 pub use pipeline_jobs::{PipelineJob, PIPELINE_CLIENT};
 pub use pipeline_runs::live_runs;
-pub use reaper::spawn_reaper;
+pub use reaper::{spawn_reaper, LEASE_VISIBILITY};
 pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;
 

@@ -284,6 +284,14 @@ pub fn lost_attempts(history: &[String]) -> Vec<LostAttempt> {
                     RunStatus::Failed,
                 ),
             )),
+            "lease_revoked" => Some((
+                task,
+                end(
+                    "WORKER_LOST",
+                    "the worker restarted (it registered again)",
+                    RunStatus::Failed,
+                ),
+            )),
             "dispatch_timed_out" => Some((
                 task,
                 end(
@@ -408,5 +416,21 @@ mod tests {
             ("t3", RunStatus::Cancelled)
         );
         assert_eq!(lost[1].worker_id, None);
+    }
+
+    #[test]
+    fn an_attempt_taken_back_from_a_restarted_worker_is_lost() {
+        let history: Vec<String> = [
+            json!({"event_type": "task_queued", "task_id": "t1", "attempt": 1, "timestamp_ms": 10}),
+            json!({"event_type": "task_dispatched", "task_id": "t1", "worker_id": "w", "timestamp_ms": 11}),
+            json!({"event_type": "lease_revoked", "task_id": "t1", "worker_id": "w", "timestamp_ms": 15}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect();
+        let lost = lost_attempts(&history);
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert_eq!((lost[0].ended_ms, lost[0].status), (15, RunStatus::Failed));
+        assert_eq!(lost[0].error["code"], "WORKER_LOST");
     }
 }

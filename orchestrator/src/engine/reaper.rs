@@ -2,6 +2,11 @@
 //! leases. Items are claimed atomically (hidden from other orchestrators for a visibility
 //! window), so each fires once whichever instance sees it first; an instance that dies
 //! mid-way leaves them to reappear when the window ends.
+//!
+//! Leases a worker's registration took back (its previous process is gone) are
+//! re-dispatched here too, by [`Engine::revoke_leases`], called by the orchestrator that
+//! took the registration; the store hid them for [`LEASE_VISIBILITY`], so a reaper takes
+//! them over only if that orchestrator fails to.
 
 use super::flow::Tx;
 use super::{Engine, EngineError};
@@ -15,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a claimed timer or lease stays hidden from other orchestrators.
 const VISIBILITY: Duration = Duration::from_secs(30);
+/// How long a lease taken back by a registration stays hidden from reapers.
+pub const LEASE_VISIBILITY: Duration = VISIBILITY;
 /// How often the store's housekeeping runs.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 /// Items taken per tick.
@@ -162,6 +169,28 @@ impl Engine {
 
     /// A worker went silent: its task goes to another worker as a new attempt.
     async fn lease_expired(self: &Arc<Self>, task_id: &str) -> Result<(), EngineError> {
+        self.take_back(task_id, None).await
+    }
+
+    /// `worker_id` registered again (a new process) and the store took back the leases
+    /// its previous process held: their tasks go to a worker as new attempts now, not when
+    /// the leases would have expired. A failure is logged: the lease's deadline (see
+    /// [`LEASE_VISIBILITY`]) lets a reaper do it later.
+    pub async fn revoke_leases(self: &Arc<Self>, worker_id: &str, task_ids: &[String]) {
+        for task_id in task_ids {
+            if let Err(e) = self.take_back(task_id, Some(worker_id)).await {
+                tracing::warn!(task_id, worker_id, error = %e, "re-dispatching a revoked lease failed; the reaper will");
+            }
+        }
+    }
+
+    /// Ends the lease of `task_id` and re-dispatches its task: expired (`revoked_from`
+    /// `None`), or taken back from a worker that registered again.
+    async fn take_back(
+        self: &Arc<Self>,
+        task_id: &str,
+        revoked_from: Option<&str>,
+    ) -> Result<(), EngineError> {
         let Some(blob) = self.store.task_blob(task_id).await? else {
             return Ok(self.store.forget_lease(task_id).await?);
         };
@@ -172,23 +201,39 @@ impl Engine {
             let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
                 return Ok(self.store.forget_lease(task_id).await?);
             };
-            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
-                return Ok(self.store.forget_lease(task_id).await?);
-            };
-            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            tx.remove_task(task_id, &slot, true);
             let worker = match &slot {
                 TaskSlot::Leased { worker, .. } => worker.clone(),
                 _ => String::new(),
             };
-            tx.history(
-                "lease_expired",
-                json!({"task_id": task_id, "worker_id": worker}),
-            );
+            if revoked_from.is_some_and(|w| w != worker) {
+                return Ok(()); // not that worker's task (never expected): leave it be
+            }
+            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                return Ok(self.store.forget_lease(task_id).await?);
+            };
+            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
+            // A silent worker may still run the task: tell it to stop. A revoked lease's
+            // process is gone, and the new one never had the task.
+            tx.remove_task(task_id, &slot, revoked_from.is_none());
+            match revoked_from {
+                None => tx.history(
+                    "lease_expired",
+                    json!({"task_id": task_id, "worker_id": worker}),
+                ),
+                Some(_) => tx.history(
+                    "lease_revoked",
+                    json!({"task_id": task_id, "worker_id": worker, "reason": "worker_registered_again"}),
+                ),
+            }
             tx.release(lane, "lost with its worker");
             if self.apply(&job, tx).await? {
-                self.metrics.lease_expiries.inc();
-                tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
+                if revoked_from.is_some() {
+                    self.metrics.lease_revocations.inc();
+                    tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "worker registered again; its previous process's task re-dispatched");
+                } else {
+                    self.metrics.lease_expiries.inc();
+                    tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
+                }
                 return Ok(());
             }
         }

@@ -11,11 +11,14 @@
 //!   timeout the claim needs. Stored from enqueue until the task is dropped.
 //! - **Queues**: one per skill, ordered by priority (higher first), then enqueue time.
 //! - **Leases**: task id → deadline (epoch ms). Heartbeats push the deadlines of a worker's
-//!   tasks forward; an expired lease is re-dispatched by the reaper.
+//!   tasks forward (those it says it runs); an expired lease is re-dispatched by the
+//!   reaper, a lease taken back by a registration (see [`Store::register_worker`]) by the
+//!   orchestrator that registered the worker.
 //! - **Timers**: member `kind|job_id|rest` → due time (epoch ms); the kinds are the
 //!   [`TimerKind`] enum ([`timers`]).
-//! - **Workers**: registration info with a TTL of the heartbeat timeout, the set of task
-//!   ids a worker holds and the set of those it has been told to cancel.
+//! - **Workers**: registration info (with the process's incarnation, when the worker sends
+//!   one) with a TTL of the heartbeat timeout, the set of task ids a worker holds and the
+//!   set of those it has been told to cancel.
 //! - **Quarantine index**: per owning client, the ids of its quarantined jobs by the time
 //!   they entered quarantine (see [`views`]).
 //!
@@ -361,9 +364,15 @@ pub struct WorkerUpdate {
     pub info: Option<String>,
     /// Skills when known (registration, or heartbeat with skills).
     pub skills: Option<Vec<String>>,
-    /// Task ids the worker says it runs (full heartbeats only).
+    /// Heartbeat: the task ids the worker says it runs; only their leases are extended.
+    /// `None` (an empty-body ping, or a body without the list) extends every lease
+    /// recorded for the worker.
     pub current_tasks: Option<Vec<String>>,
-    /// New deadline for the worker's leases.
+    /// Registration: the process's incarnation (an id it draws at start), if it sends one.
+    pub incarnation: Option<String>,
+    /// Heartbeat: the new deadline of the leases it extends. Registration: the deadline
+    /// given to the leases it takes back, which hides them from reapers until then (the
+    /// registering orchestrator re-dispatches them at once; a reaper does if it fails to).
     pub lease_deadline_ms: i64,
 }
 
@@ -441,9 +450,17 @@ pub trait Store: Send + Sync + 'static {
     /// Removes timer `old` and, if given, adds another in one step.
     async fn replace_timer(&self, old: &str, new: Option<(&str, i64)>) -> StoreResult<()>;
 
-    /// Registers (or re-registers) a worker.
-    async fn register_worker(&self, update: &WorkerUpdate) -> StoreResult<()>;
-    /// Records a heartbeat and extends the worker's leases. `None` if the worker is not
+    /// Registers (or re-registers) a worker, in one atomic step with taking back the
+    /// leases recorded for its id: a registration comes from a process that starts (or
+    /// whose registration expired), so the tasks recorded for the id belong to a previous
+    /// process. They leave the worker's task set and their leases get
+    /// `update.lease_deadline_ms`; their ids are returned, for the caller to re-dispatch.
+    /// Only a registration with the same `incarnation` as the live registration before it
+    /// (the same process registering again) keeps them, and returns none.
+    async fn register_worker(&self, update: &WorkerUpdate) -> StoreResult<Vec<String>>;
+    /// Records a heartbeat and extends the leases of the tasks it lists in
+    /// `current_tasks` that are leased to this worker (all of the worker's leases when it
+    /// lists none, see [`WorkerUpdate::current_tasks`]). `None` if the worker is not
     /// registered (expired); otherwise the task ids it must cancel.
     async fn heartbeat(&self, update: &WorkerUpdate) -> StoreResult<Option<Vec<String>>>;
     async fn set_worker_websocket(&self, worker_id: &str, connected: bool) -> StoreResult<()>;

@@ -90,6 +90,11 @@ fn invalid_values_are_errors_naming_the_variable() {
         ("HEARTBEAT_INTERVAL", "-1"),
         ("HEARTBEAT_INTERVAL", "0"),
         ("TASK_POLL_TIMEOUT", "NaN"),
+        // Valid `Duration`s, but `Instant + interval` overflows (a panic in the loops).
+        ("HEARTBEAT_INTERVAL", "1e18"),
+        ("WORKER_HEARTBEAT_COOLDOWN", "1e15"),
+        ("TASK_POLL_TIMEOUT", "1000000001"),
+        ("IDLE_POLL_DELAY", "inf"),
         ("RESULT_MAX_RETRIES", "0"),
         ("WORKER_ENABLE_WEBSOCKETS", "maybe"),
         ("COST_PER_SKILL", "[1,2]"),

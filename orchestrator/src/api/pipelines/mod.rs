@@ -126,7 +126,7 @@ pub(super) fn ctx(app: AppRef) -> impl Filter<Extract = (Ctx,), Error = Rejectio
 
 /// The caller's id if it is short printable ASCII (it is echoed in a header and stored
 /// in events), else a new uuid.
-fn request_id(sent: Option<String>) -> String {
+pub(crate) fn request_id(sent: Option<String>) -> String {
     sent.filter(|s| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }

@@ -30,8 +30,10 @@ pub struct RunView {
     #[schema(value_type = Object)]
     pub params: Value,
     /// The worker's result; `run` holds the report's rest (engine, model, phase,
-    /// prompt version, token estimate, artifact names, log size).
-    #[schema(value_type = Object)]
+    /// prompt version, token estimate, artifact names, log size). `null` while the
+    /// attempt has none: queued, running, or ended without one (timed out, lost with
+    /// its worker, cancelled).
+    #[schema(value_type = Option<Object>, required = true)]
     pub result: Value,
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,

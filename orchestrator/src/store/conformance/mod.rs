@@ -31,6 +31,8 @@ cases!(
     claim_leases_and_updates_the_job,
     claim_skips_tasks_the_job_no_longer_has,
     leases_expire_unless_heartbeats_extend_them,
+    heartbeats_extend_only_the_tasks_they_list,
+    a_registration_takes_back_the_previous_process_leases,
     due_items_are_claimed_once,
     workers_register_heartbeat_and_expire,
     cancels_reach_heartbeats_and_subscribers,
@@ -135,6 +137,7 @@ fn worker_update(id: &str, ttl_ms: u64) -> WorkerUpdate {
         info: Some("{\"worker_type\":\"t\"}".into()),
         skills: Some(vec!["echo".into()]),
         current_tasks: None,
+        incarnation: None,
         lease_deadline_ms: now + 60_000,
     }
 }

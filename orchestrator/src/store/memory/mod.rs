@@ -306,9 +306,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
-        self.inner.lock().register_worker(u);
-        Ok(())
+    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<Vec<String>> {
+        Ok(self.inner.lock().register_worker(u))
     }
 
     async fn heartbeat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
@@ -432,6 +431,7 @@ mod tests {
                 info: Some("{}".into()),
                 skills: None,
                 current_tasks: None,
+                incarnation: None,
                 lease_deadline_ms: now,
             })
             .await

@@ -1,5 +1,10 @@
 //! The memory store's workers: registrations, heartbeats and WebSocket flags, under the
 //! store's lock (counterparts of register.lua, heartbeat.lua and set_websocket.lua).
+//!
+//! A worker's leases are the task ids in `worker_tasks[id]` whose lease is still in
+//! `leases`. A registration takes them back (unless it is the same incarnation registering
+//! again); a heartbeat extends those it lists in `current_tasks`, or all of them when it
+//! lists none.
 
 use super::Inner;
 use crate::store::{WorkerRecord, WorkerUpdate};
@@ -16,6 +21,8 @@ pub(super) struct MemWorker {
     pub(super) registered_ms: i64,
     pub(super) expires_ms: i64,
     pub(super) websocket: bool,
+    /// The registered process's incarnation, if it sent one.
+    pub(super) incarnation: Option<String>,
 }
 
 impl MemWorker {
@@ -28,6 +35,7 @@ impl MemWorker {
             registered_ms: now_ms,
             expires_ms,
             websocket: false,
+            incarnation: None,
         }
     }
 
@@ -38,13 +46,17 @@ impl MemWorker {
 }
 
 impl Inner {
-    pub(super) fn register_worker(&mut self, u: &WorkerUpdate) {
+    /// Registers the worker; returns the tasks whose leases it took back (see
+    /// `Store::register_worker`).
+    pub(super) fn register_worker(&mut self, u: &WorkerUpdate) -> Vec<String> {
         let expires_ms = u.now_ms + u.ttl.as_millis() as i64;
         let w = self
             .workers
             .entry(u.worker_id.clone())
             .or_insert_with(|| MemWorker::new(u.now_ms, expires_ms));
-        if !w.registered(u.now_ms) {
+        let live = w.registered(u.now_ms);
+        let same_process = live && u.incarnation.is_some() && w.incarnation == u.incarnation;
+        if !live {
             w.registered_ms = u.now_ms;
         }
         w.status = u.status.clone();
@@ -56,6 +68,20 @@ impl Inner {
         }
         w.last_seen_ms = u.now_ms;
         w.expires_ms = expires_ms;
+        w.incarnation = u.incarnation.clone();
+        if same_process {
+            return Vec::new();
+        }
+        let held = self.worker_tasks.remove(&u.worker_id).unwrap_or_default();
+        let mut revoked: Vec<String> = held
+            .into_iter()
+            .filter(|task_id| self.leases.contains(task_id))
+            .collect();
+        revoked.sort();
+        for task_id in &revoked {
+            self.leases.insert(task_id, u.lease_deadline_ms as f64);
+        }
+        revoked
     }
 
     /// `None` if the worker is not registered; otherwise the task ids it must cancel.
@@ -72,7 +98,16 @@ impl Inner {
         }
         w.last_seen_ms = u.now_ms;
         w.expires_ms = u.now_ms + u.ttl.as_millis() as i64;
-        for task_id in self.worker_tasks.get(&u.worker_id).into_iter().flatten() {
+        let held = self.worker_tasks.get(&u.worker_id);
+        let extend: Vec<&String> = match &u.current_tasks {
+            // Only tasks leased to this worker: a list cannot extend another's lease.
+            Some(listed) => listed
+                .iter()
+                .filter(|t| held.is_some_and(|h| h.contains(*t)))
+                .collect(),
+            None => held.into_iter().flatten().collect(),
+        };
+        for task_id in extend {
             self.leases
                 .update_existing(task_id, u.lease_deadline_ms as f64);
         }

@@ -14,7 +14,7 @@
 //! | `leases` | zset | task id → lease deadline (epoch ms) |
 //! | `timers` | zset | `kind|job|x` → due (epoch ms) |
 //! | `skills` | set | skills ever queued or registered |
-//! | `worker:<id>` | hash | registration, status, last seen; expires with the heartbeat timeout |
+//! | `worker:<id>` | hash | registration, status, last seen, incarnation; expires with the heartbeat timeout |
 //! | `workers` | zset | worker id → last seen |
 //! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
 //! | `quarantine:<client>` | zset | the client's quarantined job ids → when they entered quarantine (epoch ms) |
@@ -95,8 +95,23 @@ fn redis_err(e: ::redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects (checking the server answers) and starts the notice subscription.
+    /// [`RedisStore::open`], then checks that the server answers.
     pub async fn connect(
+        url: &str,
+        prefix: &str,
+        pool_size: usize,
+        history_limit: usize,
+    ) -> StoreResult<RedisStore> {
+        let store = Self::open(url, prefix, pool_size, history_limit)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// The store of the server at `url`, without contacting it: connections are made
+    /// when needed (a call fails with [`StoreError::Unavailable`] or
+    /// [`StoreError::Redis`] while the server is down) and the notice subscription
+    /// retries until it is up. Fails only for a malformed URL.
+    pub fn open(
         url: &str,
         prefix: &str,
         pool_size: usize,
@@ -123,7 +138,6 @@ impl RedisStore {
             notices,
             subscriber,
         };
-        store.ping().await?;
         Ok(store)
     }
 
@@ -347,7 +361,7 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<()> {
+    async fn register_worker(&self, u: &WorkerUpdate) -> StoreResult<Vec<String>> {
         self.register(u).await
     }
 

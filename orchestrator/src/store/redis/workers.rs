@@ -31,25 +31,28 @@ impl RedisStore {
         }
     }
 
-    pub(super) async fn register(&self, u: &WorkerUpdate) -> StoreResult<()> {
+    pub(super) async fn register(&self, u: &WorkerUpdate) -> StoreResult<Vec<String>> {
         let skills = u.skills.clone().unwrap_or_default();
         let skills_json = serde_json::to_string(&skills).unwrap_or_else(|_| "[]".into());
         let mut inv = self.scripts.register.prepare_invoke();
         inv.key(self.keys.worker(&u.worker_id))
             .key(self.keys.k("workers"))
             .key(self.keys.k("skills"))
+            .key(self.keys.worker_tasks(&u.worker_id))
+            .key(self.keys.k("leases"))
             .arg(u.now_ms)
             .arg(u.ttl.as_millis() as i64)
             .arg(&u.worker_id)
             .arg(&u.status)
             .arg(u.info.as_deref().unwrap_or("{}"))
-            .arg(skills_json);
+            .arg(skills_json)
+            .arg(u.incarnation.as_deref().unwrap_or(""))
+            .arg(u.lease_deadline_ms);
         for s in &skills {
             inv.arg(s);
         }
         let mut conn = self.conn().await?;
-        let _: i64 = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(())
+        inv.invoke_async(&mut conn).await.map_err(redis_err)
     }
 
     pub(super) async fn beat(&self, u: &WorkerUpdate) -> StoreResult<Option<Vec<String>>> {
@@ -89,7 +92,7 @@ impl RedisStore {
 
     pub(super) async fn worker(&self, worker_id: &str) -> StoreResult<Option<WorkerRecord>> {
         let mut conn = self.conn().await?;
-        let (map, tasks): (BTreeMap<String, String>, Vec<String>) = ::redis::pipe()
+        let (map, mut tasks): (BTreeMap<String, String>, Vec<String>) = ::redis::pipe()
             .hgetall(self.keys.worker(worker_id))
             .smembers(self.keys.worker_tasks(worker_id))
             .query_async(&mut conn)
@@ -98,6 +101,7 @@ impl RedisStore {
         if !map.contains_key("info") {
             return Ok(None);
         }
+        tasks.sort(); // as listed by `workers_seen` and the memory store
         Ok(Some(self.worker_record(worker_id, map, tasks)))
     }
 
