@@ -44,7 +44,7 @@ pub async fn run_dev(
     workers: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let store = crate::open_store(&cfg).await?;
+    let stores = crate::open_stores(&cfg).await?;
     let registry = dev_blueprints(&cfg)?;
     let port = listener.local_addr()?.port();
     let client_token = cfg
@@ -53,7 +53,7 @@ pub async fn run_dev(
         .unwrap_or_else(|| "<a token from BATON_CLIENTS_FILE>".into());
     let worker_token = cfg.worker_token.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::run_with(listener, cfg, store, registry, async {
+    let server = tokio::spawn(crate::run_with(listener, cfg, stores, registry, async {
         let _ = stop_rx.await;
     }));
     let url = format!("http://127.0.0.1:{port}");

@@ -49,18 +49,49 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// The configured store: Redis when `BATON_REDIS_URL` is set, else the embedded one.
+/// Everything an orchestrator keeps, opened once: the job store and, beside it (same
+/// Redis, same prefix; or in the same process), the records of the faces.
+#[derive(Clone)]
+pub struct Stores {
+    pub store: Arc<dyn Store>,
+    /// The coding pipelines' records (projects, runs, steps, events, clarifications).
+    pub records: Arc<dyn pipelines::RecordStore>,
+}
+
+impl Stores {
+    /// The embedded store: nothing survives the process.
+    pub fn memory(history_limit: usize) -> Stores {
+        Stores {
+            store: Arc::new(store::memory::MemoryStore::new(history_limit)),
+            records: Arc::new(pipelines::memory::MemoryRecords::new()),
+        }
+    }
+
+    /// A Redis store and the faces' records on its connections and key prefix.
+    pub fn redis(store: store::redis::RedisStore) -> Stores {
+        let shared = store.shared();
+        Stores {
+            records: Arc::new(pipelines::redis::RedisRecords::with_pool(
+                shared.pool,
+                shared.keys,
+            )),
+            store: Arc::new(store),
+        }
+    }
+}
+
+/// The configured backend: Redis when `BATON_REDIS_URL` is set, else the embedded one.
 /// Redis need not be reachable yet (the server waits for it, see [`api::readiness`]);
 /// only a malformed URL fails.
-pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, StartError> {
+pub async fn open_stores(cfg: &Config) -> Result<Stores, StartError> {
     Ok(match &cfg.redis_url {
-        Some(url) => Arc::new(store::redis::RedisStore::open(
+        Some(url) => Stores::redis(store::redis::RedisStore::open(
             url,
             &cfg.key_prefix,
             cfg.redis_pool_size,
             cfg.history_limit,
         )?),
-        None => Arc::new(store::memory::MemoryStore::new(cfg.history_limit)),
+        None => Stores::memory(cfg.history_limit),
     })
 }
 
@@ -76,20 +107,20 @@ pub async fn run(
     cfg: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let store = open_store(&cfg).await?;
+    let stores = open_stores(&cfg).await?;
     let registry = load_blueprints(&cfg)?;
-    run_with(listener, cfg, store, registry, shutdown).await
+    run_with(listener, cfg, stores, registry, shutdown).await
 }
 
-/// Serves with an explicit store and blueprints until `shutdown` resolves.
+/// Serves with an explicit backend and blueprints until `shutdown` resolves.
 pub async fn run_with(
     listener: TcpListener,
     cfg: Config,
-    store: Arc<dyn Store>,
+    stores: Stores,
     registry: Registry,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let app = build(cfg, store, registry)?;
+    let app = build(cfg, stores, registry)?;
     let token = app.shutdown.clone();
     api::readiness::try_first(app.engine.store.as_ref(), &app.readiness).await;
     let connector = tokio::spawn(api::readiness::connect(
@@ -155,21 +186,26 @@ pub async fn run_with(
 }
 
 /// Wires the application together (no tasks started).
-pub fn build(cfg: Config, store: Arc<dyn Store>, registry: Registry) -> Result<AppRef, StartError> {
+pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<AppRef, StartError> {
+    let Stores { store, records } = stores;
     let cfg = Arc::new(cfg);
     let auth = Arc::new(auth::Auth::from_config(&cfg)?);
     let metrics = Arc::new(metrics::Metrics::new());
     let shutdown = CancellationToken::new();
+    let hooks = engine::hooks::Hooks::new().with(
+        pipelines::jobs::HOOK,
+        Arc::new(pipelines::jobs::PipelineHook {
+            records: records.clone(),
+            metrics: metrics.pipelines.clone(),
+        }),
+    );
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
         Arc::new(registry),
         cfg.clone(),
         metrics.clone(),
+        hooks,
     ));
-    // Beside the job store (same Redis, same prefix) when it offers, else in memory.
-    let records = store
-        .pipeline_records()
-        .unwrap_or_else(|| Arc::new(pipelines::memory::MemoryRecords::new()));
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         store,
         metrics.clone(),

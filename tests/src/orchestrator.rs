@@ -2,9 +2,10 @@
 
 use baton_orchestrator::blueprint::{load_dir, Registry};
 use baton_orchestrator::config::Config;
-use baton_orchestrator::store::memory::MemoryStore;
+use baton_orchestrator::pipelines::RecordStore;
 use baton_orchestrator::store::redis::RedisStore;
 use baton_orchestrator::store::Store;
+use baton_orchestrator::Stores;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,35 +71,33 @@ pub struct Orchestrator {
     pub addr: SocketAddr,
     pub base_url: String,
     pub store: Arc<dyn Store>,
+    /// The coding pipelines' records beside the store.
+    pub records: Arc<dyn RecordStore>,
     shutdown: Option<oneshot::Sender<()>>,
     join: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Orchestrator {
-    /// Starts with `store` and the blueprints of `cfg.blueprints_dir`.
-    pub async fn start(cfg: Config, store: Arc<dyn Store>) -> Orchestrator {
+    /// Starts with `stores` and the blueprints of `cfg.blueprints_dir`.
+    pub async fn start(cfg: Config, stores: Stores) -> Orchestrator {
         let registry = Registry::new(load_dir(&cfg.blueprints_dir).expect("blueprints load"))
             .expect("registry");
-        Self::start_with(cfg, store, registry).await
+        Self::start_with(cfg, stores, registry).await
     }
 
-    pub async fn start_with(
-        cfg: Config,
-        store: Arc<dyn Store>,
-        registry: Registry,
-    ) -> Orchestrator {
+    pub async fn start_with(cfg: Config, stores: Stores, registry: Registry) -> Orchestrator {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let run_store = store.clone();
+        let (store, records) = (stores.store.clone(), stores.records.clone());
         let join = tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
             if let Err(e) =
-                baton_orchestrator::run_with(listener, cfg, run_store, registry, shutdown).await
+                baton_orchestrator::run_with(listener, cfg, stores, registry, shutdown).await
             {
                 panic!("orchestrator failed: {e}");
             }
@@ -107,23 +106,22 @@ impl Orchestrator {
             addr,
             base_url: format!("http://{addr}"),
             store,
+            records,
             shutdown: Some(tx),
             join: Some(join),
         }
     }
 
     pub async fn memory(cfg: Config) -> Orchestrator {
-        let store = Arc::new(MemoryStore::new(cfg.history_limit));
-        Self::start(cfg, store).await
+        let stores = Stores::memory(cfg.history_limit);
+        Self::start(cfg, stores).await
     }
 
     pub async fn redis(cfg: Config, url: &str, prefix: &str) -> Orchestrator {
-        let store = Arc::new(
-            RedisStore::connect(url, prefix, 8, cfg.history_limit)
-                .await
-                .expect("redis store"),
-        );
-        Self::start(cfg, store).await
+        let store = RedisStore::connect(url, prefix, 8, cfg.history_limit)
+            .await
+            .expect("redis store");
+        Self::start(cfg, Stores::redis(store)).await
     }
 
     /// Graceful stop; waits until the server has shut down.

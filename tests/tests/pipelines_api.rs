@@ -325,7 +325,7 @@ async fn clarifications_are_listed_and_answered(backend: Backend) {
     let run = api.run(project, "0001-c", "pending").await;
     // Clarifications are asked by jobs (not in this slice): made through the store the
     // orchestrator uses.
-    let records = orch.store.pipeline_records().expect("records");
+    let records = orch.records.clone();
     for (scope, key) in [
         (ClarificationScope::Project(project), "ci"),
         (ClarificationScope::Project(project), "lang"),

@@ -97,7 +97,7 @@ async fn blocking_clarifications_gate_planning_execution_and_qa(backend: Backend
     .await;
 
     let run = api.run(id, "0001-corp", "pending").await;
-    let records = orch.store.pipeline_records().expect("records");
+    let records = orch.records.clone();
     records
         .upsert_clarification(
             ClarificationScope::ProtocolRun(run),

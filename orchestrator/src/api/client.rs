@@ -214,6 +214,7 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
         webhook_url,
         dispatch_timeout_ms,
         result_timeout_ms,
+        hook: None,
     })
 }
 

@@ -430,7 +430,7 @@ mod tests {
             enable_debug_endpoints: true,
             ..Config::default()
         };
-        let store = Arc::new(crate::store::memory::MemoryStore::new(cfg.history_limit));
+        let store = crate::Stores::memory(cfg.history_limit);
         let app =
             crate::build(cfg, store, crate::blueprint::Registry::default()).expect("app builds");
         app.readiness.mark_ready();

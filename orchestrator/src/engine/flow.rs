@@ -319,8 +319,8 @@ impl<'a> Tx<'a> {
         if self.doc.webhook_url.is_some() && event != "job_cancelled" {
             self.timer(TimerKind::Webhook, "1", self.now);
         }
-        if self.doc.metadata.get("pipeline").is_some() {
-            // A pipeline job's outcome goes to the run's records (`p|<job>|1`).
+        if self.doc.hook.is_some() {
+            // The face that created the job hears of its end (`p|<job>|1`, see `hooks`).
             self.timer(TimerKind::JobEnded, "1", self.now);
         }
         if let Some(parent) = self.doc.parent.clone() {

@@ -15,6 +15,10 @@ use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct JobDoc {
+    /// The engine hook of the face that created the job (see `engine::hooks`). First, so
+    /// that a hooked job's document starts with `{"hook":` (cheap to tell without parsing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
     pub blueprint: String,
     pub client: String,
     pub state: String,

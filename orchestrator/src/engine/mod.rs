@@ -3,11 +3,9 @@
 //! from a fresh read when another orchestrator changed the job in between.
 
 mod flow;
+pub mod hooks;
 pub mod job;
 mod parallel;
-mod pipeline_jobs;
-mod pipeline_policies;
-mod pipeline_runs;
 mod reaper;
 mod signals;
 pub mod snapshots;
@@ -17,8 +15,6 @@ mod waits;
 mod webhook;
 
 pub use flow::{backoff, classify, FailureClass};
-pub use pipeline_jobs::{PipelineJob, PIPELINE_CLIENT};
-pub use pipeline_runs::live_runs;
 pub use reaper::{spawn_reaper, LEASE_VISIBILITY};
 pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;
@@ -64,6 +60,9 @@ pub struct NewJob {
     pub webhook_url: Option<String>,
     pub dispatch_timeout_ms: Option<u64>,
     pub result_timeout_ms: Option<u64>,
+    /// The engine hook told of this job's results and end ([`hooks`]): the face that
+    /// creates the job names its own.
+    pub hook: Option<String>,
 }
 
 /// How a cancel request was delivered.
@@ -88,6 +87,8 @@ pub struct Engine {
     pub blueprints: Arc<Registry>,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The faces' hooks, by the name their jobs carry.
+    hooks: hooks::Hooks,
     http: reqwest::Client,
     /// Timers committed here that are due at once (sub-job starts, ends and cancels):
     /// the reaper fires them without waiting for its next pass.
@@ -126,6 +127,7 @@ impl Engine {
         blueprints: Arc<Registry>,
         cfg: Arc<Config>,
         metrics: Arc<Metrics>,
+        hooks: hooks::Hooks,
     ) -> Engine {
         let http = reqwest::Client::builder()
             .timeout(cfg.webhook_timeout)
@@ -143,6 +145,7 @@ impl Engine {
             blueprints,
             cfg,
             metrics,
+            hooks,
             http,
         }
     }
@@ -187,6 +190,7 @@ impl Engine {
             webhook_url: req.webhook_url,
             dispatch_timeout_ms: req.dispatch_timeout_ms,
             result_timeout_ms: req.result_timeout_ms,
+            hook: req.hook,
             created_ms: now,
             updated_ms: now,
             ..JobDoc::default()
@@ -254,6 +258,44 @@ impl Engine {
         Ok((job, doc))
     }
 
+    /// A job with its document, if it exists (whoever owns it).
+    pub async fn job(&self, job_id: &str) -> Result<Option<(StoredJob, JobDoc)>, EngineError> {
+        match self.store.get_job(job_id).await? {
+            Some(job) => {
+                let doc = parse_doc(&job)?;
+                Ok(Some((job, doc)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A job's history entries (JSON), oldest first.
+    pub async fn history(&self, job_id: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self.store.history(job_id).await?)
+    }
+
+    /// The end-of-job hook of a job that ended (a [`crate::store::TimerKind::JobEnded`]
+    /// timer).
+    async fn hook_job_ended(self: &Arc<Self>, job_id: &str) -> Result<(), EngineError> {
+        let Some((_, doc)) = self.job(job_id).await? else {
+            return Ok(());
+        };
+        let Some(name) = doc.hook.as_deref() else {
+            return Ok(());
+        };
+        match self.hooks.get(name) {
+            Some(hook) => hook.job_ended(self, job_id).await,
+            None => {
+                tracing::warn!(
+                    job_id,
+                    hook = name,
+                    "job ended with a hook nobody registered"
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// A job with its document, checked to belong to `client`.
     pub async fn job_for_client(
         &self,
@@ -279,8 +321,9 @@ impl Engine {
             .snapshots
             .take_claimed(&result.task_id)
             .filter(|j| j.id == result.job_id);
-        // A pipeline job's attempt, recorded (once) before its result is committed.
-        let mut run = None;
+        // A hooked job's `before_result`, called once (the loop may read the job again).
+        let mut hooked = false;
+        let mut after_commit = None;
         for _ in 0..COMMIT_ATTEMPTS {
             let job = match cached.take() {
                 Some(job) => job,
@@ -309,11 +352,23 @@ impl Engine {
                     .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
                     .await;
             };
-            if run.is_none() && pipeline_runs::is_pipeline(&doc) {
-                run = Some(
-                    self.record_pipeline_run(&job, &doc, &slot, worker_id, &mut result)
-                        .await?,
-                );
+            if !hooked {
+                hooked = true;
+                if let Some(hook) = doc.hook.as_deref().and_then(|h| self.hooks.get(h)) {
+                    let claimed_ms = match &slot {
+                        TaskSlot::Leased { claimed_ms, .. } => Some(*claimed_ms),
+                        _ => None,
+                    };
+                    let task_id = result.task_id.clone();
+                    let attempt = hooks::Attempt {
+                        job: &job,
+                        doc: &doc,
+                        task_id: &task_id,
+                        worker_id,
+                        claimed_ms,
+                    };
+                    after_commit = hook.before_result(self, attempt, &mut result).await?;
+                }
             }
             let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
             tx.remove_task(&result.task_id, &slot, false);
@@ -333,8 +388,8 @@ impl Engine {
             let blueprint = bp.name.clone();
             if self.apply(&job, tx).await? {
                 self.metrics.results.with_label_values(&[&status]).inc();
-                if let Some(run) = &run {
-                    self.count_pipeline_run(run);
+                if let Some(after) = after_commit.take() {
+                    after();
                 }
                 if job_status::is_terminal(&new_status) {
                     self.metrics

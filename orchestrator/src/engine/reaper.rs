@@ -112,7 +112,7 @@ impl Engine {
             TimerKind::StartChild => self.start_child(job_id, rest).await?,
             TimerKind::ChildEnded => self.child_ended(job_id, rest).await?,
             TimerKind::CancelChild => self.cancel_child(job_id).await?,
-            TimerKind::JobEnded => self.pipeline_job_ended(job_id).await?,
+            TimerKind::JobEnded => self.hook_job_ended(job_id).await?,
             // A task timer's commit drops the timer: no second round trip for that.
             TimerKind::DispatchTimeout | TimerKind::ResultTimeout | TimerKind::DelayedEnqueue => {
                 if self.task_timer(member, kind, job_id, rest).await? {

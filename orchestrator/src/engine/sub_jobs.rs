@@ -202,6 +202,7 @@ states:
             Arc::new(registry.clone()),
             cfg,
             Arc::new(Metrics::new()),
+            crate::engine::hooks::Hooks::new(),
         ));
         let bp = registry.get("parent").unwrap().clone();
         let new = NewJob {

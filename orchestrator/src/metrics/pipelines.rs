@@ -16,6 +16,7 @@
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
+#[derive(Clone)]
 pub struct PipelineMetrics {
     pub jobs_processed: IntCounterVec,
     pub jobs_duration: HistogramVec,

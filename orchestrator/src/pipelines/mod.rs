@@ -24,6 +24,7 @@
 pub mod ci;
 pub mod codemachine;
 pub mod conformance;
+pub mod jobs;
 pub mod memory;
 pub mod model;
 pub mod onboarding;

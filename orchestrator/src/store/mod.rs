@@ -407,11 +407,6 @@ pub trait Store: Send + Sync + 'static {
     /// `"memory"` or `"redis"`.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
-    /// The coding pipelines' records kept beside this store (same server and key prefix;
-    /// every call reaches the same records), or `None`: the app then keeps them in memory.
-    fn pipeline_records(&self) -> Option<std::sync::Arc<dyn crate::pipelines::RecordStore>> {
-        None
-    }
 
     async fn commit(&self, commit: &Commit) -> StoreResult<CommitOutcome>;
     async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>>;

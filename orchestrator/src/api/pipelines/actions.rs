@@ -30,7 +30,7 @@ use super::{conflict, ctx, enqueue, job_answer, reply, serve, views, Ctx};
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::AppRef;
-use crate::engine::PipelineJob;
+use crate::pipelines::jobs::PipelineJob;
 use crate::pipelines::{
     CancelOutcome, ProtocolAction, ProtocolRun, StepAction, StepChange, StepRun, StepStatus,
     StepUpdate, Transition,

@@ -54,6 +54,7 @@ pub mod webhooks;
 
 use super::error::ApiError;
 use super::{respond, AppRef};
+use crate::pipelines::jobs::{PipelineJob, PipelineJobs};
 use crate::pipelines::{Id, NewEvent, RecordError};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -146,6 +147,15 @@ pub fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 impl Ctx {
+    /// The pipelines' job code, on this app's engine, records and metrics.
+    pub fn jobs(&self) -> PipelineJobs<'_> {
+        PipelineJobs {
+            engine: &self.app.engine,
+            records: self.app.records.as_ref(),
+            metrics: &self.app.metrics.pipelines,
+        }
+    }
+
     /// 401 unless the bearer token matches `BATON_API_TOKEN` (no check when it is unset).
     fn authorize(&self) -> Result<(), ApiError> {
         let Some(expected) = self.app.cfg.api_token.as_deref() else {
@@ -289,16 +299,12 @@ pub fn reply(status: StatusCode, body: &impl serde::Serialize) -> Result<Respons
 
 /// The `job` of an answer: the Baton job just enqueued, under its client-facing job type
 /// (`execute_step_job`, ...) in the one queue of pipeline jobs, [`queues::QUEUE`].
-pub fn job_json(kind: crate::engine::PipelineJob, job_id: &str) -> Value {
+pub fn job_json(kind: PipelineJob, job_id: &str) -> Value {
     json!({"job_id": job_id, "job_type": kind.job_type(), "status": "queued", "queue": queues::QUEUE})
 }
 
 /// An action's answer naming the Baton job it enqueued.
-pub fn job_answer(
-    message: String,
-    kind: crate::engine::PipelineJob,
-    job_id: &str,
-) -> Result<Response, ApiError> {
+pub fn job_answer(message: String, kind: PipelineJob, job_id: &str) -> Result<Response, ApiError> {
     reply(
         StatusCode::OK,
         &json!({"message": message, "job": job_json(kind, job_id)}),
@@ -309,11 +315,11 @@ pub fn job_answer(
 /// action's; the answer names the job).
 pub async fn enqueue(
     c: &Ctx,
-    kind: crate::engine::PipelineJob,
+    kind: PipelineJob,
     run: &crate::pipelines::ProtocolRun,
     step: Option<&crate::pipelines::StepRun>,
 ) -> Result<String, ApiError> {
-    let job_id = c.app.engine.enqueue_pipeline_job(kind, run, step).await?;
+    let job_id = c.jobs().enqueue(kind, run, step).await?;
     tracing::info!(job_id, job_type = %kind.job_type(), run = run.id, request_id = %c.request_id, "pipeline job enqueued");
     Ok(job_id)
 }

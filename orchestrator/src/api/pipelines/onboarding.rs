@@ -16,7 +16,7 @@ use super::{conflict, ctx, enqueue, job_answer, parse_id, reply, serve, views, C
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
-use crate::engine::PipelineJob;
+use crate::pipelines::jobs::PipelineJob;
 use crate::pipelines::onboarding::{self as ob, pending_stages, Stage, StageStatus};
 use crate::pipelines::{Project, ProtocolRun, ProtocolStatus, Transition};
 use bytes::Bytes;

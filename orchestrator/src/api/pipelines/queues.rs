@@ -27,7 +27,7 @@ use crate::api::schemas::ErrorBody;
 use crate::api::AppRef;
 use crate::clock::rfc3339;
 use crate::engine::job::JobDoc;
-use crate::engine::live_runs;
+use crate::pipelines::jobs::attempts::live_runs;
 use crate::pipelines::runs::{job_type_name, QueueJob, Run, MAX_QUEUE_JOBS, RUN_KINDS};
 use crate::store::StoredJob;
 use baton_protocol::job_status;

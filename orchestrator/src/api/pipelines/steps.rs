@@ -24,7 +24,7 @@ use super::{conflict, ctx, enqueue, job_answer, json_body, parse_id, reply, serv
 use crate::api::error::ApiError;
 use crate::api::schemas::ErrorBody;
 use crate::api::{body, AppRef};
-use crate::engine::PipelineJob;
+use crate::pipelines::jobs::PipelineJob;
 use crate::pipelines::{NewStepRun, ProtocolRun, StepAction, StepRun, StepStatus, Transition};
 use bytes::Bytes;
 use serde_json::json;

@@ -145,10 +145,7 @@ async fn record(
     let auto_qa = c.app.cfg.auto_qa_on_ci && signal.status == CiStatus::Success && !signal.merged;
     let change = if auto_qa {
         let (change, follow_ups) = ci_success_to_qa(records, run.id, &signal, provider).await?;
-        c.app
-            .engine
-            .pipeline_follow_ups(run.id, &follow_ups)
-            .await?;
+        c.jobs().follow_ups(run.id, &follow_ups).await?;
         change
     } else {
         apply_ci(records, run.id, &signal, provider).await?

@@ -48,8 +48,6 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     notices: broadcast::Sender<Notice>,
     history_limit: usize,
-    /// The coding pipelines' records live as long as the jobs (see `pipeline_records`).
-    records: std::sync::Arc<crate::pipelines::memory::MemoryRecords>,
 }
 
 impl MemoryStore {
@@ -59,7 +57,6 @@ impl MemoryStore {
             inner: Mutex::new(Inner::default()),
             notices,
             history_limit,
-            records: Default::default(),
         }
     }
 
@@ -101,10 +98,6 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
-    }
-
-    fn pipeline_records(&self) -> Option<std::sync::Arc<dyn crate::pipelines::RecordStore>> {
-        Some(self.records.clone())
     }
 
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {

@@ -2,18 +2,18 @@
 
 /// Key names of one deployment (one prefix).
 #[derive(Clone)]
-pub(crate) struct Keys {
+pub struct Keys {
     /// `{prefix}:`
     pub(crate) tag: String,
 }
 
 impl Keys {
-    pub(crate) fn new(prefix: &str) -> Keys {
+    pub fn new(prefix: &str) -> Keys {
         Keys {
             tag: format!("{{{prefix}}}:"),
         }
     }
-    pub(crate) fn k(&self, rest: &str) -> String {
+    pub fn k(&self, rest: &str) -> String {
         format!("{}{rest}", self.tag)
     }
     pub(crate) fn job(&self, id: &str) -> String {

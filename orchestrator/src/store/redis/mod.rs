@@ -94,7 +94,23 @@ fn redis_err(e: ::redis::RedisError) -> StoreError {
     StoreError::Redis(e.to_string())
 }
 
+/// What the faces' record stores share with the job store: its connections and its key
+/// builder (same prefix and hash tag).
+#[derive(Clone)]
+pub struct Shared {
+    pub pool: Pool,
+    pub keys: Keys,
+}
+
 impl RedisStore {
+    /// The pool and key builder, for records kept beside the jobs.
+    pub fn shared(&self) -> Shared {
+        Shared {
+            pool: self.pool.clone(),
+            keys: self.keys.clone(),
+        }
+    }
+
     /// [`RedisStore::open`], then checks that the server answers.
     pub async fn connect(
         url: &str,
@@ -171,13 +187,6 @@ impl Store for RedisStore {
             .await
             .map_err(redis_err)?;
         Ok(())
-    }
-
-    fn pipeline_records(&self) -> Option<Arc<dyn crate::pipelines::RecordStore>> {
-        Some(Arc::new(crate::pipelines::redis::RedisRecords::with_pool(
-            self.pool.clone(),
-            self.keys.clone(),
-        )))
     }
 
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {

@@ -6,29 +6,22 @@
 //! Each step start is the same compare-and-set as `POST /steps/{id}/actions/run`, so a
 //! follow-up carried out twice (a redelivered outcome) starts the step once.
 
-use super::pipeline_jobs::{event, record_err};
-use super::{Engine, EngineError, PipelineJob};
+use super::{event, record_err, PipelineJob, PipelineJobs};
+use crate::engine::EngineError;
 use crate::pipelines::codemachine::{apply_import, import_of};
 use crate::pipelines::model::Id;
 use crate::pipelines::policies::FollowUp;
 use crate::pipelines::{ProtocolAction, StepAction};
 use serde_json::{json, Value};
 
-impl Engine {
+impl PipelineJobs<'_> {
     /// Carries out `follow_ups` for steps of `run`.
-    pub async fn pipeline_follow_ups(
-        &self,
-        run: Id,
-        follow_ups: &[FollowUp],
-    ) -> Result<(), EngineError> {
+    pub async fn follow_ups(&self, run: Id, follow_ups: &[FollowUp]) -> Result<(), EngineError> {
         if follow_ups.is_empty() {
             return Ok(());
         }
-        let records = self
-            .store
-            .pipeline_records()
-            .ok_or_else(|| EngineError::Internal("this store keeps no pipeline records".into()))?;
-        let r = records.as_ref();
+        let records = self.records;
+        let r = records;
         for follow_up in follow_ups {
             match *follow_up {
                 FollowUp::RunStep(step) => {
@@ -53,7 +46,7 @@ impl Engine {
                     }
                     let protocol = r.get_protocol_run(run).await.map_err(record_err)?;
                     let job = self
-                        .enqueue_pipeline_job(PipelineJob::Execute, &protocol, Some(&record))
+                        .enqueue(PipelineJob::Execute, &protocol, Some(&record))
                         .await?;
                     event(
                         r,
@@ -70,7 +63,7 @@ impl Engine {
                     let record = r.get_step_run(step).await.map_err(record_err)?;
                     let protocol = r.get_protocol_run(run).await.map_err(record_err)?;
                     let job = self
-                        .enqueue_pipeline_job(PipelineJob::Qa, &protocol, Some(&record))
+                        .enqueue(PipelineJob::Qa, &protocol, Some(&record))
                         .await?;
                     event(
                         r,
@@ -90,18 +83,15 @@ impl Engine {
 
     /// A `codemachine_import` job ended: its outcome's steps are created and the run is
     /// planned, or (failed job or bad outcome) the run is blocked.
-    pub(super) async fn codemachine_import_ended(
+    pub async fn codemachine_import_ended(
         &self,
         run: Id,
         job_id: &str,
         result: &Value,
         error: Option<&str>,
     ) -> Result<(), EngineError> {
-        let records = self
-            .store
-            .pipeline_records()
-            .ok_or_else(|| EngineError::Internal("this store keeps no pipeline records".into()))?;
-        let r = records.as_ref();
+        let records = self.records;
+        let r = records;
         let parsed = match error {
             Some(why) => Err(why.to_string()),
             None => import_of(result),

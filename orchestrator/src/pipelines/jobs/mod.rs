@@ -1,31 +1,86 @@
 //! Coding-pipeline jobs: the pipelines API enqueues a Baton job of a shipped blueprint
-//! (`plan_protocol`, `execute_step`, `run_quality`, `open_pr`; clients see them as
-//! `plan_protocol_job`, ... ([`PipelineJob::job_type`])) with the run's repository
-//! and branch as `initial_data` and `metadata.pipeline = {kind, protocol_run_id,
-//! step_run_id}`; when such a job ends, its commit schedules a `p|<job>|1` timer (like a
-//! completion webhook, so the hand-over survives a crash), and [`Engine::pipeline_job_ended`]
-//! applies the outcome to the records (idempotently: a timer may fire twice).
+//! (`plan_protocol`, `execute_step`, `run_quality`, `open_pr`, `codemachine_import`,
+//! `project_setup`) with the run's repository and branch as `initial_data` and
+//! `metadata.pipeline = {kind, protocol_run_id, step_run_id}`, under the engine hook
+//! [`HOOK`]. Through that hook ([`PipelineHook`]) the engine hands each attempt's result
+//! to [`attempts`] before committing it (the attempt becomes a run record, its log leaves
+//! the result), and tells [`PipelineJobs::job_ended`] when the job has ended, which applies
+//! the outcome to the records (idempotently: the engine may call it twice).
 //!
 //! Exec and QA outcomes go through the steps' CodeMachine policies
 //! (`pipelines::policies`); what they say follows (a step to run, QA to enqueue) is
-//! carried out by `pipeline_policies`.
+//! carried out by [`follow_ups`].
 //!
 //! Retries stay inside the job (its blueprint's `max_retries`): a failed attempt that
 //! will be retried changes no record; only the job's end does.
 
-use super::{parse_doc, Engine, EngineError, NewJob};
+pub mod attempts;
+pub mod follow_ups;
+
+use crate::engine::hooks::{AfterCommit, Attempt, JobHook};
+use crate::engine::{Engine, EngineError, NewJob};
+use crate::metrics::pipelines::PipelineMetrics;
 use crate::pipelines::codemachine::step_prompt;
 use crate::pipelines::model::{Id, NewEvent, ProtocolRun, StepRun};
 use crate::pipelines::outcomes::apply_plan;
 use crate::pipelines::policies::{exec_outcome, qa_outcome};
 use crate::pipelines::runs::QueueJob;
 use crate::pipelines::{ProtocolAction, RecordError, RecordStore};
-use baton_protocol::job_status;
+use async_trait::async_trait;
+use baton_protocol::{job_status, TaskResult};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// Owner of pipeline jobs (they belong to no API client).
 pub const PIPELINE_CLIENT: &str = "pipelines";
+
+/// The engine hook of pipeline jobs.
+pub const HOOK: &str = "pipelines";
+
+/// What the pipelines' job code works with: the engine it creates jobs on, the records
+/// and the metrics.
+#[derive(Clone, Copy)]
+pub struct PipelineJobs<'a> {
+    pub engine: &'a Engine,
+    pub records: &'a dyn RecordStore,
+    pub metrics: &'a PipelineMetrics,
+}
+
+/// The engine's way into the pipelines (see the module docs).
+pub struct PipelineHook {
+    pub records: Arc<dyn RecordStore>,
+    pub metrics: PipelineMetrics,
+}
+
+impl PipelineHook {
+    fn jobs<'a>(&'a self, engine: &'a Engine) -> PipelineJobs<'a> {
+        PipelineJobs {
+            engine,
+            records: self.records.as_ref(),
+            metrics: &self.metrics,
+        }
+    }
+}
+
+#[async_trait]
+impl JobHook for PipelineHook {
+    async fn before_result(
+        &self,
+        engine: &Engine,
+        attempt: Attempt<'_>,
+        result: &mut TaskResult,
+    ) -> Result<Option<AfterCommit>, EngineError> {
+        let recorded = self.jobs(engine).record_run(&attempt, result).await?;
+        let metrics = self.metrics.clone();
+        Ok(Some(Box::new(move || {
+            attempts::count_run(&metrics, &recorded)
+        })))
+    }
+
+    async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError> {
+        self.jobs(engine).job_ended(job_id).await
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PipelineJob {
@@ -73,30 +128,25 @@ impl PipelineJob {
     }
 }
 
-pub(super) fn record_err(e: RecordError) -> EngineError {
+pub fn record_err(e: RecordError) -> EngineError {
     EngineError::Internal(format!("pipeline records: {e}"))
 }
 
-impl Engine {
-    pub(super) fn records(&self) -> Result<Arc<dyn RecordStore>, EngineError> {
-        self.store
-            .pipeline_records()
-            .ok_or_else(|| EngineError::Internal("this store keeps no pipeline records".into()))
-    }
-
+impl PipelineJobs<'_> {
     /// Enqueues the job `kind` for `run` (and `step`); its id.
-    pub async fn enqueue_pipeline_job(
+    pub async fn enqueue(
         &self,
         kind: PipelineJob,
         run: &ProtocolRun,
         step: Option<&StepRun>,
     ) -> Result<String, EngineError> {
-        let records = self.records()?;
+        let records = self.records;
         let project = records
             .get_project(run.project_id)
             .await
             .map_err(record_err)?;
         let bp = self
+            .engine
             .blueprints
             .get(kind.blueprint())
             .cloned()
@@ -126,10 +176,11 @@ impl Engine {
         let new = NewJob {
             initial_data: params.clone(),
             metadata: meta,
+            hook: Some(HOOK.into()),
             ..NewJob::default()
         };
-        let job_id = self.create_job(PIPELINE_CLIENT, &bp, new).await?;
-        self.index_pipeline_job(QueueJob {
+        let job_id = self.engine.create_job(PIPELINE_CLIENT, &bp, new).await?;
+        self.index_job(QueueJob {
             job_id: job_id.clone(),
             job_type: kind.blueprint().into(),
             payload: params,
@@ -143,21 +194,20 @@ impl Engine {
         Ok(job_id)
     }
 
-    /// `p|<job>|1`: the pipeline job ended; its outcome goes to the records.
-    pub(super) async fn pipeline_job_ended(&self, job_id: &str) -> Result<(), EngineError> {
-        let Some(job) = self.store.get_job(job_id).await? else {
+    /// The pipeline job ended (the engine's end-of-job hook); its outcome goes to the records.
+    pub async fn job_ended(&self, job_id: &str) -> Result<(), EngineError> {
+        let Some((job, doc)) = self.engine.job(job_id).await? else {
             return Ok(());
         };
         if !job_status::is_terminal(&job.status) {
             return Ok(());
         }
-        let doc = parse_doc(&job)?;
         self.record_lost_attempts(&job, &doc).await;
         let meta = &doc.metadata["pipeline"];
         let Some(kind) = meta["kind"].as_str().and_then(PipelineJob::from_blueprint) else {
             return Ok(());
         };
-        let records = self.records()?;
+        let records = self.records;
         let run: Id = meta["protocol_run_id"].as_u64().unwrap_or(0);
         let step: Option<Id> = meta["step_run_id"].as_u64();
         let finished = job.status == job_status::FINISHED;
@@ -168,7 +218,7 @@ impl Engine {
             .and_then(|e| e["message"].as_str())
             .unwrap_or(&job.status)
             .to_string();
-        let r = records.as_ref();
+        let r = records;
         match (kind, step) {
             (PipelineJob::Setup, _) => {
                 crate::pipelines::onboarding::job_ended(r, run, finished, &result, &why, job_id)
@@ -204,7 +254,7 @@ impl Engine {
                 let done = exec_outcome(r, step, &outcome, Some(job_id))
                     .await
                     .map_err(record_err)?;
-                self.pipeline_follow_ups(run, &done.follow_ups).await?;
+                self.follow_ups(run, &done.follow_ups).await?;
                 // `qa_policy: light`: the worker reviewed the step inline. Its own outcome
                 // id, so that a redelivery of the job's end applies neither twice.
                 if let Some(verdict) = outcome["qa"]["verdict"].as_str() {
@@ -213,7 +263,7 @@ impl Engine {
                     let done = qa_outcome(r, step, verdict, report, Some(&qa_id))
                         .await
                         .map_err(record_err)?;
-                    self.pipeline_follow_ups(run, &done.follow_ups).await?;
+                    self.follow_ups(run, &done.follow_ups).await?;
                 }
             }
             (PipelineJob::Qa, Some(step)) => {
@@ -228,7 +278,7 @@ impl Engine {
                 let done = qa_outcome(r, step, &verdict, &report, Some(job_id))
                     .await
                     .map_err(record_err)?;
-                self.pipeline_follow_ups(run, &done.follow_ups).await?;
+                self.follow_ups(run, &done.follow_ups).await?;
             }
             (PipelineJob::CodemachineImport, _) => {
                 let error = (!finished).then_some(why.as_str());
@@ -257,7 +307,7 @@ impl Engine {
     }
 }
 
-pub(super) async fn event(
+pub async fn event(
     r: &dyn RecordStore,
     run: Id,
     step: Option<Id>,

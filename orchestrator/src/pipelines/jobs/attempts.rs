@@ -1,24 +1,25 @@
 //! Runs of pipeline jobs: each attempt's result becomes a [`Run`] record, with the log and
 //! artifacts the worker reported ([`crate::pipelines::run_report`]).
 //!
-//! [`Engine::submit_result`] calls [`Engine::record_pipeline_run`] for a job owned by
-//! [`PIPELINE_CLIENT`] (a string compare on the document it has already read: ordinary
-//! jobs pay nothing more), *before* committing the result: if the orchestrator dies in
+//! The engine's hook ([`super::PipelineHook`]) calls [`PipelineJobs::record_run`] for a
+//! result of a pipeline job *before* the result is committed: if the orchestrator dies in
 //! between, the worker retries the result and the run is upserted again under the same
 //! id (the attempt's task id). The log and artifact contents leave the result on the way,
 //! so the job document keeps only the small rest. Once the result is committed,
-//! [`Engine::count_pipeline_run`] feeds the seed's metrics.
+//! [`count_run`] feeds the pipelines' metrics.
 //!
 //! Attempts that end without a result (result timeout, lost lease, dispatch timeout, job
-//! cancelled) are recorded when the job ends ([`Engine::record_lost_attempts`], from the
+//! cancelled) are recorded when the job ends ([`PipelineJobs::record_lost_attempts`], from the
 //! job's history: [`lost_attempts`]), as `failed` or `cancelled` runs without a log; they
 //! are listed by recording order, so after the attempts that did report. The attempt
 //! still in flight is shown from the job's tasks by the API ([`live_runs`]).
 
-use super::job::JobDoc;
-use super::PIPELINE_CLIENT;
-use super::{Engine, EngineError};
+use super::{PipelineJobs, PIPELINE_CLIENT};
 use crate::clock::now_ms;
+use crate::engine::hooks::Attempt;
+use crate::engine::job::JobDoc;
+use crate::engine::EngineError;
+use crate::metrics::pipelines::PipelineMetrics;
 use crate::pipelines::run_report::{take_report, RunReport};
 use crate::pipelines::runs::{job_type_name, run_kind_of, QueueJob, Run, RunStatus};
 use crate::store::{StoredJob, TaskSlot};
@@ -27,13 +28,13 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// A run recorded for a result, kept until the result is committed (for the metrics).
-pub(super) struct RecordedRun {
+pub struct RecordedRun {
     run: Run,
     report: Option<RunReport>,
 }
 
 /// Whether a job is a pipeline job (cheap: the document is already parsed).
-pub(super) fn is_pipeline(doc: &JobDoc) -> bool {
+pub fn is_pipeline(doc: &JobDoc) -> bool {
     doc.client == PIPELINE_CLIENT && doc.metadata.get("pipeline").is_some()
 }
 
@@ -94,17 +95,15 @@ fn status_of(result: &TaskResult) -> RunStatus {
     }
 }
 
-impl Engine {
+impl PipelineJobs<'_> {
     /// Records the run of `result` (an attempt of the pipeline job `job`) and strips the
     /// report's log and contents from it. An error means nothing may be committed.
-    pub(super) async fn record_pipeline_run(
+    pub async fn record_run(
         &self,
-        job: &StoredJob,
-        doc: &JobDoc,
-        slot: &TaskSlot,
-        worker_id: &str,
+        attempt: &Attempt<'_>,
         result: &mut TaskResult,
     ) -> Result<RecordedRun, EngineError> {
+        let (job, doc, worker_id) = (attempt.job, attempt.doc, attempt.worker_id);
         let now = now_ms();
         let task_id = result.task_id.clone();
         let mut run = attempt_record(&job.id, doc, &task_id, status_of(result), Some(worker_id));
@@ -116,9 +115,7 @@ impl Engine {
                 .and_then(|d| take_report(d, &task_id, now)),
             _ => None,
         };
-        if let TaskSlot::Leased { claimed_ms, .. } = slot {
-            run.started_at = Some(*claimed_ms);
-        }
+        run.started_at = attempt.claimed_ms;
         run.finished_at = Some(now);
         run.created_at = now;
         run.result = result.data.clone().unwrap_or(Value::Null);
@@ -144,7 +141,7 @@ impl Engine {
             ),
         };
         run.log_bytes = log.len() as u64;
-        let records = self.records()?;
+        let records = self.records;
         let run = records
             .record_run(run, log, artifacts)
             .await
@@ -153,9 +150,19 @@ impl Engine {
         Ok(RecordedRun { run, report })
     }
 
-    /// The seed's metrics of a run whose result was committed.
-    pub(super) fn count_pipeline_run(&self, r: &RecordedRun) {
-        let m = &self.metrics.pipelines;
+    /// Indexes a pipeline job just created (for `/queues`); a failure is logged, not
+    /// returned: the job exists and runs either way.
+    pub async fn index_job(&self, job: QueueJob) {
+        let job_id = job.job_id.clone();
+        if let Err(e) = self.records.index_job(job).await {
+            tracing::warn!(job_id, error = %e, "pipeline job not indexed for /queues");
+        }
+    }
+}
+
+/// The pipelines' metrics of a run whose result was committed.
+pub fn count_run(m: &PipelineMetrics, r: &RecordedRun) {
+    {
         let run = &r.run;
         let job_type = job_type_name(&run.job_type);
         m.jobs_processed
@@ -177,19 +184,6 @@ impl Engine {
             if let Some(verdict) = run.result["verdict"].as_str() {
                 m.qa_verdicts.with_label_values(&[verdict]).inc();
             }
-        }
-    }
-
-    /// Indexes a pipeline job just created (for `/queues`); a failure is logged, not
-    /// returned: the job exists and runs either way.
-    pub(super) async fn index_pipeline_job(&self, job: QueueJob) {
-        let job_id = job.job_id.clone();
-        let indexed = match self.records() {
-            Ok(records) => records.index_job(job).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = indexed {
-            tracing::warn!(job_id, error, "pipeline job not indexed for /queues");
         }
     }
 }
@@ -324,17 +318,17 @@ pub fn lost_attempts(history: &[String]) -> Vec<LostAttempt> {
     lost
 }
 
-impl Engine {
+impl PipelineJobs<'_> {
     /// Records the attempts of an ended pipeline job that never reported (see
     /// [`lost_attempts`]); already recorded ones are left alone, so a timer firing twice
     /// changes nothing. Failures are logged: the job's outcome is applied regardless.
-    pub(super) async fn record_lost_attempts(&self, job: &StoredJob, doc: &JobDoc) {
+    pub async fn record_lost_attempts(&self, job: &StoredJob, doc: &JobDoc) {
         if !is_pipeline(doc) {
             return;
         }
         let recorded = async {
-            let records = self.records()?;
-            let history = self.store.history(&job.id).await?;
+            let records = self.records;
+            let history = self.engine.history(&job.id).await?;
             for a in lost_attempts(&history) {
                 if records.get_run(&a.task_id).await.is_ok() {
                     continue;
@@ -357,7 +351,6 @@ impl Engine {
                     .await
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
                 self.metrics
-                    .pipelines
                     .jobs_processed
                     .with_label_values(&[&job_type_name(&run.job_type), run.status.as_str()])
                     .inc();
