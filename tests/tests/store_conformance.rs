@@ -50,6 +50,7 @@ suite!(
     workers_register_heartbeat_and_expire,
     cancels_reach_heartbeats_and_subscribers,
     enqueue_publishes_task_ready,
+    a_job_end_publishes_job_done_with_its_origin,
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
     queue_depths_and_counts,

@@ -185,7 +185,12 @@ pub fn spawn_notice_loop(
                             waiters.wake_one(&skill);
                         }
                     }
-                    Ok(Notice::JobDone(job_id)) => engine.job_done(&job_id),
+                    Ok(Notice::JobDone { job_id, origin }) => {
+                        // A job that ended here was handled by its commit (Engine::apply).
+                        if origin != engine.instance_id {
+                            engine.job_done(&job_id);
+                        }
+                    }
                     Ok(Notice::Command { worker_id, payload }) => commands.send(&worker_id, &payload),
                     Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => {
                         waiters.wake_all();

@@ -394,8 +394,9 @@ pub enum Notice {
     /// A task was queued for `skill` by the orchestrator `origin` (which already woke its
     /// own pollers).
     TaskReady { skill: String, origin: String },
-    /// A job reached a terminal status.
-    JobDone(String),
+    /// A job reached a terminal status in a commit of the orchestrator `origin` (which
+    /// already woke its own waiters).
+    JobDone { job_id: String, origin: String },
     /// A command (JSON) for a worker's WebSocket.
     Command { worker_id: String, payload: String },
     /// Notices may have been missed (subscription reconnected): wake everything.

@@ -37,6 +37,7 @@ cases!(
     workers_register_heartbeat_and_expire,
     cancels_reach_heartbeats_and_subscribers,
     enqueue_publishes_task_ready,
+    a_job_end_publishes_job_done_with_its_origin,
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
     queue_depths_and_counts,
@@ -369,6 +370,25 @@ pub async fn enqueue_publishes_task_ready(store: Arc<dyn Store>) {
         ("resize".to_string(), "instance-a".to_string()),
         "skill and origin"
     );
+}
+
+/// The orchestrator that ended a job woke its own waiters already: the notice names it so
+/// that it skips its echo, and every other orchestrator wakes theirs.
+pub async fn a_job_end_publishes_job_done_with_its_origin(store: Arc<dyn Store>) {
+    let mut notices = store.subscribe();
+    let mut c = Commit::new("j1", Expect::New, "running", doc(0));
+    c.origin = "instance-a".into();
+    store.commit(&c).await.unwrap();
+    let mut end = Commit::new("j1", Expect::Version(1), "finished", doc(1));
+    end.origin = "instance-b".into();
+    end.expire_after = Some(Duration::from_secs(60));
+    store.commit(&end).await.unwrap();
+    let done = next_notice(&mut notices, |n| match n {
+        Notice::JobDone { job_id, origin } => Some((job_id, origin)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(done, ("j1".to_string(), "instance-b".to_string()));
 }
 
 pub async fn history_is_bounded_and_progress_needs_an_active_task(store: Arc<dyn Store>) {

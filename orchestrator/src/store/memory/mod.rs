@@ -198,7 +198,10 @@ impl Store for MemoryStore {
                 inner.timers.remove(member);
             }
             if baton_protocol::job_status::is_terminal(&c.status) {
-                notices.push(Notice::JobDone(c.job_id.clone()));
+                notices.push(Notice::JobDone {
+                    job_id: c.job_id.clone(),
+                    origin: c.origin.clone(),
+                });
             }
             CommitOutcome::Committed { version }
         };

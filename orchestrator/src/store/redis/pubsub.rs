@@ -54,7 +54,16 @@ pub(crate) fn spawn(
                                 },
                             }
                         } else if channel == done {
-                            Notice::JobDone(payload)
+                            match payload.split_once('|') {
+                                Some((origin, job_id)) => Notice::JobDone {
+                                    job_id: job_id.to_string(),
+                                    origin: origin.to_string(),
+                                },
+                                None => Notice::JobDone {
+                                    job_id: payload,
+                                    origin: String::new(),
+                                },
+                            }
                         } else {
                             match payload.split_once('\n') {
                                 Some((worker_id, command)) => Notice::Command {

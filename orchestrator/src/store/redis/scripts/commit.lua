@@ -17,7 +17,7 @@
 -- ARGV[2] new status        ARGV[3] new document (JSON)
 -- ARGV[4] history limit     ARGV[5] expire after ms ("0" = keep)
 -- ARGV[6] wake channel      ARGV[7] command channel
--- ARGV[8] done channel: the job id is published there ("" = the job is not ending)
+-- ARGV[8] done channel: `<origin>|<job id>` is published there ("" = the job is not ending)
 -- ARGV[9] job id
 -- ARGV[10] origin: id of the orchestrator committing, prefixed to wake messages
 -- ARGV[11] now (epoch ms)   ARGV[12] owner: the client owning the job
@@ -127,7 +127,7 @@ if history > 0 then
 end
 
 if ARGV[8] ~= '' then
-  redis.call('PUBLISH', ARGV[8], ARGV[9])
+  redis.call('PUBLISH', ARGV[8], ARGV[10] .. '|' .. ARGV[9])
 end
 
 local expire = tonumber(ARGV[5])
