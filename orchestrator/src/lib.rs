@@ -15,8 +15,8 @@
 
 pub mod api;
 pub mod auth;
-pub mod blueprint;
-pub mod clock;
+pub use baton_blueprint as blueprint;
+pub use baton_protocol::clock;
 pub mod config;
 pub mod dev;
 pub mod dispatch;
@@ -24,7 +24,11 @@ pub mod engine;
 pub mod metrics;
 pub mod pipelines;
 pub mod server;
-pub mod store;
+/// The job store (trait, memory store) and the Redis store.
+pub mod store {
+    pub use baton_store::*;
+    pub use baton_store_redis as redis;
+}
 
 use api::{App, AppRef};
 use blueprint::Registry;

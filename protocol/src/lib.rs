@@ -9,6 +9,8 @@
 //! - [`constants`]: header names, endpoints, statuses and error codes.
 //! - [`models`]: registration, heartbeat, task, result, event and command bodies.
 //! - [`signing`]: the canonical JSON form and its HMAC-SHA256 signature.
+//! - [`clock`]: wall-clock time as everything stored and sent uses it, and the one check
+//!   every duration from outside goes through.
 //! - [`codemachine`]: CodeMachine workspaces read into protocol steps, and what their
 //!   loop and trigger policies decide (shared by the orchestrator and the pipeline worker).
 //!
@@ -16,6 +18,7 @@
 //! OpenAPI document describes them from these very types (off by default: workers do not
 //! need it).
 
+pub mod clock;
 pub mod codemachine;
 pub mod constants;
 pub mod models;

@@ -400,7 +400,7 @@ fn duration(
 ) -> Result<Option<Duration>, BlueprintError> {
     match secs {
         None => Ok(None),
-        Some(s) => match crate::clock::seconds(s).filter(|d| !d.is_zero()) {
+        Some(s) => match baton_protocol::clock::seconds(s).filter(|d| !d.is_zero()) {
             Some(d) => Ok(Some(d)),
             None => Err(BlueprintError::state(
                 file,
@@ -415,7 +415,7 @@ fn duration(
 
 #[cfg(test)]
 mod tests {
-    use crate::blueprint::{load_str, StateKind};
+    use crate::{load_str, StateKind};
     use std::time::Duration;
 
     const BP: &str = r#"
@@ -439,7 +439,7 @@ states:
     type: end
 "#;
 
-    fn load(result: &str, approval: &str) -> Result<crate::blueprint::Blueprint, String> {
+    fn load(result: &str, approval: &str) -> Result<crate::Blueprint, String> {
         let text = BP.replace("RESULT", result).replace("APPROVAL", approval);
         load_str("slow.yaml", &text).map_err(|e| e.to_string())
     }

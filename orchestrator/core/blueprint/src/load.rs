@@ -292,7 +292,7 @@ fn normalize_endpoint(file: &str, endpoint: &str) -> Result<String, BlueprintErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blueprint::{Branches, EndState, EndStatus, OnFailure, StateKind};
+    use crate::{Branches, EndState, EndStatus, OnFailure, StateKind};
 
     const ECHO: &str = r#"
 name: echo
@@ -536,10 +536,10 @@ states:
     #[test]
     fn sub_jobs_must_name_a_loaded_blueprint() {
         let kinds = load_str("kinds.yaml", KINDS).unwrap();
-        let e = crate::blueprint::Registry::new(vec![kinds.clone()]).unwrap_err();
+        let e = crate::Registry::new(vec![kinds.clone()]).unwrap_err();
         assert_eq!(e.state.as_deref(), Some("child"));
         assert!(e.message.contains("`echo` is not loaded"), "{e}");
         let echo = load_str("echo.yaml", ECHO).unwrap();
-        assert!(crate::blueprint::Registry::new(vec![kinds, echo]).is_ok());
+        assert!(crate::Registry::new(vec![kinds, echo]).is_ok());
     }
 }

@@ -3,8 +3,8 @@
 //! quarantined.lua and prune_quarantine.lua.
 
 use super::{Inner, MemJob};
-use crate::store::zset::ZSet;
-use crate::store::{member_enqueued_us, QuarantinedJob, QueueStats, StoredJob};
+use crate::zset::ZSet;
+use crate::{member_enqueued_us, QuarantinedJob, QueueStats, StoredJob};
 use baton_protocol::job_status::QUARANTINED;
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
 //! The KEYS and ARGV of commit.lua, built from a [`Commit`].
 
-use super::{pubsub, Keys};
-use crate::store::{Commit, Expect};
+use crate::{pubsub, Keys};
 use ::redis::Script;
+use baton_store::{Commit, Expect};
 
 /// KEYS declared before the queues and worker sets the commit refers to by index.
 const FIXED_KEYS: usize = 9;
@@ -96,7 +96,7 @@ pub(super) fn commit_invocation<'a>(
         args.push(n.task_id.clone());
         args.push(pubsub::command_message(
             &n.worker_id,
-            &crate::store::rules::cancel_command(&n.task_id, &n.job_id),
+            &baton_store::rules::cancel_command(&n.task_id, &n.job_id),
         ));
     }
     args.push(c.timers_add.len().to_string());

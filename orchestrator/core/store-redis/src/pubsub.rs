@@ -4,8 +4,8 @@
 //! When the connection drops, notices published meanwhile are lost; after reconnecting the
 //! subscriber emits [`Notice::Resync`] so waiting long-polls re-check their queues.
 
-use super::Keys;
-use crate::store::Notice;
+use crate::Keys;
+use baton_store::Notice;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio::sync::broadcast;

@@ -2,9 +2,9 @@
 //! in the store's `views` module; how the data is walked is in queue_stats.lua,
 //! quarantined.lua and prune_quarantine.lua.
 
-use super::{redis_err, RedisStore};
-use crate::store::{QuarantinedJob, QueueStats, StoreError, StoreResult, StoredJob};
+use crate::{redis_err, RedisStore};
 use ::redis::AsyncCommands;
+use baton_store::{QuarantinedJob, QueueStats, StoreError, StoreResult, StoredJob};
 use std::collections::BTreeMap;
 
 /// Index entries `prune_quarantine.lua` removes per call at most.

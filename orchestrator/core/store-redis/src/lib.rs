@@ -26,18 +26,22 @@
 
 mod commit_args;
 mod keys;
-pub(crate) mod pool;
+pub mod pool;
 mod pubsub;
 mod views;
 mod workers;
 
 use commit_args::commit_invocation;
-pub(crate) use keys::Keys;
+pub use keys::Keys;
 
-use super::*;
 use ::redis::{AsyncCommands, Script};
+use async_trait::async_trait;
+use baton_store::*;
 use pool::{Connection, Pool};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
 
 struct Scripts {
     commit: Script,
@@ -197,7 +201,7 @@ impl Store for RedisStore {
             c,
             self.history_limit,
             expire_ms,
-            crate::clock::now_ms(),
+            baton_protocol::clock::now_ms(),
         );
         let mut conn = self.conn().await?;
         let (ok, version): (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;

@@ -7,7 +7,7 @@
 //! lists none.
 
 use super::Inner;
-use crate::store::{WorkerRecord, WorkerUpdate};
+use crate::{WorkerRecord, WorkerUpdate};
 use std::collections::{HashMap, HashSet};
 
 /// Lifetime of an entry created by a WebSocket before any registration.

@@ -1,7 +1,7 @@
 //! The memory store's claim: the counterpart of claim.lua, under the store's lock.
 
 use super::Inner;
-use crate::store::{member_task_id, ClaimRequest, ClaimedTask, StoredJob, TaskSlot};
+use crate::{member_task_id, ClaimRequest, ClaimedTask, StoredJob, TaskSlot};
 
 impl Inner {
     pub(super) fn claim(&mut self, req: &ClaimRequest, history_limit: usize) -> Vec<ClaimedTask> {
@@ -50,10 +50,10 @@ impl Inner {
             );
             job.version += 1;
             let old_status = job.status.clone();
-            if crate::store::rules::claim_sets_running(&old_status) {
+            if crate::rules::claim_sets_running(&old_status) {
                 job.status = baton_protocol::job_status::RUNNING.to_string();
             }
-            job.history.push_back(crate::store::rules::dispatch_history(
+            job.history.push_back(crate::rules::dispatch_history(
                 &task_id,
                 &req.worker_id,
                 req.now_ms,
@@ -80,8 +80,7 @@ impl Inner {
                 .entry(req.worker_id.clone())
                 .or_default()
                 .insert(task_id.clone());
-            let (dispatch_timer, result_timer) =
-                crate::store::rules::claim_timers(&blob.job_id, &task_id);
+            let (dispatch_timer, result_timer) = crate::rules::claim_timers(&blob.job_id, &task_id);
             inner.timers.remove(&dispatch_timer);
             if blob.result_timeout_ms > 0 {
                 inner

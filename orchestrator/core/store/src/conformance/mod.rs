@@ -9,7 +9,7 @@ mod views;
 mod workers;
 
 use super::*;
-use crate::clock::now_ms;
+use baton_protocol::clock::now_ms;
 use std::sync::Arc;
 pub use views::*;
 pub use workers::*;
@@ -68,7 +68,7 @@ async fn job_with_task(
     skill: &str,
     priority: f64,
 ) -> String {
-    let member = queue_member(crate::clock::now_us(), task_id);
+    let member = queue_member(baton_protocol::clock::now_us(), task_id);
     let mut c = Commit::new(job_id, Expect::New, "pending", doc(0));
     c.origin = "instance-a".into();
     c.set_slots.push((

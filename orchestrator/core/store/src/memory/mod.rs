@@ -87,7 +87,7 @@ impl Inner {
 }
 
 fn now_ms() -> i64 {
-    crate::clock::now_ms()
+    baton_protocol::clock::now_ms()
 }
 
 #[async_trait]
@@ -188,7 +188,7 @@ impl Store for MemoryStore {
                     .insert(n.task_id.clone());
                 notices.push(Notice::Command {
                     worker_id: n.worker_id.clone(),
-                    payload: crate::store::rules::cancel_command(&n.task_id, &n.job_id),
+                    payload: crate::rules::cancel_command(&n.task_id, &n.job_id),
                 });
             }
             for (member, due) in &c.timers_add {
@@ -417,7 +417,7 @@ mod tests {
         quarantined.owner = "alice".into();
         quarantined.expire_after = Some(Duration::from_millis(1));
         store.commit(&quarantined).await.unwrap();
-        let now = crate::clock::now_ms();
+        let now = baton_protocol::clock::now_ms();
         store
             .register_worker(&WorkerUpdate {
                 worker_id: "w".into(),

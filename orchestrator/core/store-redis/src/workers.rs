@@ -2,9 +2,9 @@
 //! (register.lua, heartbeat.lua, set_websocket.lua; the keys are in the table of
 //! `super`).
 
-use super::{redis_err, RedisStore};
-use crate::store::{StoreResult, WorkerRecord, WorkerUpdate};
+use crate::{redis_err, RedisStore};
 use ::redis::AsyncCommands;
+use baton_store::{StoreResult, WorkerRecord, WorkerUpdate};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
