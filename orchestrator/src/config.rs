@@ -123,6 +123,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The engine's part.
+    pub fn engine(&self) -> baton_engine::EngineConfig {
+        baton_engine::EngineConfig {
+            heartbeat_timeout: self.heartbeat_timeout,
+            max_retries: self.max_retries,
+            retry_backoff: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max,
+            dispatch_timeout: self.dispatch_timeout,
+            result_timeout: self.result_timeout,
+            job_retention: self.job_retention,
+            history_limit: self.history_limit,
+            webhook_timeout: self.webhook_timeout,
+            webhook_max_attempts: self.webhook_max_attempts,
+            reaper_interval: self.reaper_interval,
+        }
+    }
+
     /// Reads the `BATON_*` variables over the defaults.
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))

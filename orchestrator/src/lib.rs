@@ -19,8 +19,8 @@ pub use baton_blueprint as blueprint;
 pub use baton_protocol::clock;
 pub mod config;
 pub mod dev;
-pub mod dispatch;
-pub mod engine;
+pub use baton_engine as engine;
+pub use baton_engine::dispatch;
 pub mod metrics;
 pub mod pipelines;
 pub mod server;
@@ -126,8 +126,8 @@ pub async fn run_with(
 ) -> Result<(), StartError> {
     let app = build(cfg, stores, registry)?;
     let token = app.shutdown.clone();
-    api::readiness::try_first(app.engine.store.as_ref(), &app.readiness).await;
-    let connector = tokio::spawn(api::readiness::connect(
+    baton_engine::readiness::try_first(app.engine.store.as_ref(), &app.readiness).await;
+    let connector = tokio::spawn(baton_engine::readiness::connect(
         app.engine.store.clone(),
         app.readiness.clone(),
         token.clone(),
@@ -146,8 +146,7 @@ pub async fn run_with(
     });
     let notices = dispatch::spawn_notice_loop(
         app.engine.store.clone(),
-        app.dispatcher.waiters.clone(),
-        app.engine.clone(),
+        app.engine.live.clone(),
         app.hub.clone(),
         token.clone(),
     );
@@ -206,16 +205,15 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<AppRef, 
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
         Arc::new(registry),
-        cfg.clone(),
-        metrics.clone(),
+        Arc::new(cfg.engine()),
+        metrics.engine.clone(),
         hooks,
     ));
     let dispatcher = Arc::new(dispatch::Dispatcher::new(
         store,
-        metrics.clone(),
+        metrics.engine.clone(),
         cfg.heartbeat_timeout,
-        engine.snapshots.clone(),
-        engine.waiters.clone(),
+        engine.live.clone(),
         shutdown.clone(),
     ));
     Ok(Arc::new(App {

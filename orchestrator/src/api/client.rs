@@ -265,7 +265,7 @@ async fn get_job(
         let (job, doc) = app.engine.job_for_client(&client, id).await?;
         return ok_json(&job_view(&job, &doc));
     }
-    let watchers = &app.engine.watchers;
+    let watchers = &app.engine.live.watchers;
     let notify = watchers.watch(id);
     let result = async {
         let notified = notify.notified();
@@ -273,7 +273,7 @@ async fn get_job(
         notified.as_mut().enable();
         // A job created here that has not ended as far as we heard needs no read: its
         // end will wake us (the common create-then-wait pattern).
-        if !app.engine.snapshots.surely_live(id) {
+        if !app.engine.live.snapshots.surely_live(id) {
             let (job, doc) = app.engine.ended_job_for_client(&client, id).await?;
             if job_status::is_terminal(&job.status) {
                 return ok_json(&job_view(&job, &doc));

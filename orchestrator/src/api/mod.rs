@@ -60,7 +60,7 @@ pub struct App {
     /// `GET /_public/openapi.json`, built once.
     pub openapi: openapi::SpecCache,
     /// Whether the store has answered since the start ([`readiness`]).
-    pub readiness: Arc<readiness::Readiness>,
+    pub readiness: Arc<baton_engine::readiness::Readiness>,
 }
 
 pub type AppRef = Arc<App>;

@@ -130,7 +130,7 @@ pub(super) async fn flush_db(app: &AppRef) -> Result<Response, ApiError> {
     // Forget what this process remembers of jobs, and wake clients waiting on one: they
     // re-read it and find nothing. Other orchestrators keep their caches: this is a
     // debugging aid, not a coordinated reset.
-    app.engine.snapshots.clear();
+    app.engine.live.snapshots.clear();
     app.engine.resync();
     ok_json(&json!({"status": "db_flushed"}))
 }

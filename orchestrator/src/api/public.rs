@@ -87,16 +87,18 @@ pub(crate) async fn metrics_text(app: &AppRef) -> Response {
     let store = &app.engine.store;
     if let Ok(counts) = store.job_counts().await {
         for (status, n) in counts {
-            m.jobs_by_status.with_label_values(&[&status]).set(n);
+            m.engine.jobs_by_status.with_label_values(&[&status]).set(n);
         }
     }
     if let Ok(queues) = store.queue_stats().await {
         let now = now_ms();
         for (skill, q) in queues {
-            m.queue_depth
+            m.engine
+                .queue_depth
                 .with_label_values(&[&skill])
                 .set(q.depth as i64);
-            m.queue_oldest_age
+            m.engine
+                .queue_oldest_age
                 .with_label_values(&[&skill])
                 .set(q.oldest_age_seconds(now).unwrap_or(0.0));
         }
@@ -105,9 +107,9 @@ pub(crate) async fn metrics_text(app: &AppRef) -> Response {
         .active_workers(now_ms(), app.cfg.heartbeat_timeout)
         .await
     {
-        m.active_workers.set(n as i64);
+        m.engine.active_workers.set(n as i64);
     }
-    m.store_round_trips.set(store.round_trips() as i64);
+    m.engine.store_round_trips.set(store.round_trips() as i64);
     let mut resp = Response::new(m.render().into());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -83,10 +83,8 @@ async fn joined(c: &Ctx, limit: usize) -> Result<Vec<(QueueJob, StoredJob, JobDo
     let entries = c.app.records.list_jobs(limit).await?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
-        match c.app.engine.job_with_doc(&entry.job_id).await {
-            Ok((job, doc)) => out.push((entry, job, doc)),
-            Err(crate::engine::EngineError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+        if let Some((job, doc)) = c.app.engine.job(&entry.job_id).await? {
+            out.push((entry, job, doc));
         }
     }
     Ok(out)
@@ -100,10 +98,8 @@ pub(super) async fn live_runs_of(
     let entries = c.app.records.list_jobs(LIVE_SCAN).await?;
     let mut out = Vec::new();
     for entry in entries.iter().filter(|e| keep(e)) {
-        match c.app.engine.job_with_doc(&entry.job_id).await {
-            Ok((job, doc)) => out.extend(live_runs(&job, &doc)),
-            Err(crate::engine::EngineError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
+        if let Some((job, doc)) = c.app.engine.job(&entry.job_id).await? {
+            out.extend(live_runs(&job, &doc));
         }
     }
     Ok(out)

@@ -8,9 +8,9 @@
 //! approval request is not sent once the wait is over.
 
 use super::{parse_doc, Engine};
-use crate::clock::now_ms;
-use crate::store::TimerKind;
+use baton_protocol::clock::now_ms;
 use baton_protocol::job_status;
+use baton_store::TimerKind;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ impl Engine {
                     "decisions": wait.decisions,
                     "approval_url": format!("/_public/webhooks/approval/{}", job.id),
                     "secret": wait.secret,
-                    "expires_at": wait.deadline_ms.map(crate::clock::rfc3339),
+                    "expires_at": wait.deadline_ms.map(baton_protocol::clock::rfc3339),
                     "metadata": if doc.metadata.is_null() { json!({}) } else { doc.metadata.clone() },
                     "timestamp": now_ms() / 1000,
                 })
@@ -128,7 +128,7 @@ impl Engine {
 
     /// The body announcing a job's end; `None` for a job with nothing to announce
     /// (cancelled: the client asked for it).
-    fn completion_body(job: &crate::store::StoredJob, doc: &super::job::JobDoc) -> Option<Value> {
+    fn completion_body(job: &baton_store::StoredJob, doc: &super::job::JobDoc) -> Option<Value> {
         let event = match job.status.as_str() {
             job_status::FINISHED => "job_finished",
             job_status::FAILED => "job_failed",

@@ -8,12 +8,12 @@
 
 use super::flow::{backoff, classify, unhandled_status, FailureClass, Tx};
 use super::job::Counters;
-use crate::blueprint::{template, Branches, DispatchState, StateKind};
-use crate::store::TimerKind;
-use crate::store::{queue_member, Enqueue, StoredJob, TaskBlob, TaskSlot};
+use baton_blueprint::{template, Branches, DispatchState, StateKind};
 use baton_protocol::{
     error_codes, job_status, TaskPayload, TASK_STATUS_CANCELLED, TASK_STATUS_FAILURE,
 };
+use baton_store::TimerKind;
+use baton_store::{queue_member, Enqueue, StoredJob, TaskBlob, TaskSlot};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -178,7 +178,7 @@ impl Tx<'_> {
             .map(Duration::from_millis)
             .or(ds.dispatch_timeout)
             .unwrap_or(self.cfg.dispatch_timeout);
-        let member = queue_member(crate::clock::now_us(), task_id);
+        let member = queue_member(baton_protocol::clock::now_us(), task_id);
         self.commit.set_slots.push((
             task_id.to_string(),
             TaskSlot::Queued {

@@ -1,28 +1,27 @@
 //! Handing tasks to long-polling workers.
 //!
+//! The dispatcher and the notice loop work on the process's [`Live`] registries, not on
+//! the engine: the engine commits and wakes, the dispatcher claims and waits.
+//!
 //! [`Dispatcher::next_task`] registers the poller, tries a claim, and otherwise waits to be
 //! fired by a notice, until its hold ends. [`spawn_notice_loop`] turns store notices
 //! (from this or any other orchestrator) into wake-ups of pollers and of clients waiting
 //! for a job ([`job_watch`]) and into WebSocket commands, and every
 //! second nudges one waiter per waiting skill as a safety net against a lost notice.
 
-pub mod job_watch;
-pub mod waiters;
-
-use crate::clock::now_ms;
-use crate::metrics::Metrics;
-use crate::store::{ClaimRequest, ClaimedTask, Notice, Store, StoreResult};
+use crate::live::Live;
+use crate::metrics::EngineMetrics;
+use baton_protocol::clock::now_ms;
+use baton_store::{ClaimRequest, ClaimedTask, Notice, Store, StoreResult};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
-use waiters::Waiters;
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    pub waiters: Arc<Waiters>,
-    snapshots: Arc<crate::engine::snapshots::Snapshots>,
-    metrics: Arc<Metrics>,
+    live: Arc<Live>,
+    metrics: Arc<EngineMetrics>,
     lease_timeout: Duration,
     shutdown: CancellationToken,
 }
@@ -36,16 +35,14 @@ pub struct Handout {
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
-        metrics: Arc<Metrics>,
+        metrics: Arc<EngineMetrics>,
         lease_timeout: Duration,
-        snapshots: Arc<crate::engine::snapshots::Snapshots>,
-        waiters: Arc<Waiters>,
+        live: Arc<Live>,
         shutdown: CancellationToken,
     ) -> Dispatcher {
         Dispatcher {
             store,
-            waiters,
-            snapshots,
+            live,
             metrics,
             lease_timeout,
             shutdown,
@@ -86,7 +83,7 @@ impl Dispatcher {
             return Ok(Vec::new());
         }
         let deadline = tokio::time::Instant::now() + hold;
-        let mut guard = self.waiters.register(skills);
+        let mut guard = self.live.waiters.register(skills);
         self.metrics.long_polls_waiting.inc();
         let _gauge = scopeguard(|| self.metrics.long_polls_waiting.dec());
         loop {
@@ -95,13 +92,13 @@ impl Dispatcher {
                 guard.consume();
                 if last.remaining > 0 {
                     // More work queued: keep the chain going for the next poller.
-                    self.waiters.wake_one(&last.skill);
+                    self.live.waiters.wake_one(&last.skill);
                 }
                 return Ok(tasks
                     .into_iter()
                     .map(|mut task| {
                         if let Some(job) = task.job.take() {
-                            self.snapshots.claimed(&task.task_id, job);
+                            self.live.snapshots.claimed(&task.task_id, job);
                         }
                         self.record(&task);
                         let body = with_deadline(&task);
@@ -161,8 +158,7 @@ pub trait CommandSink: Send + Sync + 'static {
 /// Forwards store notices to the waiters and the WebSocket hub until shutdown.
 pub fn spawn_notice_loop(
     store: Arc<dyn Store>,
-    waiters: Arc<Waiters>,
-    engine: Arc<crate::engine::Engine>,
+    live: Arc<Live>,
     commands: Arc<dyn CommandSink>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -174,28 +170,25 @@ pub fn spawn_notice_loop(
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = nudge.tick() => {
-                    for skill in waiters.waiting_skills() {
-                        waiters.wake_one(&skill);
+                    for skill in live.waiters.waiting_skills() {
+                        live.waiters.wake_one(&skill);
                     }
                 }
                 notice = rx.recv() => match notice {
                     Ok(Notice::TaskReady { skill, origin }) => {
                         // Our own enqueues woke our pollers already (Engine::apply).
-                        if origin != engine.instance_id {
-                            waiters.wake_one(&skill);
+                        if origin != live.instance_id {
+                            live.waiters.wake_one(&skill);
                         }
                     }
                     Ok(Notice::JobDone { job_id, origin }) => {
                         // A job that ended here was handled by its commit (Engine::apply).
-                        if origin != engine.instance_id {
-                            engine.job_done(&job_id);
+                        if origin != live.instance_id {
+                            live.job_done(&job_id);
                         }
                     }
                     Ok(Notice::Command { worker_id, payload }) => commands.send(&worker_id, &payload),
-                    Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => {
-                        waiters.wake_all();
-                        engine.resync();
-                    }
+                    Ok(Notice::Resync) | Err(RecvError::Lagged(_)) => live.resync(),
                     Err(RecvError::Closed) => break,
                 },
             }

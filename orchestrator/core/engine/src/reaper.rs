@@ -10,9 +10,9 @@
 
 use super::flow::Tx;
 use super::{Engine, EngineError};
-use crate::clock::now_ms;
-use crate::store::{TaskSlot, Timer, TimerKind};
+use baton_protocol::clock::now_ms;
 use baton_protocol::job_status;
+use baton_store::{TaskSlot, Timer, TimerKind};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

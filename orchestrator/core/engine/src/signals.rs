@@ -4,7 +4,7 @@
 use super::flow::Tx;
 use super::tasks::{leased_to, Lane};
 use super::{parse_doc, Engine, EngineError, COMMIT_ATTEMPTS};
-use crate::blueprint::{event_key, StateKind, TIMEOUT};
+use baton_blueprint::{event_key, StateKind, TIMEOUT};
 use baton_protocol::job_status;
 use serde_json::{json, Value};
 

@@ -8,9 +8,9 @@
 use super::flow::Tx;
 use super::job::JobDoc;
 use super::{parse_doc, Engine, EngineError, COMMIT_ATTEMPTS};
-use crate::clock::now_ms;
-use crate::store::{CommitOutcome, Expect};
+use baton_protocol::clock::now_ms;
 use baton_protocol::job_status;
+use baton_store::{CommitOutcome, Expect};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -149,12 +149,12 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blueprint::{load_str, Registry};
-    use crate::config::Config;
-    use crate::engine::NewJob;
-    use crate::metrics::Metrics;
-    use crate::store::memory::MemoryStore;
-    use crate::store::Store;
+    use crate::config::EngineConfig;
+    use crate::metrics::EngineMetrics;
+    use crate::NewJob;
+    use baton_blueprint::{load_str, Registry};
+    use baton_store::memory::MemoryStore;
+    use baton_store::Store;
 
     const PARENT: &str = r#"
 name: parent
@@ -194,15 +194,15 @@ states:
             load_str("child.yaml", CHILD).unwrap(),
         ])
         .unwrap();
-        let cfg = Arc::new(Config::default());
+        let cfg = Arc::new(EngineConfig::default());
         let store = Arc::new(MemoryStore::new(cfg.history_limit));
         // No reaper task runs: the kicked timers are never received.
         let engine = Arc::new(Engine::new(
             store.clone(),
             Arc::new(registry.clone()),
             cfg,
-            Arc::new(Metrics::new()),
-            crate::engine::hooks::Hooks::new(),
+            Arc::new(EngineMetrics::new(&prometheus::Registry::new())),
+            crate::hooks::Hooks::new(),
         ));
         let bp = registry.get("parent").unwrap().clone();
         let new = NewJob {

@@ -20,7 +20,7 @@
 use super::flow::{unhandled_status, Tx};
 use super::job::{BranchRun, ParallelRun};
 use super::tasks::Lane;
-use crate::blueprint::{template, Branches, OnFailure, ParallelState, StateKind};
+use baton_blueprint::{template, Branches, OnFailure, ParallelState, StateKind};
 use baton_protocol::{job_status, TASK_STATUS_FAILURE};
 use serde_json::{json, Map, Value};
 
@@ -200,10 +200,10 @@ fn kind_of(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blueprint::load_str;
-    use crate::config::Config;
-    use crate::engine::job::JobDoc;
-    use crate::store::Expect;
+    use crate::config::EngineConfig;
+    use crate::job::JobDoc;
+    use baton_blueprint::load_str;
+    use baton_store::Expect;
     use serde_json::json;
 
     const MAP: &str = r#"
@@ -225,8 +225,8 @@ states:
     result: "{{ states.each.data }}"
 "#;
 
-    fn entered(items: serde_json::Value) -> (JobDoc, crate::store::Commit) {
-        let cfg = Config::default();
+    fn entered(items: serde_json::Value) -> (JobDoc, baton_store::Commit) {
+        let cfg = EngineConfig::default();
         let bp = load_str("map.yaml", MAP).unwrap();
         let doc = JobDoc {
             initial_data: json!({ "items": items }),

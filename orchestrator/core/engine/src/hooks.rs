@@ -10,7 +10,7 @@
 //!   run again for the same attempt and must be idempotent. What it returns runs once the
 //!   result is committed (counting it, say).
 //! - [`JobHook::job_ended`] when the job has ended (finished, failed, quarantined or
-//!   cancelled). The job's final commit sets a [`crate::store::TimerKind::JobEnded`] timer,
+//!   cancelled). The job's final commit sets a [`baton_store::TimerKind::JobEnded`] timer,
 //!   fired at once by the committing orchestrator and by any orchestrator's reaper if that
 //!   one dies first: the call survives a crash and happens at least once, so it too must
 //!   be idempotent.
@@ -20,9 +20,9 @@
 
 use super::job::JobDoc;
 use super::{Engine, EngineError};
-use crate::store::StoredJob;
 use async_trait::async_trait;
 use baton_protocol::TaskResult;
+use baton_store::StoredJob;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -8,10 +8,10 @@
 //! [`super::parallel`], approvals and sub-jobs in [`super::waits`].
 
 use super::job::JobDoc;
-use crate::blueprint::{template, Blueprint, EndStatus, StateKind};
-use crate::config::Config;
-use crate::store::{CancelNotice, Commit, Expect, StoredJob, TaskSlot, TimerKind};
+use crate::config::EngineConfig;
+use baton_blueprint::{template, Blueprint, EndStatus, StateKind};
 use baton_protocol::{error_codes, job_status};
+use baton_store::{CancelNotice, Commit, Expect, StoredJob, TaskSlot, TimerKind};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -56,7 +56,7 @@ pub fn unhandled_status(error: &Value) -> &'static str {
 static NO_SLOTS: BTreeMap<String, TaskSlot> = BTreeMap::new();
 
 pub struct Tx<'a> {
-    pub cfg: &'a Config,
+    pub cfg: &'a EngineConfig,
     pub bp: &'a Blueprint,
     pub job_id: String,
     pub doc: JobDoc,
@@ -70,7 +70,7 @@ pub struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub fn new(
-        cfg: &'a Config,
+        cfg: &'a EngineConfig,
         bp: &'a Blueprint,
         job_id: &str,
         expect: Expect,
@@ -91,7 +91,7 @@ impl<'a> Tx<'a> {
     }
 
     /// A change of the stored `job` (compare-and-set on its version), now.
-    pub fn on(cfg: &'a Config, bp: &'a Blueprint, job: &'a StoredJob, doc: JobDoc) -> Tx<'a> {
+    pub fn on(cfg: &'a EngineConfig, bp: &'a Blueprint, job: &'a StoredJob, doc: JobDoc) -> Tx<'a> {
         let mut tx = Tx::new(
             cfg,
             bp,
@@ -99,7 +99,7 @@ impl<'a> Tx<'a> {
             Expect::Version(job.version),
             &job.status,
             doc,
-            crate::clock::now_ms(),
+            baton_protocol::clock::now_ms(),
         );
         tx.slots = &job.tasks;
         tx
@@ -332,7 +332,7 @@ impl<'a> Tx<'a> {
 }
 
 /// Delay before retry `n` (1-based): the configured backoff doubling, capped.
-pub fn backoff(cfg: &Config, n: u32) -> Duration {
+pub fn backoff(cfg: &EngineConfig, n: u32) -> Duration {
     let factor = 2u32.saturating_pow(n.saturating_sub(1).min(20));
     cfg.retry_backoff
         .saturating_mul(factor)
@@ -358,10 +358,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let cfg = Config {
+        let cfg = EngineConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(350),
-            ..Config::default()
+            ..EngineConfig::default()
         };
         assert_eq!(backoff(&cfg, 1), Duration::from_millis(100));
         assert_eq!(backoff(&cfg, 2), Duration::from_millis(200));

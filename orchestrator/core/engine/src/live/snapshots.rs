@@ -16,7 +16,7 @@
 //!
 //! All are bounded: the oldest entries go first.
 
-use crate::store::StoredJob;
+use baton_store::StoredJob;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

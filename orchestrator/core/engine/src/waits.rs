@@ -15,9 +15,9 @@
 
 use super::flow::Tx;
 use super::job::{ApprovalWait, SubJobWait};
-use crate::blueprint::{template, ApprovalState, SubJobState};
-use crate::store::TimerKind;
+use baton_blueprint::{template, ApprovalState, SubJobState};
 use baton_protocol::job_status;
+use baton_store::TimerKind;
 use serde_json::json;
 
 /// Deepest nesting of sub-jobs (a blueprint that starts itself stops here).

@@ -2,13 +2,17 @@
 //! lease expired), each handled as read → decide ([`flow`]) → one atomic commit, retried
 //! from a fresh read when another orchestrator changed the job in between.
 
+pub mod config;
+pub mod dispatch;
 mod flow;
 pub mod hooks;
 pub mod job;
+pub mod live;
+pub mod metrics;
 mod parallel;
+pub mod readiness;
 mod reaper;
 mod signals;
-pub mod snapshots;
 mod sub_jobs;
 mod tasks;
 mod waits;
@@ -19,16 +23,15 @@ pub use reaper::{spawn_reaper, LEASE_VISIBILITY};
 pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;
 
-use crate::blueprint::{Blueprint, Registry};
-use crate::clock::now_ms;
-use crate::config::Config;
-use crate::dispatch::job_watch::JobWatchers;
-use crate::dispatch::waiters::Waiters;
-use crate::metrics::Metrics;
-use crate::store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
+use crate::metrics::EngineMetrics;
+use baton_blueprint::{Blueprint, Registry};
+use baton_protocol::clock::now_ms;
 use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult};
+use baton_store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
+pub use config::EngineConfig;
 use flow::Tx;
 use job::JobDoc;
+use live::Live;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tasks::{leased_to, Lane};
@@ -76,17 +79,12 @@ pub enum CancelDelivery {
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
-    /// Recently claimed and ended jobs (saves store reads).
-    pub snapshots: Arc<snapshots::Snapshots>,
-    /// Clients waiting for jobs to end.
-    pub watchers: Arc<JobWatchers>,
-    /// Workers waiting for tasks (woken directly by this process's enqueues).
-    pub waiters: Arc<Waiters>,
-    /// This process's id: tags its notices so it can skip their echo.
-    pub instance_id: String,
+    /// What this process knows besides the store: waiting long-polls and clients, and
+    /// recently seen job states ([`live`]).
+    pub live: Arc<Live>,
     pub blueprints: Arc<Registry>,
-    pub cfg: Arc<Config>,
-    pub metrics: Arc<Metrics>,
+    pub cfg: Arc<EngineConfig>,
+    pub metrics: Arc<EngineMetrics>,
     /// The faces' hooks, by the name their jobs carry.
     hooks: hooks::Hooks,
     http: reqwest::Client,
@@ -125,8 +123,8 @@ impl Engine {
     pub fn new(
         store: Arc<dyn Store>,
         blueprints: Arc<Registry>,
-        cfg: Arc<Config>,
-        metrics: Arc<Metrics>,
+        cfg: Arc<EngineConfig>,
+        metrics: Arc<EngineMetrics>,
         hooks: hooks::Hooks,
     ) -> Engine {
         let http = reqwest::Client::builder()
@@ -138,10 +136,7 @@ impl Engine {
             kick,
             kicked: parking_lot::Mutex::new(Some(kicked)),
             store,
-            snapshots: Default::default(),
-            watchers: Default::default(),
-            waiters: Waiters::new(),
-            instance_id: uuid::Uuid::new_v4().simple().to_string(),
+            live: Arc::new(Live::new()),
             blueprints,
             cfg,
             metrics,
@@ -213,7 +208,7 @@ impl Engine {
         let live = !job_status::is_terminal(&status);
         if live {
             // Before the commit: its end may be noticed before this call returns.
-            self.snapshots.created(&job_id);
+            self.live.snapshots.created(&job_id);
         }
         match self.commit(&mut tx.into_commit()).await? {
             CommitOutcome::Committed { .. } => {
@@ -238,7 +233,7 @@ impl Engine {
         client: &str,
         job_id: &str,
     ) -> Result<(StoredJob, JobDoc), EngineError> {
-        match self.snapshots.get_ended(job_id) {
+        match self.live.snapshots.get_ended(job_id) {
             Some(job) => owned_by(job, client),
             None => self.job_for_client(client, job_id).await,
         }
@@ -274,7 +269,7 @@ impl Engine {
         Ok(self.store.history(job_id).await?)
     }
 
-    /// The end-of-job hook of a job that ended (a [`crate::store::TimerKind::JobEnded`]
+    /// The end-of-job hook of a job that ended (a [`baton_store::TimerKind::JobEnded`]
     /// timer).
     async fn hook_job_ended(self: &Arc<Self>, job_id: &str) -> Result<(), EngineError> {
         let Some((_, doc)) = self.job(job_id).await? else {
@@ -318,6 +313,7 @@ impl Engine {
     ) -> Result<ResultAck, EngineError> {
         // The job as this orchestrator's claim left it, if it handed the task out.
         let mut cached = self
+            .live
             .snapshots
             .take_claimed(&result.task_id)
             .filter(|j| j.id == result.job_id);
@@ -411,20 +407,17 @@ impl Engine {
 
     /// Commits, tagged with this instance, and wakes local pollers for what it queued
     /// (other orchestrators are woken by the store's notice).
-    async fn commit(
-        &self,
-        commit: &mut crate::store::Commit,
-    ) -> Result<CommitOutcome, EngineError> {
-        commit.origin.clone_from(&self.instance_id);
+    async fn commit(&self, commit: &mut baton_store::Commit) -> Result<CommitOutcome, EngineError> {
+        commit.origin.clone_from(&self.live.instance_id);
         let outcome = self.store.commit(commit).await?;
         if let CommitOutcome::Committed { .. } = outcome {
             for e in &commit.enqueue {
-                self.waiters.wake_one(&e.skill);
+                self.live.waiters.wake_one(&e.skill);
             }
             let now = now_ms();
             for (member, due) in &commit.timers_add {
                 if *due <= now
-                    && crate::store::Timer::parse(member).is_some_and(|t| t.kind.fires_at_once())
+                    && baton_store::Timer::parse(member).is_some_and(|t| t.kind.fires_at_once())
                 {
                     // A closed channel means the reaper stopped (shutdown): the timer
                     // stays in the store for whichever orchestrator runs next.
@@ -437,14 +430,12 @@ impl Engine {
 
     /// A job ended (here, or anywhere by notice): wake its waiters.
     pub fn job_done(&self, job_id: &str) {
-        self.snapshots.done(job_id);
-        self.watchers.done(job_id);
+        self.live.job_done(job_id);
     }
 
     /// Notices may have been missed: waiters re-read, nothing is assumed live.
     pub fn resync(&self) {
-        self.snapshots.resync();
-        self.watchers.wake_all();
+        self.live.resync();
     }
 
     /// Commits `tx` against `before`; false on a conflict (the caller reads again). A job
@@ -454,7 +445,7 @@ impl Engine {
         match self.commit(&mut commit).await? {
             CommitOutcome::Committed { version } => {
                 if job_status::is_terminal(&commit.status) {
-                    self.snapshots.ended(before.after(&commit, version));
+                    self.live.snapshots.ended(before.after(&commit, version));
                     self.job_done(&commit.job_id);
                 }
                 Ok(true)

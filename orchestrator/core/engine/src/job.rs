@@ -7,9 +7,9 @@
 //! [`BranchRun`] per task of a parallel state) or a [`SubJobWait`] (a child job). A child
 //! job names its `parent`. The store never looks inside it.
 
-use crate::clock::rfc3339;
-use crate::store::{StoredJob, TaskSlot};
+use baton_protocol::clock::rfc3339;
 use baton_protocol::job_status;
+use baton_store::{StoredJob, TaskSlot};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
