@@ -23,7 +23,6 @@ pub use baton_engine as engine;
 pub use baton_engine::dispatch;
 pub mod metrics;
 pub mod pipelines;
-pub mod server;
 /// The job store (trait, memory store) and the Redis store.
 pub mod store {
     pub use baton_store::*;
@@ -169,7 +168,7 @@ pub async fn run_with(
             "debug endpoints are enabled (BATON_ENABLE_DEBUG_ENDPOINTS): anyone who can reach this server can delete all its data"
         );
     }
-    let server = tokio::spawn(server::serve(
+    let server = tokio::spawn(baton_http::server::serve(
         listener,
         api::routes(app.clone()),
         token.clone(),

@@ -86,15 +86,15 @@ pub(super) async fn decide(
             app.auth
                 .client(Some(t))
                 .map(str::to_string)
-                .map_err(ApiError::client_auth)?,
+                .map_err(super::error::client_auth)?,
         ),
         None => None,
     };
     let secret = header_secret.filter(|s| !s.is_empty()).or(req.secret);
     if client.is_none() && secret.is_none() {
-        return Err(ApiError::client_auth(crate::auth::AuthError::MissingToken(
-            "X-Client-Token or X-Approval-Secret",
-        )));
+        return Err(super::error::client_auth(
+            crate::auth::AuthError::MissingToken("X-Client-Token or X-Approval-Secret"),
+        ));
     }
     let proof = ApprovalProof { client, secret };
     let next = app

@@ -34,7 +34,7 @@ pub(super) fn client(app: &AppRef, token: &Token) -> Result<String, ApiError> {
     app.auth
         .client(token.as_deref())
         .map(str::to_string)
-        .map_err(ApiError::client_auth)
+        .map_err(super::error::client_auth)
 }
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {

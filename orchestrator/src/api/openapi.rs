@@ -13,20 +13,16 @@
 //! parameter cannot hold the `/` of a multi-segment endpoint). The registry does not
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
-use super::pipelines::{
-    actions, branches, codemachine, events, metrics, onboarding, projects, protocols, queues, runs,
-    steps, summaries, webhooks,
-};
 use super::{
     approval, batch, blueprints, client, ops, public, registration, schemas, worker, ws,
     CREATE_JOB_ROUTE,
 };
 use crate::blueprint::{Blueprint, Registry};
+use baton_http::openapi::OptionalBodies;
 use bytes::Bytes;
 use std::sync::OnceLock;
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi};
 
 /// Every documented route (the handlers' annotations) and the schemas they name.
@@ -66,44 +62,6 @@ use utoipa::{Modify, OpenApi};
         batch::submit_results,
         worker::event,
         ws::route,
-        projects::create_project,
-        projects::list_projects,
-        projects::get_project,
-        projects::project_clarifications,
-        projects::answer_project_clarification,
-        protocols::create_protocol,
-        protocols::list_protocols,
-        protocols::get_protocol,
-        protocols::protocol_clarifications,
-        protocols::answer_protocol_clarification,
-        actions::protocol_action,
-        steps::create_step,
-        steps::list_steps,
-        steps::get_step,
-        steps::step_action,
-        events::protocol_events,
-        events::recent_events,
-        events::health,
-        webhooks::github,
-        webhooks::gitlab,
-        codemachine::import,
-        runs::list_runs,
-        runs::get_run,
-        runs::run_logs,
-        runs::run_artifacts,
-        runs::artifact_content,
-        runs::protocol_runs,
-        runs::step_runs,
-        queues::queues,
-        queues::queue_jobs,
-        summaries::protocol_spec,
-        summaries::ci_summary,
-        summaries::policy_findings,
-        metrics::metrics,
-        onboarding::summary,
-        onboarding::start,
-        branches::list_branches,
-        branches::delete_branch,
     ),
     components(schemas(baton_protocol::WorkerCommand, schemas::ErrorBody)),
     modifiers(&Security, &OptionalBodies),
@@ -114,13 +72,6 @@ use utoipa::{Modify, OpenApi};
         (name = "blueprints", description = "The loaded blueprints (client token)."),
         (name = "cluster", description = "Workers and counts (client token)."),
         (name = "worker", description = "The RXON worker protocol (worker token)."),
-        (name = "pipelines", description = "Coding pipelines of seed 001: projects, protocol \
-            runs, steps, events, clarifications (bearer token `BATON_API_TOKEN` when set; \
-            `X-Project-Token` on a project with `secrets.api_token`). Every answer carries \
-            `X-Request-ID`. Actions answer `{\"message\", \"job\"}` (pause, resume, cancel and step \
-            approve with the record's fields beside). Job types are `plan_protocol_job`, \
-            `execute_step_job`, ... Runs (one per job attempt, with logs and artifacts) under \
-            `/codex/runs`; pipeline jobs under `/queues`."),
     ),
 )]
 pub struct ApiDoc;
@@ -148,53 +99,13 @@ impl Modify for Security {
                  `security.signature` must be signed with it.",
             ))),
         );
-        components.add_security_scheme(
-            "api_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "`Authorization: Bearer <BATON_API_TOKEN>` on the coding-pipelines \
-                         routes (none needed when it is unset); missing or wrong: 401. A \
-                         project whose secrets hold `api_token` also needs `X-Project-Token` \
-                         on its routes (401 otherwise).",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// An optional body (`request_body(content = Option<T>)`) may be left out, not sent as
-/// JSON `null` (which the handlers refuse): drop the `null` alternative utoipa adds.
-struct OptionalBodies;
-
-impl Modify for OptionalBodies {
-    fn modify(&self, doc: &mut Document) {
-        let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
-        for item in doc.paths.paths.values_mut() {
-            let ops = [&mut item.post, &mut item.put, &mut item.patch];
-            for op in ops.into_iter().flatten() {
-                let Some(body) = &mut op.request_body else {
-                    continue;
-                };
-                for content in body.content.values_mut() {
-                    if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
-                        let rest: Vec<&RefOr<Schema>> =
-                            one_of.items.iter().filter(|s| !is_null(s)).collect();
-                        if let [only] = rest.as_slice() {
-                            content.schema = Some((*only).clone());
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
 /// The whole document: the annotated routes plus one creation path per blueprint.
 pub fn document(blueprints: &Registry) -> Document {
     let mut doc = ApiDoc::openapi();
+    doc.merge(super::pipelines::doc::PipelinesDoc::openapi());
     add_blueprint_paths(&mut doc, blueprints);
     doc
 }

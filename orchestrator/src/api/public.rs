@@ -56,7 +56,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
 async fn status(app: &AppRef) -> Response {
     let store = &app.engine.store;
     if !app.readiness.is_ready() {
-        return super::readiness::not_ready_error(store.kind()).into_response();
+        return baton_http::face::not_ready_error(store.kind()).into_response();
     }
     if let Err(e) = store.ping().await {
         return ApiError::from(e).into_response();
@@ -110,12 +110,7 @@ pub(crate) async fn metrics_text(app: &AppRef) -> Response {
         m.engine.active_workers.set(n as i64);
     }
     m.engine.store_round_trips.set(store.round_trips() as i64);
-    let mut resp = Response::new(m.render().into());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
+    baton_http::metrics_text(&m.registry)
 }
 
 /// This document: every route, with a creation path per loaded blueprint.

@@ -14,18 +14,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
-/// The one error shape: a 4xx for anything the caller can fix, a 5xx for a bug or an
-/// outage.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"error": "no job `x`", "code": "not_found"}))]
-pub struct ErrorBody {
-    /// What is wrong, for a person.
-    pub error: String,
-    /// For programs: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`, `store_unavailable` or
-    /// `internal`.
-    pub code: String,
-}
+pub use baton_http::ErrorBody;
 
 /// `GET /_public/status`.
 #[derive(Serialize, Deserialize, ToSchema)]

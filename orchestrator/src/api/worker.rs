@@ -113,9 +113,9 @@ pub fn authenticate(
     let cred = app
         .auth
         .worker(h.0.as_deref(), claimed)
-        .map_err(ApiError::worker_auth)?;
+        .map_err(super::error::worker_auth)?;
     if let Some(id) = claimed {
-        cred.check_worker(id).map_err(ApiError::worker_auth)?;
+        cred.check_worker(id).map_err(super::error::worker_auth)?;
     }
     Ok(cred)
 }
@@ -129,7 +129,7 @@ pub(super) fn verify(
 ) -> Result<(), ApiError> {
     app.auth
         .verify_body(cred, body, worker_id, unsigned, now_ms() / 1000)
-        .map_err(ApiError::worker_auth)
+        .map_err(super::error::worker_auth)
 }
 
 pub(super) fn check_id(id: &str, what: &str) -> Result<(), ApiError> {

@@ -35,6 +35,7 @@
 pub mod actions;
 pub mod branches;
 pub mod codemachine;
+pub mod doc;
 pub mod events;
 pub mod gates;
 pub mod metrics;
@@ -56,16 +57,13 @@ use super::error::ApiError;
 use super::{respond, AppRef};
 use crate::pipelines::jobs::{PipelineJob, PipelineJobs};
 use crate::pipelines::{Id, NewEvent, RecordError};
-use bytes::Bytes;
-use serde::de::DeserializeOwned;
+
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+
 use std::future::Future;
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
-
-pub const REQUEST_ID: &str = "x-request-id";
 
 /// All the pipelines routes.
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -96,10 +94,87 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
 }
 
-/// Whether a request (by route template) is one of the pipelines API's, whose requests
-/// `requests_total` / `requests_duration_seconds` count.
-pub fn counts_requests(route: &str) -> bool {
-    !(route.starts_with("/_") || route.starts_with("/api/") || route == "other")
+/// Every route of the coding-pipelines face, as `(method, path template)`; each must be
+/// documented in the OpenAPI document (tested).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/projects"),
+    ("GET", "/projects"),
+    ("GET", "/projects/{id}"),
+    ("GET", "/projects/{id}/clarifications"),
+    ("POST", "/projects/{id}/clarifications/{key}"),
+    ("POST", "/projects/{id}/protocols"),
+    ("GET", "/projects/{id}/protocols"),
+    ("GET", "/projects/{id}/onboarding"),
+    ("POST", "/projects/{id}/onboarding/actions/start"),
+    ("GET", "/projects/{id}/branches"),
+    ("POST", "/projects/{id}/branches/{branch}/delete"),
+    ("GET", "/protocols/{id}"),
+    ("GET", "/protocols/{id}/clarifications"),
+    ("POST", "/protocols/{id}/clarifications/{key}"),
+    ("POST", "/protocols/{id}/actions/{action}"),
+    ("POST", "/protocols/{id}/steps"),
+    ("GET", "/protocols/{id}/steps"),
+    ("GET", "/protocols/{id}/events"),
+    ("GET", "/steps/{id}"),
+    ("POST", "/steps/{id}/actions/{action}"),
+    ("GET", "/events"),
+    ("GET", "/health"),
+    ("POST", "/webhooks/github"),
+    ("POST", "/webhooks/gitlab"),
+    ("POST", "/projects/{id}/codemachine/import"),
+    ("GET", "/codex/runs"),
+    ("GET", "/codex/runs/{run_id}"),
+    ("GET", "/codex/runs/{run_id}/logs"),
+    ("GET", "/codex/runs/{run_id}/artifacts"),
+    (
+        "GET",
+        "/codex/runs/{run_id}/artifacts/{artifact_id}/content",
+    ),
+    ("GET", "/protocols/{id}/runs"),
+    ("GET", "/steps/{id}/runs"),
+    ("GET", "/queues"),
+    ("GET", "/queues/jobs"),
+    ("GET", "/protocols/{id}/spec"),
+    ("GET", "/protocols/{id}/ci/summary"),
+    ("GET", "/projects/{id}/policy/findings"),
+    ("GET", "/metrics"),
+];
+
+/// The coding pipelines as a face of the server: its routes, its document, and its own
+/// request metrics (`requests_total`, `requests_duration_seconds`), which count only its
+/// routes.
+pub struct PipelinesFace {
+    pub metrics: crate::metrics::pipelines::PipelineMetrics,
+}
+
+impl baton_http::Face for PipelinesFace {
+    fn name(&self) -> &'static str {
+        "pipelines"
+    }
+    fn routes(&self) -> &'static [(&'static str, &'static str)] {
+        ROUTES
+    }
+    fn always_served(&self) -> &'static [&'static str] {
+        &["/health"]
+    }
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        <doc::PipelinesDoc as utoipa::OpenApi>::openapi()
+    }
+    fn observe(
+        &self,
+        route: &'static str,
+        method: &str,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        let status = status.to_string();
+        let labels = [route, method, status.as_str()];
+        self.metrics.requests.with_label_values(&labels).inc();
+        self.metrics
+            .requests_duration
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
 }
 
 /// What every handler gets: the app and the request's credentials and id.
@@ -125,26 +200,7 @@ pub(super) fn ctx(app: AppRef) -> impl Filter<Extract = (Ctx,), Error = Rejectio
         )
 }
 
-/// The caller's id if it is short printable ASCII (it is echoed in a header and stored
-/// in events), else a new uuid.
-pub(crate) fn request_id(sent: Option<String>) -> String {
-    sent.filter(|s| (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// Whether two secrets are equal, in time independent of where they differ: the
-/// digests have a fixed length, so neither the position of a difference nor the token's
-/// length shows in the timing.
-pub fn tokens_match(given: &str, expected: &str) -> bool {
-    let (a, b) = (
-        Sha256::digest(given.as_bytes()),
-        Sha256::digest(expected.as_bytes()),
-    );
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
-}
+pub use baton_http::{request_id, tokens_match, REQUEST_ID};
 
 impl Ctx {
     /// The pipelines' job code, on this app's engine, records and metrics.
@@ -232,11 +288,8 @@ impl Ctx {
         Ok(())
     }
 
-    pub(super) fn stamp(&self, mut resp: Response) -> Response {
-        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
-            resp.headers_mut().insert(REQUEST_ID, v);
-        }
-        resp
+    pub(super) fn stamp(&self, resp: Response) -> Response {
+        baton_http::stamp(&self.request_id, resp)
     }
 }
 
@@ -258,11 +311,11 @@ pub async fn serve_public(
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::unauthorized(message)
 }
 
 pub fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    ApiError::conflict(message)
 }
 
 impl From<RecordError> for ApiError {
@@ -281,21 +334,7 @@ pub fn parse_id(raw: &str, what: &str) -> Result<Id, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("`{raw}` is not a {what} id (an integer)")))
 }
 
-/// A JSON body into `T`, 400 naming what is wrong.
-pub fn json_body<T: DeserializeOwned>(
-    body: Result<Bytes, ApiError>,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = body?;
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
-}
-
-/// A JSON answer with a status.
-pub fn reply(status: StatusCode, body: &impl serde::Serialize) -> Result<Response, ApiError> {
-    let value = serde_json::to_value(body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    Ok(super::json_response(status, &value))
-}
+pub use baton_http::{json_body, reply};
 
 /// The `job` of an answer: the Baton job just enqueued, under its client-facing job type
 /// (`execute_step_job`, ...) in the one queue of pipeline jobs, [`queues::QUEUE`].
@@ -327,21 +366,6 @@ pub async fn enqueue(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_compare_by_value() {
-        assert!(tokens_match("abc", "abc"));
-        assert!(!tokens_match("abc", "abd"));
-        assert!(!tokens_match("", "abc"));
-    }
-
-    #[test]
-    fn request_ids_are_echoed_only_when_usable() {
-        assert_eq!(request_id(Some("req-1".into())), "req-1");
-        assert_ne!(request_id(Some("has space".into())), "has space");
-        assert_ne!(request_id(Some("x".repeat(200))).len(), 200);
-        assert_eq!(request_id(None).len(), 36);
-    }
 
     #[test]
     fn ids_are_integers() {
