@@ -123,6 +123,17 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The coding-pipelines face's part.
+    pub fn pipelines(&self) -> baton_pipelines::PipelinesConfig {
+        baton_pipelines::PipelinesConfig {
+            api_token: self.api_token.clone(),
+            ci_webhook_token: self.ci_webhook_token.clone(),
+            auto_qa_on_ci: self.auto_qa_on_ci,
+            projects_root: self.projects_root.clone(),
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
     /// The engine's part.
     pub fn engine(&self) -> baton_engine::EngineConfig {
         baton_engine::EngineConfig {

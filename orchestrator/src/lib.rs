@@ -10,8 +10,7 @@
 //! - [`dispatch`]: long-polling workers waiting without holding store connections;
 //! - [`api`]: the `/_public`, `/api/v1` and `/_worker` routes;
 //! - [`auth`]: client and worker tokens, signed bodies;
-//! - [`pipelines`]: records and state machines of the coding pipelines (served by
-//!   [`api::pipelines`]).
+//! - [`pipelines`]: the coding-pipelines face (records, state machines, jobs, routes).
 
 pub mod api;
 pub mod auth;
@@ -22,7 +21,7 @@ pub mod dev;
 pub use baton_engine as engine;
 pub use baton_engine::dispatch;
 pub mod metrics;
-pub mod pipelines;
+pub use baton_pipelines as pipelines;
 /// The job store (trait, memory store) and the Redis store.
 pub mod store {
     pub use baton_store::*;
@@ -194,13 +193,8 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<AppRef, 
     let auth = Arc::new(auth::Auth::from_config(&cfg)?);
     let metrics = Arc::new(metrics::Metrics::new());
     let shutdown = CancellationToken::new();
-    let hooks = engine::hooks::Hooks::new().with(
-        pipelines::jobs::HOOK,
-        Arc::new(pipelines::jobs::PipelineHook {
-            records: records.clone(),
-            metrics: metrics.pipelines.clone(),
-        }),
-    );
+    let (name, hook) = pipelines::hook(&records, &metrics.pipelines);
+    let hooks = engine::hooks::Hooks::new().with(name, hook);
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
         Arc::new(registry),
@@ -215,14 +209,21 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<AppRef, 
         engine.live.clone(),
         shutdown.clone(),
     ));
+    let pipelines = Arc::new(pipelines::PipelinesFace {
+        engine: engine.clone(),
+        records,
+        cfg: cfg.pipelines(),
+        metrics: metrics.pipelines.clone(),
+        registry: metrics.registry.clone(),
+    });
     Ok(Arc::new(App {
+        pipelines,
         engine,
         auth,
         dispatcher,
         hub: Arc::new(api::ws::Hub::default()),
         cfg,
         metrics,
-        records,
         shutdown,
         openapi: Default::default(),
         readiness: Default::default(),

@@ -1,10 +1,8 @@
 //! The Prometheus registry this orchestrator exports (`GET /_public/metrics`, also
 //! `GET /metrics`): the engine's metrics ([`baton_engine::metrics`]), the HTTP request
-//! metrics of every face, and the coding pipelines' own ([`pipelines`]).
+//! metrics of every face, and the coding pipelines' own ([`baton_pipelines::metrics`]).
 
-pub mod pipelines;
-
-use baton_engine::metrics::{must, EngineMetrics};
+use baton_engine::metrics::EngineMetrics;
 use baton_http::HttpMetrics;
 use prometheus::Registry;
 use std::sync::Arc;
@@ -15,7 +13,7 @@ pub struct Metrics {
     /// Requests of every face, by route template.
     pub http: HttpMetrics,
     /// The coding pipelines' metrics, under the names their clients know.
-    pub pipelines: pipelines::PipelineMetrics,
+    pub pipelines: baton_pipelines::metrics::PipelineMetrics,
 }
 
 impl Metrics {
@@ -24,7 +22,7 @@ impl Metrics {
         Metrics {
             engine: Arc::new(EngineMetrics::new(&registry)),
             http: HttpMetrics::new(&registry),
-            pipelines: pipelines::PipelineMetrics::new(&registry),
+            pipelines: baton_pipelines::metrics::PipelineMetrics::new(&registry),
             registry,
         }
     }

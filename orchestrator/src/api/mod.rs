@@ -21,7 +21,6 @@ pub mod client;
 pub mod error;
 pub mod openapi;
 pub mod ops;
-pub mod pipelines;
 pub mod public;
 pub mod registration;
 pub mod schemas;
@@ -33,7 +32,6 @@ use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
-use crate::pipelines::RecordStore;
 pub use baton_http::{
     body, from_value, json_response, ok_json, parse_json, raw_json_response, respond,
 };
@@ -52,8 +50,8 @@ pub struct App {
     pub hub: Arc<ws::Hub>,
     pub cfg: Arc<Config>,
     pub metrics: Arc<Metrics>,
-    /// The coding pipelines' records (projects, runs, steps, events, clarifications).
-    pub records: Arc<dyn RecordStore>,
+    /// The coding-pipelines face (its records, configuration and metrics).
+    pub pipelines: Arc<baton_pipelines::PipelinesFace>,
     pub shutdown: CancellationToken,
     /// `GET /_public/openapi.json`, built once.
     pub openapi: openapi::SpecCache,
@@ -72,9 +70,7 @@ pub fn with_app(app: AppRef) -> impl Filter<Extract = (AppRef,), Error = Infalli
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let faces = Arc::new(Faces::new(vec![
         Arc::new(RuntimeFace),
-        Arc::new(pipelines::PipelinesFace {
-            metrics: app.metrics.pipelines.clone(),
-        }),
+        app.pipelines.clone(),
     ]));
     let gate = baton_http::Gate {
         readiness: app.readiness.clone(),
@@ -89,7 +85,7 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Infalli
         .unify()
         .or(worker::routes(app.clone()))
         .unify()
-        .or(pipelines::routes(app.clone()))
+        .or(baton_pipelines::routes(app.pipelines.clone()))
         .unify();
     serve_faces(routes, faces, app.metrics.http.clone(), gate)
 }
@@ -173,17 +169,22 @@ mod tests {
 
     /// Every route of every face, as the server serves them.
     pub(crate) fn all_routes() -> Vec<(&'static str, &'static str)> {
-        ROUTES.iter().chain(pipelines::ROUTES).copied().collect()
+        ROUTES
+            .iter()
+            .chain(baton_pipelines::ROUTES)
+            .copied()
+            .collect()
+    }
+
+    fn app() -> AppRef {
+        let cfg = Config::default();
+        let stores = crate::Stores::memory(cfg.history_limit);
+        crate::build(cfg, stores, crate::blueprint::Registry::default()).expect("app builds")
     }
 
     #[test]
     fn every_route_is_its_own_label() {
-        let faces = Faces::new(vec![
-            Arc::new(RuntimeFace),
-            Arc::new(pipelines::PipelinesFace {
-                metrics: crate::metrics::Metrics::new().pipelines.clone(),
-            }),
-        ]);
+        let faces = Faces::new(vec![Arc::new(RuntimeFace), app().pipelines.clone()]);
         for (method, template) in all_routes() {
             let path = sample_path(template);
             assert_eq!(

@@ -105,7 +105,7 @@ impl Modify for Security {
 /// The whole document: the annotated routes plus one creation path per blueprint.
 pub fn document(blueprints: &Registry) -> Document {
     let mut doc = ApiDoc::openapi();
-    doc.merge(super::pipelines::doc::PipelinesDoc::openapi());
+    doc.merge(baton_pipelines::api::doc::PipelinesDoc::openapi());
     add_blueprint_paths(&mut doc, blueprints);
     doc
 }

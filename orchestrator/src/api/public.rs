@@ -8,7 +8,7 @@
 use super::error::ApiError;
 use super::schemas::{ErrorBody, ServiceStatus};
 use super::{ok_json, raw_json_response, respond, with_app, AppRef};
-use crate::clock::now_ms;
+
 use serde_json::json;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -83,34 +83,8 @@ async fn status(app: &AppRef) -> Response {
     )),
 )]
 pub(crate) async fn metrics_text(app: &AppRef) -> Response {
-    let m = &app.metrics;
-    let store = &app.engine.store;
-    if let Ok(counts) = store.job_counts().await {
-        for (status, n) in counts {
-            m.engine.jobs_by_status.with_label_values(&[&status]).set(n);
-        }
-    }
-    if let Ok(queues) = store.queue_stats().await {
-        let now = now_ms();
-        for (skill, q) in queues {
-            m.engine
-                .queue_depth
-                .with_label_values(&[&skill])
-                .set(q.depth as i64);
-            m.engine
-                .queue_oldest_age
-                .with_label_values(&[&skill])
-                .set(q.oldest_age_seconds(now).unwrap_or(0.0));
-        }
-    }
-    if let Ok(n) = store
-        .active_workers(now_ms(), app.cfg.heartbeat_timeout)
-        .await
-    {
-        m.engine.active_workers.set(n as i64);
-    }
-    m.engine.store_round_trips.set(store.round_trips() as i64);
-    baton_http::metrics_text(&m.registry)
+    app.engine.refresh_gauges().await;
+    baton_http::metrics_text(&app.metrics.registry)
 }
 
 /// This document: every route, with a creation path per loaded blueprint.

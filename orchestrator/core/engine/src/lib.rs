@@ -5,6 +5,7 @@
 pub mod config;
 pub mod dispatch;
 mod flow;
+mod gauges;
 pub mod hooks;
 pub mod job;
 pub mod live;

@@ -8,7 +8,7 @@ use super::*;
 fn all_routes() -> Vec<(&'static str, &'static str)> {
     crate::api::ROUTES
         .iter()
-        .chain(crate::api::pipelines::ROUTES)
+        .chain(baton_pipelines::ROUTES)
         .copied()
         .collect()
 }
@@ -35,7 +35,7 @@ fn normalise(template: &str) -> String {
 /// The document of all faces, without the per-blueprint paths.
 fn static_doc() -> Value {
     let mut doc = ApiDoc::openapi();
-    doc.merge(crate::api::pipelines::doc::PipelinesDoc::openapi());
+    doc.merge(baton_pipelines::api::doc::PipelinesDoc::openapi());
     serde_json::to_value(doc).expect("document encodes")
 }
 
