@@ -123,6 +123,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The worker-pull runtime face's part.
+    pub fn runtime(&self) -> baton_runtime::RuntimeConfig {
+        baton_runtime::RuntimeConfig {
+            client_token: self.client_token.clone(),
+            clients_file: self.clients_file.clone(),
+            worker_token: self.worker_token.clone(),
+            worker_tokens_file: self.worker_tokens_file.clone(),
+            signature_max_skew: self.signature_max_skew,
+            require_signatures: self.require_signatures,
+            poll_hold: self.poll_hold,
+            heartbeat_timeout: self.heartbeat_timeout,
+            history_limit: self.history_limit,
+            max_body_bytes: self.max_body_bytes,
+            enable_debug_endpoints: self.enable_debug_endpoints,
+        }
+    }
+
     /// The coding-pipelines face's part.
     pub fn pipelines(&self) -> baton_pipelines::PipelinesConfig {
         baton_pipelines::PipelinesConfig {

@@ -1,41 +1,43 @@
-//! Baton's orchestrator: a distributed worker-pull job runtime.
+//! The `baton` server: configuration by section ([`config`]), the wiring of the core and
+//! the faces ([`wiring`]), the metrics registry ([`metrics`]) and the run loop.
 //!
-//! [`run`] serves the HTTP API on a listener until a shutdown future resolves; tests call
-//! it on port 0. The pieces:
+//! One core, faces on top. The core (`orchestrator/core/`): blueprints
+//! ([`blueprint`]), the job store and its Redis implementation ([`store`]), and the
+//! engine with its dispatcher, reaper and live registries ([`engine`]). The faces
+//! (`orchestrator/faces/`), each an HTTP API on the engine: the worker-pull runtime
+//! ([`runtime`]: `/_public`, `/api/v1`, `/_worker`) and the coding pipelines
+//! ([`pipelines`]: `/projects`, `/protocols`, ...), sharing [`baton_http`]. This crate
+//! is the only one that knows every face; the example workers are linked only with the
+//! `dev` feature (`baton dev`).
 //!
-//! - [`blueprint`]: declarative state machines loaded from YAML;
-//! - [`store`]: the trait every piece of state goes through, with the embedded in-memory
-//!   store and the Redis store;
-//! - [`engine`]: jobs advancing on events, one atomic commit per transition;
-//! - [`dispatch`]: long-polling workers waiting without holding store connections;
-//! - [`api`]: the `/_public`, `/api/v1` and `/_worker` routes;
-//! - [`auth`]: client and worker tokens, signed bodies;
-//! - [`pipelines`]: the coding-pipelines face (records, state machines, jobs, routes).
+//! [`run`] serves on a listener until a shutdown future resolves; tests call it on port 0.
 
-pub mod api;
-pub mod auth;
-pub use baton_blueprint as blueprint;
-pub use baton_protocol::clock;
 pub mod config;
+#[cfg(feature = "dev")]
 pub mod dev;
+pub mod metrics;
+pub mod wiring;
+
+#[cfg(test)]
+mod openapi_tests;
+
+pub use baton_blueprint as blueprint;
 pub use baton_engine as engine;
 pub use baton_engine::dispatch;
-pub mod metrics;
 pub use baton_pipelines as pipelines;
+pub use baton_protocol::clock;
+pub use baton_runtime as runtime;
 /// The job store (trait, memory store) and the Redis store.
 pub mod store {
     pub use baton_store::*;
     pub use baton_store_redis as redis;
 }
+pub use wiring::{build, open_stores, Server, Stores};
 
-use api::{App, AppRef};
 use blueprint::Registry;
 use config::Config;
 use std::future::Future;
-use std::sync::Arc;
-use store::Store;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -44,57 +46,11 @@ pub enum StartError {
     #[error("blueprint error: {0}")]
     Blueprint(#[from] blueprint::BlueprintError),
     #[error("token configuration: {0}")]
-    Auth(#[from] auth::AuthConfigError),
+    Auth(#[from] runtime::auth::AuthConfigError),
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Everything an orchestrator keeps, opened once: the job store and, beside it (same
-/// Redis, same prefix; or in the same process), the records of the faces.
-#[derive(Clone)]
-pub struct Stores {
-    pub store: Arc<dyn Store>,
-    /// The coding pipelines' records (projects, runs, steps, events, clarifications).
-    pub records: Arc<dyn pipelines::RecordStore>,
-}
-
-impl Stores {
-    /// The embedded store: nothing survives the process.
-    pub fn memory(history_limit: usize) -> Stores {
-        Stores {
-            store: Arc::new(store::memory::MemoryStore::new(history_limit)),
-            records: Arc::new(pipelines::memory::MemoryRecords::new()),
-        }
-    }
-
-    /// A Redis store and the faces' records on its connections and key prefix.
-    pub fn redis(store: store::redis::RedisStore) -> Stores {
-        let shared = store.shared();
-        Stores {
-            records: Arc::new(pipelines::redis::RedisRecords::with_pool(
-                shared.pool,
-                shared.keys,
-            )),
-            store: Arc::new(store),
-        }
-    }
-}
-
-/// The configured backend: Redis when `BATON_REDIS_URL` is set, else the embedded one.
-/// Redis need not be reachable yet (the server waits for it, see [`api::readiness`]);
-/// only a malformed URL fails.
-pub async fn open_stores(cfg: &Config) -> Result<Stores, StartError> {
-    Ok(match &cfg.redis_url {
-        Some(url) => Stores::redis(store::redis::RedisStore::open(
-            url,
-            &cfg.key_prefix,
-            cfg.redis_pool_size,
-            cfg.history_limit,
-        )?),
-        None => Stores::memory(cfg.history_limit),
-    })
 }
 
 /// Blueprints of `BATON_BLUEPRINTS_DIR`.
@@ -103,7 +59,7 @@ pub fn load_blueprints(cfg: &Config) -> Result<Registry, StartError> {
 }
 
 /// Opens the configured store, loads the blueprints and serves until `shutdown` (also
-/// while the store is unreachable: see [`api::readiness`]).
+/// while the store is unreachable: see [`baton_engine::readiness`]).
 pub async fn run(
     listener: TcpListener,
     cfg: Config,
@@ -122,7 +78,8 @@ pub async fn run_with(
     registry: Registry,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let app = build(cfg, stores, registry)?;
+    let server = build(cfg, stores, registry)?;
+    let app = server.runtime.clone();
     let token = app.shutdown.clone();
     baton_engine::readiness::try_first(app.engine.store.as_ref(), &app.readiness).await;
     let connector = tokio::spawn(baton_engine::readiness::connect(
@@ -155,7 +112,7 @@ pub async fn run_with(
         blueprints = app.engine.blueprints.len(),
         "baton orchestrator listening"
     );
-    if app.cfg.api_token.is_none() {
+    if server.pipelines.cfg.api_token.is_none() {
         tracing::warn!(
             routes = "/projects, /protocols, /steps, /events",
             "BATON_API_TOKEN is not set: the coding-pipelines API takes no bearer token"
@@ -167,65 +124,21 @@ pub async fn run_with(
             "debug endpoints are enabled (BATON_ENABLE_DEBUG_ENDPOINTS): anyone who can reach this server can delete all its data"
         );
     }
-    let server = tokio::spawn(baton_http::server::serve(
+    let http = tokio::spawn(baton_http::server::serve(
         listener,
-        api::routes(app.clone()),
+        wiring::routes(&server),
         token.clone(),
-        app.cfg.shutdown_timeout,
+        server.cfg.shutdown_timeout,
     ));
     shutdown.await;
     tracing::info!("shutting down");
     // Cancelling first releases held long-polls (answered 204) and closes WebSockets, so
     // the drain below is quick.
     token.cancel();
-    let _ = server.await;
+    let _ = http.await;
     let _ = connector.await;
     let _ = reaper.await;
     let _ = notices.await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Wires the application together (no tasks started).
-pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<AppRef, StartError> {
-    let Stores { store, records } = stores;
-    let cfg = Arc::new(cfg);
-    let auth = Arc::new(auth::Auth::from_config(&cfg)?);
-    let metrics = Arc::new(metrics::Metrics::new());
-    let shutdown = CancellationToken::new();
-    let (name, hook) = pipelines::hook(&records, &metrics.pipelines);
-    let hooks = engine::hooks::Hooks::new().with(name, hook);
-    let engine = Arc::new(engine::Engine::new(
-        store.clone(),
-        Arc::new(registry),
-        Arc::new(cfg.engine()),
-        metrics.engine.clone(),
-        hooks,
-    ));
-    let dispatcher = Arc::new(dispatch::Dispatcher::new(
-        store,
-        metrics.engine.clone(),
-        cfg.heartbeat_timeout,
-        engine.live.clone(),
-        shutdown.clone(),
-    ));
-    let pipelines = Arc::new(pipelines::PipelinesFace {
-        engine: engine.clone(),
-        records,
-        cfg: cfg.pipelines(),
-        metrics: metrics.pipelines.clone(),
-        registry: metrics.registry.clone(),
-    });
-    Ok(Arc::new(App {
-        pipelines,
-        engine,
-        auth,
-        dispatcher,
-        hub: Arc::new(api::ws::Hub::default()),
-        cfg,
-        metrics,
-        shutdown,
-        openapi: Default::default(),
-        readiness: Default::default(),
-    }))
 }

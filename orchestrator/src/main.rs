@@ -5,8 +5,10 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{bail, Context};
+use baton_orchestrator::blueprint;
 use baton_orchestrator::config::Config;
-use baton_orchestrator::{blueprint, dev};
+#[cfg(feature = "dev")]
+use baton_orchestrator::dev;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -26,6 +28,7 @@ enum Command {
     /// Run the orchestrator (the default). Configured by BATON_* environment variables.
     Serve,
     /// Run the orchestrator with development defaults and example workers in-process.
+    #[cfg(feature = "dev")]
     Dev {
         /// Echo workers to start in-process.
         #[arg(long, default_value_t = 2)]
@@ -102,6 +105,7 @@ async fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", cfg.listen))?;
             baton_orchestrator::run(listener, cfg, shutdown_signal()).await?;
         }
+        #[cfg(feature = "dev")]
         Command::Dev { workers } => {
             let cfg = dev::dev_config(cfg);
             let listener = TcpListener::bind(cfg.listen)

@@ -7,13 +7,20 @@ use baton_orchestrator::store::Store;
 use baton_tests::{shared_redis, unique_prefix};
 use std::sync::Arc;
 
+/// A Redis store whose notice subscription is up, so a case that waits for a notice
+/// does not race the subscription.
 async fn redis_store(case: &str) -> Arc<dyn Store> {
     let url = shared_redis().url();
-    Arc::new(
-        RedisStore::connect(&url, &unique_prefix(case), 4, 200)
-            .await
-            .expect("redis store"),
+    let store = RedisStore::connect(&url, &unique_prefix(case), 4, 200)
+        .await
+        .expect("redis store");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        store.notices_subscribed(),
     )
+    .await
+    .expect("the notice subscription comes up");
+    Arc::new(store)
 }
 
 fn memory_store() -> Arc<dyn Store> {

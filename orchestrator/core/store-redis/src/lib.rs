@@ -85,6 +85,8 @@ pub struct RedisStore {
     scripts: Arc<Scripts>,
     history_limit: usize,
     notices: broadcast::Sender<Notice>,
+    /// Whether the notice subscription is up (see [`RedisStore::notices_subscribed`]).
+    subscribed: tokio::sync::watch::Receiver<bool>,
     subscriber: tokio::task::JoinHandle<()>,
 }
 
@@ -148,7 +150,8 @@ impl RedisStore {
         let client = ::redis::Client::open(url).map_err(redis_err)?;
         let keys = Keys::new(prefix);
         let (notices, _) = broadcast::channel(4096);
-        let subscriber = pubsub::spawn(client, keys.clone(), notices.clone());
+        let (up, subscribed) = tokio::sync::watch::channel(false);
+        let subscriber = pubsub::spawn(client, keys.clone(), notices.clone(), up);
         let store = RedisStore {
             pool,
             round_trips: Default::default(),
@@ -156,9 +159,18 @@ impl RedisStore {
             scripts: Arc::new(Scripts::load()),
             history_limit: history_limit.max(1),
             notices,
+            subscribed,
             subscriber,
         };
         Ok(store)
+    }
+
+    /// Resolves once the notice subscription is up: notices published before that are
+    /// not heard here (the subscriber then sends [`Notice::Resync`]). Tests that wait
+    /// for a notice wait for this first.
+    pub async fn notices_subscribed(&self) {
+        let mut rx = self.subscribed.clone();
+        let _ = rx.wait_for(|up| *up).await;
     }
 
     /// A pooled connection for one request (each call is one round trip).

@@ -19,6 +19,7 @@ pub(crate) fn spawn(
     client: ::redis::Client,
     keys: Keys,
     notices: broadcast::Sender<Notice>,
+    up: tokio::sync::watch::Sender<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let wake = keys.wake_channel();
@@ -33,6 +34,7 @@ pub(crate) fn spawn(
                     if connected_before {
                         tracing::info!("notice subscription restored");
                     }
+                    up.send_replace(true);
                     // Anything published while we were not subscribed is lost: re-check.
                     let _ = notices.send(Notice::Resync);
                     connected_before = true;
@@ -75,6 +77,7 @@ pub(crate) fn spawn(
                         };
                         let _ = notices.send(notice);
                     }
+                    up.send_replace(false);
                     tracing::warn!("notice subscription lost; reconnecting");
                 }
                 Err(e) => {

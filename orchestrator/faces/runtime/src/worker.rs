@@ -12,14 +12,14 @@ use super::{
     AppRef,
 };
 use crate::auth::WorkerCredential;
-use crate::clock::now_ms;
-use crate::store::WorkerUpdate;
+use baton_protocol::clock::now_ms;
 use baton_protocol::is_identifier;
 use baton_protocol::signing::EVENT_UNSIGNED_FIELDS;
 use baton_protocol::{
     Heartbeat, HeartbeatResponse, ResultAck, TaskPayload, TaskResult, WorkerEvent,
     EVENT_TYPE_PROGRESS,
 };
+use baton_store::WorkerUpdate;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -271,11 +271,11 @@ pub(crate) async fn poll(
         let secs = t
             .parse()
             .ok()
-            .and_then(crate::clock::seconds)
+            .and_then(baton_protocol::clock::seconds)
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "timeout `{t}` must be {}",
-                    crate::clock::SECONDS_RANGE
+                    baton_protocol::clock::SECONDS_RANGE
                 ))
             })?;
         hold = hold.min(secs);

@@ -9,11 +9,11 @@ use super::error::ApiError;
 use super::schemas::{CancelAnswer, CreateJobRequest, Dashboard, ErrorBody, HistoryEntry};
 use super::schemas::{JobAccepted, JobView, WorkerView};
 use super::{body, json_response, ok_json, parse_json, respond, with_app, AppRef};
-use crate::clock::{now_ms, rfc3339};
-use crate::engine::job::{history_view, job_view};
-use crate::engine::{CancelDelivery, NewJob};
-use crate::store::QueueStats;
+use crate::job_view::{history_view, job_view};
+use baton_engine::{CancelDelivery, NewJob};
+use baton_protocol::clock::{now_ms, rfc3339};
 use baton_protocol::job_status;
+use baton_store::QueueStats;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -192,7 +192,7 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
             Some(v) => match v
                 .as_f64()
                 .filter(|s| *s > 0.0)
-                .and_then(crate::clock::seconds)
+                .and_then(baton_protocol::clock::seconds)
             {
                 Some(d) => Ok(Some(d.as_millis() as u64)),
                 None => Err(ApiError::bad_request(format!(
@@ -252,11 +252,11 @@ async fn get_job(
         Some(w) => w
             .parse()
             .ok()
-            .and_then(crate::clock::seconds)
+            .and_then(baton_protocol::clock::seconds)
             .ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "wait `{w}` must be {}",
-                    crate::clock::SECONDS_RANGE
+                    baton_protocol::clock::SECONDS_RANGE
                 ))
             })?
             .min(MAX_WAIT),

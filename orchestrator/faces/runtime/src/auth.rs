@@ -9,7 +9,7 @@
 //!
 //! Tokens are kept as SHA-256 digests so that lookups do not compare secrets byte by byte.
 
-use crate::config::Config;
+use crate::RuntimeConfig;
 use baton_protocol::signing;
 use serde::Deserialize;
 use serde_json::Value;
@@ -116,7 +116,7 @@ fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, shape: &str) -> Result<T
 impl Auth {
     /// Tokens from the configuration; an empty token set is allowed here (the binary
     /// refuses to start without tokens, tests may not need them).
-    pub fn from_config(cfg: &Config) -> Result<Auth, AuthConfigError> {
+    pub fn from_config(cfg: &RuntimeConfig) -> Result<Auth, AuthConfigError> {
         let mut auth = Auth {
             clients: HashMap::new(),
             worker_global: cfg.worker_token.as_deref().map(digest),
@@ -276,12 +276,12 @@ mod tests {
         std::fs::write(&clients, "clients:\n  - name: alice\n    token: a-token\n").unwrap();
         let workers = dir.join("workers.yaml");
         std::fs::write(&workers, "w-own: own-token\n").unwrap();
-        let cfg = Config {
+        let cfg = RuntimeConfig {
             client_token: Some("default-token".into()),
             clients_file: Some(clients),
             worker_token: Some("global".into()),
             worker_tokens_file: Some(workers),
-            ..Config::default()
+            ..RuntimeConfig::default()
         };
         Auth::from_config(&cfg).unwrap()
     }

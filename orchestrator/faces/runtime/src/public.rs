@@ -84,7 +84,7 @@ async fn status(app: &AppRef) -> Response {
 )]
 pub(crate) async fn metrics_text(app: &AppRef) -> Response {
     app.engine.refresh_gauges().await;
-    baton_http::metrics_text(&app.metrics.registry)
+    baton_http::metrics_text(&app.registry)
 }
 
 /// This document: every route, with a creation path per loaded blueprint.

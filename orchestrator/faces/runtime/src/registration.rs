@@ -4,9 +4,9 @@
 //! forgot them (a heartbeat answered 404). So a registration says: the process that held
 //! tasks under this worker id, if any, is gone (a worker restarted under its stable id, as
 //! individual worker tokens require). In the same atomic step as the registration the
-//! store takes back every lease recorded for the id ([`crate::store::Store::register_worker`]),
+//! store takes back every lease recorded for the id ([`baton_store::Store::register_worker`]),
 //! and the tasks are re-dispatched at once as new attempts
-//! ([`crate::engine::Engine::revoke_leases`]), instead of staying leased until their
+//! ([`baton_engine::Engine::revoke_leases`]), instead of staying leased until their
 //! result timeout while the new process's heartbeats kept them alive.
 //!
 //! The exception is the same process registering again: a worker may send
@@ -18,10 +18,10 @@ use super::error::ApiError;
 use super::schemas::{ErrorBody, Registered, WorkerIdHeader};
 use super::worker::{authenticate, check_id, verify, Body, WorkerHeaders};
 use super::{from_value, ok_json, parse_json, AppRef};
-use crate::clock::now_ms;
-use crate::store::WorkerUpdate;
+use baton_protocol::clock::now_ms;
 use baton_protocol::is_identifier;
 use baton_protocol::WorkerRegistration;
+use baton_store::WorkerUpdate;
 use serde_json::{json, Value};
 use warp::reply::Response;
 
@@ -75,7 +75,7 @@ pub(super) async fn register(
             skills: Some(skills.clone()),
             current_tasks: None,
             incarnation,
-            lease_deadline_ms: now + crate::engine::LEASE_VISIBILITY.as_millis() as i64,
+            lease_deadline_ms: now + baton_engine::LEASE_VISIBILITY.as_millis() as i64,
         })
         .await?;
     if app.hub.is_connected(&reg.worker_id) {

@@ -12,7 +12,7 @@
 use super::error::ApiError;
 use super::schemas::{ApprovalAnswer, ApprovalRequest, ErrorBody};
 use super::{body, from_value, ok_json, parse_json, respond, with_app, AppRef};
-use crate::engine::ApprovalProof;
+use baton_engine::ApprovalProof;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -9,7 +9,7 @@
 use super::schemas::{ErrorBody, WorkerIdHeader};
 use super::worker::{authenticate, handle_event, WorkerHeaders};
 use super::{parse_json, respond, with_app, AppRef};
-use crate::dispatch::CommandSink;
+use baton_engine::dispatch::CommandSink;
 use dashmap::DashMap;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::future::Future;

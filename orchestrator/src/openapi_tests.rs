@@ -1,14 +1,17 @@
-//! The document against the served routes ([`super::super::ROUTES`]) and its own
+//! The document of every face against the served routes (each face's `ROUTES`) and its own
 //! consistency: every route documented with its method, nothing documented that is not
 //! served, security and error answers where they belong, every `$ref` resolvable.
 
-use super::*;
+use crate::runtime::openapi::{document, SpecCache};
+use crate::{config::Config, runtime};
+use baton_blueprint::Registry;
+use utoipa::openapi::OpenApi as Document;
 
 /// Every route of every face.
 fn all_routes() -> Vec<(&'static str, &'static str)> {
-    crate::api::ROUTES
+    runtime::ROUTES
         .iter()
-        .chain(baton_pipelines::ROUTES)
+        .chain(crate::pipelines::ROUTES)
         .copied()
         .collect()
 }
@@ -32,11 +35,17 @@ fn normalise(template: &str) -> String {
     out
 }
 
+/// Every face's document, merged as the server serves it.
+fn faces_doc() -> Document {
+    let cfg = Config::default();
+    let stores = crate::Stores::memory(cfg.history_limit);
+    let server = crate::build(cfg, stores, Registry::default()).expect("server builds");
+    server.faces.openapi()
+}
+
 /// The document of all faces, without the per-blueprint paths.
 fn static_doc() -> Value {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(baton_pipelines::api::doc::PipelinesDoc::openapi());
-    serde_json::to_value(doc).expect("document encodes")
+    serde_json::to_value(faces_doc()).expect("document encodes")
 }
 
 /// `(METHOD, normalised path, operation)` of every operation.
@@ -161,7 +170,7 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 }
 
 fn echo_registry() -> Registry {
-    let echo = crate::blueprint::load_str(
+    let echo = baton_blueprint::load_str(
         "echo.yaml",
         "name: echo\nversion: v1\nendpoint: /jobs/echo\ndescription: Echoes.\nstates:\n  echo:\n    type: dispatch\n    start: true\n    task: echo\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
     )
@@ -171,7 +180,7 @@ fn echo_registry() -> Registry {
 
 #[test]
 fn every_reference_resolves() {
-    let doc = serde_json::to_value(document(&echo_registry())).expect("encodes");
+    let doc = serde_json::to_value(document(Some(faces_doc()), &echo_registry())).expect("encodes");
     let mut refs = Vec::new();
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
@@ -188,7 +197,7 @@ fn every_reference_resolves() {
 
 #[test]
 fn each_blueprint_gets_its_creation_path() {
-    let doc = serde_json::to_value(document(&echo_registry())).expect("encodes");
+    let doc = serde_json::to_value(document(Some(faces_doc()), &echo_registry())).expect("encodes");
     let op = &doc["paths"]["/api/v1/jobs/echo"]["post"];
     assert_eq!(op["operationId"], "create_echo_job", "{op}");
     assert!(op.get("parameters").is_none(), "no path parameters: {op}");
@@ -206,7 +215,7 @@ fn each_blueprint_gets_its_creation_path() {
     assert!(op["responses"].get("404").is_none());
     assert_eq!(security_names(op), ["client_token"]);
     // The generic entry stays.
-    assert!(doc["paths"][CREATE_JOB_ROUTE]["post"].is_object());
+    assert!(doc["paths"][runtime::CREATE_JOB_ROUTE]["post"].is_object());
 }
 
 #[test]

@@ -17,7 +17,7 @@ use super::{
     approval, batch, blueprints, client, ops, public, registration, schemas, worker, ws,
     CREATE_JOB_ROUTE,
 };
-use crate::blueprint::{Blueprint, Registry};
+use baton_blueprint::{Blueprint, Registry};
 use baton_http::openapi::OptionalBodies;
 use bytes::Bytes;
 use std::sync::OnceLock;
@@ -103,9 +103,11 @@ impl Modify for Security {
 }
 
 /// The whole document: the annotated routes plus one creation path per blueprint.
-pub fn document(blueprints: &Registry) -> Document {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(baton_pipelines::api::doc::PipelinesDoc::openapi());
+///
+/// `base` is the document of every face served (the server merges them), else this
+/// face's own.
+pub fn document(base: Option<Document>, blueprints: &Registry) -> Document {
+    let mut doc = base.unwrap_or_else(ApiDoc::openapi);
     add_blueprint_paths(&mut doc, blueprints);
     doc
 }
@@ -170,17 +172,24 @@ fn describe(bp: &Blueprint) -> String {
 
 /// The document as JSON, built on first use.
 #[derive(Default)]
-pub struct SpecCache(OnceLock<Bytes>);
-
-impl SpecCache {
-    pub fn json(&self, blueprints: &Registry) -> Result<Bytes, serde_json::Error> {
-        if let Some(bytes) = self.0.get() {
-            return Ok(bytes.clone());
-        }
-        let bytes = Bytes::from(serde_json::to_vec(&document(blueprints))?);
-        Ok(self.0.get_or_init(|| bytes).clone())
-    }
+pub struct SpecCache {
+    /// Every face's document, set once by the server.
+    base: OnceLock<Document>,
+    json: OnceLock<Bytes>,
 }
 
-#[cfg(test)]
-mod tests;
+impl SpecCache {
+    /// Serves `doc` (every face's routes) instead of this face's own document.
+    pub fn set_base(&self, doc: Document) {
+        let _ = self.base.set(doc);
+    }
+
+    pub fn json(&self, blueprints: &Registry) -> Result<Bytes, serde_json::Error> {
+        if let Some(bytes) = self.json.get() {
+            return Ok(bytes.clone());
+        }
+        let doc = document(self.base.get().cloned(), blueprints);
+        let bytes = Bytes::from(serde_json::to_vec(&doc)?);
+        Ok(self.json.get_or_init(|| bytes).clone())
+    }
+}

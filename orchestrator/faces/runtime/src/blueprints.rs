@@ -8,7 +8,7 @@ use super::client::{client, token, Token};
 use super::error::ApiError;
 use super::schemas::{BlueprintDetail, BlueprintSummary, ErrorBody};
 use super::{ok_json, respond, with_app, AppRef};
-use crate::blueprint::{Blueprint, Branches, StateKind};
+use baton_blueprint::{Blueprint, Branches, StateKind};
 use serde_json::{json, Value};
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn dot_graph_has_every_state_and_edge() {
-        let bp = crate::blueprint::load_str(
+        let bp = baton_blueprint::load_str(
             "x.yaml",
             "name: g\nendpoint: /jobs/g\nstates:\n  a:\n    type: dispatch\n    start: true\n    task: t\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
         )
