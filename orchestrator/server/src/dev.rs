@@ -10,7 +10,7 @@ pub const DEV_CLIENT_TOKEN: &str = "dev-client-token";
 pub const DEV_WORKER_TOKEN: &str = "dev-worker-token";
 
 /// The echo blueprint compiled in, used when the blueprints directory does not exist.
-pub const BUILTIN_ECHO: &str = include_str!("../../blueprints/echo.yaml");
+pub const BUILTIN_ECHO: &str = include_str!("../../../blueprints/echo.yaml");
 
 /// Fills in the development defaults.
 pub fn dev_config(mut cfg: Config) -> Config {
