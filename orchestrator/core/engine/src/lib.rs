@@ -13,6 +13,7 @@ pub mod metrics;
 mod parallel;
 pub mod readiness;
 mod reaper;
+mod retry;
 mod signals;
 mod sub_jobs;
 mod tasks;
@@ -25,6 +26,7 @@ pub use signals::ApprovalProof;
 pub use waits::MAX_SUB_JOB_DEPTH;
 
 use crate::metrics::EngineMetrics;
+use crate::retry::{too_fast, until_committed, Round};
 use baton_blueprint::{Blueprint, Registry};
 use baton_protocol::clock::now_ms;
 use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult};
@@ -36,9 +38,6 @@ use live::Live;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tasks::{leased_to, Lane};
-
-/// Attempts of one read-decide-commit cycle before giving up on a hot job.
-const COMMIT_ATTEMPTS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -321,89 +320,97 @@ impl Engine {
         // A hooked job's `before_result`, called once (the loop may read the job again).
         let mut hooked = false;
         let mut after_commit = None;
-        for _ in 0..COMMIT_ATTEMPTS {
-            let job = match cached.take() {
-                Some(job) => job,
-                None => match self.store.get_job(&result.job_id).await? {
+        until_committed!(
+            {
+                let job = match cached.take() {
                     Some(job) => job,
-                    None => return Ok(ignored(ignored_reasons::JOB_NOT_FOUND)),
-                },
-            };
-            if job_status::is_terminal(&job.status) {
-                let reason = if job.status == job_status::CANCELLED {
-                    ignored_reasons::JOB_CANCELLED
-                } else {
-                    ignored_reasons::JOB_ALREADY_TERMINATED
+                    None => match self.store.get_job(&result.job_id).await? {
+                        Some(job) => job,
+                        None => return Ok(Round::Done(ignored(ignored_reasons::JOB_NOT_FOUND))),
+                    },
                 };
-                return self.ignore_result(worker_id, &result.task_id, reason).await;
-            }
-            let Some(slot) = leased_to(&job, &result.task_id, worker_id).cloned() else {
-                let reason = match job.tasks.get(&result.task_id) {
-                    Some(TaskSlot::Leased { .. }) => ignored_reasons::WORKER_MISMATCH,
-                    _ => ignored_reasons::STALE_TASK,
+                if job_status::is_terminal(&job.status) {
+                    let reason = if job.status == job_status::CANCELLED {
+                        ignored_reasons::JOB_CANCELLED
+                    } else {
+                        ignored_reasons::JOB_ALREADY_TERMINATED
+                    };
+                    return self
+                        .ignore_result(worker_id, &result.task_id, reason)
+                        .await
+                        .map(Round::Done);
+                }
+                let Some(slot) = leased_to(&job, &result.task_id, worker_id).cloned() else {
+                    let reason = match job.tasks.get(&result.task_id) {
+                        Some(TaskSlot::Leased { .. }) => ignored_reasons::WORKER_MISMATCH,
+                        _ => ignored_reasons::STALE_TASK,
+                    };
+                    return self
+                        .ignore_result(worker_id, &result.task_id, reason)
+                        .await
+                        .map(Round::Done);
                 };
-                return self.ignore_result(worker_id, &result.task_id, reason).await;
-            };
-            let Some((doc, bp, lane)) = self.task_context(&job, &result.task_id)? else {
-                return self
-                    .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
-                    .await;
-            };
-            if !hooked {
-                hooked = true;
-                if let Some(hook) = doc.hook.as_deref().and_then(|h| self.hooks.get(h)) {
-                    let claimed_ms = match &slot {
-                        TaskSlot::Leased { claimed_ms, .. } => Some(*claimed_ms),
-                        _ => None,
-                    };
-                    let task_id = result.task_id.clone();
-                    let attempt = hooks::Attempt {
-                        job: &job,
-                        doc: &doc,
-                        task_id: &task_id,
-                        worker_id,
-                        claimed_ms,
-                    };
-                    after_commit = hook.before_result(self, attempt, &mut result).await?;
+                let Some((doc, bp, lane)) = self.task_context(&job, &result.task_id)? else {
+                    return self
+                        .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
+                        .await
+                        .map(Round::Done);
+                };
+                if !hooked {
+                    hooked = true;
+                    if let Some(hook) = doc.hook.as_deref().and_then(|h| self.hooks.get(h)) {
+                        let claimed_ms = match &slot {
+                            TaskSlot::Leased { claimed_ms, .. } => Some(*claimed_ms),
+                            _ => None,
+                        };
+                        let task_id = result.task_id.clone();
+                        let attempt = hooks::Attempt {
+                            job: &job,
+                            doc: &doc,
+                            task_id: &task_id,
+                            worker_id,
+                            claimed_ms,
+                        };
+                        after_commit = hook.before_result(self, attempt, &mut result).await?;
+                    }
                 }
-            }
-            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            tx.remove_task(&result.task_id, &slot, false);
-            let status = result.status().to_string();
-            let error = result.error.as_ref().map(|e| json!(e));
-            let duration_ms = match &slot {
-                TaskSlot::Leased { claimed_ms, .. } => tx.now - claimed_ms,
-                _ => 0,
-            };
-            tx.history(
-                "task_finished",
-                json!({"task_id": result.task_id, "worker_id": worker_id, "result_status": status, "duration_ms": duration_ms, "error": error}),
-            );
-            tx.task_outcome(lane, &status, result.data.as_ref(), error, worker_id);
-            let transition = tx.transition.clone();
-            let new_status = tx.commit.status.clone();
-            let blueprint = bp.name.clone();
-            if self.apply(&job, tx).await? {
-                self.metrics.results.with_label_values(&[&status]).inc();
-                if let Some(after) = after_commit.take() {
-                    after();
+                let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
+                tx.remove_task(&result.task_id, &slot, false);
+                let status = result.status().to_string();
+                let error = result.error.as_ref().map(|e| json!(e));
+                let duration_ms = match &slot {
+                    TaskSlot::Leased { claimed_ms, .. } => tx.now - claimed_ms,
+                    _ => 0,
+                };
+                tx.history(
+                    "task_finished",
+                    json!({"task_id": result.task_id, "worker_id": worker_id, "result_status": status, "duration_ms": duration_ms, "error": error}),
+                );
+                tx.task_outcome(lane, &status, result.data.as_ref(), error, worker_id);
+                let transition = tx.transition.clone();
+                let new_status = tx.commit.status.clone();
+                let blueprint = bp.name.clone();
+                if self.apply(&job, tx).await? {
+                    self.metrics.results.with_label_values(&[&status]).inc();
+                    if let Some(after) = after_commit.take() {
+                        after();
+                    }
+                    if job_status::is_terminal(&new_status) {
+                        self.metrics
+                            .jobs_ended
+                            .with_label_values(&[&blueprint, &new_status])
+                            .inc();
+                    }
+                    return Ok(Round::Done(ResultAck {
+                        status: "accepted".into(),
+                        reason: None,
+                        transition,
+                    }));
                 }
-                if job_status::is_terminal(&new_status) {
-                    self.metrics
-                        .jobs_ended
-                        .with_label_values(&[&blueprint, &new_status])
-                        .inc();
-                }
-                return Ok(ResultAck {
-                    status: "accepted".into(),
-                    reason: None,
-                    transition,
-                });
-            }
-        }
-        Err(EngineError::Conflict(
-            "job is changing too fast; retry the result".into(),
-        ))
+                Ok(Round::Lost)
+            },
+            too_fast("retry the result")
+        )
     }
 
     /// Commits, tagged with this instance, and wakes local pollers for what it queued
@@ -484,49 +491,50 @@ impl Engine {
         client: Option<&str>,
         job_id: &str,
     ) -> Result<CancelDelivery, EngineError> {
-        for _ in 0..COMMIT_ATTEMPTS {
-            let (job, doc) = match client {
-                Some(client) => self.job_for_client(client, job_id).await?,
-                None => self.job_with_doc(job_id).await?,
-            };
-            if job_status::is_terminal(&job.status) {
-                return Err(EngineError::Conflict(format!(
-                    "job is already {}",
-                    job.status
-                )));
-            }
-            let bp = self.blueprint_of(&doc)?;
-            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            let workers = tx.remove_all_tasks();
-            tx.cancel_waits();
-            let by = client.map_or_else(
-                || json!({"parent_job_id": tx.doc.parent}),
-                |c| json!({"client": c}),
-            );
-            tx.history("job_cancel_requested", by);
-            tx.finish(job_status::CANCELLED, None, None);
-            let blueprint = bp.name.clone();
-            if self.apply(&job, tx).await? {
-                self.metrics
-                    .jobs_ended
-                    .with_label_values(&[&blueprint, job_status::CANCELLED])
-                    .inc();
-                for w in workers {
-                    if self
-                        .store
-                        .get_worker(&w)
-                        .await?
-                        .is_some_and(|r| r.websocket)
-                    {
-                        return Ok(CancelDelivery::Sent);
-                    }
+        until_committed!(
+            {
+                let (job, doc) = match client {
+                    Some(client) => self.job_for_client(client, job_id).await?,
+                    None => self.job_with_doc(job_id).await?,
+                };
+                if job_status::is_terminal(&job.status) {
+                    return Err(EngineError::Conflict(format!(
+                        "job is already {}",
+                        job.status
+                    )));
                 }
-                return Ok(CancelDelivery::Accepted);
-            }
-        }
-        Err(EngineError::Conflict(
-            "job is changing too fast; retry the cancel".into(),
-        ))
+                let bp = self.blueprint_of(&doc)?;
+                let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
+                let workers = tx.remove_all_tasks();
+                tx.cancel_waits();
+                let by = client.map_or_else(
+                    || json!({"parent_job_id": tx.doc.parent}),
+                    |c| json!({"client": c}),
+                );
+                tx.history("job_cancel_requested", by);
+                tx.finish(job_status::CANCELLED, None, None);
+                let blueprint = bp.name.clone();
+                if self.apply(&job, tx).await? {
+                    self.metrics
+                        .jobs_ended
+                        .with_label_values(&[&blueprint, job_status::CANCELLED])
+                        .inc();
+                    for w in workers {
+                        if self
+                            .store
+                            .get_worker(&w)
+                            .await?
+                            .is_some_and(|r| r.websocket)
+                        {
+                            return Ok(Round::Done(CancelDelivery::Sent));
+                        }
+                    }
+                    return Ok(Round::Done(CancelDelivery::Accepted));
+                }
+                Ok(Round::Lost)
+            },
+            too_fast("retry the cancel")
+        )
     }
 
     /// Records a worker's progress event on the job.

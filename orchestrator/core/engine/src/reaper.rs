@@ -10,6 +10,7 @@
 
 use super::flow::Tx;
 use super::{Engine, EngineError};
+use crate::retry::{until_committed, Round};
 use baton_protocol::clock::now_ms;
 use baton_protocol::job_status;
 use baton_store::{TaskSlot, Timer, TimerKind};
@@ -133,38 +134,43 @@ impl Engine {
         job_id: &str,
         task_id: &str,
     ) -> Result<bool, EngineError> {
-        for _ in 0..super::COMMIT_ATTEMPTS {
-            let Some(job) = self.store.get_job(job_id).await? else {
-                return Ok(false);
-            };
-            let slot = job.tasks.get(task_id).cloned();
-            let relevant = matches!(
-                (kind, &slot),
-                (TimerKind::DispatchTimeout, Some(TaskSlot::Queued { .. }))
-                    | (TimerKind::ResultTimeout, Some(TaskSlot::Leased { .. }))
-                    | (TimerKind::DelayedEnqueue, Some(TaskSlot::Delayed { .. }))
-            );
-            if !relevant || job_status::is_terminal(&job.status) {
-                return Ok(false);
-            }
-            let Some(slot) = slot else { return Ok(false) };
-            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
-                return Ok(false);
-            };
-            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            match kind {
-                TimerKind::DispatchTimeout => tx.dispatch_timed_out(lane, task_id, &slot),
-                TimerKind::ResultTimeout => tx.result_timed_out(lane, task_id, &slot),
-                _ => tx.retry_due(lane, task_id),
-            }
-            let status = tx.commit.status.clone();
-            if self.apply(&job, tx).await? {
-                self.count_end(&bp.name, &status);
-                tracing::debug!(timer = member, job_id, status, "timer fired");
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        until_committed!(
+            {
+                let Some(job) = self.store.get_job(job_id).await? else {
+                    return Ok(Round::Done(false));
+                };
+                let slot = job.tasks.get(task_id).cloned();
+                let relevant = matches!(
+                    (kind, &slot),
+                    (TimerKind::DispatchTimeout, Some(TaskSlot::Queued { .. }))
+                        | (TimerKind::ResultTimeout, Some(TaskSlot::Leased { .. }))
+                        | (TimerKind::DelayedEnqueue, Some(TaskSlot::Delayed { .. }))
+                );
+                if !relevant || job_status::is_terminal(&job.status) {
+                    return Ok(Round::Done(false));
+                }
+                let Some(slot) = slot else {
+                    return Ok(Round::Done(false));
+                };
+                let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                    return Ok(Round::Done(false));
+                };
+                let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
+                match kind {
+                    TimerKind::DispatchTimeout => tx.dispatch_timed_out(lane, task_id, &slot),
+                    TimerKind::ResultTimeout => tx.result_timed_out(lane, task_id, &slot),
+                    _ => tx.retry_due(lane, task_id),
+                }
+                let status = tx.commit.status.clone();
+                if self.apply(&job, tx).await? {
+                    self.count_end(&bp.name, &status);
+                    tracing::debug!(timer = member, job_id, status, "timer fired");
+                    return Ok(Round::Done(true));
+                }
+                Ok(Round::Lost)
+            },
+            Ok(false)
+        )
     }
 
     /// A worker went silent: its task goes to another worker as a new attempt.
@@ -194,49 +200,52 @@ impl Engine {
         let Some(blob) = self.store.task_blob(task_id).await? else {
             return Ok(self.store.forget_lease(task_id).await?);
         };
-        for _ in 0..super::COMMIT_ATTEMPTS {
-            let Some(job) = self.store.get_job(&blob.job_id).await? else {
-                return Ok(self.store.forget_lease(task_id).await?);
-            };
-            let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
-                return Ok(self.store.forget_lease(task_id).await?);
-            };
-            let worker = match &slot {
-                TaskSlot::Leased { worker, .. } => worker.clone(),
-                _ => String::new(),
-            };
-            if revoked_from.is_some_and(|w| w != worker) {
-                return Ok(()); // not that worker's task (never expected): leave it be
-            }
-            let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
-                return Ok(self.store.forget_lease(task_id).await?);
-            };
-            let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
-            // A silent worker may still run the task: tell it to stop. A revoked lease's
-            // process is gone, and the new one never had the task.
-            tx.remove_task(task_id, &slot, revoked_from.is_none());
-            match revoked_from {
-                None => tx.history(
-                    "lease_expired",
-                    json!({"task_id": task_id, "worker_id": worker}),
-                ),
-                Some(_) => tx.history(
-                    "lease_revoked",
-                    json!({"task_id": task_id, "worker_id": worker, "reason": "worker_registered_again"}),
-                ),
-            }
-            tx.release(lane, "lost with its worker");
-            if self.apply(&job, tx).await? {
-                if revoked_from.is_some() {
-                    self.metrics.lease_revocations.inc();
-                    tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "worker registered again; its previous process's task re-dispatched");
-                } else {
-                    self.metrics.lease_expiries.inc();
-                    tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
+        until_committed!(
+            {
+                let Some(job) = self.store.get_job(&blob.job_id).await? else {
+                    return Ok(Round::Done(self.store.forget_lease(task_id).await?));
+                };
+                let Some(slot @ TaskSlot::Leased { .. }) = job.tasks.get(task_id).cloned() else {
+                    return Ok(Round::Done(self.store.forget_lease(task_id).await?));
+                };
+                let worker = match &slot {
+                    TaskSlot::Leased { worker, .. } => worker.clone(),
+                    _ => String::new(),
+                };
+                if revoked_from.is_some_and(|w| w != worker) {
+                    return Ok(Round::Done(())); // not that worker's task (never expected): leave it be
                 }
-                return Ok(());
-            }
-        }
-        Ok(())
+                let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                    return Ok(Round::Done(self.store.forget_lease(task_id).await?));
+                };
+                let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
+                // A silent worker may still run the task: tell it to stop. A revoked lease's
+                // process is gone, and the new one never had the task.
+                tx.remove_task(task_id, &slot, revoked_from.is_none());
+                match revoked_from {
+                    None => tx.history(
+                        "lease_expired",
+                        json!({"task_id": task_id, "worker_id": worker}),
+                    ),
+                    Some(_) => tx.history(
+                        "lease_revoked",
+                        json!({"task_id": task_id, "worker_id": worker, "reason": "worker_registered_again"}),
+                    ),
+                }
+                tx.release(lane, "lost with its worker");
+                if self.apply(&job, tx).await? {
+                    if revoked_from.is_some() {
+                        self.metrics.lease_revocations.inc();
+                        tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "worker registered again; its previous process's task re-dispatched");
+                    } else {
+                        self.metrics.lease_expiries.inc();
+                        tracing::info!(task_id, job_id = %job.id, worker_id = %worker, "lease expired; task re-dispatched");
+                    }
+                    return Ok(Round::Done(()));
+                }
+                Ok(Round::Lost)
+            },
+            Ok(())
+        )
     }
 }

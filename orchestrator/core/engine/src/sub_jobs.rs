@@ -7,7 +7,8 @@
 
 use super::flow::Tx;
 use super::job::JobDoc;
-use super::{parse_doc, Engine, EngineError, COMMIT_ATTEMPTS};
+use super::{parse_doc, Engine, EngineError};
+use crate::retry::{until_committed, Round};
 use baton_protocol::clock::now_ms;
 use baton_protocol::job_status;
 use baton_store::{CommitOutcome, Expect};
@@ -91,49 +92,54 @@ impl Engine {
         parent_id: &str,
         child_id: &str,
     ) -> Result<(), EngineError> {
-        for _ in 0..COMMIT_ATTEMPTS {
-            let Some(parent) = self.store.get_job(parent_id).await? else {
-                return Ok(());
-            };
-            let doc = parse_doc(&parent)?;
-            let waiting = parent.status == job_status::WAITING_FOR_SUB_JOB
-                && doc.sub_job.as_ref().is_some_and(|w| w.job_id == child_id);
-            if !waiting {
-                return Ok(());
-            }
-            let (status, result, error) = match self.store.get_job(child_id).await? {
-                Some(child) if job_status::is_terminal(&child.status) => {
-                    let cdoc = parse_doc(&child)?;
-                    (child.status.clone(), cdoc.result, cdoc.error)
+        until_committed!(
+            {
+                let Some(parent) = self.store.get_job(parent_id).await? else {
+                    return Ok(Round::Done(()));
+                };
+                let doc = parse_doc(&parent)?;
+                let waiting = parent.status == job_status::WAITING_FOR_SUB_JOB
+                    && doc.sub_job.as_ref().is_some_and(|w| w.job_id == child_id);
+                if !waiting {
+                    return Ok(Round::Done(()));
                 }
-                // The timer only exists once the child ended; a live child means a stale
-                // timer, so leave the parent waiting.
-                Some(_) => return Ok(()),
-                None => (
-                    job_status::FAILED.to_string(),
-                    None,
-                    Some(
-                        json!({"code": "SUB_JOB_LOST", "message": "the sub-job no longer exists"}),
+                let (status, result, error) = match self.store.get_job(child_id).await? {
+                    Some(child) if job_status::is_terminal(&child.status) => {
+                        let cdoc = parse_doc(&child)?;
+                        (child.status.clone(), cdoc.result, cdoc.error)
+                    }
+                    // The timer only exists once the child ended; a live child means a stale
+                    // timer, so leave the parent waiting.
+                    Some(_) => return Ok(Round::Done(())),
+                    None => (
+                        job_status::FAILED.to_string(),
+                        None,
+                        Some(
+                            json!({"code": "SUB_JOB_LOST", "message": "the sub-job no longer exists"}),
+                        ),
                     ),
-                ),
-            };
-            let bp = self.blueprint_of(&doc)?;
-            let mut tx = Tx::on(&self.cfg, &bp, &parent, doc);
-            tx.sub_job_ended(child_id, &status, result, error);
-            let new_status = tx.commit.status.clone();
-            if self.apply(&parent, tx).await? {
-                if job_status::is_terminal(&new_status) {
-                    self.metrics
-                        .jobs_ended
-                        .with_label_values(&[&bp.name, &new_status])
-                        .inc();
+                };
+                let bp = self.blueprint_of(&doc)?;
+                let mut tx = Tx::on(&self.cfg, &bp, &parent, doc);
+                tx.sub_job_ended(child_id, &status, result, error);
+                let new_status = tx.commit.status.clone();
+                if self.apply(&parent, tx).await? {
+                    if job_status::is_terminal(&new_status) {
+                        self.metrics
+                            .jobs_ended
+                            .with_label_values(&[&bp.name, &new_status])
+                            .inc();
+                    }
+                    return Ok(Round::Done(()));
                 }
-                return Ok(());
+                Ok(Round::Lost)
+            },
+            {
+                Err(EngineError::Conflict(format!(
+                    "parent job {parent_id} is changing too fast"
+                )))
             }
-        }
-        Err(EngineError::Conflict(format!(
-            "parent job {parent_id} is changing too fast"
-        )))
+        )
     }
 
     /// `x|child|parent`: the parent was cancelled, so is the child.

@@ -49,6 +49,8 @@ pub struct WorkerCredential {
     pub secret: String,
     /// Set when the token is one worker's own: it may act only as that worker.
     pub bound_to: Option<String>,
+    /// Digest of the token, so acting as another id is checked without hashing again.
+    digest: Digest32,
 }
 
 impl WorkerCredential {
@@ -169,6 +171,18 @@ impl Auth {
         self.worker_global.is_some() || !self.worker_tokens.is_empty()
     }
 
+    /// Whether a request already authenticated as `cred` may act as `worker_id` (named
+    /// by its body once parsed): the global token acts as anyone, a worker's own token as
+    /// every id it is configured for. The token is not checked again.
+    pub fn act_as(&self, cred: &WorkerCredential, worker_id: &str) -> Result<(), AuthError> {
+        let own = self.worker_tokens.get(worker_id) == Some(&cred.digest);
+        if own {
+            Ok(())
+        } else {
+            cred.check_worker(worker_id)
+        }
+    }
+
     /// The client name of a token.
     pub fn client(&self, token: Option<&str>) -> Result<&str, AuthError> {
         let token = token
@@ -194,6 +208,7 @@ impl Auth {
             return Ok(WorkerCredential {
                 secret: token.to_string(),
                 bound_to: None,
+                digest: d,
             });
         }
         let owner = worker_id
@@ -208,6 +223,7 @@ impl Auth {
             Some(owner) => Ok(WorkerCredential {
                 secret: token.to_string(),
                 bound_to: Some(owner),
+                digest: d,
             }),
             None => Err(AuthError::BadToken("worker token")),
         }
@@ -275,7 +291,7 @@ mod tests {
         let clients = dir.join("clients.yaml");
         std::fs::write(&clients, "clients:\n  - name: alice\n    token: a-token\n").unwrap();
         let workers = dir.join("workers.yaml");
-        std::fs::write(&workers, "w-own: own-token\n").unwrap();
+        std::fs::write(&workers, "w-own: own-token\nw-else: else-token\n").unwrap();
         let cfg = RuntimeConfig {
             client_token: Some("default-token".into()),
             clients_file: Some(clients),
@@ -313,6 +329,30 @@ mod tests {
         assert!(own.check_worker("w-own").is_ok());
         assert!(own.check_worker("w-other").is_err());
         assert!(a.worker(Some("wrong"), Some("w-own")).is_err());
+    }
+
+    /// Once authenticated, the body's worker is checked against the same token: every id
+    /// the token is configured for, any id for the global token, no other.
+    #[test]
+    fn an_authenticated_worker_acts_only_as_its_ids() {
+        let a = auth();
+        let own = a.worker(Some("own-token"), None).unwrap();
+        assert!(a.act_as(&own, "w-own").is_ok());
+        assert!(a.act_as(&own, "w-else").is_err());
+        assert!(a.act_as(&own, "w-unknown").is_err());
+        let global = a.worker(Some("global"), None).unwrap();
+        assert!(a.act_as(&global, "anyone").is_ok());
+        // A token configured for two ids acts as both, whichever the lookup found.
+        let file = std::env::temp_dir().join(format!("baton-twins-{}.yaml", uuid::Uuid::new_v4()));
+        std::fs::write(&file, "w-a: shared\nw-b: shared\n").unwrap();
+        let twins = Auth::from_config(&RuntimeConfig {
+            worker_tokens_file: Some(file),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let shared = twins.worker(Some("shared"), None).unwrap();
+        assert!(twins.act_as(&shared, "w-a").is_ok());
+        assert!(twins.act_as(&shared, "w-b").is_ok());
     }
 
     #[test]

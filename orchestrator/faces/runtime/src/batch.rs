@@ -128,7 +128,7 @@ async fn submit_results(
     h: WorkerHeaders,
     body: Result<Bytes, ApiError>,
 ) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
+    let cred = authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
     let Some(Value::Array(results)) = value.get("results") else {
         return Err(ApiError::bad_request(
@@ -141,7 +141,7 @@ async fn submit_results(
         )));
     }
     // Different jobs: apply them concurrently (their store calls pipeline).
-    let answers = join_all(results.iter().map(|r| apply_result(app, &h, r))).await;
+    let answers = join_all(results.iter().map(|r| apply_result(app, &h, &cred, r))).await;
     let answers: Vec<Value> = answers
         .into_iter()
         .map(|a| match a {

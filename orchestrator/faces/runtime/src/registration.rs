@@ -16,7 +16,7 @@
 
 use super::error::ApiError;
 use super::schemas::{ErrorBody, Registered, WorkerIdHeader};
-use super::worker::{authenticate, check_id, verify, Body, WorkerHeaders};
+use super::worker::{act_as, authenticate, check_id, verify, Body, WorkerHeaders};
 use super::{from_value, ok_json, parse_json, AppRef};
 use baton_protocol::clock::now_ms;
 use baton_protocol::is_identifier;
@@ -46,7 +46,9 @@ pub(super) async fn register(
     h: WorkerHeaders,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
+    // Authenticated once, before any validation message is answered; the body's worker
+    // is then one the token may act as.
+    let cred = authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
     let reg: WorkerRegistration = from_value(&value, "registration")?;
     check_id(&reg.worker_id, "worker_id")?;
@@ -55,7 +57,7 @@ pub(super) async fn register(
             "X-Worker-ID does not match the body's worker_id",
         ));
     }
-    let cred = authenticate(app, &h, Some(&reg.worker_id))?;
+    act_as(app, &cred, &reg.worker_id)?;
     verify(app, &cred, &value, &reg.worker_id, &[])?;
     let skills = reg.skill_names();
     for s in &skills {

@@ -103,7 +103,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
 }
 
-/// Authenticates a worker call acting as `worker_id` (when known).
+/// Authenticates a worker call acting as the worker `X-Worker-ID` names, else as
+/// `worker_id` (when known).
 pub fn authenticate(
     app: &AppRef,
     h: &WorkerHeaders,
@@ -118,6 +119,17 @@ pub fn authenticate(
         cred.check_worker(id).map_err(super::error::worker_auth)?;
     }
     Ok(cred)
+}
+
+/// The worker a body names, for a request already authenticated as `cred`.
+pub(super) fn act_as(
+    app: &AppRef,
+    cred: &WorkerCredential,
+    worker_id: &str,
+) -> Result<(), ApiError> {
+    app.auth
+        .act_as(cred, worker_id)
+        .map_err(super::error::worker_auth)
 }
 
 pub(super) fn verify(
@@ -327,16 +339,19 @@ pub(crate) async fn poll(
     security(("worker_token" = [])),
 )]
 async fn result(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
+    let cred = authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
-    let ack = apply_result(app, &h, &value).await?;
+    let ack = apply_result(app, &h, &cred, &value).await?;
     ok_json(&serde_json::to_value(ack).unwrap_or_default())
 }
 
 /// Checks and applies one result body (also used by the batch route).
+/// `cred` is what the request authenticated as; the body's worker must be one it may
+/// act as.
 pub(crate) async fn apply_result(
     app: &AppRef,
     h: &WorkerHeaders,
+    cred: &WorkerCredential,
     value: &Value,
 ) -> Result<ResultAck, ApiError> {
     let result: TaskResult = from_value(value, "task result")?;
@@ -351,8 +366,8 @@ pub(crate) async fn apply_result(
     if result.job_id.is_empty() || result.task_id.is_empty() {
         return Err(ApiError::bad_request("a result needs job_id and task_id"));
     }
-    let cred = authenticate(app, h, Some(&worker_id))?;
-    verify(app, &cred, value, &worker_id, &[])?;
+    act_as(app, cred, &worker_id)?;
+    verify(app, cred, value, &worker_id, &[])?;
     let ack = app.engine.submit_result(&worker_id, result).await?;
     if ack.status != "accepted" {
         tracing::info!(worker_id, reason = ?ack.reason, "result ignored");
@@ -378,9 +393,9 @@ pub(crate) async fn apply_result(
     security(("worker_token" = [])),
 )]
 async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, ApiError> {
-    authenticate(app, &h, None)?;
+    let cred = authenticate(app, &h, None)?;
     let value = parse_json(&body?)?;
-    handle_event(app, &h, value).await?;
+    handle_event(app, &cred, value).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({"status": "event_accepted"}),
@@ -389,10 +404,15 @@ async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, A
 
 /// An event from HTTP or the WebSocket: `progress` updates the job; another type moves it
 /// when the running task's state declares `on_event` for that type.
-pub async fn handle_event(app: &AppRef, h: &WorkerHeaders, value: Value) -> Result<(), ApiError> {
+/// `cred` is what the request (or the WebSocket, at connect) authenticated as.
+pub async fn handle_event(
+    app: &AppRef,
+    cred: &WorkerCredential,
+    value: Value,
+) -> Result<(), ApiError> {
     let event: WorkerEvent = from_value(&value, "event")?;
-    let cred = authenticate(app, h, Some(&event.worker_id))?;
-    verify(app, &cred, &value, &event.worker_id, EVENT_UNSIGNED_FIELDS)?;
+    act_as(app, cred, &event.worker_id)?;
+    verify(app, cred, &value, &event.worker_id, EVENT_UNSIGNED_FIELDS)?;
     if event.event_type == EVENT_TYPE_PROGRESS {
         let job_id = event.target_job_id.as_deref().unwrap_or_default();
         let task_id = event

@@ -85,9 +85,10 @@ pub fn route(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejectio
         .and(with_app(app))
         .then(
             |worker_id: String, ws: Ws, h: WorkerHeaders, app: AppRef| async move {
-                if let Err(e) = authenticate(&app, &h, Some(&worker_id)) {
-                    return respond(Err(e));
-                }
+                let cred = match authenticate(&app, &h, Some(&worker_id)) {
+                    Ok(cred) => cred,
+                    Err(e) => return respond(Err(e)),
+                };
                 ws.on_upgrade(move |socket| async move {
                     let (sink, stream) = socket.split();
                     let (conn_id, commands) = app.hub.attach(&worker_id);
@@ -98,13 +99,12 @@ pub fn route(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejectio
                     tracing::info!(worker_id, "worker websocket connected");
                     let shutdown = app.shutdown.clone();
                     let events_app = app.clone();
-                    let headers = h.clone();
                     serve_socket(sink, stream, commands, shutdown, move |text| {
                         let app = events_app.clone();
-                        let headers = headers.clone();
+                        let cred = cred.clone();
                         async move {
                             let handled = match parse_json(text.as_bytes()) {
-                                Ok(value) => handle_event(&app, &headers, value).await,
+                                Ok(value) => handle_event(&app, &cred, value).await,
                                 Err(e) => Err(e),
                             };
                             if let Err(e) = handled {
