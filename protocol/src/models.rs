@@ -243,7 +243,7 @@ pub struct TaskResult {
     pub timestamp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityContext>,
-    /// Seed 002's nested form: `{"result": {"status","data","error"}}`.
+    /// The worker-pull API's nested form: `{"result": {"status","data","error"}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<NestedResult>,
 }

@@ -1,4 +1,4 @@
-//! The coding-pipelines HTTP API of seed 001 (`/projects`, `/protocols`, `/steps`,
+//! The coding-pipelines HTTP API (`/projects`, `/protocols`, `/steps`,
 //! `/events`, `/health`) on the embedded store and on Redis: records, state changes
 //! through the tables (409 on a wrong status), events newest first with names, the
 //! bearer and per-project tokens, secrets never answered, `X-Request-ID` on every answer.

@@ -26,6 +26,10 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
     pub const INTERNAL: &str = "internal";
+    /// A tool the orchestrator runs itself (git) is missing on its host.
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// git failed against a project's origin.
+    pub const GIT_FAILED: &str = "git_failed";
 }
 
 /// The one error shape: a 4xx for anything the caller can fix, a 5xx for a bug or an

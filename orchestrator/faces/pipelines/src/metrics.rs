@@ -1,4 +1,4 @@
-//! The coding pipelines' metrics, under the names seed 001 gives them (no `baton_`
+//! The coding pipelines' metrics, under the names their clients know (no `baton_`
 //! prefix), in the same registry (`GET /metrics` and `GET /_public/metrics`):
 //!
 //! | metric | labels | counted |

@@ -1,5 +1,5 @@
 //! Policy packs: what a project's `project_classification` (a user-friendly "project
-//! type", seed 001) selects.
+//! type" of the coding-pipelines API) selects.
 //!
 //! A [`PolicyPack`] is static data: its `name` (the classification), the [`QaPolicy`]
 //! of the project's steps, the `default_models` it proposes per phase, and the

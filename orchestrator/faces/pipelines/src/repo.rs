@@ -1,6 +1,6 @@
 //! Git in the orchestrator process, through the `git` CLI: finding a project's checkout
 //! on this host, cloning it, listing and deleting branches of its origin. Used by the
-//! branch routes and by inline onboarding, which answer synchronously (seed 001).
+//! branch routes and by inline onboarding, which answer synchronously.
 //!
 //! A project's checkout on this host is, in order: its `local_path` when that is a git
 //! work tree, else `<projects_root>/<project_id>/<repo_name>` when a clone is there

@@ -101,7 +101,7 @@ fn openapi_json(app: &AppRef) -> Result<Response, ApiError> {
     let json = app
         .openapi
         .json(&app.engine.blueprints)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(ApiError::internal)?;
     Ok(raw_json_response(StatusCode::OK, json))
 }
 

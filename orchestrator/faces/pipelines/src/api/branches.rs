@@ -1,4 +1,4 @@
-//! Branches of a project's origin (seed 001): `GET /projects/{id}/branches` →
+//! Branches of a project's origin: `GET /projects/{id}/branches` →
 //! `{"branches": [..]}` and `POST /projects/{id}/branches/{branch}/delete` with
 //! `{"confirm": true}`. The branch is the rest of the path (it may hold `/`,
 //! percent-encoded or not).
@@ -79,14 +79,18 @@ fn git_error(e: RepoError) -> ApiError {
     match e {
         RepoError::NoGit(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            baton_http::codes::UNAVAILABLE,
             e.to_string(),
         ),
         RepoError::Invalid(m) => ApiError::bad_request(m),
         RepoError::Failed { ref stderr, .. } if stderr.contains("remote ref does not exist") => {
             ApiError::not_found(format!("no such branch on origin: {stderr}"))
         }
-        other => ApiError::new(StatusCode::BAD_GATEWAY, "git_failed", other.to_string()),
+        other => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            baton_http::codes::GIT_FAILED,
+            other.to_string(),
+        ),
     }
 }
 

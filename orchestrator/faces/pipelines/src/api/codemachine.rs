@@ -146,7 +146,7 @@ pub(super) async fn import(
     let path = PathBuf::from(&req.workspace_path);
     let parsed = tokio::task::spawn_blocking(move || import_workspace(&path))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::bad_request(format!("cannot import the workspace: {e}")))?;
     let run = records.create_protocol_run(new).await?;
     let (_, created) = apply_import(

@@ -1,4 +1,4 @@
-//! Onboarding of a project (seed 001): `GET /projects/{id}/onboarding` (the summary) and
+//! Onboarding of a project: `GET /projects/{id}/onboarding` (the summary) and
 //! `POST /projects/{id}/onboarding/actions/start` (`{"inline": bool}`, default false).
 //!
 //! The records are in [`crate::onboarding`]: a setup run `setup-<id>` per
@@ -252,7 +252,7 @@ async fn start(c: &Ctx, id: &str, body: Result<Bytes, ApiError>) -> Result<Respo
         ob::apply_setup(app.records.as_ref(), &project, run_id, &outcome, &meta).await
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    .map_err(ApiError::internal)??;
     reply(
         StatusCode::OK,
         &json!({"message": format!("onboarding of project {project_id} {status} (inline)"), "job": null}),

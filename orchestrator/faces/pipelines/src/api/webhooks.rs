@@ -66,7 +66,7 @@ fn header<'h>(h: &'h warp::http::HeaderMap, name: &str) -> Option<&'h str> {
 fn unauthorized(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        baton_http::codes::UNAUTHORIZED,
         format!("webhook signature: {e}"),
     )
 }
