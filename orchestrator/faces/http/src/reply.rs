@@ -14,7 +14,8 @@ pub fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(ApiError::into_response)
 }
 
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
+/// A JSON answer: a handler's documented type (or a `Value` where the body is free-form).
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     raw_json_response(status, bytes)
 }
@@ -29,7 +30,7 @@ pub fn raw_json_response(status: StatusCode, body: impl Into<Bytes>) -> Response
     resp
 }
 
-pub fn ok_json(body: &Value) -> Result<Response, ApiError> {
+pub fn ok_json(body: &impl serde::Serialize) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, body))
 }
 

@@ -15,7 +15,7 @@ use super::{body, from_value, ok_json, parse_json, respond, with_app, AppRef};
 use baton_engine::ApprovalProof;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -101,10 +101,10 @@ pub(super) async fn decide(
         .engine
         .approve(job_id, &req.decision, &proof, req.comment)
         .await?;
-    ok_json(&json!({
-        "status": "approval_received",
-        "job_id": job_id,
-        "decision": req.decision,
-        "next_state": next,
-    }))
+    ok_json(&ApprovalAnswer {
+        status: "approval_received".into(),
+        job_id: job_id.to_string(),
+        decision: req.decision,
+        next_state: next,
+    })
 }

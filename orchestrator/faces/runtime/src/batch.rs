@@ -13,13 +13,14 @@
 
 use super::error::ApiError;
 use super::schemas::{
-    BatchQuery, ErrorBody, ResultBatch, ResultBatchAnswer, TaskBatch, WorkerIdHeader,
+    BatchItemAnswer, BatchQuery, ErrorBody, ResultBatch, ResultBatchAnswer, TaskBatch,
+    WorkerIdHeader,
 };
 use super::worker::{apply_result, authenticate, no_content, poll, worker_headers, WorkerHeaders};
 use super::{body, ok_json, parse_json, raw_json_response, respond, with_app, AppRef};
 use bytes::Bytes;
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -142,12 +143,24 @@ async fn submit_results(
     }
     // Different jobs: apply them concurrently (their store calls pipeline).
     let answers = join_all(results.iter().map(|r| apply_result(app, &h, &cred, r))).await;
-    let answers: Vec<Value> = answers
+    let results = answers
         .into_iter()
         .map(|a| match a {
-            Ok(ack) => serde_json::to_value(ack).unwrap_or_default(),
-            Err(e) => json!({"status": "error", "error": e.message, "code": e.code}),
+            Ok(ack) => BatchItemAnswer {
+                status: ack.status,
+                reason: ack.reason,
+                transition: ack.transition,
+                error: None,
+                code: None,
+            },
+            Err(e) => BatchItemAnswer {
+                status: "error".into(),
+                reason: None,
+                transition: None,
+                error: Some(e.message),
+                code: Some(e.code.to_string()),
+            },
         })
         .collect();
-    ok_json(&json!({ "results": answers }))
+    ok_json(&ResultBatchAnswer { results })
 }

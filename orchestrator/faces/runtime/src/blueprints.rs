@@ -9,7 +9,6 @@ use super::error::ApiError;
 use super::schemas::{BlueprintDetail, BlueprintSummary, ErrorBody};
 use super::{ok_json, respond, with_app, AppRef};
 use baton_blueprint::{Blueprint, Branches, StateKind};
-use serde_json::{json, Value};
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -35,19 +34,19 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     blueprints.or(blueprint).unify().or(graph).unify()
 }
 
-fn blueprint_summary(bp: &Blueprint) -> Value {
-    let mut skills: Vec<&str> = bp.skills().collect();
+fn blueprint_summary(bp: &Blueprint) -> BlueprintSummary {
+    let mut skills: Vec<String> = bp.skills().map(str::to_string).collect();
     skills.sort_unstable();
     skills.dedup();
-    json!({
-        "name": bp.name,
-        "version": bp.version,
-        "endpoint": format!("/api/{}{}", bp.version, bp.endpoint),
-        "description": bp.description,
-        "start": bp.start,
-        "states": bp.states.keys().collect::<Vec<_>>(),
-        "skills": skills,
-    })
+    BlueprintSummary {
+        name: bp.name.clone(),
+        version: bp.version.clone(),
+        endpoint: format!("/api/{}{}", bp.version, bp.endpoint),
+        description: bp.description.clone(),
+        start: bp.start.clone(),
+        states: bp.states.keys().cloned().collect(),
+        skills,
+    }
 }
 
 /// The loaded blueprints, by name.
@@ -63,14 +62,14 @@ fn blueprint_summary(bp: &Blueprint) -> Value {
 )]
 fn list_blueprints(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     client(app, t)?;
-    let mut list: Vec<Value> = app
+    let mut list: Vec<BlueprintSummary> = app
         .engine
         .blueprints
         .all()
         .map(|bp| blueprint_summary(bp))
         .collect();
-    list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    ok_json(&Value::Array(list))
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    ok_json(&list)
 }
 
 fn find_blueprint<'a>(app: &'a AppRef, name: &str) -> Result<&'a Blueprint, ApiError> {
@@ -97,9 +96,10 @@ fn find_blueprint<'a>(app: &'a AppRef, name: &str) -> Result<&'a Blueprint, ApiE
 fn get_blueprint(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
     client(app, t)?;
     let bp = find_blueprint(app, name)?;
-    let mut view = blueprint_summary(bp);
-    view["definition"] = bp.definition.clone();
-    ok_json(&view)
+    ok_json(&BlueprintDetail {
+        summary: blueprint_summary(bp),
+        definition: bp.definition.clone(),
+    })
 }
 
 /// A blueprint as a Graphviz digraph (DOT).

@@ -7,13 +7,13 @@
 
 use super::error::ApiError;
 use super::schemas::{CancelAnswer, CreateJobRequest, Dashboard, ErrorBody, HistoryEntry};
-use super::schemas::{JobAccepted, JobView, WorkerView};
+use super::schemas::{CancelStatus, DashboardWorkers, JobAccepted, JobView, QueueView, WorkerView};
 use super::{body, json_response, ok_json, parse_json, respond, with_app, AppRef};
 use crate::job_view::{history_view, job_view};
 use baton_engine::{CancelDelivery, NewJob};
 use baton_protocol::clock::{now_ms, rfc3339};
 use baton_protocol::job_status;
-use baton_store::QueueStats;
+use baton_store::{QueueStats, WorkerRecord};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -155,7 +155,10 @@ async fn create_job(
     let job_id = app.engine.create_job(&client, &bp, req).await?;
     Ok(json_response(
         StatusCode::ACCEPTED,
-        &json!({"status": "accepted", "job_id": job_id}),
+        &JobAccepted {
+            status: "accepted".into(),
+            job_id,
+        },
     ))
 }
 
@@ -311,10 +314,13 @@ async fn get_job(
 async fn cancel_job(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError> {
     let client = client(app, t)?;
     let status = match app.engine.cancel_job(&client, id).await? {
-        CancelDelivery::Sent => "cancellation_request_sent",
-        CancelDelivery::Accepted => "cancellation_request_accepted",
+        CancelDelivery::Sent => CancelStatus::CancellationRequestSent,
+        CancelDelivery::Accepted => CancelStatus::CancellationRequestAccepted,
     };
-    ok_json(&json!({"status": status, "job_id": id}))
+    ok_json(&CancelAnswer {
+        status,
+        job_id: id.to_string(),
+    })
 }
 
 /// What happened to a job, oldest first.
@@ -337,12 +343,12 @@ async fn history(app: &AppRef, t: &Token, id: &str) -> Result<Response, ApiError
     let client = client(app, t)?;
     app.engine.job_for_client(&client, id).await?;
     let entries = app.engine.store.history(id).await?;
-    let view: Vec<Value> = entries
+    let view: Vec<HistoryEntry> = entries
         .iter()
         .enumerate()
         .map(|(i, raw)| history_view(id, i, raw))
         .collect();
-    ok_json(&Value::Array(view))
+    ok_json(&view)
 }
 
 /// The live workers.
@@ -365,25 +371,8 @@ async fn workers(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
         .store
         .list_workers(now_ms(), app.cfg.heartbeat_timeout)
         .await?;
-    let view: Vec<Value> = workers
-        .into_iter()
-        .map(|w| {
-            let info: Value = serde_json::from_str(&w.info).unwrap_or(Value::Null);
-            json!({
-                "worker_id": w.worker_id,
-                "worker_type": info.get("worker_type"),
-                "status": w.status,
-                "skills": w.skills,
-                "current_tasks": w.tasks,
-                "websocket": w.websocket,
-                "last_seen": rfc3339(w.last_seen_ms),
-                "registered_at": rfc3339(w.registered_ms),
-                "capabilities": info.get("capabilities"),
-                "resources": info.get("resources"),
-            })
-        })
-        .collect();
-    ok_json(&Value::Array(view))
+    let view: Vec<WorkerView> = workers.into_iter().map(worker_view).collect();
+    ok_json(&view)
 }
 
 /// Job, worker and queue counts across the cluster.
@@ -406,28 +395,56 @@ async fn dashboard(app: &AppRef, t: &Token) -> Result<Response, ApiError> {
     let workers = store
         .list_workers(now_ms(), app.cfg.heartbeat_timeout)
         .await?;
-    let mut by_status: Map<String, Value> = Map::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     for w in &workers {
-        let n = by_status
-            .get(&w.status)
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        by_status.insert(w.status.clone(), json!(n + 1));
+        *by_status.entry(w.status.clone()).or_default() += 1;
     }
-    ok_json(&json!({
-        "jobs": jobs.into_iter().filter(|(_, n)| *n > 0).map(|(k, n)| (k, json!(n))).collect::<Map<String, Value>>(),
-        "workers": {"total": workers.len(), "by_status": by_status},
-        "queues": queue_view(&queues, now_ms()),
-    }))
+    ok_json(&Dashboard {
+        jobs: jobs
+            .into_iter()
+            .filter_map(|(k, n)| u64::try_from(n).ok().filter(|n| *n > 0).map(|n| (k, n)))
+            .collect(),
+        workers: DashboardWorkers {
+            total: workers.len() as u64,
+            by_status,
+        },
+        queues: queue_view(&queues, now_ms()),
+    })
 }
 
-/// `{skill: {"depth", "oldest_task_age_seconds"}}`; the age is null for an empty queue.
-fn queue_view(queues: &BTreeMap<String, QueueStats>, now_ms: i64) -> Map<String, Value> {
+/// A worker's registration as `GET /api/v1/workers` shows it; `info` is the registration
+/// body the store kept, read for its descriptive fields.
+fn worker_view(w: WorkerRecord) -> WorkerView {
+    let mut info: Map<String, Value> = match serde_json::from_str(&w.info) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    WorkerView {
+        worker_type: info
+            .get("worker_type")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        capabilities: info.remove("capabilities"),
+        resources: info.remove("resources"),
+        worker_id: w.worker_id,
+        status: w.status,
+        skills: w.skills,
+        current_tasks: w.tasks,
+        websocket: w.websocket,
+        last_seen: rfc3339(w.last_seen_ms),
+        registered_at: rfc3339(w.registered_ms),
+    }
+}
+
+/// Skill → its queue; the age is null for an empty queue.
+fn queue_view(queues: &BTreeMap<String, QueueStats>, now_ms: i64) -> BTreeMap<String, QueueView> {
     queues
         .iter()
         .map(|(skill, q)| {
-            let view =
-                json!({"depth": q.depth, "oldest_task_age_seconds": q.oldest_age_seconds(now_ms)});
+            let view = QueueView {
+                depth: q.depth,
+                oldest_task_age_seconds: q.oldest_age_seconds(now_ms),
+            };
             (skill.clone(), view)
         })
         .collect()

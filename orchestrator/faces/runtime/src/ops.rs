@@ -3,11 +3,10 @@
 
 use super::client::{client, token, Token};
 use super::error::ApiError;
-use super::schemas::{ErrorBody, Flushed, QuarantinedJobs};
+use super::schemas::{ErrorBody, Flushed, QuarantinedJob, QuarantinedJobs};
 use super::{ok_json, respond, with_app, AppRef};
 use baton_engine::job::JobDoc;
 use baton_protocol::clock::rfc3339;
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -80,7 +79,7 @@ pub(super) async fn quarantined(
     let client = client(app, t)?;
     let limit = parse_limit(limit)?;
     let entries = app.engine.store.quarantined_jobs(&client, limit).await?;
-    let jobs: Vec<Value> = entries
+    let jobs: Vec<QuarantinedJob> = entries
         .iter()
         .filter_map(|e| {
             let doc: JobDoc = match serde_json::from_str(&e.job.doc) {
@@ -92,20 +91,21 @@ pub(super) async fn quarantined(
                 }
             };
             // The index is per client already; this guards against a mix-up all the same.
-            (doc.client == client).then(|| {
-                json!({
-                    "job_id": e.job.id,
-                    "blueprint_name": doc.blueprint,
-                    "status": e.job.status,
-                    "state": doc.state,
-                    "error": doc.error,
-                    "updated_at": rfc3339(doc.updated_ms),
-                    "quarantined_at": rfc3339(e.quarantined_ms),
-                })
+            (doc.client == client).then(|| QuarantinedJob {
+                job_id: e.job.id.clone(),
+                blueprint_name: doc.blueprint,
+                status: e.job.status.clone(),
+                state: doc.state,
+                error: doc.error,
+                updated_at: rfc3339(doc.updated_ms),
+                quarantined_at: rfc3339(e.quarantined_ms),
             })
         })
         .collect();
-    ok_json(&json!({"count": jobs.len(), "jobs": jobs}))
+    ok_json(&QuarantinedJobs {
+        count: jobs.len() as u64,
+        jobs,
+    })
 }
 
 /// Deletes everything the store holds (only routed when debug endpoints are on).
@@ -132,7 +132,9 @@ pub(super) async fn flush_db(app: &AppRef) -> Result<Response, ApiError> {
     // debugging aid, not a coordinated reset.
     app.engine.live.snapshots.clear();
     app.engine.resync();
-    ok_json(&json!({"status": "db_flushed"}))
+    ok_json(&Flushed {
+        status: "db_flushed".into(),
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::error::ApiError;
 use super::schemas::{ErrorBody, ServiceStatus};
 use super::{ok_json, raw_json_response, respond, with_app, AppRef};
 
-use serde_json::json;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -61,12 +60,12 @@ async fn status(app: &AppRef) -> Response {
     if let Err(e) = store.ping().await {
         return ApiError::from(e).into_response();
     }
-    respond(ok_json(&json!({
-        "status": "ok",
-        "store": store.kind(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol_version": baton_protocol::PROTOCOL_VERSION,
-    })))
+    respond(ok_json(&ServiceStatus {
+        status: "ok".into(),
+        store: store.kind().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol_version: baton_protocol::PROTOCOL_VERSION.into(),
+    }))
 }
 
 /// Prometheus metrics; the cluster-wide gauges are refreshed from the store first.

@@ -22,7 +22,7 @@ use baton_protocol::clock::now_ms;
 use baton_protocol::is_identifier;
 use baton_protocol::WorkerRegistration;
 use baton_store::WorkerUpdate;
-use serde_json::{json, Value};
+use serde_json::Value;
 use warp::reply::Response;
 
 /// Registers (or re-registers) a worker and the skills it offers.
@@ -92,7 +92,10 @@ pub(super) async fn register(
     // The previous process's tasks go to a worker now (this one included), not when
     // their leases would have run out.
     app.engine.revoke_leases(&reg.worker_id, &revoked).await;
-    ok_json(&json!({"status": "registered", "version": baton_protocol::PROTOCOL_VERSION}))
+    ok_json(&Registered {
+        status: "registered".into(),
+        version: baton_protocol::PROTOCOL_VERSION.into(),
+    })
 }
 
 /// The registration's `incarnation` (none when absent or empty); 400 if it is not an id.

@@ -1,12 +1,11 @@
-//! Schema-only types: what the handlers that build `serde_json::Value` bodies read and
-//! write, spelled out for the OpenAPI document ([`super::openapi`]).
+//! The answer and request types of the runtime face: the handlers answer with these
+//! (serialized as they are) and the OpenAPI document ([`super::openapi`]) is generated from
+//! them, so what is sent is what is documented. The worker routes answer with the wire types
+//! of `baton_protocol`, documented the same way.
 //!
-//! The handlers keep building their JSON with `json!` (the worker-facing ones splice
-//! payloads without re-encoding them); these structs exist so that the document says
-//! what those bodies hold, and are never serialized on a request path. Response schemas
-//! do not forbid other properties, so adding a field to an answer breaks no client that
-//! validates against the document; `tests/tests/openapi.rs` checks live answers against
-//! these schemas, so a field added to a handler and not here is caught.
+//! Response schemas do not forbid other properties, so adding a field to an answer breaks
+//! no client that validates against the document; `tests/tests/openapi.rs` also checks live
+//! answers against the document.
 
 use baton_protocol::{TaskPayload, TaskResult};
 use serde::{Deserialize, Serialize};
@@ -84,11 +83,13 @@ pub struct JobView {
     pub created_at: String,
     pub updated_at: String,
     /// Only once the job ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// Last progress a worker reported (0..1), or null.
     pub progress: Option<f64>,
     pub progress_message: Option<String>,
     /// The job's result; present (possibly null) only once the job ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Value>)]
     pub result: Option<Value>,
     /// Why a job failed: `{"code", "message", ...}`, or null.
@@ -99,12 +100,16 @@ pub struct JobView {
     /// Tasks of the job that are queued, waiting to retry, or running.
     pub tasks: Vec<JobTask>,
     /// While the job waits in an approval state (status `waiting_for_human`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalView>,
     /// While the job waits in a parallel state (status `waiting_for_parallel_tasks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<ParallelView>,
     /// The child job a sub-job state waits for (status `waiting_for_sub_job`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_job_id: Option<String>,
     /// The job that started this one as a sub-job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_job_id: Option<String>,
 }
 
@@ -233,6 +238,7 @@ pub struct HistoryEntry {
     /// RFC 3339.
     pub timestamp: String,
     pub timestamp_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The job's state when it happened.
     pub state: Option<String>,
     #[serde(flatten)]

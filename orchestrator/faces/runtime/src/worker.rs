@@ -21,7 +21,7 @@ use baton_protocol::{
 };
 use baton_store::WorkerUpdate;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -223,7 +223,9 @@ async fn heartbeat(
         )));
     };
     if ping {
-        return ok_json(&json!({"status": "ttl_refreshed"}));
+        return ok_json(&StatusOnly {
+            status: "ttl_refreshed".into(),
+        });
     }
     let resp = HeartbeatResponse {
         status: "ok".into(),
@@ -398,7 +400,9 @@ async fn event(app: &AppRef, h: WorkerHeaders, body: Body) -> Result<Response, A
     handle_event(app, &cred, value).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({"status": "event_accepted"}),
+        &StatusOnly {
+            status: "event_accepted".into(),
+        },
     ))
 }
 

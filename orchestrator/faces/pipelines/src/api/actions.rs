@@ -35,7 +35,7 @@ use crate::{
 };
 use baton_http::ApiError;
 use baton_http::ErrorBody;
-use serde_json::{json, Value};
+use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -142,16 +142,12 @@ async fn protocol_action(c: &Ctx, id: &str, action: &str) -> Result<Response, Ap
 /// run's fields as it now is.
 async fn run_answer(c: &Ctx, id: crate::Id, message: String) -> Result<Response, ApiError> {
     let run = c.app.records.get_protocol_run(id).await?;
-    reply(StatusCode::OK, &with_answer(views::run(&run), message))
-}
-
-/// A record's view with `message` and `job: null` beside its fields.
-pub(super) fn with_answer(mut view: Value, message: String) -> Value {
-    if let Value::Object(map) = &mut view {
-        map.insert("message".into(), message.into());
-        map.insert("job".into(), Value::Null);
-    }
-    view
+    let answer = RunActionAnswer {
+        message,
+        job: None,
+        run: views::run(&run),
+    };
+    reply(StatusCode::OK, &answer)
 }
 
 /// The run's action as a compare-and-set; the status it had, or 409.

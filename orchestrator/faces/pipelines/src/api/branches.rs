@@ -140,7 +140,7 @@ async fn list_branches(c: &Ctx, id: &str) -> Result<Response, ApiError> {
         Some(json!({"checkout": checkout.display().to_string(), "cloned": cloned})),
     )
     .await?;
-    reply(StatusCode::OK, &json!({"branches": branches}))
+    reply(StatusCode::OK, &BranchList { branches })
 }
 
 /// Deletes a branch on the project's origin.
@@ -210,7 +210,10 @@ async fn delete_branch(
     .await?;
     reply(
         StatusCode::OK,
-        &json!({"message": format!("branch {branch} deleted"), "job": null}),
+        &ActionAnswer {
+            message: format!("branch {branch} deleted"),
+            job: None,
+        },
     )
 }
 

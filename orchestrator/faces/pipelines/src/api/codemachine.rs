@@ -25,7 +25,7 @@ use baton_http::ErrorBody;
 use baton_protocol::codemachine::import_workspace;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 use utoipa::ToSchema;
 use warp::http::StatusCode;
@@ -53,12 +53,11 @@ pub struct CodemachineImport {
 /// The answer of an import.
 #[derive(Serialize, ToSchema)]
 pub struct ImportAnswer {
-    #[schema(value_type = Object)]
-    pub protocol_run: Value,
+    pub protocol_run: super::schemas::ProtocolRunView,
     /// `{job_id, job_type: "codemachine_import_job", status, queue}` when enqueued, else
     /// null.
     #[schema(value_type = Option<Object>)]
-    pub job: Option<Value>,
+    pub job: Option<super::schemas::JobRef>,
     pub message: String,
 }
 

@@ -12,7 +12,6 @@ use crate::AppRef;
 use crate::{store::clamp_limit, Id};
 use baton_http::ApiError;
 use baton_http::ErrorBody;
-use serde_json::json;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use warp::http::StatusCode;
@@ -158,5 +157,10 @@ async fn health(c: &Ctx) -> Result<Response, ApiError> {
             "degraded"
         }
     };
-    reply(StatusCode::OK, &json!({"status": status}))
+    reply(
+        StatusCode::OK,
+        &Health {
+            status: status.into(),
+        },
+    )
 }

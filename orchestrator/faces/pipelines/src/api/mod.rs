@@ -334,15 +334,23 @@ pub use baton_http::{json_body, reply};
 
 /// The `job` of an answer: the Baton job just enqueued, under its client-facing job type
 /// (`execute_step_job`, ...) in the one queue of pipeline jobs, [`queues::QUEUE`].
-pub fn job_json(kind: PipelineJob, job_id: &str) -> Value {
-    json!({"job_id": job_id, "job_type": kind.job_type(), "status": "queued", "queue": queues::QUEUE})
+pub fn job_json(kind: PipelineJob, job_id: &str) -> schemas::JobRef {
+    schemas::JobRef {
+        job_id: job_id.to_string(),
+        job_type: kind.job_type().to_string(),
+        status: "queued".into(),
+        queue: queues::QUEUE.into(),
+    }
 }
 
 /// An action's answer naming the Baton job it enqueued.
 pub fn job_answer(message: String, kind: PipelineJob, job_id: &str) -> Result<Response, ApiError> {
     reply(
         StatusCode::OK,
-        &json!({"message": message, "job": job_json(kind, job_id)}),
+        &schemas::ActionAnswer {
+            message,
+            job: Some(job_json(kind, job_id)),
+        },
     )
 }
 

@@ -9,7 +9,7 @@
 //! when it is done. Either way the answer is `{"message", "job"}` (`job` null inline).
 //! A setup already running is 409. [`start_job`] is also what `POST /projects` calls.
 
-use super::onboarding_schemas::{OnboardingSummary, StartOnboarding};
+use super::onboarding_schemas::{OnboardingSummary, PolicyView, SetupJob, StartOnboarding};
 use super::onboarding_view as view;
 use super::schemas::ActionAnswer;
 use super::{conflict, ctx, enqueue, job_answer, parse_id, reply, serve, views, Ctx};
@@ -127,13 +127,19 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
     let project = load_project(c, id).await?;
     let records = c.app.records.as_ref();
     let Some(run) = ob::find_setup_run(records, project.id).await? else {
-        let stages = view::stages(json!(pending_stages()), &[], ProtocolStatus::Pending);
-        let body = json!({
-            "project_id": project.id, "protocol_run_id": null, "status": "pending",
-            "workspace_path": project.local_path,
-            "hint": view::hint(project.id, None, None, &stages), "last_event": null,
-            "stages": stages, "events": [], "job": null, "policy": policy(&project),
-        });
+        let stages = view::stages(pending_stages(), &[], ProtocolStatus::Pending);
+        let body = OnboardingSummary {
+            project_id: project.id,
+            protocol_run_id: None,
+            status: ProtocolStatus::Pending,
+            workspace_path: project.local_path.clone(),
+            hint: view::hint(project.id, None, None, &stages),
+            last_event: None,
+            stages,
+            events: Vec::new(),
+            job: None,
+            policy: policy(&project),
+        };
         return reply(StatusCode::OK, &body);
     };
     let events = records.list_events(run.id, RECENT).await?;
@@ -149,43 +155,58 @@ async fn summary(c: &Ctx, id: &str) -> Result<Response, ApiError> {
     // The records learn of a job's setup only when it ends; meanwhile a job a worker has
     // taken shows the onboarding as running.
     let status = match run.status {
-        ProtocolStatus::Pending if job["status"] == "running" => ProtocolStatus::Running,
+        ProtocolStatus::Pending
+            if job.as_ref().and_then(|j| j.status.as_deref()) == Some("running") =>
+        {
+            ProtocolStatus::Running
+        }
         s => s,
     };
-    let stages: Value = match status {
-        ProtocolStatus::Pending => json!(pending_stages()),
+    let stages: Vec<Stage> = match status {
+        ProtocolStatus::Pending => pending_stages(),
         ProtocolStatus::Running => {
             let mut s = pending_stages();
             s[0].status = StageStatus::Running;
-            json!(s)
+            s
         }
+        // The final event's stages, as the setup reported them.
         _ => meta("stages")
-            .cloned()
-            .unwrap_or_else(|| json!(pending_stages())),
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(pending_stages),
     };
-    let workspace = meta("workspace_path")
-        .filter(|v| !v.is_null())
-        .cloned()
-        .unwrap_or_else(|| json!(project.local_path));
+    let workspace = match meta("workspace_path") {
+        Some(Value::String(path)) => Some(path.clone()),
+        _ => project.local_path.clone(),
+    };
     let stages = view::stages(stages, &events, status);
-    let hint = view::hint(project.id, Some(status), job["status"].as_str(), &stages);
-    let body = json!({
-        "project_id": project.id, "protocol_run_id": run.id, "status": status,
-        "workspace_path": workspace, "hint": hint, "last_event": view::last_event(&events),
-        "stages": stages, "events": views::list(&events, |e| views::event(e, None)),
-        "job": job, "policy": policy(&project),
-    });
+    let job_status = job.as_ref().and_then(|j| j.status.as_deref());
+    let hint = view::hint(project.id, Some(status), job_status, &stages);
+    let body = OnboardingSummary {
+        project_id: project.id,
+        protocol_run_id: Some(run.id),
+        status,
+        workspace_path: workspace,
+        hint,
+        last_event: view::last_event(&events),
+        stages,
+        events: views::list(&events, |e| views::event(e, None)),
+        job,
+        policy: policy(&project),
+    };
     reply(StatusCode::OK, &body)
 }
 
 /// The project's policy pack: `{name, qa_policy}`.
-fn policy(project: &Project) -> Value {
+fn policy(project: &Project) -> PolicyView {
     let pack = crate::policy::PolicyPack::of(project);
-    json!({"name": pack.name, "qa_policy": pack.qa_policy})
+    PolicyView {
+        name: pack.name.to_string(),
+        qa_policy: pack.qa_policy,
+    }
 }
 
 /// The job of the newest `setup_enqueued` event, with its Baton status.
-async fn latest_job(c: &Ctx, events: &[crate::Event]) -> Result<Value, ApiError> {
+async fn latest_job(c: &Ctx, events: &[crate::Event]) -> Result<Option<SetupJob>, ApiError> {
     let id = events
         .iter()
         .find(|e| e.event_type == "setup_enqueued")
@@ -193,10 +214,14 @@ async fn latest_job(c: &Ctx, events: &[crate::Event]) -> Result<Value, ApiError>
         .and_then(|m| m.get("job_id"))
         .and_then(Value::as_str);
     let Some(id) = id else {
-        return Ok(Value::Null);
+        return Ok(None);
     };
     let status = c.app.engine.store.get_job(id).await?.map(|j| j.status);
-    Ok(json!({"job_id": id, "job_type": PipelineJob::Setup.job_type(), "status": status}))
+    Ok(Some(SetupJob {
+        job_id: id.to_string(),
+        job_type: PipelineJob::Setup.job_type().to_string(),
+        status,
+    }))
 }
 
 /// Starts (or re-runs) the project's onboarding.

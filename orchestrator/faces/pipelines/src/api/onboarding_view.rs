@@ -7,12 +7,13 @@
 //! it ([`STAGE_EVENTS`]), else the attempt's final `setup_*` event (which carries every
 //! stage in its metadata).
 
+use super::onboarding_schemas::StageView;
 use super::queues::queue_status;
+use super::schemas::EventView;
 use super::views;
-use crate::onboarding::FINAL_EVENTS;
+use crate::onboarding::{Stage, StageStatus, FINAL_EVENTS};
 use crate::{Event, ProtocolStatus};
 use baton_protocol::clock::rfc3339;
-use serde_json::{json, Value};
 
 /// The events that speak of a stage before the final one.
 const STAGE_EVENTS: [(&str, &[&str]); 3] = [
@@ -40,48 +41,46 @@ fn latest_attempt(events: &[Event]) -> &[Event] {
     }
 }
 
-/// The stages (`[{name, status, message}]`) with `key` (the stage's name, which is
-/// upstream's key too), `event_type` and `created_at` of the event that set them (both
-/// null for a stage no event has set yet).
-pub fn stages(mut stages: Value, events: &[Event], status: ProtocolStatus) -> Value {
+/// The stages with `key` (the stage's name, which is upstream's key too), `event_type`
+/// and `created_at` of the event that set them (both null for a stage no event has set
+/// yet).
+pub fn stages(stages: Vec<Stage>, events: &[Event], status: ProtocolStatus) -> Vec<StageView> {
     let attempt = latest_attempt(events);
     let finished = !matches!(status, ProtocolStatus::Pending | ProtocolStatus::Running);
     let final_event = attempt
         .iter()
         .find(|e| FINAL_EVENTS.contains(&e.event_type.as_str()))
         .filter(|_| finished);
-    for stage in stages.as_array_mut().into_iter().flatten() {
-        let name = stage["name"].as_str().unwrap_or_default().to_string();
-        let own = STAGE_EVENTS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, kinds)| {
-                attempt
-                    .iter()
-                    .find(|e| kinds.contains(&e.event_type.as_str()))
-            });
-        let by = match stage["status"].as_str() {
-            Some("pending") => None,
-            _ => own.or(final_event),
-        };
-        if let Value::Object(map) = stage {
-            map.insert("key".into(), name.into());
-            map.insert("event_type".into(), json!(by.map(|e| &e.event_type)));
-            map.insert(
-                "created_at".into(),
-                json!(by.map(|e| rfc3339(e.created_at))),
-            );
-        }
-    }
     stages
+        .into_iter()
+        .map(|stage| {
+            let own = STAGE_EVENTS
+                .iter()
+                .find(|(n, _)| *n == stage.name)
+                .and_then(|(_, kinds)| {
+                    attempt
+                        .iter()
+                        .find(|e| kinds.contains(&e.event_type.as_str()))
+                });
+            let by = match stage.status {
+                StageStatus::Pending => None,
+                _ => own.or(final_event),
+            };
+            StageView {
+                key: stage.name.clone(),
+                name: stage.name,
+                status: stage.status,
+                message: stage.message,
+                event_type: by.map(|e| e.event_type.clone()),
+                created_at: by.map(|e| rfc3339(e.created_at)),
+            }
+        })
+        .collect()
 }
 
 /// The newest event, as listed.
-pub fn last_event(events: &[Event]) -> Value {
-    events
-        .first()
-        .map(|e| views::event(e, None))
-        .unwrap_or(Value::Null)
+pub fn last_event(events: &[Event]) -> Option<EventView> {
+    events.first().map(|e| views::event(e, None))
 }
 
 /// What to do next, when there is something to do: `job_status` is the Baton status of
@@ -90,7 +89,7 @@ pub fn hint(
     project_id: u64,
     status: Option<ProtocolStatus>,
     job_status: Option<&str>,
-    stages: &Value,
+    stages: &[StageView],
 ) -> Option<String> {
     let start = format!("POST /projects/{project_id}/onboarding/actions/start");
     let Some(status) = status else {
@@ -98,13 +97,7 @@ pub fn hint(
             "Onboarding has not started yet: start it with `{start}`."
         ));
     };
-    let stage = |name: &str| {
-        stages
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["name"] == name)
-    };
+    let stage = |name: &str| stages.iter().find(|s| s.name == name);
     match status {
         ProtocolStatus::Pending if job_status.is_some_and(|s| queue_status(s) == "queued") => {
             Some(format!(
@@ -121,10 +114,10 @@ pub fn hint(
             "Setup failed (see the stages' messages); fix the cause and `{start}` again."
         )),
         _ => match stage("discovery") {
-            Some(d) if d["status"] == "skipped" => Some(format!(
+            Some(d) if d.status == StageStatus::Skipped => Some(format!(
                 "Discovery was skipped ({}): run the setup as a job on a pipeline worker \
                  with an engine (`{start}` without `inline`) to get discovery notes.",
-                d["message"].as_str().unwrap_or("no reason given")
+                d.message.as_deref().unwrap_or("no reason given")
             )),
             _ => None,
         },
@@ -134,6 +127,15 @@ pub fn hint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    fn parse(stages: Value) -> Vec<Stage> {
+        serde_json::from_value(stages).unwrap()
+    }
+
+    fn view(stages: Value) -> Vec<StageView> {
+        super::stages(parse(stages), &[], ProtocolStatus::Completed)
+    }
 
     fn ev(id: u64, kind: &str) -> Event {
         Event {
@@ -164,23 +166,23 @@ mod tests {
             {"name": "discovery", "status": "skipped"},
             {"name": "git", "status": "completed"},
         ]);
-        let out = super::stages(stages, &events, ProtocolStatus::Completed);
-        let at = |i: usize| (out[i]["event_type"].clone(), out[i]["key"].clone());
-        assert_eq!(at(0), (json!("setup_started"), json!("resolve")));
-        assert_eq!(at(1).0, json!("setup_discovery_skipped"));
-        assert_eq!(at(2).0, json!("setup_completed"));
-        assert_eq!(out[2]["created_at"], json!(rfc3339(9000)));
+        let out = super::stages(parse(stages), &events, ProtocolStatus::Completed);
+        let at = |i: usize| (out[i].event_type.as_deref(), out[i].key.as_str());
+        assert_eq!(at(0), (Some("setup_started"), "resolve"));
+        assert_eq!(at(1).0, Some("setup_discovery_skipped"));
+        assert_eq!(at(2).0, Some("setup_completed"));
+        assert_eq!(out[2].created_at, Some(rfc3339(9000)));
         let pending = super::stages(
-            json!([{"name": "resolve", "status": "pending"}]),
+            parse(json!([{"name": "resolve", "status": "pending"}])),
             &[],
             ProtocolStatus::Pending,
         );
-        assert_eq!(pending[0]["created_at"], Value::Null);
+        assert_eq!(pending[0].created_at, None);
     }
 
     #[test]
     fn hints_say_what_to_do_next() {
-        let none = json!([]);
+        let none: Vec<StageView> = Vec::new();
         assert!(hint(3, None, None, &none).is_some_and(|h| h.contains("not started")));
         let queued = hint(3, Some(ProtocolStatus::Pending), Some("pending"), &none);
         assert!(queued.is_some_and(|h| h.starts_with("Setup job is queued but not running")));
@@ -190,7 +192,8 @@ mod tests {
         );
         assert!(hint(3, Some(ProtocolStatus::Blocked), None, &none)
             .is_some_and(|h| h.contains("/projects/3/clarifications")));
-        let skipped = json!([{"name": "discovery", "status": "skipped", "message": "no engine"}]);
+        let skipped =
+            view(json!([{"name": "discovery", "status": "skipped", "message": "no engine"}]));
         assert!(hint(3, Some(ProtocolStatus::Completed), None, &skipped)
             .is_some_and(|h| h.contains("no engine")));
         assert_eq!(hint(3, Some(ProtocolStatus::Completed), None, &none), None);

@@ -20,7 +20,7 @@
 //!
 //! The same join gives the runs still in flight to [`super::runs`] ([`live_runs_of`]).
 
-use super::run_schemas::{QueueJobView, QueuesView};
+use super::run_schemas::{JobCounts, QueueCounts, QueueJobView, QueuesView};
 use super::{ctx, reply, serve, Ctx};
 use crate::jobs::attempts::live_runs;
 use crate::runs::{job_type_name, QueueJob, Run, MAX_QUEUE_JOBS, RUN_KINDS};
@@ -31,7 +31,7 @@ use baton_http::ErrorBody;
 use baton_protocol::clock::rfc3339;
 use baton_protocol::job_status;
 use baton_store::StoredJob;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -132,22 +132,33 @@ async fn queues(c: &Ctx) -> Result<Response, ApiError> {
             .or_default() += 1;
         *total.entry(status).or_default() += 1;
     }
-    let counts = |by: &BTreeMap<&str, u64>| -> Map<String, Value> {
-        QUEUE_STATUSES
-            .iter()
-            .map(|s| (s.to_string(), json!(by.get(s).copied().unwrap_or(0))))
-            .collect()
+    let counts = |by: &BTreeMap<&str, u64>| {
+        let n = |s: &str| by.get(s).copied().unwrap_or(0);
+        JobCounts {
+            queued: n("queued"),
+            started: n("started"),
+            finished: n("finished"),
+            failed: n("failed"),
+        }
     };
-    let mut queue = counts(&total);
-    let job_types: Map<String, Value> = by_type
-        .iter()
-        .map(|(name, by)| (name.clone(), Value::Object(counts(by))))
-        .collect();
-    queue.insert("job_types".into(), Value::Object(job_types));
+    let all = counts(&total);
+    let queue = QueueCounts {
+        queued: all.queued,
+        started: all.started,
+        finished: all.finished,
+        failed: all.failed,
+        job_types: by_type
+            .iter()
+            .map(|(name, by)| (name.clone(), counts(by)))
+            .collect(),
+    };
     let backend = format!("baton-{}", c.app.records.kind());
     reply(
         StatusCode::OK,
-        &json!({"backend": backend, QUEUE: Value::Object(queue)}),
+        &QueuesView {
+            backend,
+            default: queue,
+        },
     )
 }
 
@@ -196,22 +207,26 @@ async fn queue_jobs(c: &Ctx, q: Query) -> Result<Response, ApiError> {
             _ => None,
         });
         let started_ms = entry.started_at.or(started);
-        out.push(json!({
-            "job_id": entry.job_id, "job_type": job_type_name(&entry.job_type),
-            "payload": entry.payload, "status": status, "queue": QUEUE,
-            "attempts": doc.run.attempt,
-            "created_at": rfc3339(entry.created_at),
-            "started_at": started_ms.map(rfc3339),
-            "ended_at": doc.finished_ms.map(rfc3339),
-            "created_at_epoch": epoch_seconds(entry.created_at),
-            "started_at_epoch": started_ms.map(epoch_seconds),
-            "ended_at_epoch": doc.finished_ms.map(epoch_seconds),
-            "result": doc.result, "error": doc.error,
-            "meta": {
+        out.push(QueueJobView {
+            job_type: job_type_name(&entry.job_type),
+            status: status.to_string(),
+            queue: QUEUE.to_string(),
+            attempts: doc.run.attempt,
+            created_at: rfc3339(entry.created_at),
+            started_at: started_ms.map(rfc3339),
+            ended_at: doc.finished_ms.map(rfc3339),
+            created_at_epoch: epoch_seconds(entry.created_at),
+            started_at_epoch: started_ms.map(epoch_seconds),
+            ended_at_epoch: doc.finished_ms.map(epoch_seconds),
+            meta: json!({
                 "pipeline": doc.metadata.get("pipeline"), "baton_status": job.status,
                 "attempt": doc.run.attempt, "project_id": entry.project_id,
-            },
-        }));
+            }),
+            result: doc.result,
+            error: doc.error,
+            job_id: entry.job_id,
+            payload: entry.payload,
+        });
     }
     reply(StatusCode::OK, &out)
 }

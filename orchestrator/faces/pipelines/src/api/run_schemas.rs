@@ -1,6 +1,7 @@
-//! Answers of the runs and queues routes, spelled out for the OpenAPI document (the
-//! handlers render records as JSON values; these are schema-only).
+//! Answers of the runs and queues routes: the handlers send these types and the OpenAPI
+//! document is generated from them.
 
+use crate::runs::RunStatus;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +17,8 @@ pub struct RunView {
     /// `project_setup_job` or `codemachine_import_job` (the blueprint's name + `_job`).
     pub job_type: String,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: RunStatus,
     /// `plan`, `exec`, `qa`, `setup`, `open_pr` or `codemachine_import`.
     pub run_kind: String,
     pub project_id: Option<u64>,

@@ -20,8 +20,6 @@ use crate::{Id, RecordError};
 use baton_http::ApiError;
 use baton_http::ErrorBody;
 use baton_protocol::clock::rfc3339;
-use serde::Serialize;
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -74,27 +72,45 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
 }
 
-fn object(record: &impl Serialize) -> Map<String, Value> {
-    match serde_json::to_value(record) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
-
-fn times(mut map: Map<String, Value>) -> Value {
-    for key in ["started_at", "finished_at", "created_at"] {
-        if let Some(ms) = map.get(key).and_then(Value::as_i64) {
-            map.insert(key.into(), Value::String(rfc3339(ms)));
-        }
-    }
-    Value::Object(map)
-}
-
 /// A run as answered: times as RFC 3339, `job_type` as clients name it.
-fn run_view(r: &Run) -> Value {
-    let mut map = object(r);
-    map.insert("job_type".into(), job_type_name(&r.job_type).into());
-    times(map)
+fn run_view(r: &Run) -> RunView {
+    RunView {
+        run_id: r.run_id.clone(),
+        job_id: r.job_id.clone(),
+        job_type: job_type_name(&r.job_type),
+        status: r.status,
+        run_kind: r.run_kind.clone(),
+        project_id: r.project_id,
+        protocol_run_id: r.protocol_run_id,
+        step_run_id: r.step_run_id,
+        attempt: r.attempt,
+        worker_id: r.worker_id.clone(),
+        started_at: r.started_at.map(rfc3339),
+        finished_at: r.finished_at.map(rfc3339),
+        params: r.params.clone(),
+        result: r.result.clone(),
+        error: r.error.clone(),
+        log_path: r.log_path.clone(),
+        log_bytes: r.log_bytes,
+        log_truncated: r.log_truncated,
+        cost_tokens: r.cost_tokens,
+        cost_cents: r.cost_cents,
+        created_at: rfc3339(r.created_at),
+    }
+}
+
+fn artifact_view(a: &RunArtifact) -> ArtifactView {
+    ArtifactView {
+        id: a.id,
+        run_id: a.run_id.clone(),
+        name: a.name.clone(),
+        kind: a.kind.clone(),
+        path: a.path.clone(),
+        sha256: a.sha256.clone(),
+        bytes: a.bytes,
+        truncated: a.truncated,
+        created_at: rfc3339(a.created_at),
+    }
 }
 
 fn text(body: String) -> Result<Response, ApiError> {
@@ -158,7 +174,7 @@ fn filter(q: &Query, ids: bool) -> Result<RunFilter, ApiError> {
 
 /// In-flight runs (when the status filter allows them) ahead of recorded ones, the
 /// runs of projects the request may not see left out.
-async fn runs_matching(c: &Ctx, f: &RunFilter) -> Result<Vec<Value>, ApiError> {
+async fn runs_matching(c: &Ctx, f: &RunFilter) -> Result<Vec<RunView>, ApiError> {
     let mut runs = Vec::new();
     if f.status.is_none_or(RunStatus::live) {
         let keep = |j: &QueueJob| {
@@ -370,14 +386,14 @@ async fn run_artifacts(c: &Ctx, run_id: &str, q: Query) -> Result<Response, ApiE
     let limit = filter(&q, false)?.limit;
     let run = find_run(c, run_id).await?;
     if run.status.live() {
-        return reply(StatusCode::OK, &Vec::<Value>::new());
+        return reply(StatusCode::OK, &Vec::<ArtifactView>::new());
     }
     let list = c
         .app
         .records
         .list_artifacts(run_id, opt(&q, "kind"), limit)
         .await?;
-    let out: Vec<Value> = list.iter().map(|a| times(object(a))).collect();
+    let out: Vec<ArtifactView> = list.iter().map(artifact_view).collect();
     reply(StatusCode::OK, &out)
 }
 

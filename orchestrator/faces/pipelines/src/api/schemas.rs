@@ -1,7 +1,9 @@
 //! Bodies of the pipelines API. The request bodies are the types the handlers
-//! deserialize; the answers are schema-only (the handlers render records through
-//! [`super::views`]) and spell out what those hold for the OpenAPI document.
+//! deserialize; the answers are the types the handlers send (records are rendered into
+//! them by [`super::views`]), and the OpenAPI document is generated from both.
 
+use crate::{AppliesTo, CiProvider, ClarificationStatus, DefaultModels};
+use crate::{ProtocolStatus, StepStatus, StepType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -108,10 +110,12 @@ pub struct ProjectView {
     pub git_url: String,
     pub local_path: Option<String>,
     pub base_branch: String,
-    pub ci_provider: Option<String>,
+    /// `github` or `gitlab`.
+    #[schema(value_type = Option<String>)]
+    pub ci_provider: Option<CiProvider>,
     pub project_classification: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub default_models: Option<Value>,
+    pub default_models: Option<DefaultModels>,
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
@@ -125,7 +129,8 @@ pub struct ProtocolRunView {
     pub protocol_name: String,
     /// `pending`, `planning`, `planned`, `running`, `paused`, `blocked`, `failed`,
     /// `cancelled` or `completed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: ProtocolStatus,
     pub base_branch: String,
     pub worktree_path: Option<String>,
     pub protocol_root: Option<String>,
@@ -147,9 +152,11 @@ pub struct StepRunView {
     pub protocol_run_id: u64,
     pub step_index: u32,
     pub step_name: String,
-    pub step_type: String,
+    #[schema(value_type = String)]
+    pub step_type: StepType,
     /// `pending`, `running`, `needs_qa`, `completed`, `failed`, `cancelled` or `blocked`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: StepStatus,
     pub retries: u32,
     pub model: Option<String>,
     pub engine_id: Option<String>,
@@ -177,7 +184,9 @@ pub struct EventView {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project_name: Option<String>,
 }
 
@@ -191,78 +200,81 @@ pub struct ClarificationView {
     #[schema(value_type = Option<Object>)]
     pub options: Option<Value>,
     /// `onboarding`, `planning`, `execution` or `qa`.
-    pub applies_to: String,
+    #[schema(value_type = String)]
+    pub applies_to: AppliesTo,
     pub blocking: bool,
     #[schema(value_type = Option<Object>)]
     pub answer: Option<Value>,
     /// `open` or `answered`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: ClarificationStatus,
     pub answered_at: Option<String>,
     pub answered_by: Option<String>,
+    /// One of `project_id` and `protocol_run_id` is present: the clarification's scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol_run_id: Option<u64>,
     pub created_at: String,
     pub updated_at: String,
 }
 
-/// What an action answers: a message and the Baton job it enqueued
-/// (`{job_id, job_type, status, queue}`), or `null`.
+/// What an action answers: a message and the Baton job it enqueued, or `null`.
 #[derive(Serialize, ToSchema)]
 pub struct ActionAnswer {
     pub message: String,
-    #[schema(value_type = Option<Object>)]
-    pub job: Option<Value>,
+    pub job: Option<JobRef>,
 }
 
-/// A protocol action's answer: `message` and `job`; `pause`, `resume` and `cancel` also
-/// carry the run's fields as it now is (those of [`ProtocolRunView`]).
+/// The Baton job an action just enqueued, under its client-facing job type.
+#[derive(Serialize, ToSchema)]
+pub struct JobRef {
+    pub job_id: String,
+    /// `plan_protocol_job`, `execute_step_job`, `run_quality_job`, `open_pr_job`,
+    /// `project_setup_job` or `codemachine_import_job`.
+    pub job_type: String,
+    /// Always `queued`: the answer comes as the job is enqueued.
+    pub status: String,
+    /// Always `default`: pipeline workers pull every pipeline job from one pool.
+    pub queue: String,
+}
+
+/// A CI webhook's answer: what the signal changed in the run, if anything.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// Always `Webhook recorded`.
+    pub message: String,
+    /// Always null: a CI signal enqueues no job.
+    #[schema(value_type = Option<Object>)]
+    pub job: Option<JobRef>,
+    /// What the signal did to the run, e.g. `ci_passed` or `none`.
+    pub change: String,
+}
+
+/// A protocol action's answer when the action only changes the run (`pause`, `resume`,
+/// `cancel`): `message`, `job: null` and the run's fields as it now is. The actions that
+/// enqueue a job answer an [`ActionAnswer`].
 #[derive(Serialize, ToSchema)]
 pub struct RunActionAnswer {
     pub message: String,
+    /// Always null here.
     #[schema(value_type = Option<Object>)]
-    pub job: Option<Value>,
-    pub id: Option<u64>,
-    pub project_id: Option<u64>,
-    pub protocol_name: Option<String>,
-    /// The run's status after the action.
-    pub status: Option<String>,
-    pub base_branch: Option<String>,
-    pub worktree_path: Option<String>,
-    pub protocol_root: Option<String>,
-    pub description: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub template_config: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub template_source: Option<Value>,
-    pub spec_hash: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub job: Option<JobRef>,
+    #[serde(flatten)]
+    pub run: ProtocolRunView,
 }
 
-/// A step action's answer: `message` and `job`; `approve` also carries the step's fields
-/// as it now is (those of [`StepRunView`]).
+/// A step action's answer when the action only changes the step (`approve`): `message`,
+/// `job: null` and the step's fields as it now is. `run` and `run_qa` answer an
+/// [`ActionAnswer`] naming the job they enqueued.
 #[derive(Serialize, ToSchema)]
 pub struct StepActionAnswer {
     pub message: String,
+    /// Always null here.
     #[schema(value_type = Option<Object>)]
-    pub job: Option<Value>,
-    pub id: Option<u64>,
-    pub protocol_run_id: Option<u64>,
-    pub step_index: Option<u32>,
-    pub step_name: Option<String>,
-    pub step_type: Option<String>,
-    /// The step's status after the action.
-    pub status: Option<String>,
-    pub retries: Option<u32>,
-    pub model: Option<String>,
-    pub engine_id: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub policy: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub runtime_state: Option<Value>,
-    pub summary: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub job: Option<JobRef>,
+    #[serde(flatten)]
+    pub step: StepRunView,
 }
 
 /// `GET /health`.

@@ -16,7 +16,6 @@
 //! `run_quality_job`; their outcomes move the step when they end. `approve` answers the
 //! step as it now is, its fields beside `message` and `job: null`.
 
-use super::actions::with_answer;
 use super::gates::{self, Phase};
 use super::protocols::load_run;
 use super::schemas::{CreateStep, StepActionAnswer, StepRunView};
@@ -255,7 +254,12 @@ async fn step_action(c: &Ctx, id: &str, name: &str) -> Result<Response, ApiError
     }
     complete_if_done(c, &run).await?;
     let step = c.app.records.get_step_run(step.id).await?;
-    reply(StatusCode::OK, &with_answer(views::step(&step), message))
+    let answer = StepActionAnswer {
+        message,
+        job: None,
+        step: views::step(&step),
+    };
+    reply(StatusCode::OK, &answer)
 }
 
 /// Completes the run when every step is completed or cancelled (after an approval).

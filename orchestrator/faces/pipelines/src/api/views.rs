@@ -1,69 +1,104 @@
 //! Records as answered: the stored fields, timestamps as RFC 3339 instead of epoch ms,
 //! plus what is computed (`spec_hash` of a run; `protocol_name`, `project_name` of a
-//! listed event). Secrets cannot appear: [`Project`] has no field for them.
+//! listed event), as the documented types of [`super::schemas`]. Secrets cannot appear:
+//! [`Project`] has no field for them.
 
+use super::schemas::{ClarificationView, EventView, ProjectView, ProtocolRunView, StepRunView};
 use crate::{Clarification, ClarificationScope, Event, Project, ProtocolRun, StepRun};
 use baton_protocol::clock::rfc3339;
-use serde::Serialize;
-use serde_json::{Map, Value};
 
-/// The record as a JSON object (empty if it would not encode, which no record does).
-fn object(record: &impl Serialize) -> Map<String, Value> {
-    match serde_json::to_value(record) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+pub fn project(p: &Project) -> ProjectView {
+    ProjectView {
+        id: p.id,
+        name: p.name.clone(),
+        git_url: p.git_url.clone(),
+        local_path: p.local_path.clone(),
+        base_branch: p.base_branch.clone(),
+        ci_provider: p.ci_provider,
+        project_classification: p.project_classification.clone(),
+        default_models: p.default_models.clone(),
+        created_at: rfc3339(p.created_at),
+        updated_at: rfc3339(p.updated_at),
     }
 }
 
-/// Epoch-ms fields to RFC 3339.
-fn times(mut map: Map<String, Value>) -> Map<String, Value> {
-    for key in ["created_at", "updated_at", "answered_at"] {
-        if let Some(ms) = map.get(key).and_then(Value::as_i64) {
-            map.insert(key.into(), Value::String(rfc3339(ms)));
-        }
+pub fn run(r: &ProtocolRun) -> ProtocolRunView {
+    ProtocolRunView {
+        id: r.id,
+        project_id: r.project_id,
+        protocol_name: r.protocol_name.clone(),
+        status: r.status,
+        base_branch: r.base_branch.clone(),
+        worktree_path: r.worktree_path.clone(),
+        protocol_root: r.protocol_root.clone(),
+        description: r.description.clone(),
+        template_config: r.template_config.clone(),
+        template_source: r.template_source.clone(),
+        spec_hash: r.spec_hash(),
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
     }
-    map
 }
 
-pub fn project(p: &Project) -> Value {
-    Value::Object(times(object(p)))
-}
-
-pub fn run(r: &ProtocolRun) -> Value {
-    let mut map = times(object(r));
-    map.insert(
-        "spec_hash".into(),
-        r.spec_hash().map(Value::String).unwrap_or(Value::Null),
-    );
-    Value::Object(map)
-}
-
-pub fn step(s: &StepRun) -> Value {
-    Value::Object(times(object(s)))
+pub fn step(s: &StepRun) -> StepRunView {
+    StepRunView {
+        id: s.id,
+        protocol_run_id: s.protocol_run_id,
+        step_index: s.step_index,
+        step_name: s.step_name.clone(),
+        step_type: s.step_type,
+        status: s.status,
+        retries: s.retries,
+        model: s.model.clone(),
+        engine_id: s.engine_id.clone(),
+        policy: s.policy.clone(),
+        runtime_state: s.runtime_state.clone(),
+        summary: s.summary.clone(),
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+    }
 }
 
 /// An event; `names` adds `protocol_name` and `project_name` (listing across runs).
-pub fn event(e: &Event, names: Option<(&str, &str)>) -> Value {
-    let mut map = times(object(e));
-    if let Some((protocol_name, project_name)) = names {
-        map.insert("protocol_name".into(), protocol_name.into());
-        map.insert("project_name".into(), project_name.into());
+pub fn event(e: &Event, names: Option<(&str, &str)>) -> EventView {
+    EventView {
+        id: e.id,
+        protocol_run_id: e.protocol_run_id,
+        project_id: e.project_id,
+        step_run_id: e.step_run_id,
+        event_type: e.event_type.clone(),
+        message: e.message.clone(),
+        metadata: e.metadata.clone(),
+        created_at: rfc3339(e.created_at),
+        protocol_name: names.map(|(protocol, _)| protocol.to_string()),
+        project_name: names.map(|(_, project)| project.to_string()),
     }
-    Value::Object(map)
 }
 
 /// A clarification with its scope as `project_id` or `protocol_run_id`.
-pub fn clarification(c: &Clarification) -> Value {
-    let mut map = times(object(c));
-    map.remove("scope");
-    let (key, id) = match c.scope {
-        ClarificationScope::Project(id) => ("project_id", id),
-        ClarificationScope::ProtocolRun(id) => ("protocol_run_id", id),
+pub fn clarification(c: &Clarification) -> ClarificationView {
+    let (project_id, protocol_run_id) = match c.scope {
+        ClarificationScope::Project(id) => (Some(id), None),
+        ClarificationScope::ProtocolRun(id) => (None, Some(id)),
     };
-    map.insert(key.into(), id.into());
-    Value::Object(map)
+    ClarificationView {
+        key: c.key.clone(),
+        question: c.question.clone(),
+        recommended: c.recommended.clone(),
+        options: c.options.clone(),
+        applies_to: c.applies_to,
+        blocking: c.blocking,
+        answer: c.answer.clone(),
+        status: c.status,
+        answered_at: c.answered_at.map(rfc3339),
+        answered_by: c.answered_by.clone(),
+        project_id,
+        protocol_run_id,
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+    }
 }
 
-pub fn list<T>(items: &[T], view: impl Fn(&T) -> Value) -> Value {
-    Value::Array(items.iter().map(view).collect())
+pub fn list<T, V>(items: &[T], view: impl Fn(&T) -> V) -> Vec<V> {
+    items.iter().map(view).collect()
 }

@@ -9,6 +9,7 @@
 //! `pipelines::ci::ci_success_to_qa` (the step goes to `needs_qa` and a `run_quality_job`
 //! is enqueued).
 
+use super::schemas::WebhookAnswer;
 use super::{reply, serve_public, Ctx};
 use crate::ci::{apply_ci, ci_success_to_qa};
 use crate::webhooks::{
@@ -21,7 +22,7 @@ use baton_http::body;
 use baton_http::ApiError;
 use baton_http::ErrorBody;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -79,7 +80,7 @@ fn unauthorized(e: impl std::fmt::Display) -> ApiError {
     params(("protocol_run_id" = Option<u64>, Query, description = "The run; else the run named like the branch.")),
     request_body(content = Object, description = "GitHub's payload (`status`, `workflow_run`, `check_suite`, `check_run`, `pull_request`)."),
     responses(
-        (status = 200, description = "Recorded: `{\"message\": \"Webhook recorded\", \"job\": null, \"change\"}`. With `BATON_AUTO_QA_ON_CI=true` a success sends the step to `needs_qa` and enqueues a `run_quality_job` (`change`: `step sent to QA`).", body = Object),
+        (status = 200, description = "Recorded. With `BATON_AUTO_QA_ON_CI=true` a success sends the step to `needs_qa` and enqueues a `run_quality_job` (`change`: `step sent to QA`).", body = WebhookAnswer),
         (status = 400, description = "Not JSON, or no branch in it.", body = ErrorBody),
         (status = 401, description = "Missing or wrong `X-Hub-Signature-256` (when `BATON_WEBHOOK_TOKEN` is set).", body = ErrorBody),
         (status = 404, description = "No run for the branch or id.", body = ErrorBody),
@@ -153,7 +154,11 @@ async fn record(
     tracing::info!(provider, run = run.id, branch = %signal.branch, change, "CI webhook");
     reply(
         StatusCode::OK,
-        &json!({"message": "Webhook recorded", "job": null, "change": change}),
+        &WebhookAnswer {
+            message: "Webhook recorded".into(),
+            job: None,
+            change: change.to_string(),
+        },
     )
 }
 
