@@ -330,3 +330,111 @@ async fn live_pipeline_runs_match_the_documented_schemas() {
     check_answer(&doc, "get", "/codex/runs/{run_id}", s, &one);
     orch.stop().await;
 }
+
+/// The workflow face's answers, errors included (its envelope), against the document.
+#[tokio::test]
+async fn workflow_answers_match_the_documented_schemas() {
+    init_tracing();
+    let mut cfg = test_config();
+    cfg.workflows.allow_demo_auth = true;
+    cfg.workflows.workflows_dir =
+        Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints/workflows"));
+    let orch = Orchestrator::memory(cfg).await;
+    let doc = document(&orch).await;
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, token: Option<&str>, body: Option<Value>| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = http.request(method, format!("{}{path}", orch.base_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await.expect("request sent");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.expect("JSON answer"))
+        }
+    };
+    let (s, b) = call(
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"user_id": "a", "password": "no"})),
+    )
+    .await;
+    check_answer(&doc, "post", "/v1/auth/login", s, &b);
+    let (s, b) = call(
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"user_id": "a", "password": "demo"})),
+    )
+    .await;
+    check_answer(&doc, "post", "/v1/auth/login", s, &b);
+    let token = b["access_token"].as_str().expect("token").to_string();
+    let t = Some(token.as_str());
+    let wf = json!({"id": "w", "name": "W", "steps": [
+        {"id": "s", "type": "transform", "params": {"merge": {"a": 1}}, "outputs": ["a"]}]});
+    for (method, path, template, body) in [
+        ("GET", "/", "/", None),
+        ("GET", "/health/live", "/health/live", None),
+        ("GET", "/health/ready", "/health/ready", None),
+        ("GET", "/health/db", "/health/db", None),
+        ("GET", "/health/full", "/health/full", None),
+        ("POST", "/v1/workflows", "/v1/workflows", Some(wf.clone())),
+        ("POST", "/v1/workflows", "/v1/workflows", Some(wf.clone())),
+        (
+            "POST",
+            "/v1/workflows",
+            "/v1/workflows",
+            Some(json!({"id": "x", "name": "X", "steps": []})),
+        ),
+        ("GET", "/v1/workflows", "/v1/workflows", None),
+        (
+            "GET",
+            "/v1/workflows/w",
+            "/v1/workflows/{workflow_id}",
+            None,
+        ),
+        (
+            "PUT",
+            "/v1/workflows/w",
+            "/v1/workflows/{workflow_id}",
+            Some(wf),
+        ),
+        ("GET", "/v1/yaml-workflows", "/v1/yaml-workflows", None),
+        (
+            "GET",
+            "/v1/yaml-workflows/release-check",
+            "/v1/yaml-workflows/{workflow_id}",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/yaml-workflows/nope",
+            "/v1/yaml-workflows/{workflow_id}",
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/workflows/w",
+            "/v1/workflows/{workflow_id}",
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/workflows/w",
+            "/v1/workflows/{workflow_id}",
+            None,
+        ),
+    ] {
+        let (s, b) = call(method, path, t, body).await;
+        check_answer(&doc, &method.to_lowercase(), template, s, &b);
+    }
+    let (s, b) = call("GET", "/v1/workflows", None, None).await;
+    assert_eq!(s, 401);
+    check_answer(&doc, "get", "/v1/workflows", s, &b);
+    orch.stop().await;
+}

@@ -483,7 +483,12 @@ async fn health_answers_ok(backend: Backend) {
     let (orch, _, _) = start(backend, test_config(), "pl-health").await;
     let api = Api::new(&orch);
     let h = api.get("/health").await;
-    assert_eq!((h.status, &h.body), (200, &json!({"status": "ok"})));
+    assert_eq!((h.status, &h.body["status"]), (200, &json!("ok")));
+    assert!(
+        h.body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{}",
+        h.body
+    );
     assert!(h.request_id.is_some());
     orch.stop().await;
 }

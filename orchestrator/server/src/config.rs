@@ -83,6 +83,8 @@ pub struct Config {
     /// it needs one itself (inline onboarding, `GET /projects/{id}/branches`) and the
     /// project has no `local_path`: `<root>/<project_id>/<repo_name>`.
     pub projects_root: PathBuf,
+    /// The workflow face's section ([`crate::config_workflows`]).
+    pub workflows: crate::config_workflows::WorkflowSettings,
 }
 
 impl Default for Config {
@@ -118,6 +120,7 @@ impl Default for Config {
             reaper_interval: Duration::from_millis(100),
             enable_debug_endpoints: false,
             projects_root: PathBuf::from("projects"),
+            workflows: Default::default(),
         }
     }
 }
@@ -149,6 +152,11 @@ impl Config {
             projects_root: self.projects_root.clone(),
             max_body_bytes: self.max_body_bytes,
         }
+    }
+
+    /// The workflow face's part; refuses users without a strong signing key.
+    pub fn workflows(&self) -> Result<baton_workflows::WorkflowsConfig, ConfigError> {
+        self.workflows.face(self.max_body_bytes)
     }
 
     /// The engine's part.
@@ -238,6 +246,7 @@ impl Config {
         if let Some(v) = get("BATON_PROJECTS_ROOT") {
             c.projects_root = PathBuf::from(v);
         }
+        c.workflows = crate::config_workflows::read(&get)?;
         if c.heartbeat_timeout.is_zero() {
             return Err(err(
                 "BATON_HEARTBEAT_TIMEOUT_SECONDS",
@@ -248,11 +257,11 @@ impl Config {
     }
 }
 
-fn err(name: &'static str, message: String) -> ConfigError {
+pub(crate) fn err(name: &'static str, message: String) -> ConfigError {
     ConfigError { name, message }
 }
 
-fn number<T: std::str::FromStr>(
+pub(crate) fn number<T: std::str::FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
@@ -290,7 +299,7 @@ fn seconds(
     }
 }
 
-fn boolean(
+pub(crate) fn boolean(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: bool,

@@ -20,7 +20,26 @@ pub fn dev_config(mut cfg: Config) -> Config {
     if cfg.worker_token.is_none() && cfg.worker_tokens_file.is_none() {
         cfg.worker_token = Some(DEV_WORKER_TOKEN.into());
     }
+    // The workflow face: demo logins unless users are configured; `SECRET_KEY` when set
+    // (dev instances on one Redis then accept each other's tokens), else a key made here.
+    if cfg.workflows.api_credentials.is_none() {
+        cfg.workflows.allow_demo_auth = true;
+    }
+    if cfg.workflows.secret_key.is_none() {
+        cfg.workflows.secret_key = Some(crate::config_workflows::random_key());
+    }
     cfg
+}
+
+/// A login that works with `cfg` (demo auth), for the start banner.
+fn login_hint(cfg: &Config, url: &str) -> String {
+    if cfg.workflows.allow_demo_auth {
+        format!(
+            "  TOKEN=$(curl -s -X POST {url}/v1/auth/login -H 'Content-Type: application/json' \\\n       -d '{{\"user_id\": \"admin\", \"password\": \"demo\"}}' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n  curl -s {url}/v1/yaml-workflows -H \"Authorization: Bearer $TOKEN\"\n"
+        )
+    } else {
+        "  (log in to /v1/auth/login as a user of API_CREDENTIALS)\n".to_string()
+    }
 }
 
 /// Blueprints from the configured directory, or the built-in echo blueprint if the
@@ -52,11 +71,12 @@ pub async fn run_dev(
         .clone()
         .unwrap_or_else(|| "<a token from BATON_CLIENTS_FILE>".into());
     let worker_token = cfg.worker_token.clone();
+    let url = format!("http://127.0.0.1:{port}");
+    let login = login_hint(&cfg, &url);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::run_with(listener, cfg, stores, registry, async {
         let _ = stop_rx.await;
     }));
-    let url = format!("http://127.0.0.1:{port}");
     let mut handles = Vec::new();
     match worker_token {
         Some(token) => {
@@ -80,7 +100,7 @@ pub async fn run_dev(
         "dev mode: in-process echo workers started"
     );
     println!(
-        "\nBaton dev mode on {url} ({} echo workers).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\n",
+        "\nBaton dev mode on {url} ({} echo workers).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\nWorkflow management (log in, then list the YAML workflows):\n{login}",
         handles.len()
     );
     shutdown.await;

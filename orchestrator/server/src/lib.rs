@@ -5,14 +5,16 @@
 //! ([`blueprint`]), the job store and its Redis implementation ([`store`]), and the
 //! engine with its dispatcher, reaper and live registries ([`engine`]). The faces
 //! (`orchestrator/faces/`), each an HTTP API on the engine: the worker-pull runtime
-//! ([`runtime`]: `/_public`, `/api/v1`, `/_worker`) and the coding pipelines
-//! ([`pipelines`]: `/projects`, `/protocols`, ...), sharing [`baton_http`]. This crate
+//! ([`runtime`]: `/_public`, `/api/v1`, `/_worker`), the coding pipelines
+//! ([`pipelines`]: `/projects`, `/protocols`, ...) and workflow management
+//! ([`workflows`]: `/v1/*`, `/health/*`), sharing [`baton_http`]. This crate
 //! is the only one that knows every face; the example workers are linked only with the
 //! `dev` feature (`baton dev`).
 //!
 //! [`run`] serves on a listener until a shutdown future resolves; tests call it on port 0.
 
 pub mod config;
+pub mod config_workflows;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod metrics;
@@ -27,6 +29,7 @@ pub use baton_engine::dispatch;
 pub use baton_pipelines as pipelines;
 pub use baton_protocol::clock;
 pub use baton_runtime as runtime;
+pub use baton_workflows as workflows;
 /// The job store (trait, memory store) and the Redis store.
 pub mod store {
     pub use baton_store::*;
@@ -47,6 +50,8 @@ pub enum StartError {
     Blueprint(#[from] blueprint::BlueprintError),
     #[error("token configuration: {0}")]
     Auth(#[from] runtime::auth::AuthConfigError),
+    #[error("{0}")]
+    Workflow(#[from] workflows::yaml::LoadError),
     #[error("store: {0}")]
     Store(#[from] store::StoreError),
     #[error("{0}")]

@@ -1,6 +1,7 @@
 //! The Prometheus registry this orchestrator exports (`GET /_public/metrics`, also
 //! `GET /metrics`): the engine's metrics ([`baton_engine::metrics`]), the HTTP request
-//! metrics of every face, and the coding pipelines' own ([`baton_pipelines::metrics`]).
+//! metrics of every face, the coding pipelines' own ([`baton_pipelines::metrics`]) and the
+//! workflow face's.
 
 use baton_engine::metrics::EngineMetrics;
 use baton_http::HttpMetrics;
@@ -14,6 +15,8 @@ pub struct Metrics {
     pub http: HttpMetrics,
     /// The coding pipelines' metrics, under the names their clients know.
     pub pipelines: baton_pipelines::metrics::PipelineMetrics,
+    /// The workflow face's counters.
+    pub workflows: Arc<baton_workflows::WorkflowMetrics>,
 }
 
 impl Metrics {
@@ -23,6 +26,7 @@ impl Metrics {
             engine: Arc::new(EngineMetrics::new(&registry)),
             http: HttpMetrics::new(&registry),
             pipelines: baton_pipelines::metrics::PipelineMetrics::new(&registry),
+            workflows: Arc::new(baton_workflows::WorkflowMetrics::new(&registry)),
             registry,
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::{engine, pipelines, runtime, store, StartError};
+use crate::{engine, pipelines, runtime, store, workflows, StartError};
 use baton_blueprint::Registry;
 use baton_http::{Face, Faces};
 use std::convert::Infallible;
@@ -21,6 +21,8 @@ pub struct Stores {
     pub store: Arc<dyn Store>,
     /// The coding pipelines' records (projects, runs, steps, events, clarifications).
     pub records: Arc<dyn pipelines::RecordStore>,
+    /// The workflow face's records (workflows, rate-limit counters).
+    pub workflows: Arc<dyn workflows::store::WorkflowStore>,
 }
 
 impl Stores {
@@ -29,6 +31,7 @@ impl Stores {
         Stores {
             store: Arc::new(store::memory::MemoryStore::new(history_limit)),
             records: Arc::new(pipelines::memory::MemoryRecords::new()),
+            workflows: Arc::new(workflows::memory::MemoryWorkflows::new()),
         }
     }
 
@@ -37,6 +40,10 @@ impl Stores {
         let shared = store.shared();
         Stores {
             records: Arc::new(pipelines::redis::RedisRecords::with_pool(
+                shared.pool.clone(),
+                shared.keys.clone(),
+            )),
+            workflows: Arc::new(workflows::redis::RedisWorkflows::with_pool(
                 shared.pool,
                 shared.keys,
             )),
@@ -66,13 +73,20 @@ pub struct Server {
     pub metrics: Arc<Metrics>,
     pub runtime: runtime::AppRef,
     pub pipelines: pipelines::AppRef,
+    pub workflows: workflows::FaceRef,
     pub faces: Arc<Faces>,
 }
 
 /// Wires the core and the faces together (no tasks started).
 pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, StartError> {
-    let Stores { store, records } = stores;
+    let Stores {
+        store,
+        records,
+        workflows: workflow_records,
+    } = stores;
     let cfg = Arc::new(cfg);
+    let workflows_cfg = cfg.workflows()?;
+    let yaml = workflows::yaml::load_dir(&workflows_cfg.workflows_dir)?;
     let runtime_cfg = cfg.runtime();
     let auth = Arc::new(runtime::auth::Auth::from_config(&runtime_cfg)?);
     let metrics = Arc::new(Metrics::new());
@@ -100,6 +114,19 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         metrics: metrics.pipelines.clone(),
         registry: metrics.registry.clone(),
     });
+    let readiness: Arc<engine::readiness::Readiness> = Default::default();
+    let workflows = Arc::new(workflows::WorkflowsFace {
+        engine: engine.clone(),
+        records: workflow_records,
+        yaml,
+        signer: workflows::auth::Signer::new(&workflows_cfg.secret_key),
+        cfg: workflows_cfg,
+        metrics: metrics.workflows.clone(),
+        readiness: readiness.clone(),
+        shutdown: shutdown.clone(),
+        started: std::time::Instant::now(),
+        active_requests: Default::default(),
+    });
     let runtime = Arc::new(runtime::App {
         engine,
         auth,
@@ -109,11 +136,12 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         registry: metrics.registry.clone(),
         shutdown,
         openapi: Default::default(),
-        readiness: Default::default(),
+        readiness,
     });
     let faces = Arc::new(Faces::new(vec![
         runtime.clone() as Arc<dyn Face>,
         pipelines.clone(),
+        workflows.clone(),
     ]));
     runtime.openapi.set_base(faces.openapi());
     Ok(Server {
@@ -121,6 +149,7 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         metrics,
         runtime,
         pipelines,
+        workflows,
         faces,
     })
 }
@@ -134,6 +163,8 @@ pub fn routes(server: &Server) -> impl Filter<Extract = (Response,), Error = Inf
     };
     let routes = runtime::routes(server.runtime.clone())
         .or(pipelines::routes(server.pipelines.clone()))
+        .unify()
+        .or(workflows::routes(server.workflows.clone()))
         .unify();
     baton_http::serve_faces(
         routes,
@@ -162,6 +193,7 @@ mod tests {
         runtime::ROUTES
             .iter()
             .chain(pipelines::ROUTES)
+            .chain(workflows::ROUTES)
             .copied()
             .collect()
     }
@@ -188,7 +220,14 @@ mod tests {
             Some(1),
             "a pipelines route is the pipelines face's"
         );
-        assert_eq!(server.faces.label("GET", "/v1/workflows").template, "other");
+        let workflows = server.faces.label("GET", "/v1/workflows/w1");
+        assert_eq!(workflows.template, "/v1/workflows/{workflow_id}");
+        assert_eq!(
+            workflows.face,
+            Some(2),
+            "a /v1 route is the workflow face's"
+        );
+        assert_eq!(server.faces.label("GET", "/v2/anything").template, "other");
     }
 
     /// Catches a route listed that no filter serves (the reverse, a filter missing

@@ -31,6 +31,8 @@ mod yaml;
 
 pub use condition::Condition;
 pub use load::{load_dir, load_str, BlueprintError};
+/// YAML text as JSON (what other YAML documents of the product, such as workflows, read through).
+pub use yaml::to_json as yaml_to_json;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_norway::Value as Yaml;
 
 /// The document, or a message naming the first non-finite number's path.
-pub(super) fn to_json(text: &str) -> Result<Value, String> {
+pub fn to_json(text: &str) -> Result<Value, String> {
     let yaml: Yaml = serde_norway::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
     if let Some(path) = non_finite(&yaml, String::new()) {
         return Err(format!(

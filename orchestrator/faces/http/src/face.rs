@@ -30,6 +30,11 @@ pub trait Face: Send + Sync {
     fn always_served(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether this face answers `path` itself while the store has not answered yet (in
+    /// its own error shape, from its own failing store calls) instead of the gate's 503.
+    fn gates_itself(&self, _path: &str) -> bool {
+        false
+    }
     /// This face's part of the OpenAPI document.
     fn openapi(&self) -> utoipa::openapi::OpenApi;
     /// Called once per answered request of this face (its own request metrics).
@@ -73,7 +78,9 @@ impl Faces {
     }
 
     fn always_served(&self, path: &str) -> bool {
-        self.faces.iter().any(|f| f.always_served().contains(&path))
+        self.faces
+            .iter()
+            .any(|f| f.always_served().contains(&path) || f.gates_itself(path))
     }
 }
 

@@ -25,3 +25,4 @@ pub use reply::{
 };
 pub use request_id::{request_id, stamp, tokens_match, REQUEST_ID};
 pub use routes::{CatchAll, RouteTable};
+pub use server::PeerAddr;

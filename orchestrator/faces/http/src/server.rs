@@ -10,6 +10,8 @@
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -47,7 +49,10 @@ pub async fn serve<F>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(service.clone());
+        let service = TowerToHyperService::new(WithPeer {
+            inner: service.clone(),
+            peer,
+        });
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let conn = http1::Builder::new()
@@ -77,5 +82,35 @@ pub async fn serve<F>(
             timeout_ms = drain_timeout.as_millis() as u64,
             "connections still open at shutdown; closing them"
         );
+    }
+}
+
+/// The peer address of a request's connection, in its extensions (`warp::ext::optional`):
+/// `warp::addr::remote` is only filled by `warp::serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// A service that puts the connection's [`PeerAddr`] on every request.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: SocketAddr,
+}
+
+impl<S, B> tower_service::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: tower_service::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: hyper::Request<B>) -> Self::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
+        self.inner.call(req)
     }
 }

@@ -3,7 +3,7 @@
 //! Why generated: a hand-written spec drifts from the handlers. Each handler carries its
 //! own `#[utoipa::path]` (method, path, parameters, bodies, every status it answers,
 //! security), the wire types of `baton-protocol` derive their schemas (feature `openapi`)
-//! and [`super::schemas`] spells out the bodies the handlers build as JSON values.
+//! and [`super::schemas`] holds the bodies the handlers send.
 //! [`ApiDoc`] lists the handlers; the tests check it against [`super::ROUTES`], the list
 //! of served routes, so a route added without documentation fails them.
 //!

@@ -161,6 +161,7 @@ async fn health(c: &Ctx) -> Result<Response, ApiError> {
         StatusCode::OK,
         &Health {
             status: status.into(),
+            timestamp: baton_protocol::clock::rfc3339(baton_protocol::clock::now_ms()),
         },
     )
 }

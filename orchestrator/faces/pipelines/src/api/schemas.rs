@@ -283,4 +283,6 @@ pub struct Health {
     /// `ok`, or `degraded` when the store does not answer.
     #[schema(example = "ok")]
     pub status: String,
+    /// When this answer was made (RFC 3339).
+    pub timestamp: String,
 }

@@ -1,0 +1,62 @@
+//! The workflow face's part of the OpenAPI document: its handlers, its tags and its
+//! bearer token.
+
+use super::schemas::ErrorEnvelope;
+use super::{auth, health, workflows, yaml_workflows};
+use baton_http::openapi::OptionalBodies;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        health::root,
+        health::live,
+        health::ready,
+        health::db,
+        health::full,
+        auth::login,
+        workflows::list_workflows,
+        workflows::create_workflow,
+        workflows::get_workflow,
+        workflows::replace_workflow,
+        workflows::delete_workflow,
+        yaml_workflows::list,
+        yaml_workflows::get,
+    ),
+    components(schemas(ErrorEnvelope)),
+    modifiers(&Security, &OptionalBodies),
+    tags(
+        (name = "auth", description = "Workflow management: log in for a bearer token \
+            (`Authorization: Bearer <token>` on every other `/v1` route). Every error of \
+            these routes is `{\"error\": {\"error_code\", \"message\", \"details\", \
+            \"request_id\"}}`, and every answer carries `X-Request-ID`."),
+        (name = "workflows", description = "Workflow definitions: JSON (stored) and YAML \
+            (loaded from the workflows directory)."),
+        (name = "health", description = "Probes of the workflow face (no token)."),
+    ),
+)]
+pub struct WorkflowsDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The `access_token` of `POST /v1/auth/login`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn document() -> Document {
+    WorkflowsDoc::openapi()
+}

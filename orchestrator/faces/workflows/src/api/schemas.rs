@@ -1,0 +1,201 @@
+//! The request and answer types of the workflow face: handlers send these, and the OpenAPI
+//! document is generated from them.
+
+use crate::model::{InputSpec, Step, Workflow};
+use crate::validate::Problem;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+pub use crate::error::ErrorEnvelope;
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "admin")]
+    pub user_id: String,
+    #[schema(example = "demo")]
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// A JWT (HS256) to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    pub token_type: String,
+    /// Seconds the token is valid for.
+    pub expires_in: i64,
+}
+
+/// A workflow in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: String,
+}
+
+/// A JSON workflow with its definition.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowDetail {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: String,
+    pub inputs: BTreeMap<String, InputSpec>,
+    pub outputs: Vec<String>,
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+    pub token_budget: Option<u64>,
+    pub timeout_seconds: Option<f64>,
+    pub steps: Vec<Step>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /v1/workflows` and `PUT /v1/workflows/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowSaved {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: String,
+    pub workflow_id: String,
+}
+
+/// `{"status": "success"}`.
+#[derive(Serialize, ToSchema)]
+pub struct Success {
+    #[schema(example = "success")]
+    pub status: String,
+}
+
+impl Default for Success {
+    fn default() -> Success {
+        Success {
+            status: "success".into(),
+        }
+    }
+}
+
+/// `GET /v1/yaml-workflows`.
+#[derive(Serialize, ToSchema)]
+pub struct YamlWorkflowList {
+    pub workflows: Vec<YamlWorkflowSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct YamlWorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: String,
+    /// The file it was loaded from.
+    pub path: String,
+}
+
+/// A YAML workflow with its definition.
+#[derive(Serialize, ToSchema)]
+pub struct YamlWorkflowDetail {
+    #[serde(flatten)]
+    pub workflow: Workflow,
+    pub path: String,
+}
+
+/// The details of a 422 about a definition: every problem found.
+#[derive(Serialize, ToSchema)]
+pub struct ValidationDetails {
+    /// The first problem's step, if it is about one.
+    pub step_id: Option<String>,
+    /// The first problem's field.
+    pub field: String,
+    pub errors: Vec<Problem>,
+}
+
+/// `GET /health/live`.
+#[derive(Serialize, ToSchema)]
+pub struct Live {
+    #[schema(example = "alive")]
+    pub status: String,
+}
+
+/// `GET /health/ready`: `ready`, or (503) `not_ready` with the reason.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(example = "ready")]
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `GET /health/db`.
+#[derive(Serialize, ToSchema)]
+pub struct DbHealth {
+    /// `healthy`, or (503) `unhealthy`.
+    pub status: String,
+    /// `connected` or `disconnected`.
+    pub database: String,
+    /// `redis` or `memory`.
+    pub backend: String,
+    pub migrations: Migrations,
+    pub timestamp: String,
+}
+
+/// Baton's store schema: the versions this orchestrator reads and writes. A store needs
+/// no migration step: `pending` is always empty.
+#[derive(Serialize, ToSchema)]
+pub struct Migrations {
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// `GET /health/full`.
+#[derive(Serialize, ToSchema)]
+pub struct FullHealth {
+    /// `healthy`, or `degraded` when the store does not answer.
+    pub status: String,
+    pub timestamp: String,
+    pub uptime_seconds: u64,
+    pub application: Application,
+    pub database: Database,
+    /// Circuit state per AI endpoint. Empty: the AI calls are made by workers, and this
+    /// orchestrator has none in-process to report on yet.
+    #[schema(value_type = Object)]
+    pub circuit_breakers: Map<String, Value>,
+    pub security: Security,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Application {
+    pub ready: bool,
+    pub shutting_down: bool,
+    /// Requests of this face in flight on this orchestrator.
+    pub active_requests: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Database {
+    pub status: String,
+    pub backend: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Security {
+    /// Requests refused by a rate limit since this orchestrator started, by group.
+    pub rate_limited: BTreeMap<String, u64>,
+}
+
+/// `GET /`.
+#[derive(Serialize, ToSchema)]
+pub struct AppInfo {
+    #[schema(example = "Baton")]
+    pub app: String,
+    pub version: String,
+    #[schema(example = "running")]
+    pub status: String,
+}

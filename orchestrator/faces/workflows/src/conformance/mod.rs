@@ -1,0 +1,113 @@
+//! The [`WorkflowStore`] conformance suite: the behaviour both stores must have, run by
+//! `tests/tests/workflow_store.rs` against the memory store and a real Redis. Each case
+//! panics with what differed.
+
+use crate::model::Workflow;
+use crate::store::*;
+use baton_protocol::clock::now_ms;
+use serde_json::json;
+use std::time::Duration;
+
+fn record(id: &str, name: &str, at: i64) -> StoredWorkflow {
+    let workflow: Workflow = serde_json::from_value(json!({
+        "id": id, "name": name,
+        "steps": [{"id": "s", "type": "transform", "params": {"merge": {"a": 1}}}],
+    }))
+    .expect("a valid definition");
+    StoredWorkflow {
+        workflow,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Every case, in order; `store` must be empty.
+pub async fn run_all(store: &dyn WorkflowStore) {
+    workflows_are_created_once_replaced_listed_and_deleted(store).await;
+    rate_windows_count_per_bucket_and_reopen(store).await;
+}
+
+pub async fn workflows_are_created_once_replaced_listed_and_deleted(store: &dyn WorkflowStore) {
+    assert!(store.list_workflows().await.unwrap().is_empty());
+    let b = record("b-flow", "B", 1);
+    assert_eq!(store.create_workflow(&b).await.unwrap(), Written::Done);
+    assert_eq!(
+        store
+            .create_workflow(&record("b-flow", "other", 2))
+            .await
+            .unwrap(),
+        Written::Exists
+    );
+    assert_eq!(
+        store.get_workflow("b-flow").await.unwrap(),
+        Some(b.clone()),
+        "unchanged"
+    );
+    assert_eq!(
+        store
+            .replace_workflow(&record("nope", "N", 3))
+            .await
+            .unwrap(),
+        Written::Missing
+    );
+    assert_eq!(
+        store.get_workflow("nope").await.unwrap(),
+        None,
+        "replace creates nothing"
+    );
+    store
+        .create_workflow(&record("a-flow", "A", 4))
+        .await
+        .unwrap();
+    let mut b2 = record("b-flow", "B2", 1);
+    b2.updated_at = 5;
+    assert_eq!(store.replace_workflow(&b2).await.unwrap(), Written::Done);
+    let listed: Vec<(String, String)> = store
+        .list_workflows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.workflow.id, w.workflow.name))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("a-flow".into(), "A".into()),
+            ("b-flow".into(), "B2".into())
+        ],
+        "listed by id, as replaced"
+    );
+    assert!(store.delete_workflow("a-flow").await.unwrap());
+    assert!(!store.delete_workflow("a-flow").await.unwrap());
+    assert_eq!(store.get_workflow("a-flow").await.unwrap(), None);
+    assert_eq!(store.list_workflows().await.unwrap().len(), 1);
+    assert!(store.delete_workflow("b-flow").await.unwrap());
+}
+
+pub async fn rate_windows_count_per_bucket_and_reopen(store: &dyn WorkflowStore) {
+    let window = 300;
+    for expected in 1..=3 {
+        let c = store
+            .count_request("login:10.0.0.1", window, now_ms())
+            .await
+            .unwrap();
+        assert_eq!(c.count, expected);
+        assert!(c.resets_in_ms <= window, "{c:?}");
+    }
+    let other = store
+        .count_request("login:10.0.0.2", window, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(other.count, 1, "each bucket counts on its own");
+    let route = store
+        .count_request("execute:10.0.0.1", window, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(route.count, 1, "each route counts on its own");
+    tokio::time::sleep(Duration::from_millis(window + 50)).await;
+    let c = store
+        .count_request("login:10.0.0.1", window, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(c.count, 1, "a closed window starts again");
+}

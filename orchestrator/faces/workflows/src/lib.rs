@@ -1,0 +1,138 @@
+//! Baton's workflow-management face: `/v1/*` for API clients that log in
+//! (`POST /v1/auth/login` → a JWT), and the probes `/health/*` and `GET /`.
+//!
+//! The data: workflow definitions ([`model::Workflow`]: inputs, variables, steps with
+//! dependencies, conditions and failure modes), kept as JSON records in the face's store
+//! ([`store::WorkflowStore`], in memory or in Redis beside the jobs) or loaded from YAML
+//! files ([`yaml`]); both are validated ([`validate`]) before they are saved or served.
+//! Rate-limit counters live in the same store, so every orchestrator on one Redis counts
+//! together ([`rate`]). Tokens are signed, not stored ([`auth`]): any orchestrator with
+//! the same `SECRET_KEY` accepts them.
+//!
+//! Every error this face answers is the envelope of [`error`], routing errors included.
+//!
+//! Not built yet (see the README): executing workflows (compiling a workflow into the
+//! engine's state machine, the workflow worker), executions, `/v1/jobs`, versions,
+//! prompt templates and the WebSocket; schedules and inbound webhooks come after them.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod rate;
+pub mod redis;
+pub mod store;
+pub mod validate;
+pub mod yaml;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use api::{routes, ROUTES};
+
+use baton_engine::readiness::Readiness;
+use baton_engine::Engine;
+use baton_http::Face;
+use prometheus::{IntCounterVec, Opts, Registry};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The face's configuration (the server reads it from the environment).
+#[derive(Debug, Clone)]
+pub struct WorkflowsConfig {
+    /// `API_CREDENTIALS` and `ALLOW_DEMO_AUTH`.
+    pub credentials: auth::Credentials,
+    /// `SECRET_KEY` (or `BATON_JWT_SECRET`): signs the login tokens.
+    pub secret_key: String,
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES` (default 60), in seconds.
+    pub token_ttl_seconds: i64,
+    /// `BATON_RATE_LIMIT_LOGIN` / `_EXECUTE` / `_JOBS` / `_HOOKS` (per minute and IP).
+    pub rate_limits: rate::RateLimits,
+    /// `BATON_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<rate::Block>,
+    /// Where the YAML workflows were loaded from (`BATON_WORKFLOWS_DIR`).
+    pub workflows_dir: PathBuf,
+    /// `BATON_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WorkflowsConfig {
+    fn default() -> Self {
+        WorkflowsConfig {
+            credentials: auth::Credentials::default(),
+            secret_key: String::new(),
+            token_ttl_seconds: 3600,
+            rate_limits: rate::RateLimits::default(),
+            trusted_proxies: Vec::new(),
+            workflows_dir: PathBuf::from("workflows"),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The face's counters on the shared Prometheus registry.
+pub struct WorkflowMetrics {
+    /// `baton_workflows_rate_limited_total{group}`.
+    pub rate_limited: IntCounterVec,
+}
+
+impl WorkflowMetrics {
+    pub fn new(registry: &Registry) -> WorkflowMetrics {
+        let rate_limited = baton_engine::metrics::must(IntCounterVec::new(
+            Opts::new(
+                "baton_workflows_rate_limited_total",
+                "Requests of the workflow face refused by a rate limit",
+            ),
+            &["group"],
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(rate_limited.clone())));
+        WorkflowMetrics { rate_limited }
+    }
+}
+
+/// The workflow face on one engine.
+pub struct WorkflowsFace {
+    pub engine: Arc<Engine>,
+    pub records: Arc<dyn store::WorkflowStore>,
+    pub yaml: BTreeMap<String, yaml::YamlWorkflow>,
+    pub cfg: WorkflowsConfig,
+    pub signer: auth::Signer,
+    pub metrics: Arc<WorkflowMetrics>,
+    /// Whether the store has answered since the start (shared with the server's gate).
+    pub readiness: Arc<Readiness>,
+    /// Cancelled when the server starts draining.
+    pub shutdown: CancellationToken,
+    pub started: Instant,
+    /// Requests of this face in flight.
+    pub active_requests: Arc<AtomicI64>,
+}
+
+pub type FaceRef = Arc<WorkflowsFace>;
+
+impl Face for WorkflowsFace {
+    fn name(&self) -> &'static str {
+        "workflows"
+    }
+
+    fn routes(&self) -> &'static [(&'static str, &'static str)] {
+        ROUTES
+    }
+
+    fn always_served(&self) -> &'static [&'static str] {
+        api::ALWAYS_SERVED
+    }
+
+    /// Its routes answer a store outage in the envelope (503 `SERVICE_UNAVAILABLE`).
+    fn gates_itself(&self, path: &str) -> bool {
+        api::owns(path)
+    }
+
+    fn openapi(&self) -> utoipa::openapi::OpenApi {
+        api::doc::document()
+    }
+}

@@ -1,0 +1,91 @@
+//! The embedded [`WorkflowStore`]: maps behind one lock, nothing kept past the process.
+
+use crate::store::*;
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Default)]
+struct State {
+    workflows: BTreeMap<String, StoredWorkflow>,
+    /// bucket → (count, window end in epoch ms)
+    windows: HashMap<String, (u64, i64)>,
+}
+
+#[derive(Default)]
+pub struct MemoryWorkflows {
+    state: Mutex<State>,
+}
+
+impl MemoryWorkflows {
+    pub fn new() -> MemoryWorkflows {
+        MemoryWorkflows::default()
+    }
+}
+
+/// Windows kept before closed ones are swept (one sweep per this many new buckets).
+const SWEEP_EVERY: usize = 4096;
+
+#[async_trait]
+impl WorkflowStore for MemoryWorkflows {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn create_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written> {
+        let mut s = self.state.lock();
+        if s.workflows.contains_key(&wf.workflow.id) {
+            return Ok(Written::Exists);
+        }
+        s.workflows.insert(wf.workflow.id.clone(), wf.clone());
+        Ok(Written::Done)
+    }
+
+    async fn replace_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written> {
+        let mut s = self.state.lock();
+        match s.workflows.get_mut(&wf.workflow.id) {
+            Some(slot) => {
+                *slot = wf.clone();
+                Ok(Written::Done)
+            }
+            None => Ok(Written::Missing),
+        }
+    }
+
+    async fn get_workflow(&self, id: &str) -> RecordResult<Option<StoredWorkflow>> {
+        Ok(self.state.lock().workflows.get(id).cloned())
+    }
+
+    async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>> {
+        Ok(self.state.lock().workflows.values().cloned().collect())
+    }
+
+    async fn delete_workflow(&self, id: &str) -> RecordResult<bool> {
+        Ok(self.state.lock().workflows.remove(id).is_some())
+    }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_ms: u64,
+        now_ms: i64,
+    ) -> RecordResult<RateCount> {
+        let mut s = self.state.lock();
+        if s.windows.len() >= SWEEP_EVERY && !s.windows.contains_key(bucket) {
+            s.windows.retain(|_, (_, end)| *end > now_ms);
+        }
+        let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+        let slot = s
+            .windows
+            .entry(bucket.to_string())
+            .or_insert((0, now_ms.saturating_add(window)));
+        if slot.1 <= now_ms {
+            *slot = (0, now_ms.saturating_add(window));
+        }
+        slot.0 += 1;
+        Ok(RateCount {
+            count: slot.0,
+            resets_in_ms: u64::try_from(slot.1 - now_ms).unwrap_or(0),
+        })
+    }
+}

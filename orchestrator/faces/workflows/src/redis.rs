@@ -1,0 +1,186 @@
+//! The Redis [`WorkflowStore`], on the job store's connections and key prefix.
+//!
+//! Keys live under `{<prefix>}:wf:`, the job store's hash tag, so one deployment is one
+//! cluster slot and the Lua scripts (`scripts/*.lua`, each with its KEYS/ARGV header) may
+//! touch several keys atomically.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `wf:workflow:<id>` | string | a [`StoredWorkflow`] (JSON) |
+//! | `wf:workflows` | zset | workflow ids, score 0 (lexical order) |
+//! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
+
+use crate::store::*;
+use ::redis::{AsyncCommands, Script};
+use async_trait::async_trait;
+use baton_store::StoreError;
+use baton_store_redis::pool::{Connection, Pool};
+use baton_store_redis::Keys;
+
+struct Scripts {
+    create: Script,
+    delete: Script,
+    rate: Script,
+}
+
+pub struct RedisWorkflows {
+    pool: Pool,
+    keys: Keys,
+    scripts: Scripts,
+}
+
+fn redis_err(e: ::redis::RedisError) -> RecordError {
+    RecordError::Store(StoreError::Redis(e.to_string()))
+}
+
+fn corrupt(what: String) -> RecordError {
+    RecordError::Store(StoreError::Corrupt(what))
+}
+
+impl RedisWorkflows {
+    /// On the job store's pool, under the same key prefix.
+    pub fn with_pool(pool: Pool, keys: Keys) -> RedisWorkflows {
+        RedisWorkflows {
+            pool,
+            keys,
+            scripts: Scripts {
+                create: Script::new(include_str!("scripts/create_workflow.lua")),
+                delete: Script::new(include_str!("scripts/delete_workflow.lua")),
+                rate: Script::new(include_str!("scripts/rate_count.lua")),
+            },
+        }
+    }
+
+    async fn conn(&self) -> RecordResult<Connection> {
+        self.pool
+            .get()
+            .await
+            .map(Connection)
+            .map_err(|e| RecordError::Store(StoreError::Unavailable(e.to_string())))
+    }
+
+    fn k(&self, rest: &str) -> String {
+        self.keys.k(&format!("wf:{rest}"))
+    }
+
+    fn encode(wf: &StoredWorkflow) -> RecordResult<String> {
+        serde_json::to_string(wf).map_err(|e| corrupt(format!("workflow encoding: {e}")))
+    }
+
+    fn decode(id: &str, raw: &str) -> RecordResult<StoredWorkflow> {
+        serde_json::from_str(raw).map_err(|e| corrupt(format!("workflow {id}: {e}")))
+    }
+}
+
+#[async_trait]
+impl WorkflowStore for RedisWorkflows {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn create_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written> {
+        let id = &wf.workflow.id;
+        let mut conn = self.conn().await?;
+        let saved: i64 = self
+            .scripts
+            .create
+            .key(self.k(&format!("workflow:{id}")))
+            .key(self.k("workflows"))
+            .arg(id)
+            .arg(Self::encode(wf)?)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(if saved == 1 {
+            Written::Done
+        } else {
+            Written::Exists
+        })
+    }
+
+    async fn replace_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written> {
+        let mut conn = self.conn().await?;
+        // SET ... XX: only over an existing record, in one command.
+        let set: Option<String> = ::redis::cmd("SET")
+            .arg(self.k(&format!("workflow:{}", wf.workflow.id)))
+            .arg(Self::encode(wf)?)
+            .arg("XX")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(if set.is_some() {
+            Written::Done
+        } else {
+            Written::Missing
+        })
+    }
+
+    async fn get_workflow(&self, id: &str) -> RecordResult<Option<StoredWorkflow>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = conn
+            .get(self.k(&format!("workflow:{id}")))
+            .await
+            .map_err(redis_err)?;
+        raw.map(|r| Self::decode(id, &r)).transpose()
+    }
+
+    async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn
+            .zrange(self.k("workflows"), 0, -1)
+            .await
+            .map_err(redis_err)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.k(&format!("workflow:{id}")))
+            .collect();
+        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        ids.iter()
+            .zip(raws)
+            // An id whose record went between the two reads was deleted: not listed.
+            .filter_map(|(id, raw)| raw.map(|r| Self::decode(id, &r)))
+            .collect()
+    }
+
+    async fn delete_workflow(&self, id: &str) -> RecordResult<bool> {
+        let mut conn = self.conn().await?;
+        let n: i64 = self
+            .scripts
+            .delete
+            .key(self.k(&format!("workflow:{id}")))
+            .key(self.k("workflows"))
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(n > 0)
+    }
+
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_ms: u64,
+        _now_ms: i64,
+    ) -> RecordResult<RateCount> {
+        let mut conn = self.conn().await?;
+        let (count, ttl): (u64, i64) = self
+            .scripts
+            .rate
+            .key(self.k(&format!("rate:{bucket}")))
+            .arg(window_ms.max(1))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(RateCount {
+            count,
+            resets_in_ms: u64::try_from(ttl).unwrap_or(0),
+        })
+    }
+}

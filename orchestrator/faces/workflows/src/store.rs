@@ -1,0 +1,74 @@
+//! Where the workflow face keeps its records, behind one trait with two stores: in
+//! memory ([`crate::memory`], the embedded mode) and Redis ([`crate::redis`], shared by
+//! every orchestrator on it). One conformance suite runs against both
+//! ([`crate::conformance`], behind the `conformance` feature).
+//!
+//! The records: JSON workflows (a [`StoredWorkflow`] per id, kept whole: a workflow is
+//! read and written as one document) and the rate-limit counters (a fixed window per
+//! bucket: `<route>:<client ip>`).
+
+use crate::model::Workflow;
+use async_trait::async_trait;
+use baton_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type RecordResult<T> = Result<T, RecordError>;
+
+/// A JSON workflow as kept: the definition and when it was made and last replaced
+/// (epoch ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWorkflow {
+    pub workflow: Workflow,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// `create` of an id that exists.
+    Exists,
+    /// `replace` of an id that does not.
+    Missing,
+}
+
+/// One counted request against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateCount {
+    /// Requests in the current window, this one included.
+    pub count: u64,
+    /// Milliseconds until the window closes.
+    pub resets_in_ms: u64,
+}
+
+#[async_trait]
+pub trait WorkflowStore: Send + Sync + 'static {
+    /// `memory` or `redis`.
+    fn kind(&self) -> &'static str;
+
+    /// Saves a new workflow; [`Written::Exists`] (and nothing changed) if the id is taken.
+    async fn create_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written>;
+    /// Replaces a workflow; [`Written::Missing`] (and nothing saved) if there is none.
+    async fn replace_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written>;
+    async fn get_workflow(&self, id: &str) -> RecordResult<Option<StoredWorkflow>>;
+    /// Every workflow, by id.
+    async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>>;
+    /// Whether there was one to delete.
+    async fn delete_workflow(&self, id: &str) -> RecordResult<bool>;
+
+    /// Counts a request in `bucket`'s window of `window_ms` (a window opens at the first
+    /// request after the last one closed).
+    async fn count_request(
+        &self,
+        bucket: &str,
+        window_ms: u64,
+        now_ms: i64,
+    ) -> RecordResult<RateCount>;
+}
