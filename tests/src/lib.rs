@@ -17,6 +17,7 @@ pub mod pipeline_worker;
 pub mod pipelines;
 pub mod python;
 pub mod redis_server;
+pub mod workflows;
 
 pub use client::Client;
 pub use orchestrator::Orchestrator;

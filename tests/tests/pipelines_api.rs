@@ -485,7 +485,9 @@ async fn health_answers_ok(backend: Backend) {
     let h = api.get("/health").await;
     assert_eq!((h.status, &h.body["status"]), (200, &json!("ok")));
     assert!(
-        h.body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        h.body["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
         "{}",
         h.body
     );

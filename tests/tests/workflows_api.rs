@@ -2,99 +2,13 @@
 //! (JSON and YAML), the error envelope on every error, the rate limits (shared by two
 //! orchestrators on one Redis), the probes.
 
-use baton_orchestrator::config::Config;
 use baton_orchestrator::store::redis::RedisStore;
 use baton_orchestrator::Stores;
 use baton_tests::backend::{start, Backend};
-use baton_tests::orchestrator::test_config;
+use baton_tests::workflows::{config, envelope, Api, SECRET};
 use baton_tests::{on_both_stores, shared_redis, Orchestrator, RedisServer};
 use baton_workflows::auth::Signer;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-const SECRET: &str = "test-secret-test-secret-test-secret";
-
-fn config() -> Config {
-    let mut cfg = test_config();
-    cfg.workflows.allow_demo_auth = true;
-    cfg.workflows.secret_key = Some(SECRET.into());
-    cfg.workflows.workflows_dir =
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints/workflows"));
-    cfg
-}
-
-/// A caller of the `/v1` API.
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    token: Option<String>,
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Api {
-    fn new(base: &str) -> Api {
-        Api {
-            base: base.into(),
-            http: reqwest::Client::new(),
-            token: None,
-        }
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        self.send(req).await
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> Answer {
-        let a = self
-            .call(
-                "POST",
-                "/v1/auth/login",
-                Some(json!({"user_id": user, "password": password})),
-            )
-            .await;
-        if a.status == 200 {
-            self.token = a.body["access_token"].as_str().map(str::to_string);
-        }
-        a
-    }
-}
-
-/// Asserts the envelope with `code` and `status`, and that it carries the request id.
-fn envelope(a: &Answer, status: u16, code: &str) {
-    assert_eq!(a.status, status, "{}", a.body);
-    assert_eq!(a.body["error"]["error_code"], code, "{}", a.body);
-    assert!(a.body["error"]["message"].is_string(), "{}", a.body);
-    assert!(a.body["error"]["details"].is_object(), "{}", a.body);
-    let rid = a.headers.get("x-request-id").expect("X-Request-ID");
-    assert_eq!(a.body["error"]["request_id"], rid.to_str().unwrap());
-}
 
 fn pipeline() -> Value {
     json!({

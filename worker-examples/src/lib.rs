@@ -6,10 +6,13 @@
 //! - [`mod@sum`]: the `sum` skill, which adds up numbers; the aggregate step of the shipped
 //!   parallel blueprint. Registered beside `echo` in both places.
 //! - [`pipeline`]: engines and rules of the coding-pipeline worker (in progress).
+//! - [`workflow`]: the steps of workflow executions (`workflow-worker`; in-process under
+//!   `baton dev`).
 
 pub mod echo;
 pub mod pipeline;
 pub mod sum;
+pub mod workflow;
 
 pub use echo::{echo, echo_skill, ECHO_SKILL};
 pub use sum::{sum, sum_skill, SUM_SKILL};

@@ -55,6 +55,19 @@ pub fn dev_blueprints(cfg: &Config) -> Result<Registry, StartError> {
     )?])?)
 }
 
+fn workflow_worker(url: &str, token: &str) -> Result<baton_worker::Worker, String> {
+    use baton_worker_examples::workflow::{workflow_skills, WorkflowSettings};
+    let mut settings = WorkflowSettings::from_lookup(|k| std::env::var(k).ok())?;
+    settings.allow_shell = true;
+    let config = baton_worker::WorkerConfig::new(url.to_string())
+        .token(token.to_string())
+        .worker_id("dev-workflow-1")
+        .worker_type("workflow-worker");
+    workflow_skills(baton_worker::Worker::builder(config), settings)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Serves like [`crate::run_with`], plus `workers` in-process echo workers that connect
 /// to this orchestrator over HTTP like any other worker.
 pub async fn run_dev(
@@ -78,7 +91,7 @@ pub async fn run_dev(
         let _ = stop_rx.await;
     }));
     let mut handles = Vec::new();
-    match worker_token {
+    match worker_token.clone() {
         Some(token) => {
             for i in 1..=workers {
                 let config = baton_worker::WorkerConfig::new(url.clone())
@@ -95,12 +108,20 @@ pub async fn run_dev(
         }
         None => tracing::warn!("no global BATON_WORKER_TOKEN: starting no in-process workers"),
     }
+    if let Some(token) = &worker_token {
+        // The workflow steps, shell allowed (dev mode runs on the developer's own host);
+        // AI steps offline unless OPENAI_BASE_URL is set.
+        match workflow_worker(&url, token) {
+            Ok(worker) => handles.push(worker.spawn()),
+            Err(e) => tracing::error!(error = %e, "cannot start the in-process workflow worker"),
+        }
+    }
     tracing::info!(
         workers = handles.len(),
-        "dev mode: in-process echo workers started"
+        "dev mode: in-process workers started (echo, and one workflow worker)"
     );
     println!(
-        "\nBaton dev mode on {url} ({} echo workers).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\nWorkflow management (log in, then list the YAML workflows):\n{login}",
+        "\nBaton dev mode on {url} ({} in-process workers: echo and workflow).\nTry:\n  curl -s -X POST {url}/api/v1/jobs/echo -H 'X-Client-Token: {client_token}' \\\n       -H 'Content-Type: application/json' -d '{{\"initial_data\": {{\"message\": \"hello\"}}}}'\n  curl -s {url}/api/v1/jobs/<job_id> -H 'X-Client-Token: {client_token}'\nWorkflow management (log in, then list the YAML workflows):\n{login}",
         handles.len()
     );
     shutdown.await;

@@ -92,7 +92,11 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
     let metrics = Arc::new(Metrics::new());
     let shutdown = CancellationToken::new();
     let (name, hook) = pipelines::hook(&records, &metrics.pipelines);
-    let hooks = engine::hooks::Hooks::new().with(name, hook);
+    let hooks = engine::hooks::Hooks::new()
+        .with(name, hook)
+        .with_blueprints(Arc::new(workflows::source::WorkflowBlueprints {
+            records: workflow_records.clone(),
+        }));
     let engine = Arc::new(engine::Engine::new(
         store.clone(),
         Arc::new(registry),

@@ -11,6 +11,10 @@
 //! A string that is exactly one placeholder becomes the referenced value with its JSON
 //! type (an object stays an object); placeholders inside longer strings are replaced by
 //! their text. A missing path renders as `null` (or as empty text inside a string).
+//!
+//! `{"$literal": value}` renders as `value`, untouched: for params that carry templates
+//! meant for the worker (a workflow step's own `{{name}}` placeholders), not for the
+//! engine.
 
 use serde_json::{Map, Value};
 
@@ -24,9 +28,20 @@ const ROOTS: [&str; 6] = [
     "branch",
 ];
 
+/// The key of a value passed through unrendered.
+pub const LITERAL: &str = "$literal";
+
+fn literal(map: &Map<String, Value>) -> Option<&Value> {
+    match map.len() {
+        1 => map.get(LITERAL),
+        _ => None,
+    }
+}
+
 /// Renders `template` against the job context `ctx` (a JSON object).
 pub fn render(template: &Value, ctx: &Value) -> Value {
     match template {
+        Value::Object(map) if literal(map).is_some() => literal(map).cloned().unwrap_or_default(),
         Value::String(s) => render_string(s, ctx),
         Value::Array(items) => Value::Array(items.iter().map(|v| render(v, ctx)).collect()),
         Value::Object(map) => {
@@ -45,6 +60,8 @@ pub fn has_placeholders(template: &Value) -> bool {
     match template {
         Value::String(s) => s.contains("{{") || s.contains("${"),
         Value::Array(items) => items.iter().any(has_placeholders),
+        // A literal renders to its inner value, not to itself.
+        Value::Object(map) if literal(map).is_some() => true,
         Value::Object(map) => map.values().any(has_placeholders),
         _ => false,
     }
@@ -67,6 +84,7 @@ fn collect_paths(template: &Value, out: &mut Vec<String>) {
             }
         }
         Value::Array(items) => items.iter().for_each(|v| collect_paths(v, out)),
+        Value::Object(map) if literal(map).is_some() => {}
         Value::Object(map) => map.values().for_each(|v| collect_paths(v, out)),
         _ => {}
     }
@@ -134,6 +152,30 @@ pub fn lookup<'a>(ctx: &'a Value, path: &str) -> Option<&'a Value> {
         };
     }
     Some(current)
+}
+
+#[cfg(test)]
+mod literal_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_literal_is_passed_through_unrendered_and_unchecked() {
+        let t = json!({"step": {"$literal": {"prompt": "{{topic}}"}}, "ctx": "{{ initial_data }}"});
+        let out = render(&t, &json!({"initial_data": {"topic": "x"}}));
+        assert_eq!(
+            out,
+            json!({"step": {"prompt": "{{topic}}"}, "ctx": {"topic": "x"}})
+        );
+        assert_eq!(referenced_paths(&t), ["initial_data"]);
+        assert!(has_placeholders(&json!({"$literal": 1})));
+        // Only a one-key object is a literal.
+        let two = json!({"$literal": "{{ a }}", "b": 1});
+        assert_eq!(
+            render(&two, &json!({"initial_data": {"a": 5}})),
+            json!({"$literal": 5, "b": 1})
+        );
+    }
 }
 
 #[cfg(test)]

@@ -17,10 +17,17 @@
 //!
 //! A job whose hook is not registered (a face turned off) is served as any other job; its
 //! end is logged and dropped.
+//!
+//! A face may also supply blueprints the engine did not load from files
+//! ([`BlueprintSource`]): a face that compiles its own definitions (workflows) into
+//! blueprints names them by content (a new definition is a new name), keeps them in its
+//! records, and the engine asks its sources for a name it does not know and caches the
+//! answer. Every orchestrator can so advance every job, whichever made it.
 
 use super::job::JobDoc;
 use super::{Engine, EngineError};
 use async_trait::async_trait;
+use baton_blueprint::Blueprint;
 use baton_protocol::TaskResult;
 use baton_store::StoredJob;
 use std::collections::HashMap;
@@ -56,10 +63,19 @@ pub trait JobHook: Send + Sync + 'static {
     async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError>;
 }
 
-/// The hooks an engine calls, by name.
+/// Where blueprints not loaded from files come from.
+#[async_trait]
+pub trait BlueprintSource: Send + Sync + 'static {
+    /// The blueprint called `name`, if this source has it. Names are content-addressed:
+    /// the answer for a name never changes, so the engine keeps it.
+    async fn blueprint(&self, name: &str) -> Result<Option<Blueprint>, EngineError>;
+}
+
+/// The hooks an engine calls, by name, and the faces' blueprint sources.
 #[derive(Default, Clone)]
 pub struct Hooks {
     by_name: HashMap<String, Arc<dyn JobHook>>,
+    pub(crate) sources: Vec<Arc<dyn BlueprintSource>>,
 }
 
 impl Hooks {
@@ -70,6 +86,12 @@ impl Hooks {
     /// Registers `hook` under `name` (the name a face gives its jobs).
     pub fn with(mut self, name: &str, hook: Arc<dyn JobHook>) -> Hooks {
         self.by_name.insert(name.to_string(), hook);
+        self
+    }
+
+    /// Adds a source of blueprints (asked in the order added).
+    pub fn with_blueprints(mut self, source: Arc<dyn BlueprintSource>) -> Hooks {
+        self.sources.push(source);
         self
     }
 

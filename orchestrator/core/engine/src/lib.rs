@@ -85,8 +85,10 @@ pub struct Engine {
     pub blueprints: Arc<Registry>,
     pub cfg: Arc<EngineConfig>,
     pub metrics: Arc<EngineMetrics>,
-    /// The faces' hooks, by the name their jobs carry.
+    /// The faces' hooks, by the name their jobs carry, and their blueprint sources.
     hooks: hooks::Hooks,
+    /// Blueprints the sources gave, by name (content-addressed: never stale).
+    sourced: parking_lot::RwLock<std::collections::HashMap<String, Arc<Blueprint>>>,
     http: reqwest::Client,
     /// Timers committed here that are due at once (sub-job starts, ends and cancels):
     /// the reaper fires them without waiting for its next pass.
@@ -141,25 +143,44 @@ impl Engine {
             cfg,
             metrics,
             hooks,
+            sourced: Default::default(),
             http,
         }
     }
 
-    fn blueprint_of(&self, doc: &JobDoc) -> Result<Arc<Blueprint>, EngineError> {
-        self.blueprints.get(&doc.blueprint).cloned().ok_or_else(|| {
+    async fn blueprint_of(&self, doc: &JobDoc) -> Result<Arc<Blueprint>, EngineError> {
+        self.blueprint(&doc.blueprint).await?.ok_or_else(|| {
             EngineError::Internal(format!("blueprint `{}` is no longer loaded", doc.blueprint))
         })
     }
 
+    /// A blueprint by name: one loaded from files, else one a face's source has.
+    pub async fn blueprint(&self, name: &str) -> Result<Option<Arc<Blueprint>>, EngineError> {
+        if let Some(bp) = self.blueprints.get(name) {
+            return Ok(Some(bp.clone()));
+        }
+        if let Some(bp) = self.sourced.read().get(name) {
+            return Ok(Some(bp.clone()));
+        }
+        for source in &self.hooks.sources {
+            if let Some(bp) = source.blueprint(name).await? {
+                let bp = Arc::new(bp);
+                self.sourced.write().insert(name.to_string(), bp.clone());
+                return Ok(Some(bp));
+            }
+        }
+        Ok(None)
+    }
+
     /// The job's document, blueprint and the lane of `task_id` when the task belongs to
     /// the job's current state; `None` for a task of an earlier state.
-    fn task_context(
+    async fn task_context(
         &self,
         job: &StoredJob,
         task_id: &str,
     ) -> Result<Option<(JobDoc, Arc<Blueprint>, Lane)>, EngineError> {
         let doc = parse_doc(job)?;
-        let bp = self.blueprint_of(&doc)?;
+        let bp = self.blueprint_of(&doc).await?;
         let lane = match bp.state(&doc.state) {
             Some(state) => Lane::of(&doc, &state.kind, task_id),
             None => None,
@@ -350,7 +371,7 @@ impl Engine {
                         .await
                         .map(Round::Done);
                 };
-                let Some((doc, bp, lane)) = self.task_context(&job, &result.task_id)? else {
+                let Some((doc, bp, lane)) = self.task_context(&job, &result.task_id).await? else {
                     return self
                         .ignore_result(worker_id, &result.task_id, ignored_reasons::STALE_TASK)
                         .await
@@ -503,7 +524,7 @@ impl Engine {
                         job.status
                     )));
                 }
-                let bp = self.blueprint_of(&doc)?;
+                let bp = self.blueprint_of(&doc).await?;
                 let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
                 let workers = tx.remove_all_tasks();
                 tx.cancel_waits();

@@ -152,7 +152,7 @@ impl Engine {
                 let Some(slot) = slot else {
                     return Ok(Round::Done(false));
                 };
-                let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                let Some((doc, bp, lane)) = self.task_context(&job, task_id).await? else {
                     return Ok(Round::Done(false));
                 };
                 let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
@@ -215,7 +215,7 @@ impl Engine {
                 if revoked_from.is_some_and(|w| w != worker) {
                     return Ok(Round::Done(())); // not that worker's task (never expected): leave it be
                 }
-                let Some((doc, bp, lane)) = self.task_context(&job, task_id)? else {
+                let Some((doc, bp, lane)) = self.task_context(&job, task_id).await? else {
                     return Ok(Round::Done(self.store.forget_lease(task_id).await?));
                 };
                 let mut tx = Tx::on(&self.cfg, &bp, &job, doc);

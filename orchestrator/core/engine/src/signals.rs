@@ -70,7 +70,7 @@ impl Engine {
                         wait.decisions.join(", ")
                     )));
                 }
-                let bp = self.blueprint_of(&doc)?;
+                let bp = self.blueprint_of(&doc).await?;
                 let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
                 tx.decide(decision, by, comment.clone());
                 let next = tx.transition.clone().unwrap_or_default();
@@ -104,7 +104,7 @@ impl Engine {
                 {
                     return Ok(Round::Done(()));
                 }
-                let bp = self.blueprint_of(&doc)?;
+                let bp = self.blueprint_of(&doc).await?;
                 let mut tx = Tx::on(&self.cfg, &bp, &job, doc);
                 tx.decide(TIMEOUT, "timeout", None);
                 let status = tx.commit.status.clone();
@@ -138,7 +138,7 @@ impl Engine {
                 let Some(slot) = leased_to(&job, task_id, worker_id).cloned() else {
                     return Ok(Round::Done(false));
                 };
-                let Some((doc, bp, Lane::Main)) = self.task_context(&job, task_id)? else {
+                let Some((doc, bp, Lane::Main)) = self.task_context(&job, task_id).await? else {
                     return Ok(Round::Done(false));
                 };
                 let declared = bp.state(&doc.state).is_some_and(|s| {

@@ -119,7 +119,7 @@ impl Engine {
                         ),
                     ),
                 };
-                let bp = self.blueprint_of(&doc)?;
+                let bp = self.blueprint_of(&doc).await?;
                 let mut tx = Tx::on(&self.cfg, &bp, &parent, doc);
                 tx.sub_job_ended(child_id, &status, result, error);
                 let new_status = tx.commit.status.clone();

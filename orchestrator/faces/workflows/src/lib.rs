@@ -11,17 +11,25 @@
 //!
 //! Every error this face answers is the envelope of [`error`], routing errors included.
 //!
-//! Not built yet (see the README): executing workflows (compiling a workflow into the
-//! engine's state machine, the workflow worker), executions, `/v1/jobs`, versions,
-//! prompt templates and the WebSocket; schedules and inbound webhooks come after them.
+//! Executing a workflow compiles it into a blueprint ([`compile`]) that the engine gets
+//! from this face's records ([`source`]); an execution is a job of it ([`executions`]),
+//! each step a task of a workflow worker.
+//!
+//! Not built yet (see the README): listing, pausing, resuming, cancelling and deleting
+//! executions, execution logs, `/v1/jobs`, versions, prompt templates, the token budget,
+//! the WebSocket, and the `parallel`/`fan_out`/`fan_in`/`map_reduce` step types;
+//! schedules and inbound webhooks come after them.
 
 pub mod api;
 pub mod auth;
+pub mod compile;
 pub mod error;
+pub mod executions;
 pub mod memory;
 pub mod model;
 pub mod rate;
 pub mod redis;
+pub mod source;
 pub mod store;
 pub mod validate;
 pub mod yaml;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Default)]
 struct State {
     workflows: BTreeMap<String, StoredWorkflow>,
+    blueprints: HashMap<String, String>,
     /// bucket → (count, window end in epoch ms)
     windows: HashMap<String, (u64, i64)>,
 }
@@ -62,6 +63,19 @@ impl WorkflowStore for MemoryWorkflows {
 
     async fn delete_workflow(&self, id: &str) -> RecordResult<bool> {
         Ok(self.state.lock().workflows.remove(id).is_some())
+    }
+
+    async fn put_blueprint(&self, name: &str, definition: &str) -> RecordResult<()> {
+        self.state
+            .lock()
+            .blueprints
+            .entry(name.to_string())
+            .or_insert_with(|| definition.to_string());
+        Ok(())
+    }
+
+    async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>> {
+        Ok(self.state.lock().blueprints.get(name).cloned())
     }
 
     async fn count_request(

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `wf:workflow:<id>` | string | a [`StoredWorkflow`] (JSON) |
 //! | `wf:workflows` | zset | workflow ids, score 0 (lexical order) |
+//! | `wf:bp:<name>` | string | a compiled blueprint (JSON), written once (`SET NX`) |
 //! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
 
 use crate::store::*;
@@ -161,6 +162,25 @@ impl WorkflowStore for RedisWorkflows {
             .await
             .map_err(redis_err)?;
         Ok(n > 0)
+    }
+
+    async fn put_blueprint(&self, name: &str, definition: &str) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        let _: Option<String> = ::redis::cmd("SET")
+            .arg(self.k(&format!("bp:{name}")))
+            .arg(definition)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        conn.get(self.k(&format!("bp:{name}")))
+            .await
+            .map_err(redis_err)
     }
 
     async fn count_request(

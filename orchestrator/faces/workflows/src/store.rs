@@ -4,8 +4,9 @@
 //! ([`crate::conformance`], behind the `conformance` feature).
 //!
 //! The records: JSON workflows (a [`StoredWorkflow`] per id, kept whole: a workflow is
-//! read and written as one document) and the rate-limit counters (a fixed window per
-//! bucket: `<route>:<client ip>`).
+//! read and written as one document), the blueprints workflows compile to (by their
+//! content-addressed name, written once, never changed) and the rate-limit counters (a
+//! fixed window per bucket: `<route>:<client ip>`).
 
 use crate::model::Workflow;
 use async_trait::async_trait;
@@ -62,6 +63,11 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>>;
     /// Whether there was one to delete.
     async fn delete_workflow(&self, id: &str) -> RecordResult<bool>;
+
+    /// Keeps a compiled blueprint under its name unless one is there already (names are
+    /// content-addressed: the one there is the same).
+    async fn put_blueprint(&self, name: &str, definition: &str) -> RecordResult<()>;
+    async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>>;
 
     /// Counts a request in `bucket`'s window of `window_ms` (a window opens at the first
     /// request after the last one closed).

@@ -2,7 +2,7 @@
 //! bearer token.
 
 use super::schemas::ErrorEnvelope;
-use super::{auth, health, workflows, yaml_workflows};
+use super::{auth, executions, health, workflows, yaml_workflows};
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -24,6 +24,10 @@ use utoipa::{Modify, OpenApi};
         workflows::delete_workflow,
         yaml_workflows::list,
         yaml_workflows::get,
+        executions::execute_sync,
+        executions::execute_async,
+        executions::execute_yaml,
+        executions::get_execution,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Security, &OptionalBodies),
@@ -34,6 +38,9 @@ use utoipa::{Modify, OpenApi};
             \"request_id\"}}`, and every answer carries `X-Request-ID`."),
         (name = "workflows", description = "Workflow definitions: JSON (stored) and YAML \
             (loaded from the workflows directory)."),
+        (name = "executions", description = "Running workflows: each execution is a job \
+            of the workflow compiled into a blueprint, its steps tasks pulled by workflow \
+            workers."),
         (name = "health", description = "Probes of the workflow face (no token)."),
     ),
 )]

@@ -8,10 +8,13 @@
 
 mod auth;
 pub mod doc;
+mod executions;
 mod health;
 pub mod schemas;
 mod workflows;
 mod yaml_workflows;
+
+pub use workflows::invalid;
 
 use crate::auth::Claims;
 use crate::error::{WfError, WfResult};
@@ -43,6 +46,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/workflows/{workflow_id}"),
     ("GET", "/v1/yaml-workflows"),
     ("GET", "/v1/yaml-workflows/{workflow_id}"),
+    ("POST", "/v1/workflows/execute"),
+    ("POST", "/v1/workflows/{workflow_id}/execute"),
+    ("POST", "/v1/yaml-workflows/execute"),
+    ("GET", "/v1/executions/{execution_id}"),
 ];
 
 /// Paths answered before the store first answers (probes and the root).
@@ -205,6 +212,8 @@ fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let inner = health::routes(face.clone())
         .or(auth::routes(face.clone()))
+        .unify()
+        .or(executions::routes(face.clone()))
         .unify()
         .or(workflows::routes(face.clone()))
         .unify()

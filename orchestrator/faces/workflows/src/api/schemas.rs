@@ -199,3 +199,113 @@ pub struct AppInfo {
     #[schema(example = "running")]
     pub status: String,
 }
+
+/// `POST /v1/workflows/{workflow_id}/execute`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// The inputs (over the workflow's `variables`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+/// `POST /v1/workflows/execute`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncExecuteRequest {
+    pub workflow_id: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+/// `POST /v1/yaml-workflows/execute`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct YamlExecuteRequest {
+    pub workflow_id: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub inputs: Map<String, Value>,
+}
+
+/// An execution started.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionStarted {
+    pub execution_id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    /// Always `running`.
+    pub status: String,
+    /// Where to follow it: `/v1/executions/{execution_id}`.
+    pub poll_url: String,
+}
+
+/// `POST /v1/workflows/execute`: the ended execution.
+#[derive(Serialize, ToSchema)]
+pub struct SyncExecution {
+    /// `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub workflow_id: String,
+    pub execution_id: String,
+    #[schema(value_type = Object)]
+    pub outputs: Map<String, Value>,
+    /// What went wrong, if anything.
+    pub errors: Vec<String>,
+}
+
+/// `POST /v1/yaml-workflows/execute`: the ended execution, step by step.
+#[derive(Serialize, ToSchema)]
+pub struct YamlExecution {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub total_duration_ms: Option<u64>,
+    pub total_tokens: u64,
+    #[schema(value_type = Object)]
+    pub outputs: Map<String, Value>,
+    pub steps: Vec<crate::executions::StepView>,
+    pub error: Option<String>,
+}
+
+/// `GET /v1/executions/{execution_id}`.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionView {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    /// `pending`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    /// The step in progress, if any.
+    pub current_step: Option<String>,
+    /// Steps done over steps, in percent.
+    pub progress: u64,
+    /// The last checkpoint step's id, if one ran.
+    pub checkpoint_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub variables: Value,
+    #[schema(value_type = Object)]
+    pub outputs: Map<String, Value>,
+    pub error: Option<String>,
+    pub steps: Vec<crate::executions::StepView>,
+    /// Execution logs: not recorded yet (always empty).
+    #[schema(value_type = Vec<Object>)]
+    pub logs: Vec<Value>,
+    pub metrics: ExecutionMetrics,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionMetrics {
+    pub execution_id: String,
+    pub total_tokens: u64,
+    pub total_cost_cents: u64,
+    pub duration_ms: Option<u64>,
+    pub steps_completed: u64,
+    pub steps_failed: u64,
+}

@@ -25,6 +25,24 @@ fn record(id: &str, name: &str, at: i64) -> StoredWorkflow {
 pub async fn run_all(store: &dyn WorkflowStore) {
     workflows_are_created_once_replaced_listed_and_deleted(store).await;
     rate_windows_count_per_bucket_and_reopen(store).await;
+    compiled_blueprints_are_written_once(store).await;
+}
+
+pub async fn compiled_blueprints_are_written_once(store: &dyn WorkflowStore) {
+    assert_eq!(store.get_blueprint("wf-a-1").await.unwrap(), None);
+    store
+        .put_blueprint("wf-a-1", "{\"first\":1}")
+        .await
+        .unwrap();
+    store
+        .put_blueprint("wf-a-1", "{\"second\":2}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_blueprint("wf-a-1").await.unwrap().as_deref(),
+        Some("{\"first\":1}"),
+        "the first write stays"
+    );
 }
 
 pub async fn workflows_are_created_once_replaced_listed_and_deleted(store: &dyn WorkflowStore) {

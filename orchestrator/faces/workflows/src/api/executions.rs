@@ -1,0 +1,279 @@
+//! Executing workflows: asynchronously (`POST /v1/workflows/{id}/execute`, answered at
+//! once with the execution id), synchronously (`POST /v1/workflows/execute` and
+//! `POST /v1/yaml-workflows/execute`, answered when the execution ends, bounded by the
+//! workflow's `timeout_seconds` or [`SYNC_BOUND`]; past it 504 `TIMEOUT` naming the
+//! execution, which keeps running), and `GET /v1/executions/{id}`. The execute routes
+//! share one rate limit per client IP.
+
+use super::schemas::{
+    ErrorEnvelope, ExecuteRequest, ExecutionMetrics, ExecutionStarted, ExecutionView,
+    SyncExecuteRequest, SyncExecution, YamlExecuteRequest, YamlExecution,
+};
+use super::{answer, body, ctx, json, path_id, serve, Ctx};
+use crate::error::{codes, WfError, WfResult};
+use crate::executions::{self, Execution};
+use crate::rate::Limited;
+use crate::FaceRef;
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+type Body = Result<Bytes, baton_http::ApiError>;
+
+/// How long a synchronous execute waits when the workflow sets no `timeout_seconds`.
+pub const SYNC_BOUND: Duration = Duration::from_secs(300);
+
+pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let start = warp::path!("v1" / "workflows" / String / "execute")
+        .and(warp::post())
+        .and(body(&face))
+        .and(ctx(face.clone()))
+        .then(|id: String, b: Body, c: Ctx| serve(c, move |c| execute_async(c, id, b)));
+    let sync = warp::path!("v1" / "workflows" / "execute")
+        .and(warp::post())
+        .and(body(&face))
+        .and(ctx(face.clone()))
+        .then(|b: Body, c: Ctx| serve(c, move |c| execute_sync(c, b)));
+    let yaml = warp::path!("v1" / "yaml-workflows" / "execute")
+        .and(warp::post())
+        .and(body(&face))
+        .and(ctx(face.clone()))
+        .then(|b: Body, c: Ctx| serve(c, move |c| execute_yaml(c, b)));
+    let get = warp::path!("v1" / "executions" / String)
+        .and(warp::get())
+        .and(ctx(face))
+        .then(|id: String, c: Ctx| serve(c, move |c| get_execution(c, id)));
+    // The sync routes first: `/v1/workflows/execute` is not a workflow called `execute`.
+    sync.or(yaml).unify().or(start).unify().or(get).unify()
+}
+
+/// An optional body: none (or only whitespace) is `{}`.
+fn optional<T: serde::de::DeserializeOwned + Default>(b: Body) -> WfResult<T> {
+    let bytes = b?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json(Ok(bytes))
+}
+
+/// Starts an execution and answers at once.
+#[utoipa::path(
+    post,
+    path = "/v1/workflows/{workflow_id}/execute",
+    tag = "executions",
+    params(("workflow_id" = String, Path, description = "A JSON or YAML workflow's id.")),
+    request_body(content = ExecuteRequest, description = "Optional."),
+    responses(
+        (status = 200, description = "Started.", body = ExecutionStarted),
+        (status = 400, description = "The body is not JSON.", body = ErrorEnvelope),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such workflow.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION`: a required input missing, an input of the wrong type, a step type that cannot run yet.", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED` (execute routes, 10/minute by default).", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn execute_async(c: Ctx, id: String, b: Body) -> WfResult<Response> {
+    let user = c.user()?;
+    c.limit(Limited::Execute).await?;
+    let req: ExecuteRequest = optional(b)?;
+    let id = path_id(&id, "workflow")?;
+    let wf = executions::find_workflow(&c.face, &id).await?;
+    let execution_id = executions::start(&c.face, &wf, &req.variables).await?;
+    tracing::info!(execution = %execution_id, user = %user.sub, "execute (async)");
+    answer(
+        StatusCode::OK,
+        &ExecutionStarted {
+            poll_url: format!("/v1/executions/{execution_id}"),
+            execution_id,
+            workflow_id: wf.id,
+            workflow_name: wf.name,
+            status: "running".into(),
+        },
+    )
+}
+
+/// Waits until the execution ends, at most `bound`: 504 `TIMEOUT` naming it past that.
+async fn wait_end(face: &FaceRef, id: &str, bound: Duration) -> WfResult<Execution> {
+    let deadline = Instant::now() + bound;
+    let watchers = &face.engine.live.watchers;
+    let notify = watchers.watch(id);
+    let outcome = loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let execution = match executions::load(face, id).await {
+            Ok(e) => e,
+            Err(e) => break Err(e),
+        };
+        if execution.is_terminal() {
+            break Ok(execution);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break Err(WfError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                codes::TIMEOUT,
+                format!(
+                    "execution {id} did not end within {} s; it goes on: poll /v1/executions/{id}",
+                    bound.as_secs_f64()
+                ),
+            )
+            .with("execution_id", id));
+        }
+        // The end wakes us on this orchestrator; a short poll covers the others.
+        let wait = (deadline - now).min(Duration::from_millis(250));
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = face.shutdown.cancelled() => break Err(WfError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::SERVICE_UNAVAILABLE,
+                format!("the server is shutting down; execution {id} goes on"),
+            ).with("execution_id", id)),
+        }
+    };
+    watchers.release(id, notify);
+    outcome
+}
+
+fn bound(wf: &crate::model::Workflow) -> Duration {
+    wf.timeout_seconds
+        .and_then(baton_protocol::clock::seconds)
+        .unwrap_or(SYNC_BOUND)
+}
+
+/// Runs a workflow and answers when it ends.
+#[utoipa::path(
+    post,
+    path = "/v1/workflows/execute",
+    tag = "executions",
+    request_body = SyncExecuteRequest,
+    responses(
+        (status = 200, description = "The execution ended (`completed`, `failed` or `cancelled`).", body = SyncExecution),
+        (status = 400, description = "The body is not JSON.", body = ErrorEnvelope),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such workflow.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION`.", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+        (status = 504, description = "`TIMEOUT`: still running past the bound; `details.execution_id` to poll.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn execute_sync(c: Ctx, b: Body) -> WfResult<Response> {
+    c.user()?;
+    c.limit(Limited::Execute).await?;
+    let req: SyncExecuteRequest = json(b)?;
+    let id = path_id(&req.workflow_id, "workflow")?;
+    let wf = executions::find_workflow(&c.face, &id).await?;
+    let execution_id = executions::start(&c.face, &wf, &req.variables).await?;
+    let e = wait_end(&c.face, &execution_id, bound(&wf)).await?;
+    answer(
+        StatusCode::OK,
+        &SyncExecution {
+            errors: e.error.clone().into_iter().collect(),
+            status: e.status,
+            workflow_id: e.workflow_id,
+            execution_id,
+            outputs: e.outputs,
+        },
+    )
+}
+
+/// Runs a YAML workflow and answers when it ends, step by step.
+#[utoipa::path(
+    post,
+    path = "/v1/yaml-workflows/execute",
+    tag = "executions",
+    request_body = YamlExecuteRequest,
+    responses(
+        (status = 200, description = "The execution ended.", body = YamlExecution),
+        (status = 400, description = "The body is not JSON.", body = ErrorEnvelope),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`: no such YAML workflow.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION`: a required input missing, ...", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+        (status = 504, description = "`TIMEOUT`: still running past the bound.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn execute_yaml(c: Ctx, b: Body) -> WfResult<Response> {
+    c.user()?;
+    c.limit(Limited::Execute).await?;
+    let req: YamlExecuteRequest = json(b)?;
+    let wf = c
+        .face
+        .yaml
+        .get(&req.workflow_id)
+        .map(|y| y.workflow.clone())
+        .ok_or_else(|| WfError::not_found(format!("no YAML workflow `{}`", req.workflow_id)))?;
+    let execution_id = executions::start(&c.face, &wf, &req.inputs).await?;
+    let e = wait_end(&c.face, &execution_id, bound(&wf)).await?;
+    answer(
+        StatusCode::OK,
+        &YamlExecution {
+            total_tokens: e.total_tokens(),
+            id: e.id,
+            workflow_id: e.workflow_id,
+            workflow_name: e.workflow_name,
+            status: e.status,
+            started_at: e.started_at,
+            completed_at: e.completed_at,
+            total_duration_ms: e.duration_ms,
+            outputs: e.outputs,
+            steps: e.steps,
+            error: e.error,
+        },
+    )
+}
+
+/// An execution with its steps and metrics.
+#[utoipa::path(
+    get,
+    path = "/v1/executions/{execution_id}",
+    tag = "executions",
+    params(("execution_id" = String, Path, description = "Execution id.")),
+    responses(
+        (status = 200, description = "The execution.", body = ExecutionView),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
+    c.user()?;
+    let e = executions::load(&c.face, &id).await?;
+    answer(
+        StatusCode::OK,
+        &ExecutionView {
+            progress: e.progress(),
+            metrics: ExecutionMetrics {
+                execution_id: e.id.clone(),
+                total_tokens: e.total_tokens(),
+                total_cost_cents: 0,
+                duration_ms: e.duration_ms,
+                steps_completed: e.steps_completed(),
+                steps_failed: e.steps_failed(),
+            },
+            id: e.id,
+            workflow_id: e.workflow_id,
+            workflow_name: e.workflow_name,
+            status: e.status,
+            started_at: e.started_at,
+            completed_at: e.completed_at,
+            current_step: e.current_step,
+            checkpoint_id: e.checkpoint_id,
+            variables: e.variables,
+            outputs: e.outputs,
+            error: e.error,
+            steps: e.steps,
+            logs: Vec::new(),
+        },
+    )
+}

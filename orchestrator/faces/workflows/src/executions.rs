@@ -1,0 +1,290 @@
+//! Executions: starting one (a job of the workflow's compiled blueprint, see
+//! [`crate::compile`]) and seeing one (the job read back as the face's view).
+//!
+//! The data: an execution is an engine job owned by the client [`CLIENT`]. Its
+//! `initial_data` is the execution's variables (the workflow's `variables`, the inputs'
+//! defaults, then what the caller gave); its `metadata.workflow` names the workflow
+//! (`id`, `name`, `version`, declared `outputs`). Each state's `data` holds the answers of
+//! its steps (the worker's `{"step_id", "status", "outputs", "tokens", ...}`), so per-step
+//! status, durations and tokens, and the outputs, are read from the job alone: any
+//! orchestrator can answer for any execution.
+
+use crate::compile::{self, state_steps};
+use crate::error::{WfError, WfResult};
+use crate::model::Workflow;
+use crate::store::RecordError;
+use crate::validate;
+use crate::FaceRef;
+use baton_engine::job::JobDoc;
+use baton_engine::NewJob;
+use baton_protocol::clock::rfc3339;
+use baton_protocol::job_status;
+use baton_store::StoredJob;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+/// The engine client that owns every execution.
+pub const CLIENT: &str = "workflows";
+
+fn store_error(e: RecordError) -> WfError {
+    let RecordError::Store(e) = e;
+    e.into()
+}
+
+/// A workflow by id: a JSON one, else a YAML one.
+pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
+    if let Some(s) = face.records.get_workflow(id).await.map_err(store_error)? {
+        return Ok(s.workflow);
+    }
+    face.yaml
+        .get(id)
+        .map(|y| y.workflow.clone())
+        .ok_or_else(|| WfError::not_found(format!("no workflow `{id}`")))
+}
+
+/// Starts an execution of `wf` with `given` inputs; its id.
+pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) -> WfResult<String> {
+    let vars = validate::inputs(wf, given).map_err(crate::api::invalid)?;
+    let compiled = compile::compile(wf).map_err(crate::api::invalid)?;
+    let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
+    face.records
+        .put_blueprint(&compiled.name, &text)
+        .await
+        .map_err(store_error)?;
+    let bp = face
+        .engine
+        .blueprint(&compiled.name)
+        .await?
+        .ok_or_else(|| {
+            WfError::internal(format!("compiled blueprint {} not found", compiled.name))
+        })?;
+    let metadata = json!({"workflow": {
+        "id": wf.id, "name": wf.name, "version": wf.version, "outputs": wf.outputs,
+    }});
+    // The workflow's `timeout_seconds` bounds a synchronous wait, not the execution: past
+    // it the caller gets the id to poll and the execution goes on.
+    let job = NewJob {
+        initial_data: Value::Object(vars),
+        metadata,
+        ..NewJob::default()
+    };
+    let id = face.engine.create_job(CLIENT, &bp, job).await?;
+    tracing::info!(execution = %id, workflow = %wf.id, blueprint = %compiled.name, "execution started");
+    Ok(id)
+}
+
+/// One step of an execution.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepView {
+    pub step_id: String,
+    /// `pending`, `running`, `completed`, `completed_with_default`, `skipped`, `failed`
+    /// or `cancelled`.
+    pub status: String,
+    pub duration_ms: Option<u64>,
+    pub tokens_used: u64,
+    pub error: Option<String>,
+}
+
+/// What the face knows of an execution.
+pub struct Execution {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub steps: Vec<StepView>,
+    pub outputs: Map<String, Value>,
+    pub variables: Value,
+    pub error: Option<String>,
+    pub current_step: Option<String>,
+    pub checkpoint_id: Option<String>,
+}
+
+impl Execution {
+    pub fn total_tokens(&self) -> u64 {
+        self.steps.iter().map(|s| s.tokens_used).sum()
+    }
+    pub fn steps_completed(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter(|s| s.status.starts_with("completed"))
+            .count() as u64
+    }
+    pub fn steps_failed(&self) -> u64 {
+        self.steps.iter().filter(|s| s.status == "failed").count() as u64
+    }
+    /// Steps done over steps, in percent.
+    pub fn progress(&self) -> u64 {
+        let done = self
+            .steps
+            .iter()
+            .filter(|s| !matches!(s.status.as_str(), "pending" | "running"))
+            .count();
+        (done * 100).checked_div(self.steps.len()).unwrap_or(0) as u64
+    }
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+}
+
+/// The face's name of a job status.
+pub fn status_name(job_status: &str) -> &'static str {
+    match job_status {
+        job_status::FINISHED => "completed",
+        job_status::FAILED | job_status::QUARANTINED => "failed",
+        job_status::CANCELLED => "cancelled",
+        job_status::PENDING => "pending",
+        _ => "running",
+    }
+}
+
+fn answer_of(data: &Value, step: &str) -> Option<Value> {
+    if data.get("step_id").and_then(Value::as_str) == Some(step) {
+        return Some(data.clone());
+    }
+    data.get(step)
+        .filter(|d| d.get("step_id").is_some())
+        .cloned()
+}
+
+fn step_from(step: &str, answer: Option<Value>, fallback: &str) -> StepView {
+    match answer {
+        Some(a) => StepView {
+            step_id: step.to_string(),
+            status: a["status"].as_str().unwrap_or("completed").to_string(),
+            duration_ms: a["duration_ms"].as_u64(),
+            tokens_used: a["tokens"].as_u64().unwrap_or(0),
+            error: a["error"].as_str().map(str::to_string),
+        },
+        None => StepView {
+            step_id: step.to_string(),
+            status: fallback.to_string(),
+            duration_ms: None,
+            tokens_used: 0,
+            error: None,
+        },
+    }
+}
+
+/// The execution `id`; 404 when there is none (or the job is not an execution).
+pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
+    let not_found = || WfError::not_found(format!("no execution `{id}`"));
+    let (job, doc) = face.engine.job(id).await?.ok_or_else(not_found)?;
+    if doc.client != CLIENT || doc.metadata.get("workflow").is_none() {
+        return Err(not_found());
+    }
+    let definition: Value = match face
+        .records
+        .get_blueprint(&doc.blueprint)
+        .await
+        .map_err(store_error)?
+    {
+        Some(text) => serde_json::from_str(&text).map_err(WfError::internal)?,
+        None => Value::Null,
+    };
+    Ok(view(&job, &doc, &definition))
+}
+
+fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
+    let status = status_name(&job.status);
+    let terminal = job_status::is_terminal(&job.status);
+    let mut steps = Vec::new();
+    let mut current_step = None;
+    let mut checkpoint_id = None;
+    for (state, ids) in state_steps(definition) {
+        let data = doc.states.get(&state).and_then(|s| s.get("data"));
+        let here = doc.state == state && !terminal;
+        for step in ids {
+            let mut answer = data.and_then(|d| answer_of(d, &step));
+            if here && answer.is_none() {
+                // A parallel state in progress: the branches done so far.
+                answer = doc
+                    .parallel
+                    .as_ref()
+                    .and_then(|p| p.branches.iter().find(|b| b.key == step))
+                    .and_then(|b| b.data.clone());
+                current_step.get_or_insert_with(|| step.clone());
+            }
+            let fallback = match (here, terminal) {
+                (true, _) => "running",
+                (false, true) if status == "cancelled" => "cancelled",
+                (false, true) if doc.states.contains_key(&state) => "failed",
+                _ => "pending",
+            };
+            if let Some(id) = answer
+                .as_ref()
+                .and_then(|a| a.get("checkpoint_id"))
+                .and_then(Value::as_str)
+            {
+                checkpoint_id = Some(id.to_string());
+            }
+            steps.push(step_from(&step, answer, fallback));
+        }
+    }
+    let mut outputs = Map::new();
+    for state in doc.states.values() {
+        let Some(data) = state.get("data") else {
+            continue;
+        };
+        let answers: Vec<&Value> = if data.get("step_id").is_some() {
+            vec![data]
+        } else {
+            data.as_object()
+                .map(|m| m.values().collect())
+                .unwrap_or_default()
+        };
+        for a in answers {
+            if let Some(map) = a.get("outputs").and_then(Value::as_object) {
+                outputs.extend(map.clone());
+            }
+        }
+    }
+    let declared: Vec<String> = doc.metadata["workflow"]["outputs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !declared.is_empty() {
+        outputs = declared
+            .into_iter()
+            .map(|k| {
+                let v = outputs.get(&k).cloned().unwrap_or(Value::Null);
+                (k, v)
+            })
+            .collect();
+    }
+    let error = doc.error.as_ref().map(|e| {
+        e.get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string())
+    });
+    let finished = doc.finished_ms.filter(|_| terminal);
+    Execution {
+        id: job.id.clone(),
+        workflow_id: doc.metadata["workflow"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        workflow_name: doc.metadata["workflow"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        status: status.to_string(),
+        started_at: rfc3339(doc.created_ms),
+        completed_at: finished.map(rfc3339),
+        duration_ms: finished.map(|f| u64::try_from(f - doc.created_ms).unwrap_or(0)),
+        steps,
+        outputs,
+        variables: doc.initial_data.clone(),
+        error,
+        current_step: if terminal { None } else { current_step },
+        checkpoint_id,
+    }
+}

@@ -1,0 +1,371 @@
+//! Executing workflows end to end, on both stores, with the workflow worker (shell
+//! allowed, the offline AI engine): a DAG with a parallel pair and a conditional step,
+//! each `on_failure` mode, the synchronous routes and their bound, YAML workflows, bad
+//! input, and an execution seen from another orchestrator.
+
+use baton_tests::backend::{start, Backend};
+use baton_tests::workers::{config as worker_config, spawn};
+use baton_tests::workflows::{config, envelope, Api};
+use baton_tests::{on_both_stores, shared_redis, Orchestrator};
+use baton_worker::{Worker, WorkerHandle};
+use baton_worker_examples::workflow::{workflow_skills, AiEngine, WorkflowSettings};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn workflow_worker(base_url: &str, id: &str) -> WorkerHandle {
+    let settings = WorkflowSettings {
+        allow_shell: true,
+        ai: AiEngine::Offline,
+        default_timeout: Duration::from_secs(30),
+    };
+    spawn(workflow_skills(
+        Worker::builder(worker_config(base_url, id)),
+        settings,
+    ))
+}
+
+async fn logged_in(base_url: &str) -> Api {
+    let mut api = Api::new(base_url);
+    assert_eq!(api.login("admin", "demo").await.status, 200);
+    api
+}
+
+/// Polls an execution until it ends.
+async fn ended(api: &Api, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = api.call("GET", &format!("/v1/executions/{id}"), None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        if ["completed", "failed", "cancelled"].contains(&a.body["status"].as_str().unwrap_or("")) {
+            return a.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ended: {}",
+            a.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn step<'a>(execution: &'a Value, id: &str) -> &'a Value {
+    execution["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step_id"] == id))
+        .unwrap_or_else(|| panic!("no step {id}: {execution}"))
+}
+
+async fn a_dag_runs_its_parallel_pair_and_skips_a_false_condition(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-dag").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w1");
+    let api = logged_in(&orch.base_url).await;
+    let wf = json!({
+        "id": "dag", "name": "DAG", "variables": {"tone": "dry"},
+        "inputs": {"topic": {"type": "string", "required": true}, "deep": {"type": "boolean", "default": false}},
+        "outputs": ["summary", "words"],
+        "steps": [
+            {"id": "seed", "type": "transform", "params": {"merge": {"n": 2}}, "outputs": ["seed"]},
+            {"id": "ask", "type": "ai-prompt", "depends_on": ["seed"],
+             "params": {"prompt": "Explain {{topic}} in a {{tone}} tone", "model": "m1"}, "outputs": ["answer"]},
+            {"id": "count", "type": "shell", "depends_on": ["seed"],
+             "params": {"command": "echo ${topic} | wc -c | tr -d ' '"}, "outputs": ["words"]},
+            {"id": "deep-dive", "type": "shell", "depends_on": ["seed"],
+             "condition": {"field": "deep", "operator": "equals", "value": true},
+             "params": {"command": "echo never"}},
+            {"id": "sum", "type": "transform", "depends_on": ["ask", "count", "deep-dive"],
+             "params": {"template": "{{answer}} ({{words}} chars)"}, "outputs": ["summary"]},
+        ],
+    });
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let started = api
+        .call(
+            "POST",
+            "/v1/workflows/dag/execute",
+            Some(json!({"variables": {"topic": "rust"}})),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.body["status"], "running");
+    let id = started.body["execution_id"].as_str().unwrap().to_string();
+    assert_eq!(started.body["poll_url"], format!("/v1/executions/{id}"));
+    let e = ended(&api, &id).await;
+    assert_eq!(e["status"], "completed", "{e}");
+    assert_eq!(
+        e["outputs"],
+        json!({"summary": "[offline m1] Explain rust in a dry tone (5 chars)", "words": "5"})
+    );
+    assert_eq!(step(&e, "deep-dive")["status"], "skipped");
+    for s in ["seed", "ask", "count", "sum"] {
+        assert_eq!(step(&e, s)["status"], "completed", "{s}: {e}");
+    }
+    assert!(step(&e, "ask")["tokens_used"].as_u64().unwrap() > 0);
+    assert_eq!(e["metrics"]["total_tokens"], step(&e, "ask")["tokens_used"]);
+    assert_eq!(e["metrics"]["steps_completed"], 4);
+    assert_eq!(e["progress"], 100);
+    assert_eq!(e["variables"]["tone"], "dry");
+    // The same record is a job of the worker-pull runtime.
+    let (orch_store, job) = (orch.store.clone(), orch.store.get_job(&id).await.unwrap());
+    assert!(job.is_some_and(|j| j.status == "finished"));
+    drop(orch_store);
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
+async fn failure_modes_skip_default_retry_or_abort(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-fail").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w2");
+    let api = logged_in(&orch.base_url).await;
+    let marker = std::env::temp_dir().join(format!("baton-retry-{}", uuid::Uuid::new_v4()));
+    let wf = json!({
+        "id": "modes", "name": "Modes",
+        "steps": [
+            {"id": "skipped", "type": "shell", "params": {"command": "exit 3"}, "on_failure": "skip"},
+            {"id": "defaulted", "type": "shell", "params": {"command": "exit 4"},
+             "on_failure": "continue_with_default", "default_output": "fallback", "outputs": ["d"]},
+            // Fails the first time (no marker yet), passes the second.
+            {"id": "retried", "type": "shell", "on_failure": "retry", "max_retries": 2,
+             "params": {"command": format!("test -e {m} || {{ touch {m}; exit 1; }}; echo ok", m = marker.display())},
+             "outputs": ["r"]},
+            {"id": "after", "type": "transform", "depends_on": ["skipped", "defaulted", "retried"],
+             "params": {"template": "{{d}}/{{r}}"}, "outputs": ["out"]},
+        ],
+    });
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let a = api
+        .call(
+            "POST",
+            "/v1/workflows/execute",
+            Some(json!({"workflow_id": "modes"})),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["status"], "completed", "{}", a.body);
+    assert_eq!(a.body["outputs"]["out"], "fallback/ok");
+    assert_eq!(a.body["errors"], json!([]));
+    let e = ended(&api, a.body["execution_id"].as_str().unwrap()).await;
+    assert_eq!(step(&e, "skipped")["status"], "skipped");
+    assert!(step(&e, "skipped")["error"]
+        .as_str()
+        .unwrap()
+        .contains("exit code 3"));
+    assert_eq!(step(&e, "defaulted")["status"], "completed_with_default");
+    assert_eq!(step(&e, "retried")["status"], "completed");
+
+    let abort = json!({"id": "abort", "name": "Abort", "steps": [
+        {"id": "boom", "type": "shell", "params": {"command": "echo bad >&2; exit 9"}},
+        {"id": "never", "type": "transform", "depends_on": ["boom"], "params": {"merge": {}}},
+    ]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(abort)).await.status,
+        200
+    );
+    let a = api
+        .call(
+            "POST",
+            "/v1/workflows/execute",
+            Some(json!({"workflow_id": "abort"})),
+        )
+        .await;
+    assert_eq!(a.body["status"], "failed", "{}", a.body);
+    assert!(
+        a.body["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("exit code 9"),
+        "{}",
+        a.body
+    );
+    let e = ended(&api, a.body["execution_id"].as_str().unwrap()).await;
+    assert_eq!(step(&e, "never")["status"], "pending", "{e}");
+    assert_eq!(e["metrics"]["steps_failed"], 1, "{e}");
+    std::fs::remove_file(&marker).ok();
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
+async fn yaml_workflows_run_synchronously_step_by_step(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-yaml-run").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w3");
+    let api = logged_in(&orch.base_url).await;
+    let a = api
+        .call(
+            "POST",
+            "/v1/yaml-workflows/execute",
+            Some(json!({"workflow_id": "release-check", "inputs": {}})),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["status"], "completed", "{}", a.body);
+    assert_eq!(a.body["workflow_name"], "Release Check");
+    assert_eq!(
+        a.body["outputs"]["report"],
+        "lint: lint ok; tests: tests passed"
+    );
+    let steps: Vec<&str> = a.body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["lint", "test", "checkpoint", "report"]);
+    assert!(a.body["total_duration_ms"].is_u64());
+    // A required input missing: 422 naming it, and no execution.
+    let missing = api
+        .call(
+            "POST",
+            "/v1/yaml-workflows/execute",
+            Some(json!({"workflow_id": "decision-support", "inputs": {}})),
+        )
+        .await;
+    envelope(&missing, 422, "VALIDATION");
+    assert_eq!(missing.body["error"]["details"]["field"], "inputs.question");
+    envelope(
+        &api.call(
+            "POST",
+            "/v1/yaml-workflows/execute",
+            Some(json!({"workflow_id": "nope"})),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    );
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
+async fn bad_executions_change_nothing(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-bad-exec").await;
+    let api = logged_in(&orch.base_url).await;
+    envelope(
+        &api.call("POST", "/v1/workflows/ghost/execute", None).await,
+        404,
+        "NOT_FOUND",
+    );
+    envelope(
+        &api.call("GET", "/v1/executions/ghost", None).await,
+        404,
+        "NOT_FOUND",
+    );
+    let wf = json!({"id": "mr", "name": "MR", "inputs": {"n": {"type": "integer"}}, "steps": [
+        {"id": "m", "type": "map_reduce", "params": {}}]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let a = api
+        .call(
+            "POST",
+            "/v1/workflows/mr/execute",
+            Some(json!({"variables": {}})),
+        )
+        .await;
+    envelope(&a, 422, "VALIDATION");
+    assert_eq!(a.body["error"]["details"]["step_id"], "m");
+    let typed = api
+        .call(
+            "POST",
+            "/v1/workflows/mr/execute",
+            Some(json!({"variables": {"n": "x"}})),
+        )
+        .await;
+    envelope(&typed, 422, "VALIDATION");
+    assert_eq!(typed.body["error"]["details"]["field"], "inputs.n");
+    envelope(
+        &api.call(
+            "POST",
+            "/v1/workflows/mr/execute",
+            Some(json!({"variabels": {}})),
+        )
+        .await,
+        422,
+        "VALIDATION",
+    );
+    let (_, counts) = baton_tests::Client::new(&orch.base_url)
+        .get("/api/v1/dashboard")
+        .await;
+    assert_eq!(counts["jobs"], json!({}), "no job was created: {counts}");
+    // An ordinary job is not an execution.
+    let job = baton_tests::Client::new(&orch.base_url)
+        .create_echo(json!({"m": 1}))
+        .await;
+    envelope(
+        &api.call("GET", &format!("/v1/executions/{job}"), None)
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+    orch.stop().await;
+}
+
+async fn a_sync_execute_past_its_bound_answers_504_and_goes_on(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-bound").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w4");
+    let api = logged_in(&orch.base_url).await;
+    let wf = json!({"id": "slow", "name": "Slow", "timeout_seconds": 0.5, "steps": [
+        {"id": "nap", "type": "shell", "params": {"command": "sleep 1.5; echo up"}, "outputs": ["o"]}]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let a = api
+        .call(
+            "POST",
+            "/v1/workflows/execute",
+            Some(json!({"workflow_id": "slow"})),
+        )
+        .await;
+    envelope(&a, 504, "TIMEOUT");
+    let id = a.body["error"]["details"]["execution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = ended(&api, &id).await;
+    assert_eq!(
+        (e["status"].as_str(), e["outputs"]["o"].as_str()),
+        (Some("completed"), Some("up"))
+    );
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
+on_both_stores!(
+    a_dag_runs_its_parallel_pair_and_skips_a_false_condition,
+    failure_modes_skip_default_retry_or_abort,
+    yaml_workflows_run_synchronously_step_by_step,
+    bad_executions_change_nothing,
+    a_sync_execute_past_its_bound_answers_504_and_goes_on,
+);
+
+/// Executed on one orchestrator, run by a worker of another, seen from a third view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_started_on_one_orchestrator_is_run_and_seen_through_another() {
+    baton_tests::init_tracing();
+    let prefix = baton_tests::unique_prefix("wf-two-exec");
+    let url = shared_redis().url();
+    let a = Orchestrator::redis(config(), &url, &prefix).await;
+    let b = Orchestrator::redis(config(), &url, &prefix).await;
+    let worker = workflow_worker(&b.base_url, "wf-on-b");
+    let on_a = logged_in(&a.base_url).await;
+    let mut on_b = Api::new(&b.base_url);
+    on_b.token = on_a.token.clone();
+    let wf = json!({"id": "two", "name": "Two", "steps": [
+        {"id": "x", "type": "transform", "params": {"merge": {"k": "v"}}, "outputs": ["x"]},
+        {"id": "y", "type": "transform", "depends_on": ["x"], "params": {"pick": ["x"]}, "outputs": ["y"]}]});
+    assert_eq!(
+        on_a.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let started = on_a.call("POST", "/v1/workflows/two/execute", None).await;
+    let id = started.body["execution_id"].as_str().unwrap().to_string();
+    let e = ended(&on_b, &id).await;
+    assert_eq!(e["outputs"]["y"], json!({"x": {"k": "v"}}), "{e}");
+    worker.shutdown().await.ok();
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,245 @@
+//! The workflow worker's skills: the steps of workflow executions (the workflow face
+//! compiles a workflow into a blueprint whose tasks carry one step each).
+//!
+//! A task's params are `{"step", "vars", "states"}`: the step's definition, the
+//! execution's variables and the job's states so far ([`context`]). The worker skips a
+//! step whose condition does not hold, renders the step's params, runs it, applies its
+//! `on_failure` (`retry` runs it again up to `max_retries` times; `skip` and
+//! `continue_with_default` answer success so the execution goes on; `abort` fails the
+//! task and so the execution), and answers
+//! `{"step_id", "type", "status", "output", "outputs", "tokens", "cost_cents",
+//! "duration_ms", "error", ...}`; `outputs` maps each declared output name (the first gets
+//! the step's main value: the AI response, the shell's stdout, the transform's result)
+//! and is what later steps' templates see. A step that declares no outputs publishes its
+//! main value under its id.
+//!
+//! Skills: `wf-ai-prompt` (an OpenAI-compatible chat completion, or the offline engine:
+//! a deterministic answer and token count), `wf-shell` (refused unless shell steps are
+//! allowed: it runs commands on this host), `wf-transform`, `wf-checkpoint`.
+
+pub mod context;
+mod steps;
+
+use baton_worker::{TaskContext, TaskError, WorkerBuilder};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How AI steps are answered. `Debug` never shows the key.
+#[derive(Clone)]
+pub enum AiEngine {
+    /// No network: `[offline <model>] <prompt>` and a token count from the text.
+    Offline,
+    /// `POST {base_url}/chat/completions`.
+    OpenAi {
+        base_url: String,
+        api_key: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for AiEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AiEngine::Offline => f.write_str("offline"),
+            AiEngine::OpenAi { base_url, .. } => write!(f, "openai at {base_url}"),
+        }
+    }
+}
+
+/// The workflow worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkflowSettings {
+    /// Whether `shell` steps may run (`WORKFLOW_ALLOW_SHELL`).
+    pub allow_shell: bool,
+    pub ai: AiEngine,
+    /// Bound on a step without its own `timeout_seconds`.
+    pub default_timeout: Duration,
+}
+
+impl WorkflowSettings {
+    /// `WORKFLOW_ALLOW_SHELL` (default false), `OPENAI_BASE_URL` / `OPENAI_API_KEY` (unset:
+    /// the offline engine), `WORKFLOW_STEP_TIMEOUT_SECONDS` (default 300).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<WorkflowSettings, String> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let allow_shell = match get("WORKFLOW_ALLOW_SHELL").as_deref().map(str::trim) {
+            None | Some("0" | "false" | "no") => false,
+            Some("1" | "true" | "yes") => true,
+            Some(other) => {
+                return Err(format!(
+                    "WORKFLOW_ALLOW_SHELL: expected true or false, got {other:?}"
+                ))
+            }
+        };
+        let ai = match get("OPENAI_BASE_URL") {
+            Some(base_url) => AiEngine::OpenAi {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                api_key: get("OPENAI_API_KEY"),
+            },
+            None => AiEngine::Offline,
+        };
+        let default_timeout = match get("WORKFLOW_STEP_TIMEOUT_SECONDS") {
+            None => Duration::from_secs(300),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(baton_protocol::clock::seconds)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("WORKFLOW_STEP_TIMEOUT_SECONDS: expected a positive number of seconds, got {v:?}"))?,
+        };
+        Ok(WorkflowSettings {
+            allow_shell,
+            ai,
+            default_timeout,
+        })
+    }
+}
+
+/// The params of a step task.
+#[derive(Debug, Deserialize)]
+pub struct StepTask {
+    pub step: Value,
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    #[serde(default)]
+    pub states: Value,
+}
+
+/// What running a step's body gave.
+#[derive(Debug, Default)]
+pub struct Ran {
+    pub output: Value,
+    pub tokens: u64,
+    /// Extra fields of the answer (`exit_code`, `stdout`, `checkpoint_id`, ...).
+    pub extra: Map<String, Value>,
+}
+
+/// Adds the four workflow skills.
+pub fn workflow_skills(builder: WorkerBuilder, settings: WorkflowSettings) -> WorkerBuilder {
+    let settings = Arc::new(settings);
+    let http = reqwest::Client::new();
+    let mut builder = builder;
+    for kind in ["ai-prompt", "shell", "transform", "checkpoint"] {
+        let (settings, http) = (settings.clone(), http.clone());
+        builder = builder.skill(
+            format!("wf-{kind}"),
+            move |task: StepTask, ctx: TaskContext| {
+                let (settings, http) = (settings.clone(), http.clone());
+                async move { run_step(kind, task, &ctx, &settings, &http).await }
+            },
+        );
+    }
+    builder
+}
+
+fn field<'a>(step: &'a Value, key: &str) -> Option<&'a Value> {
+    step.get(key).filter(|v| !v.is_null())
+}
+
+/// One step: condition, params, the body with retries, `on_failure`, the answer.
+async fn run_step(
+    kind: &str,
+    task: StepTask,
+    ctx: &TaskContext,
+    settings: &WorkflowSettings,
+    http: &reqwest::Client,
+) -> Result<Value, TaskError> {
+    let started = Instant::now();
+    let step = &task.step;
+    let id = step
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut vars = task.vars.clone();
+    for (k, v) in context::outputs(&task.states) {
+        vars.insert(k, v);
+    }
+    let answer = |status: &str, ran: Ran, error: Option<String>| {
+        let mut outputs = Map::new();
+        let names: Vec<String> = field(step, "outputs")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if status != "skipped" {
+            match names.first() {
+                Some(first) => {
+                    outputs.insert(first.clone(), ran.output.clone());
+                    for other in &names[1..] {
+                        let v = ran.output.get(other).cloned().unwrap_or(Value::Null);
+                        outputs.insert(other.clone(), v);
+                    }
+                }
+                None => {
+                    outputs.insert(id.clone(), ran.output.clone());
+                }
+            }
+        }
+        let mut out = json!({
+            "step_id": id, "type": kind, "status": status, "output": ran.output,
+            "outputs": outputs, "tokens": ran.tokens, "cost_cents": 0,
+            "duration_ms": started.elapsed().as_millis() as u64, "error": error,
+        });
+        if let Value::Object(map) = &mut out {
+            map.extend(ran.extra);
+        }
+        out
+    };
+    if let Some(condition) = field(step, "condition") {
+        if !context::holds(condition, &vars) {
+            tracing::info!(step = %id, "condition does not hold: step skipped");
+            return Ok(answer("skipped", Ran::default(), None));
+        }
+    }
+    let params = context::render(field(step, "params").unwrap_or(&Value::Null), &vars);
+    let timeout = field(step, "timeout_seconds")
+        .and_then(Value::as_f64)
+        .and_then(baton_protocol::clock::seconds)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(settings.default_timeout);
+    let on_failure = field(step, "on_failure")
+        .and_then(Value::as_str)
+        .unwrap_or("abort");
+    let attempts = match on_failure {
+        "retry" => {
+            1 + field(step, "max_retries")
+                .and_then(Value::as_u64)
+                .unwrap_or(3)
+                .min(20)
+        }
+        _ => 1,
+    };
+    let mut last_error = String::new();
+    for attempt in 1..=attempts {
+        let body = steps::run(kind, &params, &vars, ctx, settings, http, timeout);
+        match tokio::time::timeout(timeout, body).await {
+            Ok(Ok(ran)) => return Ok(answer("completed", ran, None)),
+            Ok(Err(e)) => last_error = e,
+            Err(_) => last_error = format!("timed out after {} s", timeout.as_secs_f64()),
+        }
+        if ctx.is_cancelled() {
+            return Err(TaskError::transient(format!("step `{id}` cancelled")));
+        }
+        tracing::warn!(step = %id, attempt, error = %last_error, "step failed");
+    }
+    match on_failure {
+        "skip" => Ok(answer("skipped", Ran::default(), Some(last_error))),
+        "continue_with_default" => {
+            let ran = Ran {
+                output: field(step, "default_output")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                ..Ran::default()
+            };
+            Ok(answer("completed_with_default", ran, Some(last_error)))
+        }
+        _ => Err(TaskError::permanent(format!(
+            "step `{id}` failed: {last_error}"
+        ))),
+    }
+}

@@ -1,0 +1,233 @@
+//! The bodies of the step types, each given its rendered params: an error is a message
+//! (the caller applies the step's `on_failure`).
+
+use super::context::lookup;
+use super::{AiEngine, Ran, WorkflowSettings};
+use baton_worker::TaskContext;
+use serde_json::{json, Map, Value};
+use std::process::Stdio;
+use std::time::Duration;
+
+pub async fn run(
+    kind: &str,
+    params: &Value,
+    vars: &Map<String, Value>,
+    ctx: &TaskContext,
+    settings: &WorkflowSettings,
+    http: &reqwest::Client,
+    timeout: Duration,
+) -> Result<Ran, String> {
+    match kind {
+        "transform" => transform(params, vars),
+        "checkpoint" => Ok(checkpoint(params, ctx)),
+        "shell" => shell(params, ctx, settings, timeout).await,
+        "ai-prompt" => ai_prompt(params, settings, http, timeout).await,
+        other => Err(format!("step type `{other}` is not run by this worker")),
+    }
+}
+
+/// `pick` (names copied from the context), `rename` (`{from: to}`), `merge` (an object
+/// added), in that order into one object; `template`, when given, is the result instead.
+fn transform(params: &Value, vars: &Map<String, Value>) -> Result<Ran, String> {
+    if let Some(t) = params.get("template") {
+        return Ok(Ran {
+            output: t.clone(),
+            ..Ran::default()
+        });
+    }
+    let mut out = Map::new();
+    if let Some(pick) = params.get("pick") {
+        let names = pick.as_array().ok_or("`pick` must be a list of names")?;
+        for name in names {
+            let name = name.as_str().ok_or("`pick` must be a list of names")?;
+            out.insert(
+                name.to_string(),
+                lookup(vars, name).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    if let Some(rename) = params.get("rename") {
+        let map = rename
+            .as_object()
+            .ok_or("`rename` must map names to new names")?;
+        for (from, to) in map {
+            let to = to.as_str().ok_or("`rename` must map names to new names")?;
+            out.insert(
+                to.to_string(),
+                lookup(vars, from).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    if let Some(merge) = params.get("merge") {
+        let map = merge.as_object().ok_or("`merge` must be an object")?;
+        out.extend(map.clone());
+    }
+    Ok(Ran {
+        output: Value::Object(out),
+        ..Ran::default()
+    })
+}
+
+fn checkpoint(params: &Value, ctx: &TaskContext) -> Ran {
+    let message = params.get("message").cloned().unwrap_or(Value::Null);
+    let mut extra = Map::new();
+    extra.insert("checkpoint_id".into(), ctx.task_id().into());
+    Ran {
+        output: json!({"checkpoint_id": ctx.task_id(), "message": message}),
+        tokens: 0,
+        extra,
+    }
+}
+
+async fn shell(
+    params: &Value,
+    ctx: &TaskContext,
+    settings: &WorkflowSettings,
+    timeout: Duration,
+) -> Result<Ran, String> {
+    if !settings.allow_shell {
+        return Err(
+            "shell steps are not allowed on this worker (start it with WORKFLOW_ALLOW_SHELL=true)"
+                .into(),
+        );
+    }
+    let command = params
+        .get("command")
+        .and_then(Value::as_str)
+        .ok_or("a shell step needs `command`")?;
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start sh: {e}"))?;
+    let output = tokio::select! {
+        out = child.wait_with_output() => out.map_err(|e| format!("shell: {e}"))?,
+        _ = ctx.cancelled() => return Err("cancelled".into()),
+        _ = tokio::time::sleep(timeout) => return Err(format!("timed out after {} s", timeout.as_secs_f64())),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr)
+        .trim_end()
+        .to_string();
+    let code = output.status.code();
+    if !output.status.success() {
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(500)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(format!(
+            "exit code {}: {tail}",
+            code.map_or("none".into(), |c| c.to_string())
+        ));
+    }
+    let mut extra = Map::new();
+    extra.insert("exit_code".into(), code.into());
+    extra.insert("stdout".into(), stdout.clone().into());
+    extra.insert("stderr".into(), stderr.into());
+    Ok(Ran {
+        output: Value::String(stdout),
+        tokens: 0,
+        extra,
+    })
+}
+
+/// About four characters a token, as the usual estimate.
+fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+async fn ai_prompt(
+    params: &Value,
+    settings: &WorkflowSettings,
+    http: &reqwest::Client,
+    timeout: Duration,
+) -> Result<Ran, String> {
+    if params.get("prompt_id").is_some() && params.get("prompt").is_none() {
+        return Err("prompt templates (`prompt_id`) are not available yet: give `prompt`".into());
+    }
+    let prompt = match params.get("prompt") {
+        Some(Value::String(p)) => p.clone(),
+        Some(other) => other.to_string(),
+        None => return Err("an ai-prompt step needs `prompt`".into()),
+    };
+    let model = params
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("gpt-4o-mini");
+    let system = params.get("system").and_then(Value::as_str);
+    let (base_url, api_key) = match &settings.ai {
+        AiEngine::Offline => {
+            let answer = format!("[offline {model}] {prompt}");
+            let tokens = estimate_tokens(&prompt) + estimate_tokens(&answer);
+            return Ok(Ran {
+                output: Value::String(answer),
+                tokens,
+                extra: Map::from_iter([("model".to_string(), Value::from(model))]),
+            });
+        }
+        AiEngine::OpenAi { base_url, api_key } => (base_url, api_key),
+    };
+    let mut messages = Vec::new();
+    if let Some(s) = system {
+        messages.push(json!({"role": "system", "content": s}));
+    }
+    messages.push(json!({"role": "user", "content": prompt}));
+    let mut call = http
+        .post(format!("{base_url}/chat/completions"))
+        .timeout(timeout)
+        .json(&json!({"model": model, "messages": messages}));
+    if let Some(key) = api_key {
+        call = call.bearer_auth(key);
+    }
+    let resp = call.send().await.map_err(|e| format!("AI endpoint: {e}"))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| format!("AI endpoint: {e}"))?;
+    if !status.is_success() {
+        let excerpt: String = text.chars().take(300).collect();
+        return Err(format!("AI endpoint answered {status}: {excerpt}"));
+    }
+    let answer: Value = serde_json::from_str(&text).map_err(|e| format!("AI endpoint: {e}"))?;
+    let content = answer
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .ok_or("AI endpoint: no choices[0].message.content")?
+        .to_string();
+    let tokens = answer
+        .pointer("/usage/total_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| estimate_tokens(&prompt) + estimate_tokens(&content));
+    Ok(Ran {
+        output: Value::String(content),
+        tokens,
+        extra: Map::from_iter([("model".to_string(), Value::from(model))]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transforms_pick_rename_merge_or_template() {
+        let vars = json!({"a": 1, "b": {"c": 2}}).as_object().cloned().unwrap();
+        let ran = transform(
+            &json!({"pick": ["a"], "rename": {"b.c": "c"}, "merge": {"d": 4}}),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(ran.output, json!({"a": 1, "c": 2, "d": 4}));
+        let ran = transform(&json!({"template": "x"}), &vars).unwrap();
+        assert_eq!(ran.output, json!("x"));
+        assert!(transform(&json!({"pick": "a"}), &vars).is_err());
+    }
+}
