@@ -433,6 +433,51 @@ async fn workflow_answers_match_the_documented_schemas() {
         let (s, b) = call(method, path, t, body).await;
         check_answer(&doc, &method.to_lowercase(), template, s, &b);
     }
+    // An execution with no worker to run it: started, listed, logged, cancelled.
+    let (s, b) = call("POST", "/v1/yaml-workflows/release-check", t, None).await;
+    assert_eq!(s, 405, "{b}");
+    let (s, b) = call("POST", "/v1/workflows/release-check/execute", t, None).await;
+    check_answer(&doc, "post", "/v1/workflows/{workflow_id}/execute", s, &b);
+    let id = b["execution_id"]
+        .as_str()
+        .expect("execution id")
+        .to_string();
+    for (method, path, template) in [
+        (
+            "GET",
+            format!("/v1/executions/{id}"),
+            "/v1/executions/{execution_id}",
+        ),
+        ("GET", "/v1/executions".to_string(), "/v1/executions"),
+        (
+            "GET",
+            format!("/v1/executions/{id}/logs"),
+            "/v1/executions/{execution_id}/logs",
+        ),
+        (
+            "POST",
+            format!("/v1/executions/{id}/cancel"),
+            "/v1/executions/{execution_id}/cancel",
+        ),
+        (
+            "POST",
+            format!("/v1/executions/{id}/cancel"),
+            "/v1/executions/{execution_id}/cancel",
+        ),
+        (
+            "GET",
+            "/v1/executions/nope".to_string(),
+            "/v1/executions/{execution_id}",
+        ),
+        (
+            "POST",
+            "/v1/workflows/execute".to_string(),
+            "/v1/workflows/execute",
+        ),
+    ] {
+        let (s, b) = call(method, &path, t, Some(json!({"workflow_id": "nope"}))).await;
+        check_answer(&doc, &method.to_lowercase(), template, s, &b);
+    }
     let (s, b) = call("GET", "/v1/workflows", None, None).await;
     assert_eq!(s, 401);
     check_answer(&doc, "get", "/v1/workflows", s, &b);

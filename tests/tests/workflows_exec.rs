@@ -334,7 +334,164 @@ async fn a_sync_execute_past_its_bound_answers_504_and_goes_on(backend: Backend)
     orch.stop().await;
 }
 
+async fn executions_are_listed_logged_and_cancelled(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-list").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w5");
+    let api = logged_in(&orch.base_url).await;
+    let quick = json!({"id": "quick", "name": "Quick", "steps": [
+        {"id": "q", "type": "transform", "params": {"merge": {"a": 1}}}]});
+    let slow = json!({"id": "nap", "name": "Nap", "steps": [
+        {"id": "zz", "type": "shell", "params": {"command": "sleep 20"}},
+        {"id": "after", "type": "transform", "depends_on": ["zz"], "params": {"merge": {}}}]});
+    for wf in [quick, slow] {
+        assert_eq!(
+            api.call("POST", "/v1/workflows", Some(wf)).await.status,
+            200
+        );
+    }
+    for _ in 0..2 {
+        let a = api
+            .call(
+                "POST",
+                "/v1/workflows/execute",
+                Some(json!({"workflow_id": "quick"})),
+            )
+            .await;
+        assert_eq!(a.body["status"], "completed", "{}", a.body);
+    }
+    let started = api.call("POST", "/v1/workflows/nap/execute", None).await;
+    let nap = started.body["execution_id"].as_str().unwrap().to_string();
+    // Running: the shell step is taken.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = api
+            .call("GET", &format!("/v1/executions/{nap}"), None)
+            .await
+            .body;
+        if step(&e, "zz")["status"] == "running" && e["current_step"] == "zz" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never running: {e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = api
+        .call("POST", &format!("/v1/executions/{nap}/cancel"), None)
+        .await;
+    assert_eq!(
+        c.body,
+        json!({"status": "success", "message": "Execution cancelled"})
+    );
+    let e = ended(&api, &nap).await;
+    assert_eq!(e["status"], "cancelled");
+    assert_eq!(step(&e, "after")["status"], "cancelled", "{e}");
+    envelope(
+        &api.call("POST", &format!("/v1/executions/{nap}/cancel"), None)
+            .await,
+        409,
+        "CONFLICT",
+    );
+
+    let all = api.call("GET", "/v1/executions", None).await.body;
+    assert_eq!(
+        (all["total"].as_u64(), all["page"].as_u64()),
+        (Some(3), Some(1)),
+        "{all}"
+    );
+    assert_eq!(all["data"][0]["id"], nap.as_str(), "newest first");
+    let done = api
+        .call(
+            "GET",
+            "/v1/executions?status=completed&page_size=1&page=2",
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        (done["total"].as_u64(), done["total_pages"].as_u64()),
+        (Some(2), Some(2)),
+        "{done}"
+    );
+    assert_eq!(done["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(done["data"][0]["workflow_id"], "quick");
+    let by_wf = api
+        .call("GET", "/v1/executions?workflow_id=nap", None)
+        .await
+        .body;
+    assert_eq!(by_wf["total"], 1);
+    for bad in ["page_size=0", "page_size=101", "page=x", "status=sleeping"] {
+        envelope(
+            &api.call("GET", &format!("/v1/executions?{bad}"), None)
+                .await,
+            400,
+            "VALIDATION",
+        );
+    }
+
+    let logs = api
+        .call("GET", &format!("/v1/executions/{nap}/logs"), None)
+        .await
+        .body;
+    let messages: Vec<&str> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("step zz")),
+        "{messages:?}"
+    );
+    assert!(logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["execution_id"] == nap.as_str()));
+    let one = api
+        .call("GET", &format!("/v1/executions/{nap}/logs?limit=1"), None)
+        .await
+        .body;
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    let warnings = api
+        .call(
+            "GET",
+            &format!("/v1/executions/{nap}/logs?level=warning"),
+            None,
+        )
+        .await
+        .body;
+    assert!(
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["level"] == "warning"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.as_array().unwrap().is_empty(),
+        "the cancel is a warning: {logs}"
+    );
+    envelope(
+        &api.call(
+            "GET",
+            &format!("/v1/executions/{nap}/logs?level=loud"),
+            None,
+        )
+        .await,
+        400,
+        "VALIDATION",
+    );
+    envelope(
+        &api.call("GET", "/v1/executions/ghost/logs", None).await,
+        404,
+        "NOT_FOUND",
+    );
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(
+    executions_are_listed_logged_and_cancelled,
     a_dag_runs_its_parallel_pair_and_skips_a_false_condition,
     failure_modes_skip_default_retry_or_abort,
     yaml_workflows_run_synchronously_step_by_step,

@@ -70,6 +70,14 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
         ..NewJob::default()
     };
     let id = face.engine.create_job(CLIENT, &bp, job).await?;
+    // Only listings need the index; the execution runs without it.
+    if let Err(e) = face
+        .records
+        .add_execution(&id, baton_protocol::clock::now_ms())
+        .await
+    {
+        tracing::warn!(execution = %id, error = %e, "execution not indexed: it will not be listed");
+    }
     tracing::info!(execution = %id, workflow = %wf.id, blueprint = %compiled.name, "execution started");
     Ok(id)
 }
@@ -287,4 +295,116 @@ fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
         current_step: if terminal { None } else { current_step },
         checkpoint_id,
     }
+}
+
+/// One entry of an execution's log: an event of its job's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LogEntry {
+    /// 1, 2, ... in order.
+    pub id: u64,
+    pub execution_id: String,
+    pub timestamp: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    pub message: String,
+    /// The step it is about, when its state runs one step.
+    pub step_id: Option<String>,
+    /// The event as the engine recorded it.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+}
+
+fn level_of(entry: &Value) -> &'static str {
+    let kind = entry["event_type"].as_str().unwrap_or_default();
+    match kind {
+        "job_failed" | "job_quarantined" => "error",
+        "task_finished"
+            if entry["result_status"]
+                .as_str()
+                .is_some_and(|s| s != "success") =>
+        {
+            "error"
+        }
+        "retry_scheduled" | "lease_expired" | "lease_revoked" | "task_timed_out"
+        | "job_cancelled" => "warning",
+        _ => "info",
+    }
+}
+
+/// The execution's log, oldest first: its job's history with levels and step ids.
+pub async fn logs(face: &FaceRef, id: &str) -> WfResult<Vec<LogEntry>> {
+    let (_, doc) = face
+        .engine
+        .job(id)
+        .await?
+        .filter(|(_, d)| d.client == CLIENT)
+        .ok_or_else(|| WfError::not_found(format!("no execution `{id}`")))?;
+    let definition: Value = match face
+        .records
+        .get_blueprint(&doc.blueprint)
+        .await
+        .map_err(store_error)?
+    {
+        Some(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let steps: std::collections::HashMap<String, Vec<String>> =
+        state_steps(&definition).into_iter().collect();
+    let history = face.engine.history(id).await?;
+    Ok(history
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let entry: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+            let kind = entry["event_type"].as_str().unwrap_or("event");
+            let state = entry["state"]
+                .as_str()
+                .or_else(|| entry["next_state"].as_str());
+            let ids = state.and_then(|s| steps.get(s));
+            let mut message = kind.replace('_', " ");
+            if let Some(ids) = ids.filter(|ids| !ids.is_empty()) {
+                message.push_str(&format!(" (step {})", ids.join(", ")));
+            }
+            if let Some(w) = entry["worker_id"].as_str() {
+                message.push_str(&format!(" on {w}"));
+            }
+            if let Some(e) = entry["error"]["message"].as_str() {
+                message.push_str(&format!(": {e}"));
+            }
+            LogEntry {
+                id: i as u64 + 1,
+                execution_id: id.to_string(),
+                timestamp: rfc3339(entry["timestamp_ms"].as_i64().unwrap_or(0)),
+                level: level_of(&entry).to_string(),
+                message,
+                step_id: ids.filter(|ids| ids.len() == 1).map(|ids| ids[0].clone()),
+                metadata: entry,
+            }
+        })
+        .collect())
+}
+
+/// Most executions a listing looks at (the newest ones).
+pub const LIST_SCAN: usize = 1000;
+
+/// The newest executions (at most [`LIST_SCAN`] looked at) that pass `keep`.
+pub async fn recent(face: &FaceRef, keep: impl Fn(&Execution) -> bool) -> WfResult<Vec<Execution>> {
+    let ids = face
+        .records
+        .recent_executions(LIST_SCAN)
+        .await
+        .map_err(store_error)?;
+    let mut out = Vec::new();
+    for id in ids {
+        match load(face, &id).await {
+            Ok(e) if keep(&e) => out.push(e),
+            Ok(_) => {}
+            Err(e) if e.status == warp::http::StatusCode::NOT_FOUND => {
+                // Its job expired (retention): forget it.
+                let _ = face.records.remove_execution(&id).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }

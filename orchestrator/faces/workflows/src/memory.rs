@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 struct State {
     workflows: BTreeMap<String, StoredWorkflow>,
     blueprints: HashMap<String, String>,
+    /// (started ms, id), oldest first.
+    executions: std::collections::BTreeSet<(i64, String)>,
+    started: HashMap<String, i64>,
     /// bucket → (count, window end in epoch ms)
     windows: HashMap<String, (u64, i64)>,
 }
@@ -76,6 +79,33 @@ impl WorkflowStore for MemoryWorkflows {
 
     async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>> {
         Ok(self.state.lock().blueprints.get(name).cloned())
+    }
+
+    async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {
+        let mut s = self.state.lock();
+        if let Some(old) = s.started.insert(id.to_string(), created_ms) {
+            s.executions.remove(&(old, id.to_string()));
+        }
+        s.executions.insert((created_ms, id.to_string()));
+        Ok(())
+    }
+
+    async fn recent_executions(&self, limit: usize) -> RecordResult<Vec<String>> {
+        let s = self.state.lock();
+        Ok(s.executions
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|(_, id)| id.clone())
+            .collect())
+    }
+
+    async fn remove_execution(&self, id: &str) -> RecordResult<()> {
+        let mut s = self.state.lock();
+        if let Some(at) = s.started.remove(id) {
+            s.executions.remove(&(at, id.to_string()));
+        }
+        Ok(())
     }
 
     async fn count_request(

@@ -9,6 +9,7 @@
 //! | `wf:workflow:<id>` | string | a [`StoredWorkflow`] (JSON) |
 //! | `wf:workflows` | zset | workflow ids, score 0 (lexical order) |
 //! | `wf:bp:<name>` | string | a compiled blueprint (JSON), written once (`SET NX`) |
+//! | `wf:executions` | zset | execution ids, score = start (epoch ms) |
 //! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
 
 use crate::store::*;
@@ -179,6 +180,31 @@ impl WorkflowStore for RedisWorkflows {
     async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>> {
         let mut conn = self.conn().await?;
         conn.get(self.k(&format!("bp:{name}")))
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        conn.zadd::<_, _, _, ()>(self.k("executions"), id, created_ms)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn recent_executions(&self, limit: usize) -> RecordResult<Vec<String>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn().await?;
+        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        conn.zrevrange(self.k("executions"), 0, stop)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn remove_execution(&self, id: &str) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        conn.zrem::<_, _, ()>(self.k("executions"), id)
             .await
             .map_err(redis_err)
     }

@@ -69,6 +69,12 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn put_blueprint(&self, name: &str, definition: &str) -> RecordResult<()>;
     async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>>;
 
+    /// Indexes an execution by when it started (for listings).
+    async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()>;
+    /// The newest `limit` indexed executions, newest first.
+    async fn recent_executions(&self, limit: usize) -> RecordResult<Vec<String>>;
+    async fn remove_execution(&self, id: &str) -> RecordResult<()>;
+
     /// Counts a request in `bucket`'s window of `window_ms` (a window opens at the first
     /// request after the last one closed).
     async fn count_request(

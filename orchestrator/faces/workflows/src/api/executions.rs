@@ -6,21 +6,42 @@
 //! share one rate limit per client IP.
 
 use super::schemas::{
-    ErrorEnvelope, ExecuteRequest, ExecutionMetrics, ExecutionStarted, ExecutionView,
-    SyncExecuteRequest, SyncExecution, YamlExecuteRequest, YamlExecution,
+    Cancelled, ErrorEnvelope, ExecuteRequest, ExecutionMetrics, ExecutionPage, ExecutionStarted,
+    ExecutionSummary, ExecutionView, SyncExecuteRequest, SyncExecution, YamlExecuteRequest,
+    YamlExecution,
 };
 use super::{answer, body, ctx, json, path_id, serve, Ctx};
 use crate::error::{codes, WfError, WfResult};
+use crate::executions::LogEntry;
 use crate::executions::{self, Execution};
 use crate::rate::Limited;
 use crate::FaceRef;
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 type Body = Result<Bytes, baton_http::ApiError>;
+type Query = HashMap<String, String>;
+
+/// A positive integer query value up to `max`, else 400 naming it.
+fn number(q: &Query, key: &str, default: u64, max: u64) -> WfResult<u64> {
+    match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                WfError::bad_request(format!(
+                    "`{key}` must be a whole number from 1 to {max}, not `{v}`"
+                ))
+                .with("field", key)
+            }),
+    }
+}
 
 /// How long a synchronous execute waits when the workflow sets no `timeout_seconds`.
 pub const SYNC_BOUND: Duration = Duration::from_secs(300);
@@ -43,10 +64,35 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .then(|b: Body, c: Ctx| serve(c, move |c| execute_yaml(c, b)));
     let get = warp::path!("v1" / "executions" / String)
         .and(warp::get())
-        .and(ctx(face))
+        .and(ctx(face.clone()))
         .then(|id: String, c: Ctx| serve(c, move |c| get_execution(c, id)));
+    let list = warp::path!("v1" / "executions")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(ctx(face.clone()))
+        .then(|q: Query, c: Ctx| serve(c, move |c| list_executions(c, q)));
+    let logs = warp::path!("v1" / "executions" / String / "logs")
+        .and(warp::get())
+        .and(warp::query::<HashMap<String, String>>())
+        .and(ctx(face.clone()))
+        .then(|id: String, q: Query, c: Ctx| serve(c, move |c| execution_logs(c, id, q)));
+    let cancel = warp::path!("v1" / "executions" / String / "cancel")
+        .and(warp::post())
+        .and(ctx(face))
+        .then(|id: String, c: Ctx| serve(c, move |c| cancel_execution(c, id)));
     // The sync routes first: `/v1/workflows/execute` is not a workflow called `execute`.
-    sync.or(yaml).unify().or(start).unify().or(get).unify()
+    sync.or(yaml)
+        .unify()
+        .or(start)
+        .unify()
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(logs)
+        .unify()
+        .or(cancel)
+        .unify()
 }
 
 /// An optional body: none (or only whitespace) is `{}`.
@@ -249,6 +295,9 @@ async fn execute_yaml(c: Ctx, b: Body) -> WfResult<Response> {
 async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
     c.user()?;
     let e = executions::load(&c.face, &id).await?;
+    let mut logs = executions::logs(&c.face, &id).await?;
+    let from = logs.len().saturating_sub(100);
+    logs.drain(..from);
     answer(
         StatusCode::OK,
         &ExecutionView {
@@ -273,7 +322,150 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
             outputs: e.outputs,
             error: e.error,
             steps: e.steps,
-            logs: Vec::new(),
+            logs,
+        },
+    )
+}
+
+const STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
+
+/// The executions, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/executions",
+    tag = "executions",
+    params(
+        ("page" = Option<u64>, Query, description = "Page number, from 1 (default 1)."),
+        ("page_size" = Option<u64>, Query, description = "1 to 100 (default 20)."),
+        ("status" = Option<String>, Query, description = "`pending`, `running`, `completed`, `failed` or `cancelled`."),
+        ("workflow_id" = Option<String>, Query, description = "Only this workflow's."),
+    ),
+    responses(
+        (status = 200, description = "A page (of the newest 1000 executions).", body = ExecutionPage),
+        (status = 400, description = "`VALIDATION`: a bad page, page size or status.", body = ErrorEnvelope),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn list_executions(c: Ctx, q: Query) -> WfResult<Response> {
+    c.user()?;
+    let page = number(&q, "page", 1, 1_000_000)?;
+    let page_size = number(&q, "page_size", 20, 100)?;
+    let status = q.get("status").filter(|s| !s.is_empty()).cloned();
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(WfError::bad_request(format!(
+                "`status` must be one of {}, not `{s}`",
+                STATUSES.join(", ")
+            ))
+            .with("field", "status"));
+        }
+    }
+    let workflow = q.get("workflow_id").filter(|s| !s.is_empty()).cloned();
+    let all = executions::recent(&c.face, |e| {
+        status.as_ref().is_none_or(|s| &e.status == s)
+            && workflow.as_ref().is_none_or(|w| &e.workflow_id == w)
+    })
+    .await?;
+    let total = all.len() as u64;
+    let skip = usize::try_from((page - 1) * page_size).unwrap_or(usize::MAX);
+    let data = all
+        .into_iter()
+        .skip(skip)
+        .take(page_size as usize)
+        .map(|e| ExecutionSummary {
+            progress: e.progress(),
+            id: e.id,
+            workflow_id: e.workflow_id,
+            workflow_name: e.workflow_name,
+            status: e.status,
+            started_at: e.started_at,
+            completed_at: e.completed_at,
+            current_step: e.current_step,
+            error: e.error,
+        })
+        .collect();
+    answer(
+        StatusCode::OK,
+        &ExecutionPage {
+            data,
+            total,
+            page,
+            page_size,
+            total_pages: total.div_ceil(page_size),
+        },
+    )
+}
+
+/// An execution's log: its job's events.
+#[utoipa::path(
+    get,
+    path = "/v1/executions/{execution_id}/logs",
+    tag = "executions",
+    params(
+        ("execution_id" = String, Path, description = "Execution id."),
+        ("limit" = Option<u64>, Query, description = "The newest this many (1 to 1000, default 100)."),
+        ("level" = Option<String>, Query, description = "Only `info`, `warning` or `error` entries."),
+    ),
+    responses(
+        (status = 200, description = "Oldest first.", body = [LogEntry]),
+        (status = 400, description = "`VALIDATION`: a bad limit or level.", body = ErrorEnvelope),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn execution_logs(c: Ctx, id: String, q: Query) -> WfResult<Response> {
+    c.user()?;
+    let limit = number(&q, "limit", 100, 1000)? as usize;
+    let level = q.get("level").filter(|s| !s.is_empty()).cloned();
+    if let Some(l) = &level {
+        if !["debug", "info", "warning", "error"].contains(&l.as_str()) {
+            return Err(WfError::bad_request(format!(
+                "`level` must be debug, info, warning or error, not `{l}`"
+            ))
+            .with("field", "level"));
+        }
+    }
+    executions::load(&c.face, &id).await?;
+    let mut logs: Vec<LogEntry> = executions::logs(&c.face, &id)
+        .await?
+        .into_iter()
+        .filter(|l| level.as_ref().is_none_or(|want| &l.level == want))
+        .collect();
+    let from = logs.len().saturating_sub(limit);
+    logs.drain(..from);
+    answer(StatusCode::OK, &logs)
+}
+
+/// Cancels an execution: its running steps' workers are told over their WebSocket (or on
+/// their next heartbeat), and nothing revives it.
+#[utoipa::path(
+    post,
+    path = "/v1/executions/{execution_id}/cancel",
+    tag = "executions",
+    params(("execution_id" = String, Path, description = "Execution id.")),
+    responses(
+        (status = 200, description = "Cancelled.", body = Cancelled),
+        (status = 401, description = "`AUTH_FAILED`.", body = ErrorEnvelope),
+        (status = 404, description = "`NOT_FOUND`.", body = ErrorEnvelope),
+        (status = 409, description = "`CONFLICT`: it already ended.", body = ErrorEnvelope),
+        (status = 503, description = "Store unavailable.", body = ErrorEnvelope),
+    ),
+    security(("bearer_token" = [])),
+)]
+async fn cancel_execution(c: Ctx, id: String) -> WfResult<Response> {
+    let user = c.user()?;
+    executions::load(&c.face, &id).await?;
+    c.face.engine.cancel_job(executions::CLIENT, &id).await?;
+    tracing::info!(execution = %id, user = %user.sub, "execution cancelled");
+    answer(
+        StatusCode::OK,
+        &Cancelled {
+            status: "success".into(),
+            message: "Execution cancelled".into(),
         },
     )
 }

@@ -49,7 +49,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/workflows/execute"),
     ("POST", "/v1/workflows/{workflow_id}/execute"),
     ("POST", "/v1/yaml-workflows/execute"),
+    ("GET", "/v1/executions"),
     ("GET", "/v1/executions/{execution_id}"),
+    ("GET", "/v1/executions/{execution_id}/logs"),
+    ("POST", "/v1/executions/{execution_id}/cancel"),
 ];
 
 /// Paths answered before the store first answers (probes and the root).

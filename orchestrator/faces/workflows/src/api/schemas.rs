@@ -294,9 +294,8 @@ pub struct ExecutionView {
     pub outputs: Map<String, Value>,
     pub error: Option<String>,
     pub steps: Vec<crate::executions::StepView>,
-    /// Execution logs: not recorded yet (always empty).
-    #[schema(value_type = Vec<Object>)]
-    pub logs: Vec<Value>,
+    /// The newest 100 log entries, oldest first (`GET .../logs` for more).
+    pub logs: Vec<crate::executions::LogEntry>,
     pub metrics: ExecutionMetrics,
 }
 
@@ -308,4 +307,37 @@ pub struct ExecutionMetrics {
     pub duration_ms: Option<u64>,
     pub steps_completed: u64,
     pub steps_failed: u64,
+}
+
+/// An execution in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionSummary {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_name: String,
+    pub status: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub current_step: Option<String>,
+    pub progress: u64,
+    pub error: Option<String>,
+}
+
+/// `GET /v1/executions`.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionPage {
+    pub data: Vec<ExecutionSummary>,
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+    pub total_pages: u64,
+}
+
+/// `POST /v1/executions/{execution_id}/cancel`.
+#[derive(Serialize, ToSchema)]
+pub struct Cancelled {
+    #[schema(example = "success")]
+    pub status: String,
+    #[schema(example = "Execution cancelled")]
+    pub message: String,
 }

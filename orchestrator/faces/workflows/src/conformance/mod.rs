@@ -26,6 +26,22 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     workflows_are_created_once_replaced_listed_and_deleted(store).await;
     rate_windows_count_per_bucket_and_reopen(store).await;
     compiled_blueprints_are_written_once(store).await;
+    executions_are_listed_newest_first(store).await;
+}
+
+pub async fn executions_are_listed_newest_first(store: &dyn WorkflowStore) {
+    store.add_execution("e1", 100).await.unwrap();
+    store.add_execution("e3", 300).await.unwrap();
+    store.add_execution("e2", 200).await.unwrap();
+    assert_eq!(
+        store.recent_executions(10).await.unwrap(),
+        ["e3", "e2", "e1"]
+    );
+    assert_eq!(store.recent_executions(2).await.unwrap(), ["e3", "e2"]);
+    assert!(store.recent_executions(0).await.unwrap().is_empty());
+    store.remove_execution("e3").await.unwrap();
+    store.remove_execution("absent").await.unwrap();
+    assert_eq!(store.recent_executions(10).await.unwrap(), ["e2", "e1"]);
 }
 
 pub async fn compiled_blueprints_are_written_once(store: &dyn WorkflowStore) {
