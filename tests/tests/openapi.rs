@@ -429,6 +429,22 @@ async fn workflow_answers_match_the_documented_schemas() {
             "/v1/workflows/{workflow_id}",
             None,
         ),
+        (
+            "POST",
+            "/v1/prompts",
+            "/v1/prompts",
+            Some(json!({"id": "p", "name": "P", "template": "{{x}}"})),
+        ),
+        (
+            "POST",
+            "/v1/prompts",
+            "/v1/prompts",
+            Some(json!({"id": "p", "name": "P", "template": "{{x}}"})),
+        ),
+        ("GET", "/v1/prompts", "/v1/prompts", None),
+        ("GET", "/v1/prompts/p", "/v1/prompts/{template_id}", None),
+        ("DELETE", "/v1/prompts/p", "/v1/prompts/{template_id}", None),
+        ("GET", "/v1/prompts/p", "/v1/prompts/{template_id}", None),
     ] {
         let (s, b) = call(method, path, t, body).await;
         check_answer(&doc, &method.to_lowercase(), template, s, &b);

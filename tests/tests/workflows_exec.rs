@@ -490,7 +490,84 @@ async fn executions_are_listed_logged_and_cancelled(backend: Backend) {
     orch.stop().await;
 }
 
+async fn prompt_templates_are_kept_and_used_by_ai_steps(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-prompts").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w6");
+    let api = logged_in(&orch.base_url).await;
+    let prompt = json!({"id": "code-review", "name": "Code Review", "description": "Review code",
+        "template": "Review the following code:\n{{code}}", "model": "reviewer"});
+    let a = api.call("POST", "/v1/prompts", Some(prompt.clone())).await;
+    assert_eq!(
+        a.body,
+        json!({"status": "success", "template_id": "code-review"})
+    );
+    envelope(
+        &api.call("POST", "/v1/prompts", Some(prompt)).await,
+        409,
+        "CONFLICT",
+    );
+    envelope(
+        &api.call(
+            "POST",
+            "/v1/prompts",
+            Some(json!({"id": "x", "name": "X", "template": " "})),
+        )
+        .await,
+        422,
+        "VALIDATION",
+    );
+    let list = api.call("GET", "/v1/prompts", None).await.body;
+    assert_eq!(
+        list,
+        json!([{"id": "code-review", "name": "Code Review", "description": "Review code"}])
+    );
+    let one = api.call("GET", "/v1/prompts/code-review", None).await.body;
+    assert_eq!(one["template"], "Review the following code:\n{{code}}");
+    let wf = json!({"id": "review", "name": "Review", "steps": [
+        {"id": "r", "type": "ai-prompt", "outputs": ["review"],
+         "params": {"prompt_id": "code-review", "variables": {"code": "fn {{name}}() {}"}}}]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let run = api
+        .call(
+            "POST",
+            "/v1/workflows/execute",
+            Some(json!({"workflow_id": "review", "variables": {"name": "main"}})),
+        )
+        .await;
+    assert_eq!(
+        run.body["outputs"]["review"],
+        "[offline reviewer] Review the following code:\nfn main() {}",
+        "{}",
+        run.body
+    );
+    assert_eq!(
+        api.call("DELETE", "/v1/prompts/code-review", None)
+            .await
+            .body,
+        json!({"status": "success"})
+    );
+    envelope(
+        &api.call("GET", "/v1/prompts/code-review", None).await,
+        404,
+        "NOT_FOUND",
+    );
+    // A step naming a template that is gone: 422 naming the step, nothing started.
+    let gone = api.call("POST", "/v1/workflows/review/execute", None).await;
+    envelope(&gone, 422, "VALIDATION");
+    assert_eq!(gone.body["error"]["details"]["step_id"], "r");
+    assert_eq!(
+        api.call("GET", "/v1/executions", None).await.body["total"],
+        1
+    );
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(
+    prompt_templates_are_kept_and_used_by_ai_steps,
     executions_are_listed_logged_and_cancelled,
     a_dag_runs_its_parallel_pair_and_skips_a_false_condition,
     failure_modes_skip_default_retry_or_abort,

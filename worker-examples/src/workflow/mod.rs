@@ -196,6 +196,12 @@ async fn run_step(
             return Ok(answer("skipped", Ran::default(), None));
         }
     }
+    // A prompt template's own variables (`params.variables`) fill its placeholders too.
+    if let Some(own) = field(step, "params").and_then(|p| p.get("variables")) {
+        if let Value::Object(own) = context::render(own, &vars) {
+            vars.extend(own);
+        }
+    }
     let params = context::render(field(step, "params").unwrap_or(&Value::Null), &vars);
     let timeout = field(step, "timeout_seconds")
         .and_then(Value::as_f64)

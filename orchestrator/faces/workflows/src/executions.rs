@@ -44,8 +44,45 @@ pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
 }
 
 /// Starts an execution of `wf` with `given` inputs; its id.
+/// `wf` with every `prompt_id` of its `ai-prompt` steps replaced by the template's text
+/// (and its system prompt and model where the step sets none); 422 naming a step whose
+/// template does not exist.
+async fn with_prompts(face: &FaceRef, wf: &Workflow) -> WfResult<Workflow> {
+    let mut wf = wf.clone();
+    for (i, step) in wf.steps.iter_mut().enumerate() {
+        let Some(id) = step
+            .params
+            .get("prompt_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if step.params.contains_key("prompt") {
+            continue;
+        }
+        let Some(p) = crate::api::prompts::find(face, &id).await? else {
+            return Err(WfError::validation(format!(
+                "step `{}`: no prompt template `{id}`",
+                step.id
+            ))
+            .with("step_id", step.id.clone())
+            .with("field", format!("steps[{i}].params.prompt_id")));
+        };
+        step.params.insert("prompt".into(), p.template.into());
+        if let (Some(system), false) = (p.system_prompt, step.params.contains_key("system")) {
+            step.params.insert("system".into(), system.into());
+        }
+        if let (Some(model), false) = (p.model, step.params.contains_key("model")) {
+            step.params.insert("model".into(), model.into());
+        }
+    }
+    Ok(wf)
+}
+
 pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) -> WfResult<String> {
     let vars = validate::inputs(wf, given).map_err(crate::api::invalid)?;
+    let wf = &with_prompts(face, wf).await?;
     let compiled = compile::compile(wf).map_err(crate::api::invalid)?;
     let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
     face.records

@@ -16,7 +16,7 @@
 //! each step a task of a workflow worker.
 //!
 //! Not built yet (see the README): pausing, resuming, deleting and cleaning up
-//! executions, `/v1/jobs`, versions, prompt templates, the token budget,
+//! executions, `/v1/jobs`, versions, the token budget,
 //! the WebSocket, and the `parallel`/`fan_out`/`fan_in`/`map_reduce` step types;
 //! schedules and inbound webhooks come after them.
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 struct State {
     workflows: BTreeMap<String, StoredWorkflow>,
     blueprints: HashMap<String, String>,
+    prompts: BTreeMap<String, String>,
     /// (started ms, id), oldest first.
     executions: std::collections::BTreeSet<(i64, String)>,
     started: HashMap<String, i64>,
@@ -79,6 +80,27 @@ impl WorkflowStore for MemoryWorkflows {
 
     async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>> {
         Ok(self.state.lock().blueprints.get(name).cloned())
+    }
+
+    async fn create_prompt(&self, id: &str, prompt: &str) -> RecordResult<Written> {
+        let mut s = self.state.lock();
+        if s.prompts.contains_key(id) {
+            return Ok(Written::Exists);
+        }
+        s.prompts.insert(id.to_string(), prompt.to_string());
+        Ok(Written::Done)
+    }
+
+    async fn get_prompt(&self, id: &str) -> RecordResult<Option<String>> {
+        Ok(self.state.lock().prompts.get(id).cloned())
+    }
+
+    async fn list_prompts(&self) -> RecordResult<Vec<String>> {
+        Ok(self.state.lock().prompts.values().cloned().collect())
+    }
+
+    async fn delete_prompt(&self, id: &str) -> RecordResult<bool> {
+        Ok(self.state.lock().prompts.remove(id).is_some())
     }
 
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {

@@ -234,3 +234,21 @@ impl Workflow {
         self.steps.iter().find(|s| s.id == id)
     }
 }
+
+/// A prompt template: `ai-prompt` steps name one with `prompt_id`; its `{{name}}`
+/// placeholders are filled from the execution's variables and the step's `variables`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub template: String,
+    /// A system message sent before the prompt.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// The model steps use unless they name one.
+    #[serde(default)]
+    pub model: Option<String>,
+}

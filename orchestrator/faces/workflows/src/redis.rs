@@ -9,6 +9,7 @@
 //! | `wf:workflow:<id>` | string | a [`StoredWorkflow`] (JSON) |
 //! | `wf:workflows` | zset | workflow ids, score 0 (lexical order) |
 //! | `wf:bp:<name>` | string | a compiled blueprint (JSON), written once (`SET NX`) |
+//! | `wf:prompt:<id>` / `wf:prompts` | string / zset | a prompt template (JSON) / their ids |
 //! | `wf:executions` | zset | execution ids, score = start (epoch ms) |
 //! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
 
@@ -182,6 +183,68 @@ impl WorkflowStore for RedisWorkflows {
         conn.get(self.k(&format!("bp:{name}")))
             .await
             .map_err(redis_err)
+    }
+
+    async fn create_prompt(&self, id: &str, prompt: &str) -> RecordResult<Written> {
+        let mut conn = self.conn().await?;
+        // The workflow script is generic: a record and its index, created together.
+        let saved: i64 = self
+            .scripts
+            .create
+            .key(self.k(&format!("prompt:{id}")))
+            .key(self.k("prompts"))
+            .arg(id)
+            .arg(prompt)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(if saved == 1 {
+            Written::Done
+        } else {
+            Written::Exists
+        })
+    }
+
+    async fn get_prompt(&self, id: &str) -> RecordResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        conn.get(self.k(&format!("prompt:{id}")))
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn list_prompts(&self) -> RecordResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn
+            .zrange(self.k("prompts"), 0, -1)
+            .await
+            .map_err(redis_err)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.k(&format!("prompt:{id}")))
+            .collect();
+        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(raws.into_iter().flatten().collect())
+    }
+
+    async fn delete_prompt(&self, id: &str) -> RecordResult<bool> {
+        let mut conn = self.conn().await?;
+        let n: i64 = self
+            .scripts
+            .delete
+            .key(self.k(&format!("prompt:{id}")))
+            .key(self.k("prompts"))
+            .arg(id)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(n > 0)
     }
 
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {

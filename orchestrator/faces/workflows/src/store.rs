@@ -69,6 +69,13 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn put_blueprint(&self, name: &str, definition: &str) -> RecordResult<()>;
     async fn get_blueprint(&self, name: &str) -> RecordResult<Option<String>>;
 
+    /// Saves a prompt template (JSON) unless its id is taken.
+    async fn create_prompt(&self, id: &str, prompt: &str) -> RecordResult<Written>;
+    async fn get_prompt(&self, id: &str) -> RecordResult<Option<String>>;
+    /// Every prompt template, by id.
+    async fn list_prompts(&self) -> RecordResult<Vec<String>>;
+    async fn delete_prompt(&self, id: &str) -> RecordResult<bool>;
+
     /// Indexes an execution by when it started (for listings).
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()>;
     /// The newest `limit` indexed executions, newest first.

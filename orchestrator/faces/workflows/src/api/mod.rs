@@ -10,6 +10,7 @@ mod auth;
 pub mod doc;
 mod executions;
 mod health;
+pub mod prompts;
 pub mod schemas;
 mod workflows;
 mod yaml_workflows;
@@ -53,6 +54,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/executions/{execution_id}"),
     ("GET", "/v1/executions/{execution_id}/logs"),
     ("POST", "/v1/executions/{execution_id}/cancel"),
+    ("GET", "/v1/prompts"),
+    ("POST", "/v1/prompts"),
+    ("GET", "/v1/prompts/{template_id}"),
+    ("DELETE", "/v1/prompts/{template_id}"),
 ];
 
 /// Paths answered before the store first answers (probes and the root).
@@ -219,6 +224,8 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .or(executions::routes(face.clone()))
         .unify()
         .or(workflows::routes(face.clone()))
+        .unify()
+        .or(prompts::routes(face.clone()))
         .unify()
         .or(yaml_workflows::routes(face))
         .unify()

@@ -341,3 +341,19 @@ pub struct Cancelled {
     #[schema(example = "Execution cancelled")]
     pub message: String,
 }
+
+/// A prompt template in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct PromptSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// `POST /v1/prompts`.
+#[derive(Serialize, ToSchema)]
+pub struct PromptSaved {
+    #[schema(example = "success")]
+    pub status: String,
+    pub template_id: String,
+}

@@ -27,6 +27,32 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     rate_windows_count_per_bucket_and_reopen(store).await;
     compiled_blueprints_are_written_once(store).await;
     executions_are_listed_newest_first(store).await;
+    prompts_are_created_once_listed_and_deleted(store).await;
+}
+
+pub async fn prompts_are_created_once_listed_and_deleted(store: &dyn WorkflowStore) {
+    assert!(store.list_prompts().await.unwrap().is_empty());
+    assert_eq!(
+        store.create_prompt("b", "{\"id\":\"b\"}").await.unwrap(),
+        Written::Done
+    );
+    assert_eq!(
+        store.create_prompt("b", "{}").await.unwrap(),
+        Written::Exists
+    );
+    store.create_prompt("a", "{\"id\":\"a\"}").await.unwrap();
+    assert_eq!(
+        store.list_prompts().await.unwrap(),
+        ["{\"id\":\"a\"}", "{\"id\":\"b\"}"],
+        "by id, the first write kept"
+    );
+    assert!(store.delete_prompt("a").await.unwrap());
+    assert!(!store.delete_prompt("a").await.unwrap());
+    assert_eq!(store.get_prompt("a").await.unwrap(), None);
+    assert_eq!(
+        store.get_prompt("b").await.unwrap().as_deref(),
+        Some("{\"id\":\"b\"}")
+    );
 }
 
 pub async fn executions_are_listed_newest_first(store: &dyn WorkflowStore) {

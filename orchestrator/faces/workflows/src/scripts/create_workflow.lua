@@ -1,7 +1,8 @@
--- create_workflow.lua: save a new workflow unless its id is taken.
+-- create_workflow.lua: save a new record (a workflow, a prompt template) unless its id
+-- is taken.
 --
--- KEYS[1] the workflow           {p}:wf:workflow:<id>
--- KEYS[2] the index of ids       {p}:wf:workflows (zset, score 0: lexical order)
+-- KEYS[1] the record             {p}:wf:workflow:<id> (or {p}:wf:prompt:<id>)
+-- KEYS[2] the index of ids       {p}:wf:workflows (or {p}:wf:prompts; zset, score 0: lexical order)
 -- ARGV[1] the id
 -- ARGV[2] the record (JSON)
 --
