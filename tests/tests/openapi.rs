@@ -490,6 +490,27 @@ async fn workflow_answers_match_the_documented_schemas() {
             "/v1/workflows/execute".to_string(),
             "/v1/workflows/execute",
         ),
+        ("GET", "/v1/jobs".to_string(), "/v1/jobs"),
+        ("GET", "/v1/jobs/stats".to_string(), "/v1/jobs/stats"),
+        ("GET", format!("/v1/jobs/{id}"), "/v1/jobs/{job_id}"),
+        (
+            "POST",
+            format!("/v1/jobs/{id}/cancel"),
+            "/v1/jobs/{job_id}/cancel",
+        ),
+        (
+            "DELETE",
+            format!("/v1/executions/{id}"),
+            "/v1/executions/{execution_id}",
+        ),
+        ("DELETE", format!("/v1/jobs/{id}"), "/v1/jobs/{job_id}"),
+        ("POST", "/v1/jobs/cleanup".to_string(), "/v1/jobs/cleanup"),
+        (
+            "POST",
+            "/v1/executions/cleanup".to_string(),
+            "/v1/executions/cleanup",
+        ),
+        ("POST", "/v1/jobs".to_string(), "/v1/jobs"),
     ] {
         let (s, b) = call(method, &path, t, Some(json!({"workflow_id": "nope"}))).await;
         check_answer(&doc, &method.to_lowercase(), template, s, &b);

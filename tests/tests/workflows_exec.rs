@@ -566,7 +566,138 @@ async fn prompt_templates_are_kept_and_used_by_ai_steps(backend: Backend) {
     orch.stop().await;
 }
 
+async fn executions_are_jobs_too_and_are_deleted_and_cleaned_up(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-jobs").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w7");
+    let api = logged_in(&orch.base_url).await;
+    let wf = json!({"id": "j", "name": "J", "steps": [
+        {"id": "s", "type": "transform", "params": {"merge": {"a": 1}}, "outputs": ["a"]}]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(wf)).await.status,
+        200
+    );
+    let sub = api
+        .call(
+            "POST",
+            "/v1/jobs",
+            Some(json!({"workflow_id": "j", "variables": {"v": 1}})),
+        )
+        .await;
+    assert_eq!(sub.body["status"], "submitted", "{}", sub.body);
+    let id = sub.body["job_id"].as_str().unwrap().to_string();
+    assert_eq!(sub.body["poll_url"], format!("/v1/jobs/{id}"));
+    let e = ended(&api, &id).await;
+    assert_eq!(e["status"], "completed");
+    let job = api.call("GET", &format!("/v1/jobs/{id}"), None).await.body;
+    assert_eq!(
+        job["result"],
+        json!({"status": "completed", "outputs": {"a": {"a": 1}}}),
+        "{job}"
+    );
+    assert_eq!(job["variables"], json!({"v": 1}));
+    let second = api
+        .call("POST", "/v1/jobs", Some(json!({"workflow_id": "j"})))
+        .await;
+    let second = second.body["job_id"].as_str().unwrap().to_string();
+    ended(&api, &second).await;
+    let stats = api.call("GET", "/v1/jobs/stats", None).await.body;
+    assert_eq!(
+        (stats["total"].as_u64(), stats["completed"].as_u64()),
+        (Some(2), Some(2)),
+        "{stats}"
+    );
+    let list = api
+        .call("GET", "/v1/jobs?status=completed&limit=1", None)
+        .await
+        .body;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["id"], second.as_str(), "newest first");
+    envelope(
+        &api.call("GET", "/v1/jobs?status=odd", None).await,
+        400,
+        "VALIDATION",
+    );
+    envelope(
+        &api.call("POST", "/v1/jobs", Some(json!({"workflow_id": "ghost"})))
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+    envelope(
+        &api.call("POST", &format!("/v1/jobs/{id}/cancel"), None)
+            .await,
+        409,
+        "CONFLICT",
+    );
+
+    // Delete: ended only; then gone from every view.
+    assert_eq!(
+        api.call("DELETE", &format!("/v1/jobs/{id}"), None)
+            .await
+            .body,
+        json!({"status": "success"})
+    );
+    envelope(
+        &api.call("GET", &format!("/v1/executions/{id}"), None).await,
+        404,
+        "NOT_FOUND",
+    );
+    envelope(
+        &api.call("DELETE", &format!("/v1/executions/{id}"), None)
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_eq!(
+        api.call("GET", "/v1/jobs/stats", None).await.body["total"],
+        1
+    );
+    let slow = json!({"id": "slow2", "name": "Slow", "steps": [
+        {"id": "z", "type": "shell", "params": {"command": "sleep 20"}}]});
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(slow)).await.status,
+        200
+    );
+    let running = api.call("POST", "/v1/workflows/slow2/execute", None).await;
+    let running = running.body["execution_id"].as_str().unwrap().to_string();
+    envelope(
+        &api.call("DELETE", &format!("/v1/executions/{running}"), None)
+            .await,
+        409,
+        "CONFLICT",
+    );
+    // Cleanup: only ended ones older than the age; the running one stays.
+    let none = api
+        .call("POST", "/v1/executions/cleanup?max_age_hours=1", None)
+        .await
+        .body;
+    assert_eq!(none, json!({"status": "success", "deleted": 0}));
+    let all = api
+        .call("POST", "/v1/jobs/cleanup?max_age_hours=0", None)
+        .await
+        .body;
+    assert_eq!(
+        all,
+        json!({"status": "success", "deleted": 1}),
+        "the second job"
+    );
+    envelope(
+        &api.call("POST", "/v1/jobs/cleanup?max_age_hours=-1", None)
+            .await,
+        400,
+        "VALIDATION",
+    );
+    let left = api.call("GET", "/v1/executions", None).await.body;
+    assert_eq!(left["total"], 1);
+    assert_eq!(left["data"][0]["id"], running.as_str());
+    api.call("POST", &format!("/v1/executions/{running}/cancel"), None)
+        .await;
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(
+    executions_are_jobs_too_and_are_deleted_and_cleaned_up,
     prompt_templates_are_kept_and_used_by_ai_steps,
     executions_are_listed_logged_and_cancelled,
     a_dag_runs_its_parallel_pair_and_skips_a_false_condition,

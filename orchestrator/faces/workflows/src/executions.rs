@@ -138,7 +138,9 @@ pub struct Execution {
     pub workflow_name: String,
     pub status: String,
     pub started_at: String,
+    pub started_ms: i64,
     pub completed_at: Option<String>,
+    pub completed_ms: Option<i64>,
     pub duration_ms: Option<u64>,
     pub steps: Vec<StepView>,
     pub outputs: Map<String, Value>,
@@ -219,6 +221,9 @@ pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
     let not_found = || WfError::not_found(format!("no execution `{id}`"));
     let (job, doc) = face.engine.job(id).await?.ok_or_else(not_found)?;
     if doc.client != CLIENT || doc.metadata.get("workflow").is_none() {
+        return Err(not_found());
+    }
+    if face.records.is_deleted(id).await.map_err(store_error)? {
         return Err(not_found());
     }
     let definition: Value = match face
@@ -323,7 +328,9 @@ fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
             .to_string(),
         status: status.to_string(),
         started_at: rfc3339(doc.created_ms),
+        started_ms: doc.created_ms,
         completed_at: finished.map(rfc3339),
+        completed_ms: finished,
         duration_ms: finished.map(|f| u64::try_from(f - doc.created_ms).unwrap_or(0)),
         steps,
         outputs,
@@ -444,4 +451,34 @@ pub async fn recent(face: &FaceRef, keep: impl Fn(&Execution) -> bool) -> WfResu
         }
     }
     Ok(out)
+}
+
+/// Deletes an ended execution; 409 while it runs.
+pub async fn delete(face: &FaceRef, id: &str) -> WfResult<()> {
+    let e = load(face, id).await?;
+    if !e.is_terminal() {
+        return Err(WfError::conflict(format!(
+            "execution {id} is {}: cancel it first, or wait for its end",
+            e.status
+        )));
+    }
+    let keep = face.engine.cfg.job_retention.as_millis();
+    face.records
+        .delete_execution(id, u64::try_from(keep).unwrap_or(u64::MAX))
+        .await
+        .map_err(store_error)
+}
+
+/// Deletes the ended executions that ended more than `max_age` ago; how many.
+pub async fn cleanup(face: &FaceRef, max_age: std::time::Duration) -> WfResult<u64> {
+    let cutoff = baton_protocol::clock::now_ms()
+        .saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX));
+    let old = recent(face, |e| {
+        e.is_terminal() && e.completed_ms.unwrap_or(e.started_ms) < cutoff
+    })
+    .await?;
+    for e in &old {
+        delete(face, &e.id).await?;
+    }
+    Ok(old.len() as u64)
 }

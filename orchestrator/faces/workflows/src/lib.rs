@@ -15,8 +15,8 @@
 //! from this face's records ([`source`]); an execution is a job of it ([`executions`]),
 //! each step a task of a workflow worker.
 //!
-//! Not built yet (see the README): pausing, resuming, deleting and cleaning up
-//! executions, `/v1/jobs`, versions, the token budget,
+//! Not built yet (see the README): pausing and resuming executions, versions, the token
+//! budget,
 //! the WebSocket, and the `parallel`/`fan_out`/`fan_in`/`map_reduce` step types;
 //! schedules and inbound webhooks come after them.
 

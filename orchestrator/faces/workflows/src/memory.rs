@@ -13,6 +13,7 @@ struct State {
     /// (started ms, id), oldest first.
     executions: std::collections::BTreeSet<(i64, String)>,
     started: HashMap<String, i64>,
+    deleted: std::collections::HashSet<String>,
     /// bucket → (count, window end in epoch ms)
     windows: HashMap<String, (u64, i64)>,
 }
@@ -128,6 +129,19 @@ impl WorkflowStore for MemoryWorkflows {
             s.executions.remove(&(at, id.to_string()));
         }
         Ok(())
+    }
+
+    async fn delete_execution(&self, id: &str, _keep_ms: u64) -> RecordResult<()> {
+        let mut s = self.state.lock();
+        if let Some(at) = s.started.remove(id) {
+            s.executions.remove(&(at, id.to_string()));
+        }
+        s.deleted.insert(id.to_string());
+        Ok(())
+    }
+
+    async fn is_deleted(&self, id: &str) -> RecordResult<bool> {
+        Ok(self.state.lock().deleted.contains(id))
     }
 
     async fn count_request(

@@ -11,6 +11,7 @@
 //! | `wf:bp:<name>` | string | a compiled blueprint (JSON), written once (`SET NX`) |
 //! | `wf:prompt:<id>` / `wf:prompts` | string / zset | a prompt template (JSON) / their ids |
 //! | `wf:executions` | zset | execution ids, score = start (epoch ms) |
+//! | `wf:deleted:<id>` | string | an execution deleted by a client; expires with its job |
 //! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
 
 use crate::store::*;
@@ -23,6 +24,7 @@ use baton_store_redis::Keys;
 struct Scripts {
     create: Script,
     delete: Script,
+    delete_execution: Script,
     rate: Script,
 }
 
@@ -49,6 +51,7 @@ impl RedisWorkflows {
             scripts: Scripts {
                 create: Script::new(include_str!("scripts/create_workflow.lua")),
                 delete: Script::new(include_str!("scripts/delete_workflow.lua")),
+                delete_execution: Script::new(include_str!("scripts/delete_execution.lua")),
                 rate: Script::new(include_str!("scripts/rate_count.lua")),
             },
         }
@@ -268,6 +271,28 @@ impl WorkflowStore for RedisWorkflows {
     async fn remove_execution(&self, id: &str) -> RecordResult<()> {
         let mut conn = self.conn().await?;
         conn.zrem::<_, _, ()>(self.k("executions"), id)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn delete_execution(&self, id: &str, keep_ms: u64) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        let _: i64 = self
+            .scripts
+            .delete_execution
+            .key(self.k("executions"))
+            .key(self.k(&format!("deleted:{id}")))
+            .arg(id)
+            .arg(keep_ms.max(1))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(())
+    }
+
+    async fn is_deleted(&self, id: &str) -> RecordResult<bool> {
+        let mut conn = self.conn().await?;
+        conn.exists(self.k(&format!("deleted:{id}")))
             .await
             .map_err(redis_err)
     }

@@ -81,6 +81,10 @@ pub trait WorkflowStore: Send + Sync + 'static {
     /// The newest `limit` indexed executions, newest first.
     async fn recent_executions(&self, limit: usize) -> RecordResult<Vec<String>>;
     async fn remove_execution(&self, id: &str) -> RecordResult<()>;
+    /// Deletes an execution for its readers: out of the listings, and marked so that a
+    /// read finds none (for `keep_ms`, the retention of its job).
+    async fn delete_execution(&self, id: &str, keep_ms: u64) -> RecordResult<()>;
+    async fn is_deleted(&self, id: &str) -> RecordResult<bool>;
 
     /// Counts a request in `bucket`'s window of `window_ms` (a window opens at the first
     /// request after the last one closed).

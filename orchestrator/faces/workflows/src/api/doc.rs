@@ -2,7 +2,7 @@
 //! bearer token.
 
 use super::schemas::ErrorEnvelope;
-use super::{auth, executions, health, prompts, workflows, yaml_workflows};
+use super::{auth, executions, health, jobs, prompts, workflows, yaml_workflows};
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -31,6 +31,15 @@ use utoipa::{Modify, OpenApi};
         executions::list_executions,
         executions::execution_logs,
         executions::cancel_execution,
+        jobs::submit_job,
+        jobs::list_jobs,
+        jobs::job_stats,
+        jobs::cleanup_jobs,
+        jobs::get_job,
+        jobs::delete_job,
+        jobs::cancel_job,
+        jobs::delete_execution,
+        jobs::cleanup_executions,
         prompts::list_prompts,
         prompts::create_prompt,
         prompts::get_prompt,
@@ -48,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         (name = "executions", description = "Running workflows: each execution is a job \
             of the workflow compiled into a blueprint, its steps tasks pulled by workflow \
             workers."),
+        (name = "jobs", description = "Executions seen as jobs (the same records)."),
         (name = "prompts", description = "Prompt templates, used by `ai-prompt` steps \
             through `prompt_id`."),
         (name = "health", description = "Probes of the workflow face (no token)."),

@@ -27,7 +27,7 @@ type Body = Result<Bytes, baton_http::ApiError>;
 type Query = HashMap<String, String>;
 
 /// A positive integer query value up to `max`, else 400 naming it.
-fn number(q: &Query, key: &str, default: u64, max: u64) -> WfResult<u64> {
+pub(super) fn number(q: &Query, key: &str, default: u64, max: u64) -> WfResult<u64> {
     match q.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => Ok(default),
         Some(v) => v
@@ -329,6 +329,21 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
 
 const STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
 
+/// The `status` filter of a listing: one of [`STATUSES`], else 400.
+pub(super) fn status_filter(q: &Query) -> WfResult<Option<String>> {
+    let status = q.get("status").filter(|s| !s.is_empty()).cloned();
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.as_str()) {
+            return Err(WfError::bad_request(format!(
+                "`status` must be one of {}, not `{s}`",
+                STATUSES.join(", ")
+            ))
+            .with("field", "status"));
+        }
+    }
+    Ok(status)
+}
+
 /// The executions, newest first, a page at a time.
 #[utoipa::path(
     get,
@@ -352,16 +367,7 @@ async fn list_executions(c: Ctx, q: Query) -> WfResult<Response> {
     c.user()?;
     let page = number(&q, "page", 1, 1_000_000)?;
     let page_size = number(&q, "page_size", 20, 100)?;
-    let status = q.get("status").filter(|s| !s.is_empty()).cloned();
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(WfError::bad_request(format!(
-                "`status` must be one of {}, not `{s}`",
-                STATUSES.join(", ")
-            ))
-            .with("field", "status"));
-        }
-    }
+    let status = status_filter(&q)?;
     let workflow = q.get("workflow_id").filter(|s| !s.is_empty()).cloned();
     let all = executions::recent(&c.face, |e| {
         status.as_ref().is_none_or(|s| &e.status == s)

@@ -10,6 +10,7 @@ mod auth;
 pub mod doc;
 mod executions;
 mod health;
+mod jobs;
 pub mod prompts;
 pub mod schemas;
 mod workflows;
@@ -54,6 +55,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/executions/{execution_id}"),
     ("GET", "/v1/executions/{execution_id}/logs"),
     ("POST", "/v1/executions/{execution_id}/cancel"),
+    ("DELETE", "/v1/executions/{execution_id}"),
+    ("POST", "/v1/executions/cleanup"),
+    ("POST", "/v1/jobs"),
+    ("GET", "/v1/jobs"),
+    ("GET", "/v1/jobs/stats"),
+    ("POST", "/v1/jobs/cleanup"),
+    ("GET", "/v1/jobs/{job_id}"),
+    ("DELETE", "/v1/jobs/{job_id}"),
+    ("POST", "/v1/jobs/{job_id}/cancel"),
     ("GET", "/v1/prompts"),
     ("POST", "/v1/prompts"),
     ("GET", "/v1/prompts/{template_id}"),
@@ -220,6 +230,8 @@ fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let inner = health::routes(face.clone())
         .or(auth::routes(face.clone()))
+        .unify()
+        .or(jobs::routes(face.clone()))
         .unify()
         .or(executions::routes(face.clone()))
         .unify()

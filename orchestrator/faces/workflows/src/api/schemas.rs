@@ -357,3 +357,63 @@ pub struct PromptSaved {
     pub status: String,
     pub template_id: String,
 }
+
+/// `POST /v1/jobs`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    pub workflow_id: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub variables: Map<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobSubmitted {
+    /// Always `submitted`.
+    #[schema(example = "submitted")]
+    pub status: String,
+    pub job_id: String,
+    pub workflow_id: String,
+    /// `/v1/jobs/{job_id}`.
+    pub poll_url: String,
+}
+
+/// An execution seen as a job.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowJob {
+    pub id: String,
+    pub workflow_id: String,
+    /// `pending`, `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub created_at: String,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    #[schema(value_type = Object)]
+    pub variables: Value,
+    /// `{status, outputs}` once ended, else null.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    /// Steps done over steps, in percent.
+    pub progress: Option<u64>,
+}
+
+/// `GET /v1/jobs/stats`.
+#[derive(Serialize, ToSchema)]
+pub struct JobStats {
+    pub total: u64,
+    pub pending: u64,
+    pub running: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+/// A cleanup's answer.
+#[derive(Serialize, ToSchema)]
+pub struct CleanedUp {
+    #[schema(example = "success")]
+    pub status: String,
+    pub deleted: u64,
+}

@@ -28,6 +28,21 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     compiled_blueprints_are_written_once(store).await;
     executions_are_listed_newest_first(store).await;
     prompts_are_created_once_listed_and_deleted(store).await;
+    deleted_executions_leave_the_listings(store).await;
+}
+
+pub async fn deleted_executions_leave_the_listings(store: &dyn WorkflowStore) {
+    store.add_execution("d1", 1).await.unwrap();
+    store.add_execution("d2", 2).await.unwrap();
+    assert!(!store.is_deleted("d1").await.unwrap());
+    store.delete_execution("d1", 60_000).await.unwrap();
+    assert!(store.is_deleted("d1").await.unwrap());
+    assert!(!store.is_deleted("d2").await.unwrap());
+    let listed = store.recent_executions(100).await.unwrap();
+    assert!(
+        listed.contains(&"d2".to_string()) && !listed.contains(&"d1".to_string()),
+        "{listed:?}"
+    );
 }
 
 pub async fn prompts_are_created_once_listed_and_deleted(store: &dyn WorkflowStore) {
