@@ -515,6 +515,81 @@ async fn workflow_answers_match_the_documented_schemas() {
         let (s, b) = call(method, &path, t, Some(json!({"workflow_id": "nope"}))).await;
         check_answer(&doc, &method.to_lowercase(), template, s, &b);
     }
+    // Versions.
+    let content = "name: G\nsteps:\n  - {id: s, type: transform, params: {merge: {}}}\n";
+    for (method, path, template, body) in [
+        (
+            "POST",
+            "/v1/workflows/g/versions",
+            "/v1/workflows/{workflow_name}/versions",
+            Some(json!({"version": "1.0.0", "content": content})),
+        ),
+        (
+            "POST",
+            "/v1/workflows/g/versions",
+            "/v1/workflows/{workflow_name}/versions",
+            Some(
+                json!({"version": "1.1.0", "content": format!("{content}# two\n"), "activate": true}),
+            ),
+        ),
+        (
+            "POST",
+            "/v1/workflows/g/versions",
+            "/v1/workflows/{workflow_name}/versions",
+            Some(json!({"version": "bad", "content": content})),
+        ),
+        (
+            "GET",
+            "/v1/workflows/g/versions",
+            "/v1/workflows/{workflow_name}/versions",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/workflows/g/versions/1.0.0",
+            "/v1/workflows/{workflow_name}/versions/{version}",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/workflows/g/versions/compare?from_version=1.0.0&to_version=1.1.0",
+            "/v1/workflows/{workflow_name}/versions/compare",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/workflows/g/rollback",
+            "/v1/workflows/{workflow_name}/rollback",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/workflows/g/versions/1.1.0/activate",
+            "/v1/workflows/{workflow_name}/versions/{version}/activate",
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/workflows/g/versions/1.1.0",
+            "/v1/workflows/{workflow_name}/versions/{version}",
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/workflows/g/versions/1.0.0",
+            "/v1/workflows/{workflow_name}/versions/{version}",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/workflow-versions",
+            "/v1/workflow-versions",
+            None,
+        ),
+    ] {
+        let (s, b) = call(method, path, t, body).await;
+        check_answer(&doc, &method.to_lowercase(), template, s, &b);
+    }
     let (s, b) = call("GET", "/v1/workflows", None, None).await;
     assert_eq!(s, 401);
     check_answer(&doc, "get", "/v1/workflows", s, &b);

@@ -696,7 +696,206 @@ async fn executions_are_jobs_too_and_are_deleted_and_cleaned_up(backend: Backend
     orch.stop().await;
 }
 
+async fn versions_decide_what_runs(backend: Backend) {
+    let (orch, _, _) = start(backend, config(), "wf-versions").await;
+    let worker = workflow_worker(&orch.base_url, "wf-w8");
+    let api = logged_in(&orch.base_url).await;
+    let content = |word: &str| {
+        format!(
+        "name: Greeter\nsteps:\n  - id: say\n    type: transform\n    params: {{template: \"{word} {{{{who}}}}\"}}\n    outputs: [greeting]\n"
+    )
+    };
+    let save = |v: &str, c: String, activate: bool| json!({"version": v, "content": c, "description": format!("v{v}"), "activate": activate});
+    let a = api
+        .call(
+            "POST",
+            "/v1/workflows/greeter/versions",
+            Some(save("1.0.0", content("hello"), false)),
+        )
+        .await;
+    assert_eq!(
+        a.body,
+        json!({"status": "success", "workflow_name": "greeter", "version": "1.0.0", "is_active": true}),
+        "the first is active"
+    );
+    // Saving a version of a name with no workflow made the workflow.
+    assert_eq!(
+        api.call("GET", "/v1/workflows/greeter", None).await.body["name"],
+        "Greeter"
+    );
+    let same = api
+        .call(
+            "POST",
+            "/v1/workflows/greeter/versions",
+            Some(save("1.0.1", content("hello"), false)),
+        )
+        .await;
+    assert_eq!(
+        same.body["version"], "1.0.0",
+        "identical content is the existing version"
+    );
+    let v2 = api
+        .call(
+            "POST",
+            "/v1/workflows/greeter/versions",
+            Some(save("1.1.0", content("hi"), true)),
+        )
+        .await;
+    assert_eq!(v2.body["is_active"], true);
+    envelope(
+        &api.call(
+            "POST",
+            "/v1/workflows/greeter/versions",
+            Some(save("1.1.0", content("yo"), false)),
+        )
+        .await,
+        409,
+        "CONFLICT",
+    );
+    for bad in ["1.1", "v1.2.0", "1.02.0"] {
+        envelope(
+            &api.call(
+                "POST",
+                "/v1/workflows/greeter/versions",
+                Some(save(bad, content("x"), false)),
+            )
+            .await,
+            400,
+            "VALIDATION",
+        );
+    }
+    envelope(
+        &api.call(
+            "POST",
+            "/v1/workflows/greeter/versions",
+            Some(save("2.0.0", "name: X\nsteps: []\n".into(), false)),
+        )
+        .await,
+        422,
+        "VALIDATION",
+    );
+    let run = |who: &'static str| {
+        let api = &api;
+        async move {
+            let a = api
+                .call(
+                    "POST",
+                    "/v1/workflows/execute",
+                    Some(json!({"workflow_id": "greeter", "variables": {"who": who}})),
+                )
+                .await;
+            assert_eq!(a.body["status"], "completed", "{}", a.body);
+            let e = api
+                .call(
+                    "GET",
+                    &format!(
+                        "/v1/executions/{}",
+                        a.body["execution_id"].as_str().unwrap()
+                    ),
+                    None,
+                )
+                .await
+                .body;
+            (
+                a.body["outputs"]["greeting"].as_str().unwrap().to_string(),
+                e["workflow_version"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    assert_eq!(
+        run("ann").await,
+        ("hi ann".to_string(), "1.1.0".to_string()),
+        "the active version runs"
+    );
+    let cmp = api
+        .call(
+            "GET",
+            "/v1/workflows/greeter/versions/compare?from_version=1.0.0&to_version=1.1.0",
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(
+        (
+            cmp["has_changes"].as_bool(),
+            cmp["added_lines"].as_u64(),
+            cmp["removed_lines"].as_u64()
+        ),
+        (Some(true), Some(1), Some(1)),
+        "{cmp}"
+    );
+    assert_eq!(cmp["changed_sections"], json!(["steps"]));
+    assert!(
+        cmp["unified_diff"]
+            .as_str()
+            .unwrap()
+            .starts_with("--- 1.0.0\n+++ 1.1.0\n@@"),
+        "{cmp}"
+    );
+    let rb = api
+        .call("POST", "/v1/workflows/greeter/rollback", None)
+        .await
+        .body;
+    assert_eq!(rb["rolled_back_to"], "1.0.0");
+    assert_eq!(run("bob").await.0, "hello bob");
+    envelope(
+        &api.call("POST", "/v1/workflows/greeter/rollback", None)
+            .await,
+        409,
+        "CONFLICT",
+    );
+    let act = api
+        .call(
+            "POST",
+            "/v1/workflows/greeter/versions/1.1.0/activate",
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(act["active_version"], "1.1.0");
+    assert_eq!(run("cy").await.0, "hi cy");
+    envelope(
+        &api.call("DELETE", "/v1/workflows/greeter/versions/1.1.0", None)
+            .await,
+        409,
+        "CONFLICT",
+    );
+    assert_eq!(
+        api.call("DELETE", "/v1/workflows/greeter/versions/1.0.0", None)
+            .await
+            .body,
+        json!({"status": "success"})
+    );
+    envelope(
+        &api.call("GET", "/v1/workflows/greeter/versions/1.0.0", None)
+            .await,
+        404,
+        "NOT_FOUND",
+    );
+    let list = api
+        .call("GET", "/v1/workflows/greeter/versions", None)
+        .await
+        .body;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (
+            list[0]["version_minor"].as_u64(),
+            list[0]["is_active"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
+    assert_eq!(list[0]["content_hash"].as_str().map(str::len), Some(64));
+    let all = api.call("GET", "/v1/workflow-versions", None).await.body;
+    assert_eq!(
+        all,
+        json!([{"workflow_name": "greeter", "latest_version": "1.1.0", "active_version": "1.1.0", "total_versions": 1}])
+    );
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(
+    versions_decide_what_runs,
     executions_are_jobs_too_and_are_deleted_and_cleaned_up,
     prompt_templates_are_kept_and_used_by_ai_steps,
     executions_are_listed_logged_and_cancelled,

@@ -32,8 +32,12 @@ fn store_error(e: RecordError) -> WfError {
     e.into()
 }
 
-/// A workflow by id: a JSON one, else a YAML one.
+/// A workflow by id: its active version, else its JSON record, else its YAML file.
 pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
+    // The active version first: activating one changes what the next execution runs.
+    if let Some(wf) = crate::versions::read(face, id).await?.0.active_workflow() {
+        return Ok(wf);
+    }
     if let Some(s) = face.records.get_workflow(id).await.map_err(store_error)? {
         return Ok(s.workflow);
     }
@@ -136,6 +140,9 @@ pub struct Execution {
     pub id: String,
     pub workflow_id: String,
     pub workflow_name: String,
+    /// The version of the definition it runs (the active version's, or the workflow's
+    /// own `version`).
+    pub workflow_version: String,
     pub status: String,
     pub started_at: String,
     pub started_ms: i64,
@@ -323,6 +330,10 @@ fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
             .unwrap_or_default()
             .to_string(),
         workflow_name: doc.metadata["workflow"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        workflow_version: doc.metadata["workflow"]["version"]
             .as_str()
             .unwrap_or_default()
             .to_string(),

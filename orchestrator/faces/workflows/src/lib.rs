@@ -15,8 +15,7 @@
 //! from this face's records ([`source`]); an execution is a job of it ([`executions`]),
 //! each step a task of a workflow worker.
 //!
-//! Not built yet (see the README): pausing and resuming executions, versions, the token
-//! budget,
+//! Not built yet (see the README): pausing and resuming executions, the token budget,
 //! the WebSocket, and the `parallel`/`fan_out`/`fan_in`/`map_reduce` step types;
 //! schedules and inbound webhooks come after them.
 
@@ -32,6 +31,7 @@ pub mod redis;
 pub mod source;
 pub mod store;
 pub mod validate;
+pub mod versions;
 pub mod yaml;
 
 #[cfg(feature = "conformance")]

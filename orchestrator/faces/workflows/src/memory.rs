@@ -10,6 +10,7 @@ struct State {
     workflows: BTreeMap<String, StoredWorkflow>,
     blueprints: HashMap<String, String>,
     prompts: BTreeMap<String, String>,
+    versions: BTreeMap<String, String>,
     /// (started ms, id), oldest first.
     executions: std::collections::BTreeSet<(i64, String)>,
     started: HashMap<String, i64>,
@@ -102,6 +103,28 @@ impl WorkflowStore for MemoryWorkflows {
 
     async fn delete_prompt(&self, id: &str) -> RecordResult<bool> {
         Ok(self.state.lock().prompts.remove(id).is_some())
+    }
+
+    async fn get_versions(&self, name: &str) -> RecordResult<Option<String>> {
+        Ok(self.state.lock().versions.get(name).cloned())
+    }
+
+    async fn cas_versions(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> RecordResult<bool> {
+        let mut s = self.state.lock();
+        if s.versions.get(name).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        s.versions.insert(name.to_string(), new.to_string());
+        Ok(true)
+    }
+
+    async fn list_versions(&self) -> RecordResult<Vec<String>> {
+        Ok(self.state.lock().versions.values().cloned().collect())
     }
 
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {

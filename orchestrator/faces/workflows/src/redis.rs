@@ -10,6 +10,7 @@
 //! | `wf:workflows` | zset | workflow ids, score 0 (lexical order) |
 //! | `wf:bp:<name>` | string | a compiled blueprint (JSON), written once (`SET NX`) |
 //! | `wf:prompt:<id>` / `wf:prompts` | string / zset | a prompt template (JSON) / their ids |
+//! | `wf:versions:<name>` / `wf:versioned` | string / zset | a workflow's versions (JSON) / the names |
 //! | `wf:executions` | zset | execution ids, score = start (epoch ms) |
 //! | `wf:deleted:<id>` | string | an execution deleted by a client; expires with its job |
 //! | `wf:rate:<bucket>` | string | requests in the bucket's window; expires with it |
@@ -25,6 +26,7 @@ struct Scripts {
     create: Script,
     delete: Script,
     delete_execution: Script,
+    cas: Script,
     rate: Script,
 }
 
@@ -52,6 +54,7 @@ impl RedisWorkflows {
                 create: Script::new(include_str!("scripts/create_workflow.lua")),
                 delete: Script::new(include_str!("scripts/delete_workflow.lua")),
                 delete_execution: Script::new(include_str!("scripts/delete_execution.lua")),
+                cas: Script::new(include_str!("scripts/cas_document.lua")),
                 rate: Script::new(include_str!("scripts/rate_count.lua")),
             },
         }
@@ -248,6 +251,55 @@ impl WorkflowStore for RedisWorkflows {
             .await
             .map_err(redis_err)?;
         Ok(n > 0)
+    }
+
+    async fn get_versions(&self, name: &str) -> RecordResult<Option<String>> {
+        let mut conn = self.conn().await?;
+        conn.get(self.k(&format!("versions:{name}")))
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn cas_versions(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> RecordResult<bool> {
+        let mut conn = self.conn().await?;
+        let n: i64 = self
+            .scripts
+            .cas
+            .key(self.k(&format!("versions:{name}")))
+            .key(self.k("versioned"))
+            .arg(expected.unwrap_or(""))
+            .arg(new)
+            .arg(name)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(n == 1)
+    }
+
+    async fn list_versions(&self) -> RecordResult<Vec<String>> {
+        let mut conn = self.conn().await?;
+        let names: Vec<String> = conn
+            .zrange(self.k("versioned"), 0, -1)
+            .await
+            .map_err(redis_err)?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| self.k(&format!("versions:{n}")))
+            .collect();
+        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(raws.into_iter().flatten().collect())
     }
 
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {

@@ -76,6 +76,19 @@ pub trait WorkflowStore: Send + Sync + 'static {
     async fn list_prompts(&self) -> RecordResult<Vec<String>>;
     async fn delete_prompt(&self, id: &str) -> RecordResult<bool>;
 
+    /// A workflow's versions (one JSON document per workflow name).
+    async fn get_versions(&self, name: &str) -> RecordResult<Option<String>>;
+    /// Writes them if they are still `expected` (`None`: there were none); whether it
+    /// wrote.
+    async fn cas_versions(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> RecordResult<bool>;
+    /// Every versioned workflow's document, by name.
+    async fn list_versions(&self) -> RecordResult<Vec<String>>;
+
     /// Indexes an execution by when it started (for listings).
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()>;
     /// The newest `limit` indexed executions, newest first.

@@ -2,7 +2,7 @@
 //! bearer token.
 
 use super::schemas::ErrorEnvelope;
-use super::{auth, executions, health, jobs, prompts, workflows, yaml_workflows};
+use super::{auth, executions, health, jobs, prompts, versions, workflows, yaml_workflows};
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -40,6 +40,14 @@ use utoipa::{Modify, OpenApi};
         jobs::cancel_job,
         jobs::delete_execution,
         jobs::cleanup_executions,
+        versions::save_version,
+        versions::list_versions,
+        versions::compare_versions,
+        versions::get_version,
+        versions::delete_version,
+        versions::activate_version,
+        versions::rollback,
+        versions::versioned_workflows,
         prompts::list_prompts,
         prompts::create_prompt,
         prompts::get_prompt,
@@ -58,6 +66,8 @@ use utoipa::{Modify, OpenApi};
             of the workflow compiled into a blueprint, its steps tasks pulled by workflow \
             workers."),
         (name = "jobs", description = "Executions seen as jobs (the same records)."),
+        (name = "versions", description = "Versions of a workflow: the active one is \
+            what its next execution runs."),
         (name = "prompts", description = "Prompt templates, used by `ai-prompt` steps \
             through `prompt_id`."),
         (name = "health", description = "Probes of the workflow face (no token)."),

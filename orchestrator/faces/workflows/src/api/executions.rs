@@ -313,6 +313,7 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
             id: e.id,
             workflow_id: e.workflow_id,
             workflow_name: e.workflow_name,
+            workflow_version: e.workflow_version,
             status: e.status,
             started_at: e.started_at,
             completed_at: e.completed_at,

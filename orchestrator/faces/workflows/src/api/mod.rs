@@ -13,6 +13,7 @@ mod health;
 mod jobs;
 pub mod prompts;
 pub mod schemas;
+mod versions;
 mod workflows;
 mod yaml_workflows;
 
@@ -64,6 +65,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/jobs/{job_id}"),
     ("DELETE", "/v1/jobs/{job_id}"),
     ("POST", "/v1/jobs/{job_id}/cancel"),
+    ("POST", "/v1/workflows/{workflow_name}/versions"),
+    ("GET", "/v1/workflows/{workflow_name}/versions"),
+    ("GET", "/v1/workflows/{workflow_name}/versions/compare"),
+    ("GET", "/v1/workflows/{workflow_name}/versions/{version}"),
+    ("DELETE", "/v1/workflows/{workflow_name}/versions/{version}"),
+    (
+        "POST",
+        "/v1/workflows/{workflow_name}/versions/{version}/activate",
+    ),
+    ("POST", "/v1/workflows/{workflow_name}/rollback"),
+    ("GET", "/v1/workflow-versions"),
     ("GET", "/v1/prompts"),
     ("POST", "/v1/prompts"),
     ("GET", "/v1/prompts/{template_id}"),
@@ -230,6 +242,8 @@ fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let inner = health::routes(face.clone())
         .or(auth::routes(face.clone()))
+        .unify()
+        .or(versions::routes(face.clone()))
         .unify()
         .or(jobs::routes(face.clone()))
         .unify()

@@ -278,6 +278,8 @@ pub struct ExecutionView {
     pub id: String,
     pub workflow_id: String,
     pub workflow_name: String,
+    /// The version of the definition it runs.
+    pub workflow_version: String,
     /// `pending`, `running`, `completed`, `failed` or `cancelled`.
     pub status: String,
     pub started_at: String,
@@ -416,4 +418,91 @@ pub struct CleanedUp {
     #[schema(example = "success")]
     pub status: String,
     pub deleted: u64,
+}
+
+/// `POST /v1/workflows/{workflow_name}/versions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveVersion {
+    /// The definition, YAML or JSON (its `id`, if given, must be the workflow's name).
+    pub content: String,
+    /// `major.minor.patch`.
+    #[schema(example = "1.3.0")]
+    pub version: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Make it the version executions run (the first version of a name always is).
+    #[serde(default)]
+    pub activate: bool,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionSaved {
+    #[schema(example = "success")]
+    pub status: String,
+    pub workflow_name: String,
+    /// The version saved, or the existing one with identical content.
+    pub version: String,
+    pub is_active: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    pub id: u64,
+    pub workflow_name: String,
+    pub version: String,
+    pub version_major: u64,
+    pub version_minor: u64,
+    pub version_patch: u64,
+    pub content: String,
+    /// SHA-256 of `content`, hex.
+    pub content_hash: String,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub created_at: String,
+    pub is_active: bool,
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionComparison {
+    pub workflow_name: String,
+    pub from_version: String,
+    pub to_version: String,
+    pub has_changes: bool,
+    pub added_lines: u64,
+    pub removed_lines: u64,
+    /// Top-level keys whose values differ.
+    pub changed_sections: Vec<String>,
+    pub unified_diff: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionActivated {
+    #[schema(example = "success")]
+    pub status: String,
+    pub workflow_name: String,
+    pub active_version: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RolledBack {
+    #[schema(example = "success")]
+    pub status: String,
+    pub workflow_name: String,
+    pub rolled_back_to: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionedWorkflow {
+    pub workflow_name: String,
+    pub latest_version: Option<String>,
+    pub active_version: Option<String>,
+    pub total_versions: u64,
 }

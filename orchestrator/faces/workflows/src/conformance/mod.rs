@@ -29,6 +29,28 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     executions_are_listed_newest_first(store).await;
     prompts_are_created_once_listed_and_deleted(store).await;
     deleted_executions_leave_the_listings(store).await;
+    versions_are_compared_and_set(store).await;
+}
+
+pub async fn versions_are_compared_and_set(store: &dyn WorkflowStore) {
+    assert_eq!(store.get_versions("w").await.unwrap(), None);
+    assert!(store.cas_versions("w", None, "v1").await.unwrap());
+    assert!(
+        !store.cas_versions("w", None, "lost").await.unwrap(),
+        "not absent any more"
+    );
+    assert!(!store.cas_versions("w", Some("old"), "lost").await.unwrap());
+    assert!(store.cas_versions("w", Some("v1"), "v2").await.unwrap());
+    assert_eq!(
+        store.get_versions("w").await.unwrap().as_deref(),
+        Some("v2")
+    );
+    store.cas_versions("a", None, "a1").await.unwrap();
+    assert_eq!(
+        store.list_versions().await.unwrap(),
+        ["a1", "v2"],
+        "by name"
+    );
 }
 
 pub async fn deleted_executions_leave_the_listings(store: &dyn WorkflowStore) {
