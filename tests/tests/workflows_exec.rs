@@ -106,6 +106,32 @@ async fn a_dag_runs_its_parallel_pair_and_skips_a_false_condition(backend: Backe
     assert_eq!(e["metrics"]["steps_completed"], 4);
     assert_eq!(e["progress"], 100);
     assert_eq!(e["variables"]["tone"], "dry");
+    // The face's metrics, counted when the job ended (the engine's end-of-job hook).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("{}/metrics", orch.base_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let has = |line: &str| text.lines().any(|l| l == line);
+        if has(r#"baton_workflows_executions_ended_total{status="completed"} 1"#) {
+            assert!(has("baton_workflows_executions_started_total 1"), "{text}");
+            let tokens = text
+                .lines()
+                .find_map(|l| l.strip_prefix("baton_workflows_tokens_total "))
+                .unwrap();
+            assert_eq!(tokens, step(&e, "ask")["tokens_used"].to_string());
+            assert!(text.contains(r#"baton_workflows_step_duration_seconds_count{status="skipped",type="shell"} 1"#), "{text}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never counted: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The same record is a job of the worker-pull runtime.
     let (orch_store, job) = (orch.store.clone(), orch.store.get_job(&id).await.unwrap());
     assert!(job.is_some_and(|j| j.status == "finished"));

@@ -94,6 +94,12 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
     let (name, hook) = pipelines::hook(&records, &metrics.pipelines);
     let hooks = engine::hooks::Hooks::new()
         .with(name, hook)
+        .with(
+            workflows::hook::HOOK,
+            Arc::new(workflows::hook::WorkflowHook {
+                metrics: metrics.workflows.clone(),
+            }),
+        )
         .with_blueprints(Arc::new(workflows::source::WorkflowBlueprints {
             records: workflow_records.clone(),
         }));

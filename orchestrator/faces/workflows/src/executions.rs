@@ -108,9 +108,11 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
     let job = NewJob {
         initial_data: Value::Object(vars),
         metadata,
+        hook: Some(crate::hook::HOOK.to_string()),
         ..NewJob::default()
     };
     let id = face.engine.create_job(CLIENT, &bp, job).await?;
+    face.metrics.started.inc();
     // Only listings need the index; the execution runs without it.
     if let Err(e) = face
         .records

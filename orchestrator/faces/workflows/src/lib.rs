@@ -24,6 +24,7 @@ pub mod auth;
 pub mod compile;
 pub mod error;
 pub mod executions;
+pub mod hook;
 pub mod memory;
 pub mod model;
 pub mod rate;
@@ -87,6 +88,14 @@ impl Default for WorkflowsConfig {
 pub struct WorkflowMetrics {
     /// `baton_workflows_rate_limited_total{group}`.
     pub rate_limited: IntCounterVec,
+    /// `baton_workflows_executions_started_total`.
+    pub started: prometheus::IntCounter,
+    /// `baton_workflows_executions_ended_total{status}`.
+    pub ended: IntCounterVec,
+    /// `baton_workflows_step_duration_seconds{type,status}`.
+    pub step_seconds: prometheus::HistogramVec,
+    /// `baton_workflows_tokens_total`.
+    pub tokens: prometheus::IntCounter,
 }
 
 impl WorkflowMetrics {
@@ -99,7 +108,40 @@ impl WorkflowMetrics {
             &["group"],
         ));
         baton_engine::metrics::must(registry.register(Box::new(rate_limited.clone())));
-        WorkflowMetrics { rate_limited }
+        let started = baton_engine::metrics::must(prometheus::IntCounter::new(
+            "baton_workflows_executions_started_total",
+            "Workflow executions started",
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(started.clone())));
+        let ended = baton_engine::metrics::must(IntCounterVec::new(
+            Opts::new(
+                "baton_workflows_executions_ended_total",
+                "Workflow executions ended, by status",
+            ),
+            &["status"],
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(ended.clone())));
+        let step_seconds = baton_engine::metrics::must(prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new(
+                "baton_workflows_step_duration_seconds",
+                "Duration of workflow steps as their workers measured it",
+            )
+            .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0]),
+            &["type", "status"],
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(step_seconds.clone())));
+        let tokens = baton_engine::metrics::must(prometheus::IntCounter::new(
+            "baton_workflows_tokens_total",
+            "AI tokens spent by workflow steps",
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(tokens.clone())));
+        WorkflowMetrics {
+            rate_limited,
+            started,
+            ended,
+            step_seconds,
+            tokens,
+        }
     }
 }
 
