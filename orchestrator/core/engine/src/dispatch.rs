@@ -83,10 +83,16 @@ impl Dispatcher {
             return Ok(Vec::new());
         }
         let deadline = tokio::time::Instant::now() + hold;
+        let registration = self.live.registration(worker_id);
         let mut guard = self.live.waiters.register(skills);
         self.metrics.long_polls_waiting.inc();
         let _gauge = scopeguard(|| self.metrics.long_polls_waiting.dec());
         loop {
+            if self.live.registration(worker_id) != registration {
+                // The worker registered again while this poll waited: the poll is the old
+                // process's (see `Live::registered`). Its wake-up passes on.
+                return Ok(Vec::new());
+            }
             let tasks = self.claim(worker_id, skills, max).await?;
             if let Some(last) = tasks.last() {
                 guard.consume();

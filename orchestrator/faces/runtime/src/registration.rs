@@ -64,6 +64,9 @@ pub(super) async fn register(
         check_id(s, "skill")?;
     }
     let incarnation = incarnation(&reg)?;
+    // Before the previous leases are requeued: a poll of the previous process still
+    // waiting here must not take them.
+    app.engine.live.registered(&reg.worker_id);
     let now = now_ms();
     let revoked = app
         .engine

@@ -1,6 +1,7 @@
 //! What one orchestrator process knows besides the store, shared by the engine and the
 //! dispatcher: the long-polls waiting for tasks ([`waiters`]), the clients waiting for
-//! jobs to end ([`watchers`]) and the job states it saw recently ([`snapshots`]). All of
+//! jobs to end ([`watchers`]), the job states it saw recently ([`snapshots`]) and how
+//! many times each worker id registered here ([`Live::registered`]). All of
 //! it can be lost with the process: the store has the truth, and these only save reads
 //! and wake waiters sooner.
 
@@ -19,6 +20,10 @@ pub struct Live {
     pub snapshots: Snapshots,
     pub watchers: JobWatchers,
     pub waiters: Arc<Waiters>,
+    /// Registrations per worker id: a long-poll started before the latest registration of
+    /// its worker id belongs to a process that registered again (restarted): it must not
+    /// take a task, or the task would go to a connection whose process is gone.
+    registrations: dashmap::DashMap<String, u64>,
 }
 
 impl Live {
@@ -28,7 +33,18 @@ impl Live {
             snapshots: Snapshots::default(),
             watchers: JobWatchers::default(),
             waiters: Waiters::new(),
+            registrations: Default::default(),
         }
+    }
+
+    /// Counts a registration of `worker_id` (before its previous leases are taken back).
+    pub fn registered(&self, worker_id: &str) {
+        *self.registrations.entry(worker_id.to_string()).or_default() += 1;
+    }
+
+    /// How many times `worker_id` registered here.
+    pub fn registration(&self, worker_id: &str) -> u64 {
+        self.registrations.get(worker_id).map_or(0, |n| *n)
     }
 
     /// A job ended (here, or anywhere by notice): wake its waiters.
