@@ -11,10 +11,12 @@
 
 pub mod echo;
 pub mod pipeline;
+pub mod signal;
 pub mod sum;
 pub mod workflow;
 
 pub use echo::{echo, echo_skill, ECHO_SKILL};
+pub use signal::shutdown_signal;
 pub use sum::{sum, sum_skill, SUM_SKILL};
 
 /// Adds every example skill (`echo`, `sum`) to a worker.

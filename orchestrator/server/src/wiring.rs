@@ -136,6 +136,7 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         shutdown: shutdown.clone(),
         started: std::time::Instant::now(),
         active_requests: Default::default(),
+        compiled: Default::default(),
     });
     let runtime = Arc::new(runtime::App {
         engine,

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use baton_worker::{Worker, WorkerConfig};
 use baton_worker_examples::example_skills;
+use baton_worker_examples::shutdown_signal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,32 +37,4 @@ async fn run() -> Result<(), baton_worker::WorkerError> {
     let worker = example_skills(Worker::builder(config)).build()?;
     tracing::info!(worker_id = worker.worker_id(), "echo-worker starting");
     worker.run(shutdown_signal()).await
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C received"),
-        _ = terminate => tracing::info!("SIGTERM received"),
-    }
 }

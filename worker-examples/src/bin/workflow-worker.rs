@@ -10,6 +10,7 @@
 use std::process::ExitCode;
 
 use baton_worker::{Worker, WorkerConfig};
+use baton_worker_examples::shutdown_signal;
 use baton_worker_examples::workflow::{workflow_skills, WorkflowSettings};
 
 #[tokio::main]
@@ -40,32 +41,4 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(worker_id = worker.worker_id(), "workflow-worker starting");
     worker.run(shutdown_signal()).await?;
     Ok(())
-}
-
-/// Completes on Ctrl-C or, on Unix, SIGTERM (what `docker stop` and Kubernetes send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C received"),
-        _ = terminate => tracing::info!("SIGTERM received"),
-    }
 }

@@ -77,7 +77,8 @@ impl Faces {
         doc
     }
 
-    fn always_served(&self, path: &str) -> bool {
+    /// Whether `path` passes the readiness gate before the store first answered.
+    fn ungated(&self, path: &str) -> bool {
         self.faces
             .iter()
             .any(|f| f.always_served().contains(&path) || f.gates_itself(path))
@@ -186,7 +187,7 @@ fn not_ready(
     warp::path::full()
         .and(warp::header::optional::<String>(crate::REQUEST_ID))
         .and_then(move |path: warp::path::FullPath, rid: Option<String>| {
-            let served = gate.readiness.is_ready() || faces.always_served(path.as_str());
+            let served = gate.readiness.is_ready() || faces.ungated(path.as_str());
             std::future::ready(if served {
                 Err(warp::reject::not_found())
             } else {

@@ -145,6 +145,13 @@ impl From<baton_store::StoreError> for WfError {
     }
 }
 
+impl From<crate::store::RecordError> for WfError {
+    fn from(e: crate::store::RecordError) -> WfError {
+        let crate::store::RecordError::Store(e) = e;
+        e.into()
+    }
+}
+
 impl From<baton_engine::EngineError> for WfError {
     fn from(e: baton_engine::EngineError) -> WfError {
         ApiError::from(e).into()

@@ -12,7 +12,6 @@
 use crate::compile::{self, state_steps};
 use crate::error::{WfError, WfResult};
 use crate::model::Workflow;
-use crate::store::RecordError;
 use crate::validate;
 use crate::FaceRef;
 use baton_engine::job::JobDoc;
@@ -22,15 +21,11 @@ use baton_protocol::job_status;
 use baton_store::StoredJob;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The engine client that owns every execution.
 pub const CLIENT: &str = "workflows";
-
-fn store_error(e: RecordError) -> WfError {
-    let RecordError::Store(e) = e;
-    e.into()
-}
 
 /// A workflow by id: its active version, else its JSON record, else its YAML file.
 pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
@@ -38,7 +33,7 @@ pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
     if let Some(wf) = crate::versions::read(face, id).await?.0.active_workflow() {
         return Ok(wf);
     }
-    if let Some(s) = face.records.get_workflow(id).await.map_err(store_error)? {
+    if let Some(s) = face.records.get_workflow(id).await? {
         return Ok(s.workflow);
     }
     face.yaml
@@ -89,10 +84,7 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
     let wf = &with_prompts(face, wf).await?;
     let compiled = compile::compile(wf).map_err(crate::api::invalid)?;
     let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
-    face.records
-        .put_blueprint(&compiled.name, &text)
-        .await
-        .map_err(store_error)?;
+    face.records.put_blueprint(&compiled.name, &text).await?;
     let bp = face
         .engine
         .blueprint(&compiled.name)
@@ -157,6 +149,8 @@ pub struct Execution {
     pub error: Option<String>,
     pub current_step: Option<String>,
     pub checkpoint_id: Option<String>,
+    /// The states of its blueprint and their steps (for its log).
+    pub state_steps: Arc<StateSteps>,
 }
 
 impl Execution {
@@ -225,6 +219,45 @@ fn step_from(step: &str, answer: Option<Value>, fallback: &str) -> StepView {
     }
 }
 
+/// Each state of a compiled blueprint and the steps it runs, in order.
+pub type StateSteps = Vec<(String, Vec<String>)>;
+
+/// [`StateSteps`] by blueprint name, read once per process: the names are
+/// content-addressed, so an entry never goes stale.
+#[derive(Default)]
+pub struct StepsCache(parking_lot::RwLock<std::collections::HashMap<String, Arc<StateSteps>>>);
+
+/// The states and steps of the compiled blueprint `name` (empty when it is gone).
+async fn steps_of(face: &FaceRef, name: &str) -> WfResult<Arc<StateSteps>> {
+    if let Some(steps) = face.compiled.0.read().get(name) {
+        return Ok(steps.clone());
+    }
+    let Some(text) = face.records.get_blueprint(name).await? else {
+        return Ok(Arc::default());
+    };
+    let definition: Value = serde_json::from_str(&text).map_err(WfError::internal)?;
+    let steps = Arc::new(state_steps(&definition));
+    face.compiled
+        .0
+        .write()
+        .insert(name.to_string(), steps.clone());
+    Ok(steps)
+}
+
+/// The step answers in a job's states: a dispatch state's `data` is one answer, a
+/// parallel state's `data` maps step ids to answers.
+pub fn answers(states: &Map<String, Value>) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for data in states.values().filter_map(|s| s.get("data")) {
+        if data.get("step_id").is_some() {
+            out.push(data);
+        } else if let Some(branches) = data.as_object() {
+            out.extend(branches.values().filter(|a| a.get("step_id").is_some()));
+        }
+    }
+    out
+}
+
 /// The execution `id`; 404 when there is none (or the job is not an execution).
 pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
     let not_found = || WfError::not_found(format!("no execution `{id}`"));
@@ -232,28 +265,21 @@ pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
     if doc.client != CLIENT || doc.metadata.get("workflow").is_none() {
         return Err(not_found());
     }
-    if face.records.is_deleted(id).await.map_err(store_error)? {
+    if face.records.is_deleted(id).await? {
         return Err(not_found());
     }
-    let definition: Value = match face
-        .records
-        .get_blueprint(&doc.blueprint)
-        .await
-        .map_err(store_error)?
-    {
-        Some(text) => serde_json::from_str(&text).map_err(WfError::internal)?,
-        None => Value::Null,
-    };
-    Ok(view(&job, &doc, &definition))
+    let steps = steps_of(face, &doc.blueprint).await?;
+    Ok(view(&job, &doc, steps))
 }
 
-fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
+fn view(job: &StoredJob, doc: &JobDoc, state_steps: Arc<StateSteps>) -> Execution {
     let status = status_name(&job.status);
     let terminal = job_status::is_terminal(&job.status);
     let mut steps = Vec::new();
     let mut current_step = None;
     let mut checkpoint_id = None;
-    for (state, ids) in state_steps(definition) {
+    for (state, ids) in state_steps.iter() {
+        let (state, ids) = (state.clone(), ids.clone());
         let data = doc.states.get(&state).and_then(|s| s.get("data"));
         let here = doc.state == state && !terminal;
         for step in ids {
@@ -284,21 +310,9 @@ fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
         }
     }
     let mut outputs = Map::new();
-    for state in doc.states.values() {
-        let Some(data) = state.get("data") else {
-            continue;
-        };
-        let answers: Vec<&Value> = if data.get("step_id").is_some() {
-            vec![data]
-        } else {
-            data.as_object()
-                .map(|m| m.values().collect())
-                .unwrap_or_default()
-        };
-        for a in answers {
-            if let Some(map) = a.get("outputs").and_then(Value::as_object) {
-                outputs.extend(map.clone());
-            }
+    for a in answers(&doc.states) {
+        if let Some(map) = a.get("outputs").and_then(Value::as_object) {
+            outputs.extend(map.clone());
         }
     }
     let declared: Vec<String> = doc.metadata["workflow"]["outputs"]
@@ -351,6 +365,7 @@ fn view(job: &StoredJob, doc: &JobDoc, definition: &Value) -> Execution {
         error,
         current_step: if terminal { None } else { current_step },
         checkpoint_id,
+        state_steps,
     }
 }
 
@@ -389,24 +404,13 @@ fn level_of(entry: &Value) -> &'static str {
 }
 
 /// The execution's log, oldest first: its job's history with levels and step ids.
-pub async fn logs(face: &FaceRef, id: &str) -> WfResult<Vec<LogEntry>> {
-    let (_, doc) = face
-        .engine
-        .job(id)
-        .await?
-        .filter(|(_, d)| d.client == CLIENT)
-        .ok_or_else(|| WfError::not_found(format!("no execution `{id}`")))?;
-    let definition: Value = match face
-        .records
-        .get_blueprint(&doc.blueprint)
-        .await
-        .map_err(store_error)?
-    {
-        Some(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
-        None => Value::Null,
-    };
-    let steps: std::collections::HashMap<String, Vec<String>> =
-        state_steps(&definition).into_iter().collect();
+pub async fn logs(face: &FaceRef, execution: &Execution) -> WfResult<Vec<LogEntry>> {
+    let id = execution.id.as_str();
+    let steps: std::collections::HashMap<&str, &Vec<String>> = execution
+        .state_steps
+        .iter()
+        .map(|(state, ids)| (state.as_str(), ids))
+        .collect();
     let history = face.engine.history(id).await?;
     Ok(history
         .iter()
@@ -446,11 +450,7 @@ pub const LIST_SCAN: usize = 1000;
 
 /// The newest executions (at most [`LIST_SCAN`] looked at) that pass `keep`.
 pub async fn recent(face: &FaceRef, keep: impl Fn(&Execution) -> bool) -> WfResult<Vec<Execution>> {
-    let ids = face
-        .records
-        .recent_executions(LIST_SCAN)
-        .await
-        .map_err(store_error)?;
+    let ids = face.records.recent_executions(LIST_SCAN).await?;
     let mut out = Vec::new();
     for id in ids {
         match load(face, &id).await {
@@ -478,8 +478,8 @@ pub async fn delete(face: &FaceRef, id: &str) -> WfResult<()> {
     let keep = face.engine.cfg.job_retention.as_millis();
     face.records
         .delete_execution(id, u64::try_from(keep).unwrap_or(u64::MAX))
-        .await
-        .map_err(store_error)
+        .await?;
+    Ok(())
 }
 
 /// Deletes the ended executions that ended more than `max_age` ago; how many.

@@ -4,12 +4,11 @@
 //! least once per end (a crash between the end and the call repeats it), so a count may
 //! rarely be one too many.
 
-use crate::executions::status_name;
+use crate::executions::{answers, status_name};
 use crate::WorkflowMetrics;
 use async_trait::async_trait;
 use baton_engine::hooks::JobHook;
 use baton_engine::{Engine, EngineError};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// The hook's name, carried by every execution's job.
@@ -29,30 +28,18 @@ impl JobHook for WorkflowHook {
             .ended
             .with_label_values(&[status_name(&job.status)])
             .inc();
-        for state in doc.states.values() {
-            let Some(data) = state.get("data") else {
-                continue;
-            };
-            let answers: Vec<&Value> = if data.get("step_id").is_some() {
-                vec![data]
-            } else {
-                data.as_object()
-                    .map(|m| m.values().collect())
-                    .unwrap_or_default()
-            };
-            for a in answers.into_iter().filter(|a| a.get("step_id").is_some()) {
-                let kind = a["type"].as_str().unwrap_or("unknown");
-                let status = a["status"].as_str().unwrap_or("unknown");
-                if let Some(ms) = a["duration_ms"].as_u64() {
-                    self.metrics
-                        .step_seconds
-                        .with_label_values(&[kind, status])
-                        .observe(ms as f64 / 1000.0);
-                }
+        for a in answers(&doc.states) {
+            let kind = a["type"].as_str().unwrap_or("unknown");
+            let status = a["status"].as_str().unwrap_or("unknown");
+            if let Some(ms) = a["duration_ms"].as_u64() {
                 self.metrics
-                    .tokens
-                    .inc_by(a["tokens"].as_u64().unwrap_or(0));
+                    .step_seconds
+                    .with_label_values(&[kind, status])
+                    .observe(ms as f64 / 1000.0);
             }
+            self.metrics
+                .tokens
+                .inc_by(a["tokens"].as_u64().unwrap_or(0));
         }
         tracing::info!(execution = %job_id, status = %job.status, "execution ended");
         Ok(())

@@ -160,6 +160,8 @@ pub struct WorkflowsFace {
     pub started: Instant,
     /// Requests of this face in flight.
     pub active_requests: Arc<AtomicI64>,
+    /// The steps of each compiled blueprint, as execution views read them.
+    pub compiled: executions::StepsCache,
 }
 
 pub type FaceRef = Arc<WorkflowsFace>;

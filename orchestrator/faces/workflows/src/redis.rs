@@ -72,6 +72,31 @@ impl RedisWorkflows {
         self.keys.k(&format!("wf:{rest}"))
     }
 
+    /// Every record of an index: the ids of the zset `index`, then their `<kind>:<id>`
+    /// strings in one MGET, as `(id, text)`; an id whose record went between the two
+    /// reads was deleted and is left out.
+    async fn indexed(&self, index: &str, kind: &str) -> RecordResult<Vec<(String, String)>> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<String> = conn.zrange(self.k(index), 0, -1).await.map_err(redis_err)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.k(&format!("{kind}:{id}")))
+            .collect();
+        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(ids
+            .into_iter()
+            .zip(raws)
+            .filter_map(|(id, raw)| raw.map(|r| (id, r)))
+            .collect())
+    }
+
     fn encode(wf: &StoredWorkflow) -> RecordResult<String> {
         serde_json::to_string(wf).map_err(|e| corrupt(format!("workflow encoding: {e}")))
     }
@@ -134,27 +159,10 @@ impl WorkflowStore for RedisWorkflows {
     }
 
     async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>> {
-        let mut conn = self.conn().await?;
-        let ids: Vec<String> = conn
-            .zrange(self.k("workflows"), 0, -1)
-            .await
-            .map_err(redis_err)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids
+        self.indexed("workflows", "workflow")
+            .await?
             .iter()
-            .map(|id| self.k(&format!("workflow:{id}")))
-            .collect();
-        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        ids.iter()
-            .zip(raws)
-            // An id whose record went between the two reads was deleted: not listed.
-            .filter_map(|(id, raw)| raw.map(|r| Self::decode(id, &r)))
+            .map(|(id, raw)| Self::decode(id, raw))
             .collect()
     }
 
@@ -219,24 +227,12 @@ impl WorkflowStore for RedisWorkflows {
     }
 
     async fn list_prompts(&self) -> RecordResult<Vec<String>> {
-        let mut conn = self.conn().await?;
-        let ids: Vec<String> = conn
-            .zrange(self.k("prompts"), 0, -1)
-            .await
-            .map_err(redis_err)?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = ids
-            .iter()
-            .map(|id| self.k(&format!("prompt:{id}")))
-            .collect();
-        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        Ok(raws.into_iter().flatten().collect())
+        Ok(self
+            .indexed("prompts", "prompt")
+            .await?
+            .into_iter()
+            .map(|(_, raw)| raw)
+            .collect())
     }
 
     async fn delete_prompt(&self, id: &str) -> RecordResult<bool> {
@@ -282,24 +278,12 @@ impl WorkflowStore for RedisWorkflows {
     }
 
     async fn list_versions(&self) -> RecordResult<Vec<String>> {
-        let mut conn = self.conn().await?;
-        let names: Vec<String> = conn
-            .zrange(self.k("versioned"), 0, -1)
-            .await
-            .map_err(redis_err)?;
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = names
-            .iter()
-            .map(|n| self.k(&format!("versions:{n}")))
-            .collect();
-        let raws: Vec<Option<String>> = ::redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
-        Ok(raws.into_iter().flatten().collect())
+        Ok(self
+            .indexed("versioned", "versions")
+            .await?
+            .into_iter()
+            .map(|(_, raw)| raw)
+            .collect())
     }
 
     async fn add_execution(&self, id: &str, created_ms: i64) -> RecordResult<()> {

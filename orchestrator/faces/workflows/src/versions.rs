@@ -10,7 +10,6 @@
 
 use crate::error::{WfError, WfResult};
 use crate::model::Workflow;
-use crate::store::RecordError;
 use crate::FaceRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,20 +76,14 @@ pub fn parse_content(name: &str, content: &str) -> WfResult<Workflow> {
             }
         }
     }
-    let text = serde_json::to_string(&doc).unwrap_or_default();
-    crate::yaml::load_str(Path::new(name), &text).map_err(|e| {
+    crate::yaml::from_doc(Path::new(name), doc).map_err(|e| {
         WfError::validation(format!("content: {}", e.message)).with("field", "content")
     })
 }
 
-fn store_error(e: RecordError) -> WfError {
-    let RecordError::Store(e) = e;
-    e.into()
-}
-
 /// The versions of `name` and the raw document they were read from.
 pub async fn read(face: &FaceRef, name: &str) -> WfResult<(VersionSet, Option<String>)> {
-    match face.records.get_versions(name).await.map_err(store_error)? {
+    match face.records.get_versions(name).await? {
         Some(raw) => Ok((
             serde_json::from_str(&raw).map_err(WfError::internal)?,
             Some(raw),
@@ -120,8 +113,7 @@ pub async fn update<T>(
         if face
             .records
             .cas_versions(name, raw.as_deref(), &new)
-            .await
-            .map_err(store_error)?
+            .await?
         {
             return Ok(answer);
         }

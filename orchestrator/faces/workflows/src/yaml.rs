@@ -77,6 +77,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<Workflow, LoadError> {
             map.insert("id".into(), stem.into());
         }
     }
+    from_doc(path, doc)
+}
+
+/// A definition already read into JSON (`path` names it in errors), validated.
+pub fn from_doc(path: &Path, doc: serde_json::Value) -> Result<Workflow, LoadError> {
     let wf: Workflow =
         serde_json::from_value(doc).map_err(|e| error(path, format!("invalid workflow: {e}")))?;
     let problems = validate::workflow(&wf);

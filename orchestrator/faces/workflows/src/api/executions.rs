@@ -295,7 +295,7 @@ async fn execute_yaml(c: Ctx, b: Body) -> WfResult<Response> {
 async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
     c.user()?;
     let e = executions::load(&c.face, &id).await?;
-    let mut logs = executions::logs(&c.face, &id).await?;
+    let mut logs = executions::logs(&c.face, &e).await?;
     let from = logs.len().saturating_sub(100);
     logs.drain(..from);
     answer(
@@ -436,8 +436,8 @@ async fn execution_logs(c: Ctx, id: String, q: Query) -> WfResult<Response> {
             .with("field", "level"));
         }
     }
-    executions::load(&c.face, &id).await?;
-    let mut logs: Vec<LogEntry> = executions::logs(&c.face, &id)
+    let e = executions::load(&c.face, &id).await?;
+    let mut logs: Vec<LogEntry> = executions::logs(&c.face, &e)
         .await?
         .into_iter()
         .filter(|l| level.as_ref().is_none_or(|want| &l.level == want))
@@ -464,6 +464,11 @@ async fn execution_logs(c: Ctx, id: String, q: Query) -> WfResult<Response> {
     security(("bearer_token" = [])),
 )]
 async fn cancel_execution(c: Ctx, id: String) -> WfResult<Response> {
+    cancel(c, id, "Execution cancelled").await
+}
+
+/// Cancels the execution `id` (also as `/v1/jobs/{id}/cancel`), answering `message`.
+pub(super) async fn cancel(c: Ctx, id: String, message: &str) -> WfResult<Response> {
     let user = c.user()?;
     executions::load(&c.face, &id).await?;
     c.face.engine.cancel_job(executions::CLIENT, &id).await?;
@@ -472,7 +477,7 @@ async fn cancel_execution(c: Ctx, id: String) -> WfResult<Response> {
         StatusCode::OK,
         &Cancelled {
             status: "success".into(),
-            message: "Execution cancelled".into(),
+            message: message.into(),
         },
     )
 }

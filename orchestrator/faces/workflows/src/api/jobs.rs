@@ -234,16 +234,7 @@ async fn job_stats(c: Ctx) -> WfResult<Response> {
     ),
     security(("bearer_token" = [])))]
 async fn cancel_job(c: Ctx, id: String) -> WfResult<Response> {
-    c.user()?;
-    executions::load(&c.face, &id).await?;
-    c.face.engine.cancel_job(executions::CLIENT, &id).await?;
-    answer(
-        StatusCode::OK,
-        &Cancelled {
-            status: "success".into(),
-            message: "Job cancelled".into(),
-        },
-    )
+    super::executions::cancel(c, id, "Job cancelled").await
 }
 
 async fn delete_one(c: Ctx, id: String) -> WfResult<Response> {

@@ -133,8 +133,7 @@ impl Ctx {
             .face
             .records
             .count_request(&bucket, 60_000, now_ms())
-            .await
-            .map_err(|crate::store::RecordError::Store(e)| WfError::from(e))?;
+            .await?;
         if count.count > u64::from(per_minute) {
             self.face
                 .metrics
@@ -183,14 +182,19 @@ where
     F: Future<Output = WfResult<Response>>,
 {
     let rid = c.request_id.clone();
-    let active = c.face.active_requests.clone();
-    active.fetch_add(1, Ordering::Relaxed);
-    let resp = match handler(c).await {
+    // Counted down on drop: a request whose caller went away ends here too.
+    struct InFlight(std::sync::Arc<std::sync::atomic::AtomicI64>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    c.face.active_requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight(c.face.active_requests.clone());
+    match handler(c).await {
         Ok(resp) => baton_http::stamp(&rid, resp),
         Err(e) => e.into_response(&rid),
-    };
-    active.fetch_sub(1, Ordering::Relaxed);
-    resp
+    }
 }
 
 /// A typed answer with a status.
@@ -207,7 +211,11 @@ pub fn body(
 
 /// A JSON body as `T`: 400 when it is not JSON, 422 naming the field when it does not fit.
 pub fn json<T: DeserializeOwned>(body: Result<Bytes, baton_http::ApiError>) -> WfResult<T> {
-    let value = baton_http::parse_json(&body?)?;
+    from_value(baton_http::parse_json(&body?)?)
+}
+
+/// A parsed body as `T`: 422 naming the field that does not fit.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> WfResult<T> {
     serde_json::from_value(value).map_err(|e| WfError::validation(format!("invalid body: {e}")))
 }
 

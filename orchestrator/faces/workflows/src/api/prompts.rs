@@ -6,7 +6,7 @@ use super::schemas::{ErrorEnvelope, PromptSaved, PromptSummary, Success};
 use super::{answer, body, ctx, json, path_id, serve, Ctx};
 use crate::error::{WfError, WfResult};
 use crate::model::Prompt;
-use crate::store::{RecordError, Written};
+use crate::store::Written;
 use crate::FaceRef;
 use bytes::Bytes;
 use warp::http::StatusCode;
@@ -36,14 +36,9 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
     list.or(create).unify().or(get).unify().or(delete).unify()
 }
 
-fn store_error(e: RecordError) -> WfError {
-    let RecordError::Store(e) = e;
-    e.into()
-}
-
 /// A prompt by id, for the API and for executions.
 pub async fn find(face: &FaceRef, id: &str) -> WfResult<Option<Prompt>> {
-    match face.records.get_prompt(id).await.map_err(store_error)? {
+    match face.records.get_prompt(id).await? {
         Some(raw) => serde_json::from_str(&raw)
             .map(Some)
             .map_err(WfError::internal),
@@ -66,7 +61,7 @@ pub async fn find(face: &FaceRef, id: &str) -> WfResult<Option<Prompt>> {
 async fn list_prompts(c: Ctx) -> WfResult<Response> {
     c.user()?;
     let mut out = Vec::new();
-    for raw in c.face.records.list_prompts().await.map_err(store_error)? {
+    for raw in c.face.records.list_prompts().await? {
         let p: Prompt = serde_json::from_str(&raw).map_err(WfError::internal)?;
         out.push(PromptSummary {
             id: p.id,
@@ -111,13 +106,7 @@ async fn create_prompt(c: Ctx, b: Body) -> WfResult<Response> {
         }
     }
     let raw = serde_json::to_string(&p).map_err(WfError::internal)?;
-    match c
-        .face
-        .records
-        .create_prompt(&p.id, &raw)
-        .await
-        .map_err(store_error)?
-    {
+    match c.face.records.create_prompt(&p.id, &raw).await? {
         Written::Done => {
             tracing::info!(prompt = %p.id, user = %user.sub, "prompt created");
             answer(
@@ -172,13 +161,7 @@ async fn get_prompt(c: Ctx, id: String) -> WfResult<Response> {
 async fn delete_prompt(c: Ctx, id: String) -> WfResult<Response> {
     let user = c.user()?;
     let id = path_id(&id, "prompt")?;
-    if !c
-        .face
-        .records
-        .delete_prompt(&id)
-        .await
-        .map_err(store_error)?
-    {
+    if !c.face.records.delete_prompt(&id).await? {
         return Err(WfError::not_found(format!("no prompt `{id}`")));
     }
     tracing::info!(prompt = %id, user = %user.sub, "prompt deleted");

@@ -8,7 +8,7 @@ use super::schemas::{
 };
 use super::{answer, body, ctx, json, path_id, serve, Ctx};
 use crate::error::{WfError, WfResult};
-use crate::store::{RecordError, StoredWorkflow};
+use crate::store::StoredWorkflow;
 use crate::versions::{self, semver, Version, VersionSet};
 use crate::FaceRef;
 use baton_protocol::clock::{now_ms, rfc3339};
@@ -159,13 +159,8 @@ async fn save_version(c: Ctx, name: String, b: Body) -> WfResult<Response> {
     })
     .await?;
     // A version of a name with no workflow yet makes the workflow.
-    let exists = c.face.yaml.contains_key(&name)
-        || c.face
-            .records
-            .get_workflow(&name)
-            .await
-            .map_err(|RecordError::Store(e)| WfError::from(e))?
-            .is_some();
+    let exists =
+        c.face.yaml.contains_key(&name) || c.face.records.get_workflow(&name).await?.is_some();
     if !exists {
         let now = now_ms();
         let record = StoredWorkflow {
@@ -173,11 +168,7 @@ async fn save_version(c: Ctx, name: String, b: Body) -> WfResult<Response> {
             created_at: now,
             updated_at: now,
         };
-        c.face
-            .records
-            .create_workflow(&record)
-            .await
-            .map_err(|RecordError::Store(e)| WfError::from(e))?;
+        c.face.records.create_workflow(&record).await?;
     }
     tracing::info!(workflow = %name, version = %version, active = is_active, user = %user.sub, "workflow version saved");
     answer(
@@ -410,13 +401,7 @@ async fn delete_version(c: Ctx, name: String, v: String) -> WfResult<Response> {
 async fn versioned_workflows(c: Ctx) -> WfResult<Response> {
     c.user()?;
     let mut out = Vec::new();
-    for raw in c
-        .face
-        .records
-        .list_versions()
-        .await
-        .map_err(|RecordError::Store(e)| WfError::from(e))?
-    {
+    for raw in c.face.records.list_versions().await? {
         let set: VersionSet = serde_json::from_str(&raw).map_err(WfError::internal)?;
         out.push(VersionedWorkflow {
             latest_version: set.sorted().first().map(|v| v.version.clone()),

@@ -4,10 +4,10 @@
 //! an id names one workflow wherever it is executed from.
 
 use super::schemas::{ErrorEnvelope, Success, WorkflowDetail, WorkflowSaved, WorkflowSummary};
-use super::{answer, body, ctx, json, path_id, serve, Ctx};
+use super::{answer, body, ctx, from_value, path_id, serve, Ctx};
 use crate::error::{WfError, WfResult};
 use crate::model::Workflow;
-use crate::store::{RecordError, StoredWorkflow, Written};
+use crate::store::{StoredWorkflow, Written};
 use crate::validate::{self, Problem};
 use crate::FaceRef;
 use baton_protocol::clock::{now_ms, rfc3339};
@@ -50,11 +50,6 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .unify()
         .or(delete)
         .unify()
-}
-
-fn store_error(e: RecordError) -> WfError {
-    let RecordError::Store(e) = e;
-    e.into()
 }
 
 /// 422 listing every problem; the first one's step and field lead.
@@ -100,9 +95,7 @@ fn definition(b: Body, path_id: Option<&str>) -> WfResult<Workflow> {
             }
         }
     }
-    let wf: Workflow = json(Ok(Bytes::from(
-        serde_json::to_vec(&value).unwrap_or_default(),
-    )))?;
+    let wf: Workflow = from_value(value)?;
     let problems = validate::workflow(&wf);
     if !problems.is_empty() {
         return Err(invalid(problems));
@@ -128,8 +121,7 @@ async fn list_workflows(c: Ctx) -> WfResult<Response> {
         .face
         .records
         .list_workflows()
-        .await
-        .map_err(store_error)?
+        .await?
         .into_iter()
         .map(|s| WorkflowSummary {
             id: s.workflow.id,
@@ -174,13 +166,7 @@ async fn create_workflow(c: Ctx, b: Body) -> WfResult<Response> {
         created_at: now,
         updated_at: now,
     };
-    match c
-        .face
-        .records
-        .create_workflow(&record)
-        .await
-        .map_err(store_error)?
-    {
+    match c.face.records.create_workflow(&record).await? {
         Written::Done => {
             tracing::info!(workflow = %id, user = %user.sub, "workflow created");
             answer(StatusCode::OK, &saved(id))
@@ -203,8 +189,7 @@ async fn load(c: &Ctx, raw: &str) -> WfResult<StoredWorkflow> {
     c.face
         .records
         .get_workflow(&id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| WfError::not_found(format!("no workflow `{id}`")))
 }
 
@@ -273,13 +258,7 @@ async fn replace_workflow(c: Ctx, id: String, b: Body) -> WfResult<Response> {
         created_at: before.created_at,
         updated_at: now_ms(),
     };
-    match c
-        .face
-        .records
-        .replace_workflow(&record)
-        .await
-        .map_err(store_error)?
-    {
+    match c.face.records.replace_workflow(&record).await? {
         Written::Done => {
             tracing::info!(workflow = %id, user = %user.sub, "workflow replaced");
             answer(StatusCode::OK, &saved(record.workflow.id))
@@ -306,13 +285,7 @@ async fn replace_workflow(c: Ctx, id: String, b: Body) -> WfResult<Response> {
 async fn delete_workflow(c: Ctx, id: String) -> WfResult<Response> {
     let user = c.user()?;
     let id = path_id(&id, "workflow")?;
-    if !c
-        .face
-        .records
-        .delete_workflow(&id)
-        .await
-        .map_err(store_error)?
-    {
+    if !c.face.records.delete_workflow(&id).await? {
         return Err(WfError::not_found(format!("no workflow `{id}`")));
     }
     tracing::info!(workflow = %id, user = %user.sub, "workflow deleted");
