@@ -47,6 +47,9 @@ pub mod error_codes {
     pub const DEPENDENCY: &str = "DEPENDENCY_ERROR";
     pub const SECURITY: &str = "SECURITY_ERROR";
     pub const INTERNAL: &str = "INTERNAL_ERROR";
+    /// Baton: a budget the job carries (a workflow's `token_budget`) is spent; another
+    /// attempt would only spend more, so the job fails.
+    pub const BUDGET_EXCEEDED: &str = "BUDGET_EXCEEDED_ERROR";
 }
 
 /// Reasons in `{"status":"ignored","reason":...}` answers to results.
@@ -71,6 +74,8 @@ pub mod job_status {
     /// A sub-job state waits for its child job.
     pub const WAITING_FOR_SUB_JOB: &str = "waiting_for_sub_job";
     pub const AWAITING_RETRY: &str = "awaiting_retry";
+    /// Paused by a client: running tasks finish, nothing new starts until it resumes.
+    pub const PAUSED: &str = "paused";
     pub const FINISHED: &str = "finished";
     pub const FAILED: &str = "failed";
     pub const QUARANTINED: &str = "quarantined";

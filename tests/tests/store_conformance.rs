@@ -60,6 +60,7 @@ suite!(
     a_job_end_publishes_job_done_with_its_origin,
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
+    a_revived_job_no_longer_expires_and_is_announced,
     queue_depths_and_counts,
     queue_stats_find_the_oldest_task_across_priorities,
     quarantined_jobs_are_indexed_per_owner,

@@ -17,6 +17,7 @@ fn workflow_worker(base_url: &str, id: &str) -> WorkerHandle {
         allow_shell: true,
         ai: AiEngine::Offline,
         default_timeout: Duration::from_secs(30),
+        prices: Vec::new(),
     };
     spawn(workflow_skills(
         Worker::builder(worker_config(base_url, id)),

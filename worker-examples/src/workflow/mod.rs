@@ -55,11 +55,47 @@ pub struct WorkflowSettings {
     pub ai: AiEngine,
     /// Bound on a step without its own `timeout_seconds`.
     pub default_timeout: Duration,
+    /// Price of a thousand tokens, in cents, by model (`WORKFLOW_AI_PRICES`); a model not
+    /// listed costs nothing, as do the offline engine's answers.
+    pub prices: Vec<(String, f64)>,
+}
+
+impl WorkflowSettings {
+    /// What `tokens` of `model` cost, in cents.
+    pub fn cost_cents(&self, model: &str, tokens: u64) -> f64 {
+        self.prices
+            .iter()
+            .find(|(m, _)| m == model)
+            .map_or(0.0, |(_, per_1k)| per_1k * tokens as f64 / 1000.0)
+    }
+}
+
+/// `model=cents,...` (cents per thousand tokens).
+fn parse_prices(text: &str) -> Result<Vec<(String, f64)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (model, price) = item
+                .split_once('=')
+                .ok_or_else(|| format!("WORKFLOW_AI_PRICES: `{item}` is not model=cents"))?;
+            let price: f64 = price
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p: &f64| p.is_finite() && *p >= 0.0)
+                .ok_or_else(|| {
+                    format!("WORKFLOW_AI_PRICES: `{item}`: the price must be a number of cents, 0 or more")
+                })?;
+            Ok((model.trim().to_string(), price))
+        })
+        .collect()
 }
 
 impl WorkflowSettings {
     /// `WORKFLOW_ALLOW_SHELL` (default false), `OPENAI_BASE_URL` / `OPENAI_API_KEY` (unset:
-    /// the offline engine), `WORKFLOW_STEP_TIMEOUT_SECONDS` (default 300).
+    /// the offline engine), `WORKFLOW_STEP_TIMEOUT_SECONDS` (default 300),
+    /// `WORKFLOW_AI_PRICES` (`model=cents per 1000 tokens,...`, default none).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<WorkflowSettings, String> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let allow_shell = match get("WORKFLOW_ALLOW_SHELL").as_deref().map(str::trim) {
@@ -88,10 +124,15 @@ impl WorkflowSettings {
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| format!("WORKFLOW_STEP_TIMEOUT_SECONDS: expected a positive number of seconds, got {v:?}"))?,
         };
+        let prices = match get("WORKFLOW_AI_PRICES") {
+            Some(text) => parse_prices(&text)?,
+            None => Vec::new(),
+        };
         Ok(WorkflowSettings {
             allow_shell,
             ai,
             default_timeout,
+            prices,
         })
     }
 }
@@ -111,6 +152,7 @@ pub struct StepTask {
 pub struct Ran {
     pub output: Value,
     pub tokens: u64,
+    pub cost_cents: f64,
     /// Extra fields of the answer (`exit_code`, `stdout`, `checkpoint_id`, ...).
     pub extra: Map<String, Value>,
 }
@@ -182,7 +224,7 @@ async fn run_step(
         }
         let mut out = json!({
             "step_id": id, "type": kind, "status": status, "output": ran.output,
-            "outputs": outputs, "tokens": ran.tokens, "cost_cents": 0,
+            "outputs": outputs, "tokens": ran.tokens, "cost_cents": ran.cost_cents,
             "duration_ms": started.elapsed().as_millis() as u64, "error": error,
         });
         if let Value::Object(map) = &mut out {

@@ -74,8 +74,8 @@ fn checkpoint(params: &Value, ctx: &TaskContext) -> Ran {
     extra.insert("checkpoint_id".into(), ctx.task_id().into());
     Ran {
         output: json!({"checkpoint_id": ctx.task_id(), "message": message}),
-        tokens: 0,
         extra,
+        ..Ran::default()
     }
 }
 
@@ -136,8 +136,8 @@ async fn shell(
     extra.insert("stderr".into(), stderr.into());
     Ok(Ran {
         output: Value::String(stdout),
-        tokens: 0,
         extra,
+        ..Ran::default()
     })
 }
 
@@ -172,6 +172,7 @@ async fn ai_prompt(
             return Ok(Ran {
                 output: Value::String(answer),
                 tokens,
+                cost_cents: 0.0,
                 extra: Map::from_iter([("model".to_string(), Value::from(model))]),
             });
         }
@@ -209,6 +210,7 @@ async fn ai_prompt(
     Ok(Ran {
         output: Value::String(content),
         tokens,
+        cost_cents: settings.cost_cents(model, tokens),
         extra: Map::from_iter([("model".to_string(), Value::from(model))]),
     })
 }

@@ -190,6 +190,9 @@ pub fn spawn_notice_loop(
                     Ok(Notice::JobDone { job_id, origin }) => {
                         // A job that ended here was handled by its commit (Engine::apply).
                         if origin != live.instance_id {
+                            // Whatever end we remember is older than this change
+                            // (it ended again elsewhere, or runs again).
+                            live.snapshots.forget_ended(&job_id);
                             live.job_done(&job_id);
                         }
                     }

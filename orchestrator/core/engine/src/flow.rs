@@ -29,7 +29,9 @@ pub enum FailureClass {
 
 pub fn classify(code: &str) -> FailureClass {
     match code {
-        error_codes::INVALID_INPUT | error_codes::INTEGRITY_MISMATCH => FailureClass::Fail,
+        error_codes::INVALID_INPUT
+        | error_codes::INTEGRITY_MISMATCH
+        | error_codes::BUDGET_EXCEEDED => FailureClass::Fail,
         error_codes::PERMANENT
         | error_codes::SECURITY
         | error_codes::DEPENDENCY_MISSING
@@ -108,6 +110,10 @@ impl<'a> Tx<'a> {
     /// The commit, with the document serialized.
     pub fn into_commit(mut self) -> Commit {
         self.doc.updated_ms = self.now;
+        // A paused job says so whatever its state would make of it, until it ends.
+        if self.doc.paused_ms.is_some() && !job_status::is_terminal(&self.commit.status) {
+            job_status::PAUSED.clone_into(&mut self.commit.status);
+        }
         self.commit.doc = serde_json::to_string(&self.doc).unwrap_or_else(|_| "{}".into());
         self.commit.owner.clone_from(&self.doc.client);
         self.commit
@@ -293,6 +299,7 @@ impl<'a> Tx<'a> {
     /// job as `status`.
     pub fn fail_state(&mut self, error: Value, status: &str) {
         self.doc.error = Some(error.clone());
+        self.doc.failed_state = Some(self.doc.state.clone());
         if !self.follow("failure") {
             self.finish(status, None, Some(error));
         }
@@ -308,6 +315,7 @@ impl<'a> Tx<'a> {
         self.doc.finished_ms = Some(self.now);
         self.doc.approval = None;
         self.doc.parallel = None;
+        self.doc.paused_ms = None;
         self.commit.expire_after = Some(self.cfg.job_retention);
         let event = match status {
             job_status::FINISHED => "job_finished",
@@ -354,6 +362,7 @@ mod tests {
         );
         assert_eq!(classify("INVALID_INPUT_ERROR"), FailureClass::Fail);
         assert_eq!(classify("INTEGRITY_MISMATCH_ERROR"), FailureClass::Fail);
+        assert_eq!(classify("BUDGET_EXCEEDED_ERROR"), FailureClass::Fail);
     }
 
     #[test]

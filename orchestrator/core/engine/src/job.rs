@@ -63,6 +63,13 @@ pub struct JobDoc {
     /// Sub-job nesting: 0 for a job a client created.
     #[serde(default)]
     pub depth: u32,
+    /// Since when the job is paused (epoch ms): no task of it is queued meanwhile; the
+    /// tasks it would run wait as held slots (see `control`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_ms: Option<i64>,
+    /// The state whose failure ended the job (where a retry starts again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_state: Option<String>,
 }
 
 /// Attempts of one task (the dispatch state's, or one parallel branch's).

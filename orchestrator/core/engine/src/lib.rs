@@ -3,6 +3,7 @@
 //! from a fresh read when another orchestrator changed the job in between.
 
 pub mod config;
+mod control;
 pub mod dispatch;
 mod flow;
 mod gauges;

@@ -147,6 +147,20 @@ impl Tx<'_> {
                 b.task_id = Some(task_id.clone());
             }
         }
+        if self.doc.paused_ms.is_some() {
+            // Held: stored, not queued; resuming queues it (see `control`).
+            self.commit.set_slots.push((
+                task_id.clone(),
+                TaskSlot::Delayed {
+                    skill: ds.task.clone(),
+                },
+            ));
+            self.history(
+                "task_held",
+                json!({"task_id": task_id, "task_type": ds.task, "attempt": attempt}),
+            );
+            return;
+        }
         match delay {
             None => self.enqueue(&task_id, lane),
             Some(delay) => {
@@ -333,6 +347,9 @@ impl Tx<'_> {
         self.commit
             .timers_del
             .push(TimerKind::DelayedEnqueue.member(&self.job_id, task_id));
-        self.enqueue(task_id, lane);
+        // A paused job keeps the retry held; resuming queues it.
+        if self.doc.paused_ms.is_none() {
+            self.enqueue(task_id, lane);
+        }
     }
 }

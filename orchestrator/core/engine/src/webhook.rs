@@ -85,7 +85,9 @@ impl Engine {
             Some(step) => {
                 let wait = match &doc.approval {
                     Some(w)
-                        if job.status == job_status::WAITING_FOR_HUMAN
+                        // A paused job's person is still told what waits for them.
+                        if (job.status == job_status::WAITING_FOR_HUMAN
+                            || doc.paused_ms.is_some())
                             && doc.step.to_string() == step =>
                     {
                         w

@@ -49,7 +49,7 @@ pub(super) fn commit_invocation<'a>(
         expire_ms.to_string(),
         keys.wake_channel(),
         keys.command_channel(),
-        if baton_protocol::job_status::is_terminal(&c.status) {
+        if baton_protocol::job_status::is_terminal(&c.status) || c.revived {
             keys.done_channel()
         } else {
             String::new()

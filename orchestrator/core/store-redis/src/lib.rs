@@ -206,7 +206,12 @@ impl Store for RedisStore {
     }
 
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
-        let expire_ms = c.expire_after.map(|d| d.as_millis() as i64).unwrap_or(0);
+        // commit.lua: > 0 expires the job, -1 lifts an expiry (a revived job), 0 keeps it.
+        let expire_ms = match (c.expire_after, c.revived) {
+            (Some(d), _) => d.as_millis() as i64,
+            (None, true) => -1,
+            (None, false) => 0,
+        };
         let inv = commit_invocation(
             &self.scripts.commit,
             &self.keys,

@@ -291,6 +291,10 @@ pub struct Commit {
     pub history: Vec<String>,
     /// Set when the job ends: it and its history expire after this long.
     pub expire_after: Option<Duration>,
+    /// The job leaves an end (it runs again): its expiry is lifted, and the change is
+    /// announced like an end ([`Notice::JobDone`]) so that every orchestrator forgets the
+    /// end it remembers.
+    pub revived: bool,
 }
 
 impl Commit {
@@ -314,6 +318,7 @@ impl Commit {
             timers_del: Vec::new(),
             history: Vec::new(),
             expire_after: None,
+            revived: false,
         }
     }
 }

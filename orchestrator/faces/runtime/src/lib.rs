@@ -24,6 +24,7 @@ pub mod auth;
 pub mod batch;
 pub mod blueprints;
 pub mod client;
+pub mod control;
 pub mod error;
 pub mod job_view;
 pub mod openapi;
@@ -123,6 +124,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(ops::routes(app.clone()))
         .unify()
+        .or(control::routes(app.clone()))
+        .unify()
         .or(client::routes(app.clone()))
         .unify()
         .or(worker::routes(app))
@@ -174,6 +177,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", CREATE_JOB_ROUTE),
     ("GET", "/api/v1/jobs/{id}"),
     ("POST", "/api/v1/jobs/{id}/cancel"),
+    ("POST", "/api/v1/jobs/{id}/pause"),
+    ("POST", "/api/v1/jobs/{id}/resume"),
+    ("POST", "/api/v1/jobs/{id}/retry"),
     ("GET", "/api/v1/jobs/{id}/history"),
     ("GET", "/api/v1/workers"),
     ("GET", "/api/v1/dashboard"),

@@ -14,7 +14,7 @@
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
 use super::{
-    approval, batch, blueprints, client, ops, public, registration, schemas, worker, ws,
+    approval, batch, blueprints, client, control, ops, public, registration, schemas, worker, ws,
     CREATE_JOB_ROUTE,
 };
 use baton_blueprint::{Blueprint, Registry};
@@ -48,6 +48,9 @@ use utoipa::{Modify, OpenApi};
         client::create_job,
         client::get_job,
         client::cancel_job,
+        control::pause_job,
+        control::resume_job,
+        control::retry_job,
         client::history,
         client::workers,
         client::dashboard,

@@ -214,6 +214,23 @@ pub struct CancelAnswer {
     pub job_id: String,
 }
 
+/// Answer to a pause, resume or retry.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ControlAnswer {
+    pub job_id: String,
+    /// The job's status now (`paused`, or where it runs again: `pending`, `running`...).
+    pub status: String,
+}
+
+/// `POST /api/v1/jobs/{id}/retry`.
+#[derive(Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRequest {
+    /// The state to run again from (default: the state that failed).
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
 /// `sent`: the worker running it has a WebSocket and was told at once; `accepted`: it is
 /// told on its next heartbeat (or the job was not running).
 #[derive(Serialize, Deserialize, ToSchema)]

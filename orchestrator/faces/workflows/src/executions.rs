@@ -94,6 +94,7 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
         })?;
     let metadata = json!({"workflow": {
         "id": wf.id, "name": wf.name, "version": wf.version, "outputs": wf.outputs,
+        "token_budget": wf.token_budget,
     }});
     // The workflow's `timeout_seconds` bounds a synchronous wait, not the execution: past
     // it the caller gets the id to poll and the execution goes on.
@@ -126,7 +127,12 @@ pub struct StepView {
     pub status: String,
     pub duration_ms: Option<u64>,
     pub tokens_used: u64,
+    /// What the step's AI calls cost (the worker's price table), in cents.
+    pub cost_cents: f64,
     pub error: Option<String>,
+    /// A checkpoint step that recorded its checkpoint (where a failed execution resumes).
+    #[serde(skip)]
+    pub checkpoint: bool,
 }
 
 /// What the face knows of an execution.
@@ -156,6 +162,11 @@ pub struct Execution {
 impl Execution {
     pub fn total_tokens(&self) -> u64 {
         self.steps.iter().map(|s| s.tokens_used).sum()
+    }
+    /// In cents, to four decimals.
+    pub fn total_cost_cents(&self) -> f64 {
+        let sum: f64 = self.steps.iter().map(|s| s.cost_cents).sum();
+        (sum * 10_000.0).round() / 10_000.0
     }
     pub fn steps_completed(&self) -> u64 {
         self.steps
@@ -187,6 +198,7 @@ pub fn status_name(job_status: &str) -> &'static str {
         job_status::FAILED | job_status::QUARANTINED => "failed",
         job_status::CANCELLED => "cancelled",
         job_status::PENDING => "pending",
+        job_status::PAUSED => "paused",
         _ => "running",
     }
 }
@@ -207,14 +219,18 @@ fn step_from(step: &str, answer: Option<Value>, fallback: &str) -> StepView {
             status: a["status"].as_str().unwrap_or("completed").to_string(),
             duration_ms: a["duration_ms"].as_u64(),
             tokens_used: a["tokens"].as_u64().unwrap_or(0),
+            cost_cents: a["cost_cents"].as_f64().unwrap_or(0.0),
             error: a["error"].as_str().map(str::to_string),
+            checkpoint: a.get("checkpoint_id").is_some_and(Value::is_string),
         },
         None => StepView {
             step_id: step.to_string(),
             status: fallback.to_string(),
             duration_ms: None,
             tokens_used: 0,
+            cost_cents: 0.0,
             error: None,
+            checkpoint: false,
         },
     }
 }
@@ -332,12 +348,7 @@ fn view(job: &StoredJob, doc: &JobDoc, state_steps: Arc<StateSteps>) -> Executio
             })
             .collect();
     }
-    let error = doc.error.as_ref().map(|e| {
-        e.get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| e.to_string())
-    });
+    let error = doc.error.as_ref().map(error_message);
     let finished = doc.finished_ms.filter(|_| terminal);
     Execution {
         id: job.id.clone(),
@@ -367,6 +378,18 @@ fn view(job: &StoredJob, doc: &JobDoc, state_steps: Arc<StateSteps>) -> Executio
         checkpoint_id,
         state_steps,
     }
+}
+
+/// An execution's error as a sentence; a step of a parallel level is named with its own
+/// error rather than the level's.
+fn error_message(e: &Value) -> String {
+    let message = |v: &Value| v.get("message").and_then(Value::as_str).map(str::to_string);
+    if e["code"] == "BRANCH_FAILED" {
+        if let (Some(step), Some(inner)) = (e["branch"].as_str(), message(&e["error"])) {
+            return format!("step `{step}`: {inner}");
+        }
+    }
+    message(e).unwrap_or_else(|| e.to_string())
 }
 
 /// One entry of an execution's log: an event of its job's history.

@@ -1,4 +1,10 @@
-//! The face's engine hook: when an execution's job ends (on whichever orchestrator), its
+//! The face's engine hook. Before a step's answer is committed, the execution's
+//! `token_budget` is checked: an answer that takes the tokens spent (the steps answered so
+//! far, this one included) past the budget is turned into a failure with
+//! `BUDGET_EXCEEDED_ERROR`, which fails the execution without another attempt (steps of
+//! one parallel level answering at the same moment may each pass the check once).
+//!
+//! When an execution's job ends (on whichever orchestrator), its
 //! outcome is counted — executions by status, each step's duration by type and status,
 //! the tokens spent — from the answers kept in the job's states. The engine calls it at
 //! least once per end (a crash between the end and the call repeats it), so a count may
@@ -7,8 +13,10 @@
 use crate::executions::{answers, status_name};
 use crate::WorkflowMetrics;
 use async_trait::async_trait;
-use baton_engine::hooks::JobHook;
+use baton_engine::hooks::{AfterCommit, Attempt, JobHook};
 use baton_engine::{Engine, EngineError};
+use baton_protocol::{error_codes, TaskError, TaskResult, TASK_STATUS_FAILURE};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// The hook's name, carried by every execution's job.
@@ -18,8 +26,57 @@ pub struct WorkflowHook {
     pub metrics: Arc<WorkflowMetrics>,
 }
 
+fn tokens(answer: &Value) -> u64 {
+    answer["tokens"].as_u64().unwrap_or(0)
+}
+
+/// Tokens the execution spent before this answer: finished states and the branches of
+/// the parallel state in progress.
+fn spent(attempt: &Attempt<'_>) -> u64 {
+    let done: u64 = answers(&attempt.doc.states).into_iter().map(tokens).sum();
+    let branches: u64 = attempt.doc.parallel.as_ref().map_or(0, |p| {
+        p.branches
+            .iter()
+            .filter_map(|b| b.data.as_ref())
+            .map(tokens)
+            .sum()
+    });
+    done + branches
+}
+
 #[async_trait]
 impl JobHook for WorkflowHook {
+    async fn before_result(
+        &self,
+        _engine: &Engine,
+        attempt: Attempt<'_>,
+        result: &mut TaskResult,
+    ) -> Result<Option<AfterCommit>, EngineError> {
+        let Some(budget) = attempt.doc.metadata["workflow"]["token_budget"].as_u64() else {
+            return Ok(None);
+        };
+        let Some(data) = result.data.as_mut().filter(|d| tokens(d) > 0) else {
+            return Ok(None);
+        };
+        let total = spent(&attempt) + tokens(data);
+        if total <= budget {
+            return Ok(None);
+        }
+        let step = data["step_id"].as_str().unwrap_or_default().to_string();
+        let message =
+            format!("token budget exceeded: {total} tokens spent (step `{step}`), budget {budget}");
+        data["status"] = "failed".into();
+        data["error"] = message.clone().into();
+        result.status = Some(TASK_STATUS_FAILURE.into());
+        result.error = Some(TaskError {
+            code: error_codes::BUDGET_EXCEEDED.into(),
+            message,
+            details: None,
+        });
+        tracing::info!(execution = %attempt.job.id, step, total, budget, "token budget exceeded");
+        Ok(None)
+    }
+
     async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError> {
         let Some((job, doc)) = engine.job(job_id).await? else {
             return Ok(());

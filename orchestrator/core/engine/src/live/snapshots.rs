@@ -98,6 +98,11 @@ impl Snapshots {
         self.ended.lock().map.get(job_id).cloned()
     }
 
+    /// The job's end is void (it runs again): its end is no longer served from here.
+    pub fn forget_ended(&self, job_id: &str) {
+        self.ended.lock().map.remove(job_id);
+    }
+
     /// A job was created here (and has not ended).
     pub fn created(&self, job_id: &str) {
         let epoch = self.epoch.load(Ordering::Acquire);

@@ -15,7 +15,7 @@
 --
 -- ARGV[1] expected version ("0" = the job must not exist)
 -- ARGV[2] new status        ARGV[3] new document (JSON)
--- ARGV[4] history limit     ARGV[5] expire after ms ("0" = keep)
+-- ARGV[4] history limit     ARGV[5] expire after ms ("0" = keep, "-1" = persist: revived)
 -- ARGV[6] wake channel      ARGV[7] command channel
 -- ARGV[8] done channel: `<origin>|<job id>` is published there ("" = the job is not ending)
 -- ARGV[9] job id
@@ -134,5 +134,8 @@ local expire = tonumber(ARGV[5])
 if expire > 0 then
   redis.call('PEXPIRE', job, expire)
   redis.call('PEXPIRE', KEYS[6], expire)
+elseif expire < 0 then
+  redis.call('PERSIST', job)
+  redis.call('PERSIST', KEYS[6])
 end
 return {1, version}

@@ -40,6 +40,7 @@ cases!(
     a_job_end_publishes_job_done_with_its_origin,
     history_is_bounded_and_progress_needs_an_active_task,
     ended_jobs_expire,
+    a_revived_job_no_longer_expires_and_is_announced,
     queue_depths_and_counts,
     queue_stats_find_the_oldest_task_across_priorities,
     quarantined_jobs_are_indexed_per_owner,
@@ -434,6 +435,31 @@ pub async fn ended_jobs_expire(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.get_job("j1").await.unwrap().is_none());
+}
+
+/// A job that ended and runs again (a retry, a resume from a checkpoint) must not expire
+/// under its new run, and every orchestrator must hear that its end is void.
+pub async fn a_revived_job_no_longer_expires_and_is_announced(store: Arc<dyn Store>) {
+    let mut c = Commit::new("j1", Expect::New, "failed", doc(1));
+    c.history.push("{}".into());
+    c.expire_after = Some(Duration::from_millis(200));
+    store.commit(&c).await.unwrap();
+    let mut notices = store.subscribe();
+    let mut again = Commit::new("j1", Expect::Version(1), "pending", doc(2));
+    again.origin = "instance-b".into();
+    again.revived = true;
+    again.history.push("{}".into());
+    store.commit(&again).await.unwrap();
+    let done = next_notice(&mut notices, |n| match n {
+        Notice::JobDone { job_id, origin } => Some((job_id, origin)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(done, ("j1".to_string(), "instance-b".to_string()));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let job = store.get_job("j1").await.unwrap().expect("kept");
+    assert_eq!(job.status, "pending");
+    assert_eq!(store.history("j1").await.unwrap().len(), 2, "history kept");
 }
 
 pub async fn queue_depths_and_counts(store: Arc<dyn Store>) {

@@ -149,6 +149,8 @@ impl Store for MemoryStore {
             }
             if let Some(after) = c.expire_after {
                 job.expires_ms = Some(now + after.as_millis() as i64);
+            } else if c.revived {
+                job.expires_ms = None;
             }
             let version = job.version;
             inner.index_quarantine(&c.owner, &c.job_id, old_status.as_deref(), &c.status, now);
@@ -197,7 +199,7 @@ impl Store for MemoryStore {
             for member in &c.timers_del {
                 inner.timers.remove(member);
             }
-            if baton_protocol::job_status::is_terminal(&c.status) {
+            if baton_protocol::job_status::is_terminal(&c.status) || c.revived {
                 notices.push(Notice::JobDone {
                     job_id: c.job_id.clone(),
                     origin: c.origin.clone(),

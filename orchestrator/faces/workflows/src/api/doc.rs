@@ -2,7 +2,9 @@
 //! bearer token.
 
 use super::schemas::ErrorEnvelope;
-use super::{auth, executions, health, jobs, prompts, versions, workflows, yaml_workflows};
+use super::{
+    auth, control, executions, health, jobs, prompts, versions, workflows, yaml_workflows,
+};
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -31,6 +33,8 @@ use utoipa::{Modify, OpenApi};
         executions::list_executions,
         executions::execution_logs,
         executions::cancel_execution,
+        control::pause_execution,
+        control::resume_execution,
         jobs::submit_job,
         jobs::list_jobs,
         jobs::job_stats,

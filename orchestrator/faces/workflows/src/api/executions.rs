@@ -305,7 +305,7 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
             metrics: ExecutionMetrics {
                 execution_id: e.id.clone(),
                 total_tokens: e.total_tokens(),
-                total_cost_cents: 0,
+                total_cost_cents: e.total_cost_cents(),
                 duration_ms: e.duration_ms,
                 steps_completed: e.steps_completed(),
                 steps_failed: e.steps_failed(),
@@ -328,7 +328,14 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
     )
 }
 
-const STATUSES: [&str; 5] = ["pending", "running", "completed", "failed", "cancelled"];
+const STATUSES: [&str; 6] = [
+    "pending",
+    "running",
+    "paused",
+    "completed",
+    "failed",
+    "cancelled",
+];
 
 /// The `status` filter of a listing: one of [`STATUSES`], else 400.
 pub(super) fn status_filter(q: &Query) -> WfResult<Option<String>> {
@@ -353,7 +360,7 @@ pub(super) fn status_filter(q: &Query) -> WfResult<Option<String>> {
     params(
         ("page" = Option<u64>, Query, description = "Page number, from 1 (default 1)."),
         ("page_size" = Option<u64>, Query, description = "1 to 100 (default 20)."),
-        ("status" = Option<String>, Query, description = "`pending`, `running`, `completed`, `failed` or `cancelled`."),
+        ("status" = Option<String>, Query, description = "`pending`, `running`, `paused`, `completed`, `failed` or `cancelled`."),
         ("workflow_id" = Option<String>, Query, description = "Only this workflow's."),
     ),
     responses(

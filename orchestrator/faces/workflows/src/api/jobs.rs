@@ -154,7 +154,7 @@ async fn submit_job(c: Ctx, b: Body) -> WfResult<Response> {
 /// Jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
     params(
-        ("status" = Option<String>, Query, description = "`pending`, `running`, `completed`, `failed` or `cancelled`."),
+        ("status" = Option<String>, Query, description = "`pending`, `running`, `paused`, `completed`, `failed` or `cancelled`."),
         ("workflow_id" = Option<String>, Query, description = "Only this workflow's."),
         ("limit" = Option<u64>, Query, description = "1 to 1000 (default 50)."),
     ),

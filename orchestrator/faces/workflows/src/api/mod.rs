@@ -7,6 +7,7 @@
 //! turns the outcome into the answer and stamps the request id.
 
 mod auth;
+mod control;
 pub mod doc;
 mod executions;
 mod health;
@@ -56,6 +57,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/executions/{execution_id}"),
     ("GET", "/v1/executions/{execution_id}/logs"),
     ("POST", "/v1/executions/{execution_id}/cancel"),
+    ("POST", "/v1/executions/{execution_id}/pause"),
+    ("POST", "/v1/executions/{execution_id}/resume"),
     ("DELETE", "/v1/executions/{execution_id}"),
     ("POST", "/v1/executions/cleanup"),
     ("POST", "/v1/jobs"),
@@ -256,6 +259,8 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .or(jobs::routes(face.clone()))
         .unify()
         .or(executions::routes(face.clone()))
+        .unify()
+        .or(control::routes(face.clone()))
         .unify()
         .or(workflows::routes(face.clone()))
         .unify()

@@ -305,7 +305,8 @@ pub struct ExecutionView {
 pub struct ExecutionMetrics {
     pub execution_id: String,
     pub total_tokens: u64,
-    pub total_cost_cents: u64,
+    /// Summed from the steps' `cost_cents` (the worker's price per model).
+    pub total_cost_cents: f64,
     pub duration_ms: Option<u64>,
     pub steps_completed: u64,
     pub steps_failed: u64,
@@ -342,6 +343,17 @@ pub struct Cancelled {
     pub status: String,
     #[schema(example = "Execution cancelled")]
     pub message: String,
+}
+
+/// `POST /v1/executions/{execution_id}/pause` and `/resume`.
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionControl {
+    #[schema(example = "success")]
+    pub status: String,
+    pub execution_id: String,
+    /// `paused` after a pause; after a resume, where it is now (`running`, `pending`...).
+    #[schema(example = "paused")]
+    pub execution_status: String,
 }
 
 /// A prompt template in a listing.
