@@ -13,6 +13,8 @@
 //!   every duration from outside goes through.
 //! - [`codemachine`]: CodeMachine workspaces read into protocol steps, and what their
 //!   loop and trigger policies decide (shared by the orchestrator and the pipeline worker).
+//! - [`workflow`]: what workflow steps publish, read from a job's states (shared by the
+//!   workflow face and the workflow worker).
 //!
 //! The feature `openapi` derives `utoipa::ToSchema` on the models, so the orchestrator's
 //! OpenAPI document describes them from these very types (off by default: workers do not
@@ -24,6 +26,7 @@ pub mod constants;
 pub mod models;
 pub mod pipeline;
 pub mod signing;
+pub mod workflow;
 
 pub use constants::*;
 pub use models::*;

@@ -206,6 +206,19 @@ async fn live_answers_match_the_documented_schemas() {
     let (s, b) = client.get(&job_path).await;
     assert!(b["tasks"][0]["worker_id"].is_string(), "running: {b}");
     check_answer(&doc, "get", "/api/v1/jobs/{id}", s, &b);
+    for (action, status) in [("pause", 200), ("pause", 409), ("resume", 200)] {
+        let (s, b) = client
+            .post(&format!("{job_path}/{action}"), json!({}))
+            .await;
+        assert_eq!(s, status, "{action}: {b}");
+        check_answer(
+            &doc,
+            "post",
+            &format!("/api/v1/jobs/{{id}}/{action}"),
+            s,
+            &b,
+        );
+    }
     let (s, b) = worker
         .heartbeat(Some(
             worker.sign(json!({"worker_id": "doc-worker", "status": "busy"})),
@@ -229,6 +242,9 @@ async fn live_answers_match_the_documented_schemas() {
     let (s, b) = client.post(&format!("{job_path}/cancel"), json!({})).await;
     assert_eq!(s, 409, "{b}");
     check_answer(&doc, "post", "/api/v1/jobs/{id}/cancel", s, &b);
+    let (s, b) = client.post(&format!("{job_path}/retry"), json!({})).await;
+    assert_eq!(s, 409, "a finished job does not run again: {b}");
+    check_answer(&doc, "post", "/api/v1/jobs/{id}/retry", s, &b);
 
     let (s, b) = client.get("/api/v1/dashboard").await;
     check_answer(&doc, "get", "/api/v1/dashboard", s, &b);
@@ -472,8 +488,28 @@ async fn workflow_answers_match_the_documented_schemas() {
         ),
         (
             "POST",
+            format!("/v1/executions/{id}/pause"),
+            "/v1/executions/{execution_id}/pause",
+        ),
+        (
+            "POST",
+            format!("/v1/executions/{id}/pause"),
+            "/v1/executions/{execution_id}/pause",
+        ),
+        (
+            "POST",
+            format!("/v1/executions/{id}/resume"),
+            "/v1/executions/{execution_id}/resume",
+        ),
+        (
+            "POST",
             format!("/v1/executions/{id}/cancel"),
             "/v1/executions/{execution_id}/cancel",
+        ),
+        (
+            "POST",
+            format!("/v1/executions/{id}/resume"),
+            "/v1/executions/{execution_id}/resume",
         ),
         (
             "POST",

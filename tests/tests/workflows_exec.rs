@@ -279,8 +279,9 @@ async fn bad_executions_change_nothing(backend: Backend) {
         404,
         "NOT_FOUND",
     );
+    // Saved, but its prompt template does not exist when it is executed.
     let wf = json!({"id": "mr", "name": "MR", "inputs": {"n": {"type": "integer"}}, "steps": [
-        {"id": "m", "type": "map_reduce", "params": {}}]});
+        {"id": "m", "type": "ai-prompt", "params": {"prompt_id": "ghost-template"}}]});
     assert_eq!(
         api.call("POST", "/v1/workflows", Some(wf)).await.status,
         200

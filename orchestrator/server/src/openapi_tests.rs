@@ -129,7 +129,10 @@ fn operations_declare_their_token_and_error_answers() {
             (None, None)
         };
         // The workflow face answers its envelope; its probes answer their own body.
-        let workflow_face = path == "/" || path.starts_with("/v1/") || path.starts_with("/health/");
+        let workflow_face = path == "/"
+            || path.starts_with("/v1/")
+            || path.starts_with("/health/")
+            || path == "/ws/executions";
         assert_eq!(
             security_names(&op),
             scheme.map(str::to_string).into_iter().collect::<Vec<_>>(),

@@ -4,31 +4,13 @@
 
 use serde_json::{Map, Value};
 
-/// The outputs every finished step published, from the job's states: a dispatch state's
-/// `data` is one step's answer, a parallel state's `data` maps step ids to answers.
+/// The outputs every finished step published, from the job's states (the rule is
+/// [`baton_protocol::workflow::published`], shared with the workflow face).
 pub fn outputs(states: &Value) -> Map<String, Value> {
-    let mut out = Map::new();
-    let Some(states) = states.as_object() else {
-        return out;
-    };
-    let mut publish = |answer: &Value| {
-        if let Some(map) = answer.get("outputs").and_then(Value::as_object) {
-            for (k, v) in map {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    };
-    for state in states.values() {
-        let Some(data) = state.get("data") else {
-            continue;
-        };
-        if data.get("step_id").is_some() {
-            publish(data);
-        } else if let Some(branches) = data.as_object() {
-            branches.values().for_each(&mut publish);
-        }
-    }
-    out
+    states
+        .as_object()
+        .map(baton_protocol::workflow::published)
+        .unwrap_or_default()
 }
 
 /// A dotted path (`review.score`, `items.0`) in the context.
@@ -169,8 +151,12 @@ mod tests {
         let states = json!({
             "s0": {"data": {"step_id": "a", "outputs": {"x": 1}}},
             "s1": {"data": {"b": {"step_id": "b", "outputs": {"y": "two"}}, "c": {"step_id": "c", "outputs": {}}}},
+            "s2": {"data": [{"step_id": "f", "outputs": {"z": 1}}, {"step_id": "f", "outputs": {"z": 2}}]},
         });
-        assert_eq!(Value::Object(outputs(&states)), json!({"x": 1, "y": "two"}));
+        assert_eq!(
+            Value::Object(outputs(&states)),
+            json!({"x": 1, "y": "two", "z": [1, 2]})
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //!
 //! Skills: `wf-ai-prompt` (an OpenAI-compatible chat completion, or the offline engine:
 //! a deterministic answer and token count), `wf-shell` (refused unless shell steps are
-//! allowed: it runs commands on this host), `wf-transform`, `wf-checkpoint`.
+//! allowed: it runs commands on this host), `wf-transform`, `wf-checkpoint`,
+//! `wf-fan-out` (a fan-out's items: its `items` rendered into a list, which the engine
+//! then runs one task per item of, each seeing `item` and `index`) and `wf-fan-in` (a
+//! list aggregated: joined, or summed up by an AI prompt with `${items}`).
 
 pub mod context;
 mod steps;
@@ -145,6 +148,14 @@ pub struct StepTask {
     pub vars: Map<String, Value>,
     #[serde(default)]
     pub states: Value,
+    /// One item of a fan-out, and its index (the step runs once per item).
+    #[serde(default)]
+    pub item: Option<Value>,
+    #[serde(default)]
+    pub index: Option<Value>,
+    /// A map-reduce's reduce: the answers of its items.
+    #[serde(default)]
+    pub items: Option<Value>,
 }
 
 /// What running a step's body gave.
@@ -155,14 +166,26 @@ pub struct Ran {
     pub cost_cents: f64,
     /// Extra fields of the answer (`exit_code`, `stdout`, `checkpoint_id`, ...).
     pub extra: Map<String, Value>,
+    /// What the step publishes, when not its output under its first output name.
+    pub outputs: Option<Map<String, Value>>,
 }
 
-/// Adds the four workflow skills.
+/// The skills of the workflow worker, by step type.
+pub const SKILLS: &[&str] = &[
+    "ai-prompt",
+    "shell",
+    "transform",
+    "checkpoint",
+    "fan-out",
+    "fan-in",
+];
+
+/// Adds the workflow skills (`wf-<type>` for each of [`SKILLS`]).
 pub fn workflow_skills(builder: WorkerBuilder, settings: WorkflowSettings) -> WorkerBuilder {
     let settings = Arc::new(settings);
     let http = reqwest::Client::new();
     let mut builder = builder;
-    for kind in ["ai-prompt", "shell", "transform", "checkpoint"] {
+    for &kind in SKILLS {
         let (settings, http) = (settings.clone(), http.clone());
         builder = builder.skill(
             format!("wf-{kind}"),
@@ -198,8 +221,18 @@ async fn run_step(
     for (k, v) in context::outputs(&task.states) {
         vars.insert(k, v);
     }
+    if let Some(item) = &task.item {
+        vars.insert("item".into(), item.clone());
+        let index = task.index.as_ref().and_then(|i| {
+            i.as_u64()
+                .or_else(|| i.as_str().and_then(|s| s.parse().ok()))
+        });
+        vars.insert("index".into(), index.map_or(Value::Null, Value::from));
+    }
+    let item_index = vars.get("index").filter(|_| task.item.is_some()).cloned();
     let answer = |status: &str, ran: Ran, error: Option<String>| {
         let mut outputs = Map::new();
+        let quiet = field(step, "publish") == Some(&Value::Bool(false));
         let names: Vec<String> = field(step, "outputs")
             .and_then(Value::as_array)
             .map(|a| {
@@ -208,7 +241,9 @@ async fn run_step(
                     .collect()
             })
             .unwrap_or_default();
-        if status != "skipped" {
+        if let Some(own) = &ran.outputs {
+            outputs = own.clone();
+        } else if status != "skipped" && !quiet {
             match names.first() {
                 Some(first) => {
                     outputs.insert(first.clone(), ran.output.clone());
@@ -227,6 +262,14 @@ async fn run_step(
             "outputs": outputs, "tokens": ran.tokens, "cost_cents": ran.cost_cents,
             "duration_ms": started.elapsed().as_millis() as u64, "error": error,
         });
+        for key in ["parent"] {
+            if let Some(v) = field(step, key) {
+                out[key] = v.clone();
+            }
+        }
+        if let Some(index) = &item_index {
+            out["item_index"] = index.clone();
+        }
         if let Value::Object(map) = &mut out {
             map.extend(ran.extra);
         }
@@ -235,7 +278,13 @@ async fn run_step(
     if let Some(condition) = field(step, "condition") {
         if !context::holds(condition, &vars) {
             tracing::info!(step = %id, "condition does not hold: step skipped");
-            return Ok(answer("skipped", Ran::default(), None));
+            let mut ran = Ran::default();
+            if kind == "fan-out" {
+                // No items: the engine runs none, and nothing is published.
+                ran.extra.insert("items".into(), Value::Array(Vec::new()));
+                ran.outputs = Some(Map::new());
+            }
+            return Ok(answer("skipped", ran, None));
         }
     }
     // A prompt template's own variables (`params.variables`) fill its placeholders too.
@@ -243,6 +292,14 @@ async fn run_step(
         if let Value::Object(own) = context::render(own, &vars) {
             vars.extend(own);
         }
+    }
+    if kind == "fan-in" {
+        // The items to aggregate, also as text for `${items}` in the prompt.
+        let list = steps::fan_in_items(task.items.as_ref(), field(step, "params"), &vars);
+        let text = steps::items_text(&list);
+        vars.insert("items".into(), text.clone().into());
+        vars.insert("map_results".into(), text.into());
+        vars.insert("__fan_in_items".into(), Value::Array(list));
     }
     let params = context::render(field(step, "params").unwrap_or(&Value::Null), &vars);
     let timeout = field(step, "timeout_seconds")
@@ -264,7 +321,13 @@ async fn run_step(
     };
     let mut last_error = String::new();
     for attempt in 1..=attempts {
-        let body = steps::run(kind, &params, &vars, ctx, settings, http, timeout);
+        let env = steps::Env {
+            ctx,
+            settings,
+            http,
+            timeout,
+        };
+        let body = steps::run(kind, step, &params, &vars, &env);
         match tokio::time::timeout(timeout, body).await {
             Ok(Ok(ran)) => return Ok(answer("completed", ran, None)),
             Ok(Err(e)) => last_error = e,

@@ -8,22 +8,160 @@ use serde_json::{json, Map, Value};
 use std::process::Stdio;
 use std::time::Duration;
 
+/// What a step's body runs with besides its params.
+pub struct Env<'a> {
+    pub ctx: &'a TaskContext,
+    pub settings: &'a WorkflowSettings,
+    pub http: &'a reqwest::Client,
+    pub timeout: Duration,
+}
+
+/// Most items one fan-out may have.
+pub const MAX_ITEMS: usize = 1000;
+
+/// Runs one step's body: `step` is its definition, `params` its rendered params.
 pub async fn run(
     kind: &str,
+    step: &Value,
     params: &Value,
     vars: &Map<String, Value>,
-    ctx: &TaskContext,
-    settings: &WorkflowSettings,
-    http: &reqwest::Client,
-    timeout: Duration,
+    env: &Env<'_>,
 ) -> Result<Ran, String> {
     match kind {
         "transform" => transform(params, vars),
-        "checkpoint" => Ok(checkpoint(params, ctx)),
-        "shell" => shell(params, ctx, settings, timeout).await,
-        "ai-prompt" => ai_prompt(params, settings, http, timeout).await,
+        "checkpoint" => Ok(checkpoint(params, env.ctx)),
+        "shell" => shell(params, env.ctx, env.settings, env.timeout).await,
+        "ai-prompt" => ai_prompt(params, env.settings, env.http, env.timeout).await,
+        "fan-out" => fan_out(step, params),
+        "fan-in" => fan_in(params, vars, env).await,
         other => Err(format!("step type `{other}` is not run by this worker")),
     }
+}
+
+/// A fan-out's items: `items` rendered, which must be a list. A `fan_out` step with no
+/// items publishes an empty list under its first output (its items publish the list
+/// otherwise); a `map_reduce`'s items publish nothing (its reduce does).
+fn fan_out(step: &Value, params: &Value) -> Result<Ran, String> {
+    let items = match params.get("items") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::Null) | None => {
+            return Err("`items` names nothing: give a list, or a template naming one".into())
+        }
+        Some(other) => {
+            let kind = match other {
+                Value::String(_) => "text",
+                Value::Object(_) => "an object",
+                _ => "a single value",
+            };
+            return Err(format!("`items` must be a list, found {kind}"));
+        }
+    };
+    if items.len() > MAX_ITEMS {
+        return Err(format!(
+            "{} items: a fan-out takes at most {MAX_ITEMS}",
+            items.len()
+        ));
+    }
+    let mut outputs = Map::new();
+    if items.is_empty() && step.get("type").and_then(Value::as_str) == Some("fan_out") {
+        let name = step
+            .get("outputs")
+            .and_then(|o| o.get(0))
+            .and_then(Value::as_str)
+            .or_else(|| step.get("id").and_then(Value::as_str))
+            .unwrap_or_default();
+        outputs.insert(name.to_string(), Value::Array(Vec::new()));
+    }
+    let mut extra = Map::new();
+    extra.insert("item_count".into(), items.len().into());
+    extra.insert("items".into(), Value::Array(items));
+    Ok(Ran {
+        extra,
+        outputs: Some(outputs),
+        ..Ran::default()
+    })
+}
+
+/// The list a fan-in aggregates: a map-reduce's item answers (their outputs, failed
+/// items left out), else its `input` rendered (a single value is a list of one).
+pub fn fan_in_items(
+    answers: Option<&Value>,
+    params: Option<&Value>,
+    vars: &Map<String, Value>,
+) -> Vec<Value> {
+    if let Some(Value::Array(list)) = answers {
+        return list
+            .iter()
+            .filter(|a| a.is_object() && a.get("status").and_then(Value::as_str) != Some("skipped"))
+            .map(|a| a.get("output").cloned().unwrap_or(Value::Null))
+            .collect();
+    }
+    let input = params.and_then(|p| p.get("input")).unwrap_or(&Value::Null);
+    match super::context::render(input, vars) {
+        Value::Array(list) => list,
+        Value::Null => Vec::new(),
+        one => vec![one],
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Items as text for an AI prompt: one after the other, `---` between.
+pub fn items_text(items: &[Value]) -> String {
+    items
+        .iter()
+        .map(text_of)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// `concat` joins the items with `separator` (default a newline); an AI aggregation
+/// sends `aggregate_prompt` (its `${items}` already filled in) to the AI engine.
+async fn fan_in(params: &Value, vars: &Map<String, Value>, env: &Env<'_>) -> Result<Ran, String> {
+    let items = match vars.get("__fan_in_items") {
+        Some(Value::Array(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let aggregation = params
+        .get("aggregation")
+        .and_then(Value::as_str)
+        .unwrap_or("concat");
+    let mut extra = Map::new();
+    extra.insert("item_count".into(), items.len().into());
+    extra.insert("aggregation".into(), aggregation.into());
+    if aggregation == "concat" {
+        let separator = params
+            .get("separator")
+            .and_then(Value::as_str)
+            .unwrap_or("\n");
+        let joined: Vec<String> = items.iter().map(text_of).collect();
+        return Ok(Ran {
+            output: Value::String(joined.join(separator)),
+            extra,
+            ..Ran::default()
+        });
+    }
+    let mut ai = Map::new();
+    ai.insert(
+        "prompt".into(),
+        params
+            .get("aggregate_prompt")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    for key in ["model", "system"] {
+        if let Some(v) = params.get(key) {
+            ai.insert(key.into(), v.clone());
+        }
+    }
+    let mut ran = ai_prompt(&Value::Object(ai), env.settings, env.http, env.timeout).await?;
+    ran.extra.extend(extra);
+    Ok(ran)
 }
 
 /// `pick` (names copied from the context), `rename` (`{from: to}`), `merge` (an object
@@ -174,6 +312,7 @@ async fn ai_prompt(
                 tokens,
                 cost_cents: 0.0,
                 extra: Map::from_iter([("model".to_string(), Value::from(model))]),
+                outputs: None,
             });
         }
         AiEngine::OpenAi { base_url, api_key } => (base_url, api_key),
@@ -212,6 +351,7 @@ async fn ai_prompt(
         tokens,
         cost_cents: settings.cost_cents(model, tokens),
         extra: Map::from_iter([("model".to_string(), Value::from(model))]),
+        outputs: None,
     })
 }
 

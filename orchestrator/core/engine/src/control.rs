@@ -303,7 +303,10 @@ states:
     async fn a_paused_job_starts_nothing_until_resumed() {
         let (engine, store) = engine();
         let bp = engine.blueprints.get("two").unwrap().clone();
-        let id = engine.create_job("c", &bp, NewJob::default()).await.unwrap();
+        let id = engine
+            .create_job("c", &bp, NewJob::default())
+            .await
+            .unwrap();
         let (_, task_a) = claim(&store).await.expect("a is queued");
         assert_eq!(engine.pause_job("c", &id).await.unwrap(), "paused");
         assert!(matches!(
@@ -332,11 +335,17 @@ states:
     async fn pausing_takes_a_queued_task_off_its_queue() {
         let (engine, store) = engine();
         let bp = engine.blueprints.get("two").unwrap().clone();
-        let id = engine.create_job("c", &bp, NewJob::default()).await.unwrap();
+        let id = engine
+            .create_job("c", &bp, NewJob::default())
+            .await
+            .unwrap();
         engine.pause_job("c", &id).await.unwrap();
         assert!(claim(&store).await.is_none());
         assert!(
-            matches!(engine.resume_job("other", &id).await, Err(EngineError::Forbidden(_))),
+            matches!(
+                engine.resume_job("other", &id).await,
+                Err(EngineError::Forbidden(_))
+            ),
             "another client's job"
         );
         engine.resume_job("c", &id).await.unwrap();
@@ -348,11 +357,20 @@ states:
     async fn a_failed_job_runs_again_from_the_state_that_failed() {
         let (engine, store) = engine();
         let bp = engine.blueprints.get("two").unwrap().clone();
-        let id = engine.create_job("c", &bp, NewJob::default()).await.unwrap();
+        let id = engine
+            .create_job("c", &bp, NewJob::default())
+            .await
+            .unwrap();
         let (_, a) = claim(&store).await.unwrap();
-        engine.submit_result("w", result(&id, &a, false)).await.unwrap();
+        engine
+            .submit_result("w", result(&id, &a, false))
+            .await
+            .unwrap();
         let (_, b) = claim(&store).await.unwrap();
-        engine.submit_result("w", result(&id, &b, true)).await.unwrap();
+        engine
+            .submit_result("w", result(&id, &b, true))
+            .await
+            .unwrap();
         assert_eq!(status(&store, &id).await, "failed");
         assert!(matches!(
             engine.run_again("c", &id, Some("done")).await,
@@ -360,11 +378,17 @@ states:
         ));
         assert_eq!(engine.run_again("c", &id, None).await.unwrap(), "pending");
         let (_, b2) = claim(&store).await.expect("b again");
-        engine.submit_result("w", result(&id, &b2, false)).await.unwrap();
+        engine
+            .submit_result("w", result(&id, &b2, false))
+            .await
+            .unwrap();
         let job = store.get_job(&id).await.unwrap().unwrap();
         assert_eq!(job.status, "finished");
         let doc = super::super::parse_doc(&job).unwrap();
-        assert_eq!(doc.states["a"]["status"], "success", "a kept, not run again");
+        assert_eq!(
+            doc.states["a"]["status"], "success",
+            "a kept, not run again"
+        );
         assert!(matches!(
             engine.run_again("c", &id, None).await,
             Err(EngineError::Conflict(_))

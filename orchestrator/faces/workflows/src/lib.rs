@@ -15,9 +15,8 @@
 //! from this face's records ([`source`]); an execution is a job of it ([`executions`]),
 //! each step a task of a workflow worker.
 //!
-//! Not built yet (see the README): pausing and resuming executions, the token budget,
-//! the WebSocket, and the `parallel`/`fan_out`/`fan_in`/`map_reduce` step types;
-//! schedules and inbound webhooks come after them.
+//! Executions are followed live over `/ws/executions` ([`live`]), from whichever
+//! orchestrator, since every view is read from the store.
 
 pub mod api;
 pub mod auth;
@@ -25,6 +24,7 @@ pub mod compile;
 pub mod error;
 pub mod executions;
 pub mod hook;
+pub mod live;
 pub mod memory;
 pub mod model;
 pub mod rate;

@@ -235,6 +235,64 @@ impl Workflow {
     }
 }
 
+impl StepType {
+    /// Whether one worker task runs a step of this type (the others are the engine's
+    /// waits and the steps that run other steps).
+    pub fn is_task(self) -> bool {
+        matches!(
+            self,
+            StepType::AiPrompt
+                | StepType::Shell
+                | StepType::Transform
+                | StepType::Checkpoint
+                | StepType::FanIn
+        )
+    }
+}
+
+impl Step {
+    /// The steps a `parallel` step runs at the same time (`params.steps`), parsed; the
+    /// error names the sub-step and what is wrong with it.
+    pub fn parallel_steps(&self) -> Result<Vec<Step>, (usize, String)> {
+        let Some(list) = self.params.get("steps").and_then(Value::as_array) else {
+            return Ok(Vec::new());
+        };
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| serde_json::from_value(v.clone()).map_err(|e| (i, e.to_string())))
+            .collect()
+    }
+
+    /// The step a `fan_out` (`step_template`) or `map_reduce` (`map_step`) runs once per
+    /// item, parsed, under this step's id (its own `id`, if it has one, is ignored).
+    pub fn item_step(&self) -> Option<Result<Step, String>> {
+        let key = match self.kind {
+            StepType::FanOut => "step_template",
+            StepType::MapReduce => "map_step",
+            _ => return None,
+        };
+        let mut raw = match self.params.get(key) {
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Some(Err(format!("`{key}` must be a step (an object)"))),
+            None => return Some(Err(format!("a {} step needs `{key}`", self.kind.name()))),
+        };
+        raw.insert("id".into(), self.id.clone().into());
+        // The item step inherits what the parent says of failures unless it says it.
+        let inherited = [
+            ("on_failure", serde_json::to_value(self.on_failure).ok()),
+            ("max_retries", self.max_retries.map(Value::from)),
+            ("default_output", self.default_output.clone()),
+            ("timeout_seconds", self.timeout_seconds.map(Value::from)),
+        ];
+        for (k, v) in inherited {
+            if let (Some(v), false) = (v, raw.contains_key(k)) {
+                raw.insert(k.into(), v);
+            }
+        }
+        Some(serde_json::from_value(Value::Object(raw)).map_err(|e| format!("`{key}`: {e}")))
+    }
+}
+
 /// A prompt template: `ai-prompt` steps name one with `prompt_id`; its `{{name}}`
 /// placeholders are filled from the execution's variables and the step's `variables`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -109,7 +109,7 @@ fn after_checkpoint(execution: &Execution) -> Option<String> {
     let states = &execution.state_steps;
     let at = states
         .iter()
-        .rposition(|(_, steps)| steps.iter().any(|s| passed(s)))?;
+        .rposition(|(_, parts)| parts.iter().any(|p| passed(&p.step)))?;
     let next = states.get(at + 1).unwrap_or(&states[at]);
     Some(next.0.clone())
 }

@@ -3,7 +3,7 @@
 
 use super::schemas::ErrorEnvelope;
 use super::{
-    auth, control, executions, health, jobs, prompts, versions, workflows, yaml_workflows,
+    auth, control, executions, health, jobs, live, prompts, versions, workflows, yaml_workflows,
 };
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -56,6 +56,7 @@ use utoipa::{Modify, OpenApi};
         prompts::create_prompt,
         prompts::get_prompt,
         prompts::delete_prompt,
+        live::routes,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Security, &OptionalBodies),

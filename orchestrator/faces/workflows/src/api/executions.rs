@@ -302,14 +302,7 @@ async fn get_execution(c: Ctx, id: String) -> WfResult<Response> {
         StatusCode::OK,
         &ExecutionView {
             progress: e.progress(),
-            metrics: ExecutionMetrics {
-                execution_id: e.id.clone(),
-                total_tokens: e.total_tokens(),
-                total_cost_cents: e.total_cost_cents(),
-                duration_ms: e.duration_ms,
-                steps_completed: e.steps_completed(),
-                steps_failed: e.steps_failed(),
-            },
+            metrics: ExecutionMetrics::from(&e),
             id: e.id,
             workflow_id: e.workflow_id,
             workflow_name: e.workflow_name,

@@ -12,6 +12,7 @@ pub mod doc;
 mod executions;
 mod health;
 mod jobs;
+mod live;
 pub mod prompts;
 pub mod schemas;
 mod versions;
@@ -83,6 +84,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/prompts"),
     ("GET", "/v1/prompts/{template_id}"),
     ("DELETE", "/v1/prompts/{template_id}"),
+    ("GET", "/ws/executions"),
 ];
 
 /// Paths answered before the store first answers (probes and the root).
@@ -232,9 +234,13 @@ pub fn path_id(raw: &str, what: &str) -> WfResult<String> {
 }
 
 /// The paths this face answers (and so answers every rejection of): `/v1/...`,
-/// `/health/...` (`/health` itself is the coding pipelines') and `/`.
+/// `/health/...` (`/health` itself is the coding pipelines'), `/ws/executions` and `/`.
 pub fn owns(p: &str) -> bool {
-    p == "/" || p == "/v1" || p.starts_with("/v1/") || p.starts_with("/health/")
+    p == "/"
+        || p == "/v1"
+        || p.starts_with("/v1/")
+        || p.starts_with("/health/")
+        || p == "/ws/executions"
 }
 
 fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
@@ -266,7 +272,9 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .unify()
         .or(prompts::routes(face.clone()))
         .unify()
-        .or(yaml_workflows::routes(face))
+        .or(yaml_workflows::routes(face.clone()))
+        .unify()
+        .or(live::routes(face))
         .unify()
         .map(Ok::<Response, Rejection>)
         .or_else(|rejection: Rejection| async move { Ok::<_, Rejection>((Err(rejection),)) });

@@ -312,6 +312,19 @@ pub struct ExecutionMetrics {
     pub steps_failed: u64,
 }
 
+impl From<&crate::executions::Execution> for ExecutionMetrics {
+    fn from(e: &crate::executions::Execution) -> ExecutionMetrics {
+        ExecutionMetrics {
+            execution_id: e.id.clone(),
+            total_tokens: e.total_tokens(),
+            total_cost_cents: e.total_cost_cents(),
+            duration_ms: e.duration_ms,
+            steps_completed: e.steps_completed(),
+            steps_failed: e.steps_failed(),
+        }
+    }
+}
+
 /// An execution in a listing.
 #[derive(Serialize, ToSchema)]
 pub struct ExecutionSummary {

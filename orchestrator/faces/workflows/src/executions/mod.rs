@@ -9,20 +9,24 @@
 //! status, durations and tokens, and the outputs, are read from the job alone: any
 //! orchestrator can answer for any execution.
 
-use crate::compile::{self, state_steps};
+mod view;
+
+pub use view::{status_name, Execution, StateSteps, StepView};
+
+use crate::compile::{self, state_parts};
 use crate::error::{WfError, WfResult};
 use crate::model::Workflow;
 use crate::validate;
 use crate::FaceRef;
-use baton_engine::job::JobDoc;
 use baton_engine::NewJob;
 use baton_protocol::clock::rfc3339;
-use baton_protocol::job_status;
-use baton_store::StoredJob;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
+
+/// The step answers in a job's states (see [`baton_protocol::workflow`]).
+pub use baton_protocol::workflow::answers;
 
 /// The engine client that owns every execution.
 pub const CLIENT: &str = "workflows";
@@ -82,7 +86,7 @@ async fn with_prompts(face: &FaceRef, wf: &Workflow) -> WfResult<Workflow> {
 pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) -> WfResult<String> {
     let vars = validate::inputs(wf, given).map_err(crate::api::invalid)?;
     let wf = &with_prompts(face, wf).await?;
-    let compiled = compile::compile(wf).map_err(crate::api::invalid)?;
+    let compiled = compile::compile(wf);
     let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
     face.records.put_blueprint(&compiled.name, &text).await?;
     let bp = face
@@ -118,126 +122,6 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
     Ok(id)
 }
 
-/// One step of an execution.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct StepView {
-    pub step_id: String,
-    /// `pending`, `running`, `completed`, `completed_with_default`, `skipped`, `failed`
-    /// or `cancelled`.
-    pub status: String,
-    pub duration_ms: Option<u64>,
-    pub tokens_used: u64,
-    /// What the step's AI calls cost (the worker's price table), in cents.
-    pub cost_cents: f64,
-    pub error: Option<String>,
-    /// A checkpoint step that recorded its checkpoint (where a failed execution resumes).
-    #[serde(skip)]
-    pub checkpoint: bool,
-}
-
-/// What the face knows of an execution.
-pub struct Execution {
-    pub id: String,
-    pub workflow_id: String,
-    pub workflow_name: String,
-    /// The version of the definition it runs (the active version's, or the workflow's
-    /// own `version`).
-    pub workflow_version: String,
-    pub status: String,
-    pub started_at: String,
-    pub started_ms: i64,
-    pub completed_at: Option<String>,
-    pub completed_ms: Option<i64>,
-    pub duration_ms: Option<u64>,
-    pub steps: Vec<StepView>,
-    pub outputs: Map<String, Value>,
-    pub variables: Value,
-    pub error: Option<String>,
-    pub current_step: Option<String>,
-    pub checkpoint_id: Option<String>,
-    /// The states of its blueprint and their steps (for its log).
-    pub state_steps: Arc<StateSteps>,
-}
-
-impl Execution {
-    pub fn total_tokens(&self) -> u64 {
-        self.steps.iter().map(|s| s.tokens_used).sum()
-    }
-    /// In cents, to four decimals.
-    pub fn total_cost_cents(&self) -> f64 {
-        let sum: f64 = self.steps.iter().map(|s| s.cost_cents).sum();
-        (sum * 10_000.0).round() / 10_000.0
-    }
-    pub fn steps_completed(&self) -> u64 {
-        self.steps
-            .iter()
-            .filter(|s| s.status.starts_with("completed"))
-            .count() as u64
-    }
-    pub fn steps_failed(&self) -> u64 {
-        self.steps.iter().filter(|s| s.status == "failed").count() as u64
-    }
-    /// Steps done over steps, in percent.
-    pub fn progress(&self) -> u64 {
-        let done = self
-            .steps
-            .iter()
-            .filter(|s| !matches!(s.status.as_str(), "pending" | "running"))
-            .count();
-        (done * 100).checked_div(self.steps.len()).unwrap_or(0) as u64
-    }
-    pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
-    }
-}
-
-/// The face's name of a job status.
-pub fn status_name(job_status: &str) -> &'static str {
-    match job_status {
-        job_status::FINISHED => "completed",
-        job_status::FAILED | job_status::QUARANTINED => "failed",
-        job_status::CANCELLED => "cancelled",
-        job_status::PENDING => "pending",
-        job_status::PAUSED => "paused",
-        _ => "running",
-    }
-}
-
-fn answer_of(data: &Value, step: &str) -> Option<Value> {
-    if data.get("step_id").and_then(Value::as_str) == Some(step) {
-        return Some(data.clone());
-    }
-    data.get(step)
-        .filter(|d| d.get("step_id").is_some())
-        .cloned()
-}
-
-fn step_from(step: &str, answer: Option<Value>, fallback: &str) -> StepView {
-    match answer {
-        Some(a) => StepView {
-            step_id: step.to_string(),
-            status: a["status"].as_str().unwrap_or("completed").to_string(),
-            duration_ms: a["duration_ms"].as_u64(),
-            tokens_used: a["tokens"].as_u64().unwrap_or(0),
-            cost_cents: a["cost_cents"].as_f64().unwrap_or(0.0),
-            error: a["error"].as_str().map(str::to_string),
-            checkpoint: a.get("checkpoint_id").is_some_and(Value::is_string),
-        },
-        None => StepView {
-            step_id: step.to_string(),
-            status: fallback.to_string(),
-            duration_ms: None,
-            tokens_used: 0,
-            cost_cents: 0.0,
-            error: None,
-            checkpoint: false,
-        },
-    }
-}
-
-/// Each state of a compiled blueprint and the steps it runs, in order.
-pub type StateSteps = Vec<(String, Vec<String>)>;
-
 /// [`StateSteps`] by blueprint name, read once per process: the names are
 /// content-addressed, so an entry never goes stale.
 #[derive(Default)]
@@ -252,7 +136,7 @@ async fn steps_of(face: &FaceRef, name: &str) -> WfResult<Arc<StateSteps>> {
         return Ok(Arc::default());
     };
     let definition: Value = serde_json::from_str(&text).map_err(WfError::internal)?;
-    let steps = Arc::new(state_steps(&definition));
+    let steps = Arc::new(state_parts(&definition));
     face.compiled
         .0
         .write()
@@ -260,22 +144,18 @@ async fn steps_of(face: &FaceRef, name: &str) -> WfResult<Arc<StateSteps>> {
     Ok(steps)
 }
 
-/// The step answers in a job's states: a dispatch state's `data` is one answer, a
-/// parallel state's `data` maps step ids to answers.
-pub fn answers(states: &Map<String, Value>) -> Vec<&Value> {
-    let mut out = Vec::new();
-    for data in states.values().filter_map(|s| s.get("data")) {
-        if data.get("step_id").is_some() {
-            out.push(data);
-        } else if let Some(branches) = data.as_object() {
-            out.extend(branches.values().filter(|a| a.get("step_id").is_some()));
-        }
-    }
-    out
-}
-
 /// The execution `id`; 404 when there is none (or the job is not an execution).
 pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
+    Ok(load_versioned(face, id).await?.1)
+}
+
+/// The version of execution `id`'s job (it moves with every change), if it exists.
+pub async fn version(face: &FaceRef, id: &str) -> WfResult<Option<u64>> {
+    Ok(face.engine.store.get_job(id).await?.map(|j| j.version))
+}
+
+/// The execution `id` and the version of its job it was read at.
+pub async fn load_versioned(face: &FaceRef, id: &str) -> WfResult<(u64, Execution)> {
     let not_found = || WfError::not_found(format!("no execution `{id}`"));
     let (job, doc) = face.engine.job(id).await?.ok_or_else(not_found)?;
     if doc.client != CLIENT || doc.metadata.get("workflow").is_none() {
@@ -285,111 +165,7 @@ pub async fn load(face: &FaceRef, id: &str) -> WfResult<Execution> {
         return Err(not_found());
     }
     let steps = steps_of(face, &doc.blueprint).await?;
-    Ok(view(&job, &doc, steps))
-}
-
-fn view(job: &StoredJob, doc: &JobDoc, state_steps: Arc<StateSteps>) -> Execution {
-    let status = status_name(&job.status);
-    let terminal = job_status::is_terminal(&job.status);
-    let mut steps = Vec::new();
-    let mut current_step = None;
-    let mut checkpoint_id = None;
-    for (state, ids) in state_steps.iter() {
-        let (state, ids) = (state.clone(), ids.clone());
-        let data = doc.states.get(&state).and_then(|s| s.get("data"));
-        let here = doc.state == state && !terminal;
-        for step in ids {
-            let mut answer = data.and_then(|d| answer_of(d, &step));
-            if here && answer.is_none() {
-                // A parallel state in progress: the branches done so far.
-                answer = doc
-                    .parallel
-                    .as_ref()
-                    .and_then(|p| p.branches.iter().find(|b| b.key == step))
-                    .and_then(|b| b.data.clone());
-                current_step.get_or_insert_with(|| step.clone());
-            }
-            let fallback = match (here, terminal) {
-                (true, _) => "running",
-                (false, true) if status == "cancelled" => "cancelled",
-                (false, true) if doc.states.contains_key(&state) => "failed",
-                _ => "pending",
-            };
-            if let Some(id) = answer
-                .as_ref()
-                .and_then(|a| a.get("checkpoint_id"))
-                .and_then(Value::as_str)
-            {
-                checkpoint_id = Some(id.to_string());
-            }
-            steps.push(step_from(&step, answer, fallback));
-        }
-    }
-    let mut outputs = Map::new();
-    for a in answers(&doc.states) {
-        if let Some(map) = a.get("outputs").and_then(Value::as_object) {
-            outputs.extend(map.clone());
-        }
-    }
-    let declared: Vec<String> = doc.metadata["workflow"]["outputs"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !declared.is_empty() {
-        outputs = declared
-            .into_iter()
-            .map(|k| {
-                let v = outputs.get(&k).cloned().unwrap_or(Value::Null);
-                (k, v)
-            })
-            .collect();
-    }
-    let error = doc.error.as_ref().map(error_message);
-    let finished = doc.finished_ms.filter(|_| terminal);
-    Execution {
-        id: job.id.clone(),
-        workflow_id: doc.metadata["workflow"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        workflow_name: doc.metadata["workflow"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        workflow_version: doc.metadata["workflow"]["version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        status: status.to_string(),
-        started_at: rfc3339(doc.created_ms),
-        started_ms: doc.created_ms,
-        completed_at: finished.map(rfc3339),
-        completed_ms: finished,
-        duration_ms: finished.map(|f| u64::try_from(f - doc.created_ms).unwrap_or(0)),
-        steps,
-        outputs,
-        variables: doc.initial_data.clone(),
-        error,
-        current_step: if terminal { None } else { current_step },
-        checkpoint_id,
-        state_steps,
-    }
-}
-
-/// An execution's error as a sentence; a step of a parallel level is named with its own
-/// error rather than the level's.
-fn error_message(e: &Value) -> String {
-    let message = |v: &Value| v.get("message").and_then(Value::as_str).map(str::to_string);
-    if e["code"] == "BRANCH_FAILED" {
-        if let (Some(step), Some(inner)) = (e["branch"].as_str(), message(&e["error"])) {
-            return format!("step `{step}`: {inner}");
-        }
-    }
-    message(e).unwrap_or_else(|| e.to_string())
+    Ok((job.version, view::view(&job, &doc, steps)))
 }
 
 /// One entry of an execution's log: an event of its job's history.
@@ -429,10 +205,13 @@ fn level_of(entry: &Value) -> &'static str {
 /// The execution's log, oldest first: its job's history with levels and step ids.
 pub async fn logs(face: &FaceRef, execution: &Execution) -> WfResult<Vec<LogEntry>> {
     let id = execution.id.as_str();
-    let steps: std::collections::HashMap<&str, &Vec<String>> = execution
+    let steps: std::collections::HashMap<&str, Vec<String>> = execution
         .state_steps
         .iter()
-        .map(|(state, ids)| (state.as_str(), ids))
+        .map(|(state, parts)| {
+            let ids = parts.iter().map(|p| p.step.clone()).collect();
+            (state.as_str(), ids)
+        })
         .collect();
     let history = face.engine.history(id).await?;
     Ok(history

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use utoipa::ToSchema;
 
+mod patterns;
+
 /// Longest id of a workflow, a step or an output.
 pub const MAX_ID_LEN: usize = 128;
 /// Most retries a step may ask for.
@@ -31,10 +33,10 @@ fn id_ok(id: &str) -> bool {
 
 const ID_RULE: &str = "1 to 128 letters, digits, `-` or `_`";
 
-struct Problems(Vec<Problem>);
+pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn add(&mut self, step: Option<&str>, field: String, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, step: Option<&str>, field: String, message: impl Into<String>) {
         self.0.push(Problem {
             step_id: step.map(str::to_string),
             field,
@@ -68,12 +70,35 @@ pub fn workflow(wf: &Workflow) -> Vec<Problem> {
         p.add(None, "steps".into(), format!("at most {MAX_STEPS} steps"));
     }
     let mut ids: HashMap<&str, usize> = HashMap::new();
-    let mut outputs: HashMap<&str, &str> = HashMap::new();
     for (i, s) in wf.steps.iter().enumerate() {
-        if ids.insert(s.id.as_str(), i).is_some() {
+        ids.insert(s.id.as_str(), i);
+    }
+    // Step ids and output names are unique across the workflow, the steps a `parallel`
+    // step runs included (their answers and outputs are found by them).
+    let subs: Vec<(usize, Vec<Step>)> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.parallel_steps().ok().map(|subs| (i, subs)))
+        .collect();
+    let mut named: Vec<(String, &Step)> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("steps[{i}]"), s))
+        .collect();
+    for (i, list) in &subs {
+        for (j, s) in list.iter().enumerate() {
+            named.push((format!("steps[{i}].params.steps[{j}]"), s));
+        }
+    }
+    let mut seen: HashMap<&str, ()> = HashMap::new();
+    let mut outputs: HashMap<&str, &str> = HashMap::new();
+    for (at, s) in &named {
+        if seen.insert(s.id.as_str(), ()).is_some() {
             p.add(
                 Some(&s.id),
-                format!("steps[{i}].id"),
+                format!("{at}.id"),
                 format!("step id `{}` is used twice", s.id),
             );
         }
@@ -81,14 +106,14 @@ pub fn workflow(wf: &Workflow) -> Vec<Problem> {
             if let Some(other) = outputs.insert(out.as_str(), s.id.as_str()) {
                 p.add(
                     Some(&s.id),
-                    format!("steps[{i}].outputs"),
+                    format!("{at}.outputs"),
                     format!("output `{out}` is also published by step `{other}`"),
                 );
             }
         }
     }
     for (i, s) in wf.steps.iter().enumerate() {
-        step(&mut p, i, s, &ids);
+        step(&mut p, &format!("steps[{i}]"), s, &ids);
     }
     if p.0.is_empty() {
         if let Some(cycle) = cycle(wf) {
@@ -134,8 +159,9 @@ fn timeout(p: &mut Problems, step: Option<&str>, field: String, secs: f64) {
     }
 }
 
-fn step(p: &mut Problems, i: usize, s: &Step, ids: &HashMap<&str, usize>) {
-    let at = |f: &str| format!("steps[{i}].{f}");
+/// The checks of one step; `path` is where it is in the workflow (`steps[2]`).
+pub(crate) fn step(p: &mut Problems, path: &str, s: &Step, ids: &HashMap<&str, usize>) {
+    let at = |f: &str| format!("{path}.{f}");
     let sid = Some(s.id.as_str());
     if !id_ok(&s.id) {
         p.add(sid, at("id"), format!("a step id must be {ID_RULE}"));
@@ -199,6 +225,7 @@ fn step(p: &mut Problems, i: usize, s: &Step, ids: &HashMap<&str, usize>) {
         timeout(p, sid, at("timeout_seconds"), t);
     }
     params(p, sid, &at("params"), s.kind, &s.params);
+    patterns::check(p, path, s);
 }
 
 /// The params each step type needs.
