@@ -2,7 +2,8 @@
 //! port of 127.0.0.1 and recording what it was sent:
 //!
 //! - [`FakeOpenAi`]: an OpenAI-compatible `POST /v1/chat/completions`, answering each
-//!   prompt with what a test's function returns for it (and `usage.total_tokens`);
+//!   prompt with what a test's function returns for it (and `usage.total_tokens`), or
+//!   503 while a test says it is down;
 //! - [`FakeGithub`]: the two calls of GitHub's REST API a PR needs
 //!   (`POST /repos/{owner}/{repo}/pulls`, then on 422 "already exists"
 //!   `GET .../pulls?head=owner:branch`), requiring a bearer token.
@@ -31,6 +32,8 @@ pub struct FakeOpenAi {
     pub base_url: String,
     /// Every request body received, in order.
     pub requests: Arc<Mutex<Vec<Value>>>,
+    /// While set, every call is answered 503.
+    pub down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeOpenAi {
@@ -42,6 +45,8 @@ impl FakeOpenAi {
     {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_down = down.clone();
         let answer = Arc::new(answer);
         let expected = format!("Bearer {key}");
         let route = warp::path!("v1" / "chat" / "completions")
@@ -50,15 +55,23 @@ impl FakeOpenAi {
             .and(warp::body::json())
             .map(move |auth: Option<String>, body: Value| {
                 seen.lock().expect("lock").push(body.clone());
+                if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    return warp::reply::with_status(
+                        warp::reply::json(&json!({"error": {"message": "overloaded"}})),
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    );
+                }
                 if auth.as_deref() != Some(expected.as_str()) {
                     return warp::reply::with_status(
                         warp::reply::json(&json!({"error": {"message": "bad key"}})),
                         StatusCode::UNAUTHORIZED,
                     );
                 }
-                let prompt = body
-                    .pointer("/messages/0/content")
-                    .and_then(Value::as_str)
+                // The prompt is the last message (a system message may come first).
+                let prompt = body["messages"]
+                    .as_array()
+                    .and_then(|m| m.last())
+                    .and_then(|m| m["content"].as_str())
                     .unwrap_or("");
                 let content = answer(prompt);
                 let reply = json!({
@@ -71,6 +84,7 @@ impl FakeOpenAi {
         FakeOpenAi {
             base_url: format!("{}/v1", serve(route).await),
             requests,
+            down,
         }
     }
 

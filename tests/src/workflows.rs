@@ -2,7 +2,10 @@
 //! workflows, a caller of `/v1` ([`Api`]) and the envelope check.
 
 use crate::orchestrator::test_config;
+use crate::workers::{config as worker_config, spawn};
 use baton_orchestrator::config::Config;
+use baton_worker::{Worker, WorkerHandle};
+use baton_worker_examples::workflow::{workflow_skills, WorkflowSettings};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -15,6 +18,26 @@ pub fn config() -> Config {
     cfg.workflows.workflows_dir =
         Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints/workflows"));
     cfg
+}
+
+/// A workflow worker on `base_url` with shell steps allowed and the offline AI engine.
+pub fn workflow_worker(base_url: &str, id: &str) -> WorkerHandle {
+    let settings = WorkflowSettings {
+        allow_shell: true,
+        default_timeout: std::time::Duration::from_secs(30),
+        ..WorkflowSettings::default()
+    };
+    spawn(workflow_skills(
+        Worker::builder(worker_config(base_url, id)),
+        settings,
+    ))
+}
+
+/// An [`Api`] logged in as `admin` with the demo password.
+pub async fn logged_in(base_url: &str) -> Api {
+    let mut api = Api::new(base_url);
+    assert_eq!(api.login("admin", "demo").await.status, 200);
+    api
 }
 
 /// A caller of the `/v1` API.

@@ -3,32 +3,10 @@
 //! failed execution resumed from its last checkpoint, and the token budget.
 
 use baton_tests::backend::{start, Backend};
-use baton_tests::workers::{config as worker_config, spawn};
-use baton_tests::workflows::{config, envelope, Api};
+use baton_tests::workflows::{config, envelope, logged_in, workflow_worker, Api};
 use baton_tests::{on_both_stores, shared_redis, Orchestrator};
-use baton_worker::{Worker, WorkerHandle};
-use baton_worker_examples::workflow::{workflow_skills, AiEngine, WorkflowSettings};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn workflow_worker(base_url: &str, id: &str) -> WorkerHandle {
-    let settings = WorkflowSettings {
-        allow_shell: true,
-        ai: AiEngine::Offline,
-        default_timeout: Duration::from_secs(30),
-        prices: Vec::new(),
-    };
-    spawn(workflow_skills(
-        Worker::builder(worker_config(base_url, id)),
-        settings,
-    ))
-}
-
-async fn logged_in(base_url: &str) -> Api {
-    let mut api = Api::new(base_url);
-    assert_eq!(api.login("admin", "demo").await.status, 200);
-    api
-}
 
 async fn execution(api: &Api, id: &str) -> Value {
     let a = api.call("GET", &format!("/v1/executions/{id}"), None).await;

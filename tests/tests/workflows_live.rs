@@ -4,11 +4,8 @@
 //! stays open.
 
 use baton_tests::backend::{start, Backend};
-use baton_tests::workers::{config as worker_config, spawn};
-use baton_tests::workflows::{config, Api};
+use baton_tests::workflows::{config, workflow_worker, Api};
 use baton_tests::{on_both_stores, shared_redis, Orchestrator};
-use baton_worker::{Worker, WorkerHandle};
-use baton_worker_examples::workflow::{workflow_skills, AiEngine, WorkflowSettings};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -17,19 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn workflow_worker(base_url: &str, id: &str) -> WorkerHandle {
-    let settings = WorkflowSettings {
-        allow_shell: true,
-        ai: AiEngine::Offline,
-        default_timeout: Duration::from_secs(30),
-        prices: Vec::new(),
-    };
-    spawn(workflow_skills(
-        Worker::builder(worker_config(base_url, id)),
-        settings,
-    ))
-}
 
 async fn connect(base_url: &str, token: &str) -> Socket {
     let url = format!(

@@ -98,6 +98,7 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
             workflows::hook::HOOK,
             Arc::new(workflows::hook::WorkflowHook {
                 metrics: metrics.workflows.clone(),
+                records: workflow_records.clone(),
             }),
         )
         .with_blueprints(Arc::new(workflows::source::WorkflowBlueprints {

@@ -20,8 +20,11 @@
 //! then runs one task per item of, each seeing `item` and `index`) and `wf-fan-in` (a
 //! list aggregated: joined, or summed up by an AI prompt with `${items}`).
 
+pub mod circuit;
 pub mod context;
 mod steps;
+
+pub use circuit::CircuitSettings;
 
 use baton_worker::{TaskContext, TaskError, WorkerBuilder};
 use serde::Deserialize;
@@ -61,6 +64,21 @@ pub struct WorkflowSettings {
     /// Price of a thousand tokens, in cents, by model (`WORKFLOW_AI_PRICES`); a model not
     /// listed costs nothing, as do the offline engine's answers.
     pub prices: Vec<(String, f64)>,
+    /// The AI endpoint's circuit breaker (`WORKFLOW_AI_CIRCUIT_*`).
+    pub circuit: CircuitSettings,
+}
+
+impl Default for WorkflowSettings {
+    /// No shell steps, the offline AI engine, 300 s per step, no prices.
+    fn default() -> Self {
+        WorkflowSettings {
+            allow_shell: false,
+            ai: AiEngine::Offline,
+            default_timeout: Duration::from_secs(300),
+            prices: Vec::new(),
+            circuit: CircuitSettings::default(),
+        }
+    }
 }
 
 impl WorkflowSettings {
@@ -131,11 +149,31 @@ impl WorkflowSettings {
             Some(text) => parse_prices(&text)?,
             None => Vec::new(),
         };
+        let mut circuit = CircuitSettings::default();
+        if let Some(v) = get("WORKFLOW_AI_CIRCUIT_FAILURES") {
+            circuit.failures = v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    format!("WORKFLOW_AI_CIRCUIT_FAILURES: expected 1 to 1000, got {v:?}")
+                })?;
+        }
+        if let Some(v) = get("WORKFLOW_AI_CIRCUIT_COOLDOWN_SECONDS") {
+            circuit.cool_down = v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(baton_protocol::clock::seconds)
+                .ok_or_else(|| format!("WORKFLOW_AI_CIRCUIT_COOLDOWN_SECONDS: expected a number of seconds, got {v:?}"))?;
+        }
         Ok(WorkflowSettings {
             allow_shell,
             ai,
             default_timeout,
             prices,
+            circuit,
         })
     }
 }
@@ -182,20 +220,37 @@ pub const SKILLS: &[&str] = &[
 
 /// Adds the workflow skills (`wf-<type>` for each of [`SKILLS`]).
 pub fn workflow_skills(builder: WorkerBuilder, settings: WorkflowSettings) -> WorkerBuilder {
-    let settings = Arc::new(settings);
-    let http = reqwest::Client::new();
+    let breaker = match &settings.ai {
+        AiEngine::OpenAi { base_url, .. } => {
+            Some(circuit::Breaker::new(settings.circuit, "openai", base_url))
+        }
+        AiEngine::Offline => None,
+    };
+    let shared = Arc::new(Shared {
+        settings,
+        http: reqwest::Client::new(),
+        breaker,
+    });
     let mut builder = builder;
     for &kind in SKILLS {
-        let (settings, http) = (settings.clone(), http.clone());
+        let shared = shared.clone();
         builder = builder.skill(
             format!("wf-{kind}"),
             move |task: StepTask, ctx: TaskContext| {
-                let (settings, http) = (settings.clone(), http.clone());
-                async move { run_step(kind, task, &ctx, &settings, &http).await }
+                let shared = shared.clone();
+                async move { run_step(kind, task, &ctx, &shared).await }
             },
         );
     }
     builder
+}
+
+/// What every step of this worker shares.
+struct Shared {
+    settings: WorkflowSettings,
+    http: reqwest::Client,
+    /// The AI endpoint's breaker (none for the offline engine).
+    breaker: Option<circuit::Breaker>,
 }
 
 fn field<'a>(step: &'a Value, key: &str) -> Option<&'a Value> {
@@ -207,9 +262,9 @@ async fn run_step(
     kind: &str,
     task: StepTask,
     ctx: &TaskContext,
-    settings: &WorkflowSettings,
-    http: &reqwest::Client,
+    shared: &Shared,
 ) -> Result<Value, TaskError> {
+    let settings = &shared.settings;
     let started = Instant::now();
     let step = &task.step;
     let id = step
@@ -324,7 +379,8 @@ async fn run_step(
         let env = steps::Env {
             ctx,
             settings,
-            http,
+            http: &shared.http,
+            breaker: shared.breaker.as_ref(),
             timeout,
         };
         let body = steps::run(kind, step, &params, &vars, &env);
@@ -349,8 +405,22 @@ async fn run_step(
             };
             Ok(answer("completed_with_default", ran, Some(last_error)))
         }
-        _ => Err(TaskError::permanent(format!(
-            "step `{id}` failed: {last_error}"
-        ))),
+        _ => {
+            let error = TaskError::permanent(format!("step `{id}` failed: {last_error}"));
+            // An AI step's failure reports the endpoint's circuit (for `/health/full`).
+            match shared.breaker.as_ref().filter(|_| uses_ai(kind, step)) {
+                Some(b) => Err(error.with_details(json!({"circuit": b.report()}))),
+                None => Err(error),
+            }
+        }
     }
+}
+
+/// Whether a step calls the AI engine.
+fn uses_ai(kind: &str, step: &Value) -> bool {
+    let aggregation = step
+        .pointer("/params/aggregation")
+        .and_then(Value::as_str)
+        .unwrap_or("concat");
+    kind == "ai-prompt" || (kind == "fan-in" && aggregation != "concat")
 }

@@ -13,6 +13,8 @@ pub struct Env<'a> {
     pub ctx: &'a TaskContext,
     pub settings: &'a WorkflowSettings,
     pub http: &'a reqwest::Client,
+    /// The AI endpoint's circuit breaker.
+    pub breaker: Option<&'a super::circuit::Breaker>,
     pub timeout: Duration,
 }
 
@@ -31,7 +33,7 @@ pub async fn run(
         "transform" => transform(params, vars),
         "checkpoint" => Ok(checkpoint(params, env.ctx)),
         "shell" => shell(params, env.ctx, env.settings, env.timeout).await,
-        "ai-prompt" => ai_prompt(params, env.settings, env.http, env.timeout).await,
+        "ai-prompt" => ai_prompt(params, env).await,
         "fan-out" => fan_out(step, params),
         "fan-in" => fan_in(params, vars, env).await,
         other => Err(format!("step type `{other}` is not run by this worker")),
@@ -159,7 +161,7 @@ async fn fan_in(params: &Value, vars: &Map<String, Value>, env: &Env<'_>) -> Res
             ai.insert(key.into(), v.clone());
         }
     }
-    let mut ran = ai_prompt(&Value::Object(ai), env.settings, env.http, env.timeout).await?;
+    let mut ran = ai_prompt(&Value::Object(ai), env).await?;
     ran.extra.extend(extra);
     Ok(ran)
 }
@@ -284,12 +286,8 @@ fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4).max(1)
 }
 
-async fn ai_prompt(
-    params: &Value,
-    settings: &WorkflowSettings,
-    http: &reqwest::Client,
-    timeout: Duration,
-) -> Result<Ran, String> {
+async fn ai_prompt(params: &Value, env: &Env<'_>) -> Result<Ran, String> {
+    let settings = env.settings;
     if params.get("prompt_id").is_some() && params.get("prompt").is_none() {
         return Err("prompt templates (`prompt_id`) are not available yet: give `prompt`".into());
     }
@@ -317,26 +315,30 @@ async fn ai_prompt(
         }
         AiEngine::OpenAi { base_url, api_key } => (base_url, api_key),
     };
+    if let Some(b) = env.breaker {
+        b.admit()?;
+    }
     let mut messages = Vec::new();
     if let Some(s) = system {
         messages.push(json!({"role": "system", "content": s}));
     }
     messages.push(json!({"role": "user", "content": prompt}));
-    let mut call = http
+    let mut call = env
+        .http
         .post(format!("{base_url}/chat/completions"))
-        .timeout(timeout)
+        .timeout(env.timeout)
         .json(&json!({"model": model, "messages": messages}));
     if let Some(key) = api_key {
         call = call.bearer_auth(key);
     }
-    let resp = call.send().await.map_err(|e| format!("AI endpoint: {e}"))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("AI endpoint: {e}"))?;
-    if !status.is_success() {
-        let excerpt: String = text.chars().take(300).collect();
-        return Err(format!("AI endpoint answered {status}: {excerpt}"));
+    let called = completion(call).await;
+    if let Some(b) = env.breaker {
+        b.record(match &called {
+            Ok(_) => Some(true),
+            Err((endpoint_failed, _)) => endpoint_failed.then_some(false),
+        });
     }
-    let answer: Value = serde_json::from_str(&text).map_err(|e| format!("AI endpoint: {e}"))?;
+    let answer = called.map_err(|(_, e)| e)?;
     let content = answer
         .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
@@ -346,13 +348,40 @@ async fn ai_prompt(
         .pointer("/usage/total_tokens")
         .and_then(Value::as_u64)
         .unwrap_or_else(|| estimate_tokens(&prompt) + estimate_tokens(&content));
+    let mut extra = Map::from_iter([("model".to_string(), Value::from(model))]);
+    if let Some(b) = env.breaker {
+        extra.insert("circuit".into(), b.report());
+    }
     Ok(Ran {
         output: Value::String(content),
         tokens,
         cost_cents: settings.cost_cents(model, tokens),
-        extra: Map::from_iter([("model".to_string(), Value::from(model))]),
+        extra,
         outputs: None,
     })
+}
+
+/// One chat completion: its JSON, or whether the endpoint is at fault (unreachable,
+/// 429, 5xx, an unreadable answer) and the message.
+async fn completion(call: reqwest::RequestBuilder) -> Result<Value, (bool, String)> {
+    let resp = call
+        .send()
+        .await
+        .map_err(|e| (true, format!("AI endpoint: {e}")))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| (true, format!("AI endpoint: {e}")))?;
+    if !status.is_success() {
+        let excerpt: String = text.chars().take(300).collect();
+        let endpoint = status.is_server_error() || status.as_u16() == 429;
+        return Err((
+            endpoint,
+            format!("AI endpoint answered {status}: {excerpt}"),
+        ));
+    }
+    serde_json::from_str(&text).map_err(|e| (true, format!("AI endpoint: {e}")))
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! The face's engine hook. Before a step's answer is committed, the execution's
+//! The face's engine hook. Before a step's answer is committed, the circuit state of
+//! the AI engine it reports (a workflow worker's `circuit`, in its answer or its error's
+//! details) is kept in the face's store for `/health/full`, and the execution's
 //! `token_budget` is checked: an answer that takes the tokens spent (the steps answered so
 //! far, this one included) past the budget is turned into a failure with
 //! `BUDGET_EXCEEDED_ERROR`, which fails the execution without another attempt (steps of
@@ -11,10 +13,12 @@
 //! rarely be one too many.
 
 use crate::executions::{answers, status_name};
+use crate::store::WorkflowStore;
 use crate::WorkflowMetrics;
 use async_trait::async_trait;
 use baton_engine::hooks::{AfterCommit, Attempt, JobHook};
 use baton_engine::{Engine, EngineError};
+use baton_protocol::clock::{now_ms, rfc3339};
 use baton_protocol::{error_codes, TaskError, TaskResult, TASK_STATUS_FAILURE};
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,6 +28,32 @@ pub const HOOK: &str = "workflows";
 
 pub struct WorkflowHook {
     pub metrics: Arc<WorkflowMetrics>,
+    pub records: Arc<dyn WorkflowStore>,
+}
+
+impl WorkflowHook {
+    /// Keeps the AI engine circuit state a step's answer reports, if it reports one.
+    async fn note_circuit(&self, worker_id: &str, result: &TaskResult) {
+        let from_data = result.data.as_ref().and_then(|d| d.get("circuit"));
+        let from_error = result
+            .error
+            .as_ref()
+            .and_then(|e| e.details.as_ref())
+            .and_then(|d| d.get("circuit"));
+        let Some(Value::Object(report)) = from_data.or(from_error) else {
+            return;
+        };
+        let Some(engine) = report.get("engine").and_then(Value::as_str) else {
+            return;
+        };
+        let mut state = report.clone();
+        state.insert("worker_id".into(), worker_id.into());
+        state.insert("reported_at".into(), rfc3339(now_ms()).into());
+        let text = Value::Object(state).to_string();
+        if let Err(e) = self.records.set_circuit(engine, &text).await {
+            tracing::warn!(engine, error = %e, "circuit state not recorded");
+        }
+    }
 }
 
 fn tokens(answer: &Value) -> u64 {
@@ -52,6 +82,7 @@ impl JobHook for WorkflowHook {
         attempt: Attempt<'_>,
         result: &mut TaskResult,
     ) -> Result<Option<AfterCommit>, EngineError> {
+        self.note_circuit(attempt.worker_id, result).await;
         let Some(budget) = attempt.doc.metadata["workflow"]["token_budget"].as_u64() else {
             return Ok(None);
         };

@@ -17,6 +17,9 @@ struct State {
     deleted: std::collections::HashSet<String>,
     /// bucket → (count, window end in epoch ms)
     windows: HashMap<String, (u64, i64)>,
+    /// client → when it is let in again (epoch ms)
+    blocked: HashMap<String, i64>,
+    circuits: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -190,5 +193,40 @@ impl WorkflowStore for MemoryWorkflows {
             count: slot.0,
             resets_in_ms: u64::try_from(slot.1 - now_ms).unwrap_or(0),
         })
+    }
+
+    async fn block(&self, client: &str, until_ms: i64) -> RecordResult<()> {
+        let mut s = self.state.lock();
+        if s.blocked.len() >= SWEEP_EVERY {
+            let now = baton_protocol::clock::now_ms();
+            s.blocked.retain(|_, until| *until > now);
+        }
+        let slot = s.blocked.entry(client.to_string()).or_insert(until_ms);
+        *slot = (*slot).max(until_ms);
+        Ok(())
+    }
+
+    async fn blocked(&self, now_ms: i64) -> RecordResult<Vec<(String, i64)>> {
+        let mut s = self.state.lock();
+        s.blocked.retain(|_, until| *until > now_ms);
+        let mut out: Vec<(String, i64)> = s.blocked.iter().map(|(c, u)| (c.clone(), *u)).collect();
+        out.sort_by_key(|(c, u)| (*u, c.clone()));
+        Ok(out)
+    }
+
+    async fn set_circuit(&self, engine: &str, state: &str) -> RecordResult<()> {
+        self.state
+            .lock()
+            .circuits
+            .insert(engine.to_string(), state.to_string());
+        Ok(())
+    }
+
+    async fn circuits(&self) -> RecordResult<Vec<(String, String)>> {
+        let s = self.state.lock();
+        Ok(s.circuits
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }

@@ -353,4 +353,50 @@ impl WorkflowStore for RedisWorkflows {
             resets_in_ms: u64::try_from(ttl).unwrap_or(0),
         })
     }
+
+    async fn block(&self, client: &str, until_ms: i64) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        // GT: a later deadline replaces an earlier one, never the other way round.
+        ::redis::cmd("ZADD")
+            .arg(self.k("blocked"))
+            .arg("GT")
+            .arg(until_ms)
+            .arg(client)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn blocked(&self, now_ms: i64) -> RecordResult<Vec<(String, i64)>> {
+        let mut conn = self.conn().await?;
+        let key = self.k("blocked");
+        let (_, list): (i64, Vec<(String, i64)>) = ::redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now_ms)
+            .cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok(list)
+    }
+
+    async fn set_circuit(&self, engine: &str, state: &str) -> RecordResult<()> {
+        let mut conn = self.conn().await?;
+        conn.hset(self.k("circuits"), engine, state)
+            .await
+            .map_err(redis_err)
+    }
+
+    async fn circuits(&self) -> RecordResult<Vec<(String, String)>> {
+        let mut conn = self.conn().await?;
+        let all: std::collections::BTreeMap<String, String> =
+            conn.hgetall(self.k("circuits")).await.map_err(redis_err)?;
+        Ok(all.into_iter().collect())
+    }
 }

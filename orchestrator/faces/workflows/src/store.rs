@@ -5,8 +5,10 @@
 //!
 //! The records: JSON workflows (a [`StoredWorkflow`] per id, kept whole: a workflow is
 //! read and written as one document), the blueprints workflows compile to (by their
-//! content-addressed name, written once, never changed) and the rate-limit counters (a
-//! fixed window per bucket: `<route>:<client ip>`).
+//! content-addressed name, written once, never changed), the rate-limit counters (a
+//! fixed window per bucket: `<route>:<client ip>`), the clients refused by a limit until
+//! their window closes, and the circuit state of each AI engine as workers last
+//! reported it.
 
 use crate::model::Workflow;
 use async_trait::async_trait;
@@ -107,4 +109,14 @@ pub trait WorkflowStore: Send + Sync + 'static {
         window_ms: u64,
         now_ms: i64,
     ) -> RecordResult<RateCount>;
+
+    /// Notes that `client` (`<route group>:<ip>`) is refused until `until_ms`.
+    async fn block(&self, client: &str, until_ms: i64) -> RecordResult<()>;
+    /// The clients refused now, with the epoch ms they are let in again, soonest first.
+    async fn blocked(&self, now_ms: i64) -> RecordResult<Vec<(String, i64)>>;
+
+    /// Keeps the last reported circuit state (JSON) of an AI engine.
+    async fn set_circuit(&self, engine: &str, state: &str) -> RecordResult<()>;
+    /// Every engine's last reported circuit state, by engine.
+    async fn circuits(&self) -> RecordResult<Vec<(String, String)>>;
 }

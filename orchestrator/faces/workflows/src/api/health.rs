@@ -2,14 +2,13 @@
 //! No token; answered from the start, before the store first answers.
 
 use super::schemas::{
-    AppInfo, Application, Database, DbHealth, ErrorEnvelope, FullHealth, Live, Migrations, Ready,
-    Security,
+    AppInfo, Application, Blocked, Database, DbHealth, ErrorEnvelope, FullHealth, Live, Migrations,
+    Ready, Security,
 };
 use super::{answer, ctx, serve, Ctx};
 use crate::error::WfResult;
 use crate::FaceRef;
 use baton_protocol::clock::{now_ms, rfc3339};
-use serde_json::Map;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use warp::http::StatusCode;
@@ -169,6 +168,28 @@ async fn full(c: Ctx) -> WfResult<Response> {
         rate_limited.insert(group.to_string(), n);
     }
     let reason = not_ready_reason(&c);
+    // Both are reports: a store that does not answer leaves them empty.
+    let blocked = match c.face.records.blocked(now_ms()).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|(client, until)| {
+                let (group, ip) = client.split_once(':').unwrap_or(("", &client));
+                Blocked {
+                    group: group.to_string(),
+                    ip: ip.to_string(),
+                    until: rfc3339(until),
+                }
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let circuit_breakers = match c.face.records.circuits().await {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|(engine, text)| Some((engine, serde_json::from_str(&text).ok()?)))
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    };
     answer(
         StatusCode::OK,
         &FullHealth {
@@ -189,8 +210,11 @@ async fn full(c: Ctx) -> WfResult<Response> {
                 status: if up { "connected" } else { "disconnected" }.into(),
                 backend: c.face.engine.store.kind().into(),
             },
-            circuit_breakers: Map::new(),
-            security: Security { rate_limited },
+            circuit_breakers,
+            security: Security {
+                rate_limited,
+                blocked,
+            },
         },
     )
 }

@@ -146,6 +146,11 @@ impl Ctx {
                 .with_label_values(&[group.bucket()])
                 .inc();
             let retry_after = count.resets_in_ms.div_ceil(1000).max(1);
+            // Listed by /health/full until its window closes; the refusal stands without.
+            let until = now_ms().saturating_add(i64::try_from(count.resets_in_ms).unwrap_or(0));
+            if let Err(e) = self.face.records.block(&bucket, until).await {
+                tracing::warn!(client = %bucket, error = %e, "refused client not recorded");
+            }
             return Err(WfError::rate_limited(
                 &format!("{per_minute}/minute"),
                 retry_after,

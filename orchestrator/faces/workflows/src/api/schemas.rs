@@ -163,10 +163,9 @@ pub struct FullHealth {
     pub uptime_seconds: u64,
     pub application: Application,
     pub database: Database,
-    /// Circuit state per AI endpoint. Empty: the AI calls are made by workers, and this
-    /// orchestrator has none in-process to report on yet.
-    #[schema(value_type = Object)]
-    pub circuit_breakers: Map<String, Value>,
+    /// Circuit state per AI engine, as the workflow workers that call it last reported
+    /// it with a step's answer (the workers make the AI calls).
+    pub circuit_breakers: BTreeMap<String, CircuitState>,
     pub security: Security,
 }
 
@@ -188,6 +187,35 @@ pub struct Database {
 pub struct Security {
     /// Requests refused by a rate limit since this orchestrator started, by group.
     pub rate_limited: BTreeMap<String, u64>,
+    /// Clients refused by a rate limit now (any orchestrator), soonest let in first.
+    pub blocked: Vec<Blocked>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Blocked {
+    /// The route group (`login`, `execute`, `jobs`, `hooks`).
+    pub group: String,
+    pub ip: String,
+    /// When its window closes.
+    pub until: String,
+}
+
+/// One AI engine's circuit breaker, as a worker reported it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CircuitState {
+    /// `closed` (calls go through), `open` (calls fail at once until the cool-down
+    /// ends) or `half_open` (one trial call).
+    pub state: String,
+    /// Failures in a row.
+    pub failure_count: u64,
+    /// The engine's endpoint.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The worker that reported it, and when.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    #[serde(default)]
+    pub reported_at: Option<String>,
 }
 
 /// `GET /`.

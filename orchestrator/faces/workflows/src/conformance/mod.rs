@@ -30,6 +30,52 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     prompts_are_created_once_listed_and_deleted(store).await;
     deleted_executions_leave_the_listings(store).await;
     versions_are_compared_and_set(store).await;
+    blocked_clients_are_listed_until_let_in(store).await;
+    circuit_states_keep_the_last_report(store).await;
+}
+
+pub async fn blocked_clients_are_listed_until_let_in(store: &dyn WorkflowStore) {
+    let now = now_ms();
+    store.block("login:10.0.0.1", now + 30_000).await.unwrap();
+    store.block("jobs:10.0.0.2", now + 10_000).await.unwrap();
+    store.block("login:10.0.0.1", now + 5_000).await.unwrap();
+    store.block("login:10.0.0.3", now - 1).await.unwrap();
+    assert_eq!(
+        store.blocked(now).await.unwrap(),
+        [
+            ("jobs:10.0.0.2".to_string(), now + 10_000),
+            ("login:10.0.0.1".to_string(), now + 30_000),
+        ],
+        "soonest first; a later deadline is kept; a past one is not listed"
+    );
+    assert_eq!(
+        store.blocked(now + 20_000).await.unwrap(),
+        [("login:10.0.0.1".to_string(), now + 30_000)]
+    );
+    assert!(store.blocked(now + 60_000).await.unwrap().is_empty());
+}
+
+pub async fn circuit_states_keep_the_last_report(store: &dyn WorkflowStore) {
+    assert!(store.circuits().await.unwrap().is_empty());
+    store
+        .set_circuit("openai", r#"{"state":"open"}"#)
+        .await
+        .unwrap();
+    store
+        .set_circuit("openai", r#"{"state":"closed"}"#)
+        .await
+        .unwrap();
+    store
+        .set_circuit("local", r#"{"state":"half_open"}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.circuits().await.unwrap(),
+        [
+            ("local".to_string(), r#"{"state":"half_open"}"#.to_string()),
+            ("openai".to_string(), r#"{"state":"closed"}"#.to_string()),
+        ]
+    );
 }
 
 pub async fn versions_are_compared_and_set(store: &dyn WorkflowStore) {
