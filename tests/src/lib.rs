@@ -15,6 +15,7 @@ pub mod git_world;
 pub mod orchestrator;
 pub mod pipeline_worker;
 pub mod pipelines;
+pub mod process;
 pub mod python;
 pub mod redis_server;
 pub mod workflows;

@@ -355,6 +355,8 @@ async fn workflow_answers_match_the_documented_schemas() {
     cfg.workflows.allow_demo_auth = true;
     cfg.workflows.workflows_dir =
         Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../blueprints/workflows"));
+    // No worker runs here: a delivery answers `running` after this.
+    cfg.workflows.hook_wait = Duration::from_millis(100);
     let orch = Orchestrator::memory(cfg).await;
     let doc = document(&orch).await;
     let http = reqwest::Client::new();
@@ -626,6 +628,144 @@ async fn workflow_answers_match_the_documented_schemas() {
         let (s, b) = call(method, path, t, body).await;
         check_answer(&doc, &method.to_lowercase(), template, s, &b);
     }
+    // Schedules and webhooks (of the versioned workflow `g`).
+    let schedule = json!({"id": "s1", "workflow_id": "g", "name": "S", "schedule_type": "interval",
+        "interval_config": {"hours": 1}});
+    let hook = json!({"id": "h1", "name": "H", "workflow_id": "g",
+        "payload_mappings": [{"source_path": "a.b", "target_variable": "x", "default": 1}]});
+    for (method, path, template, body) in [
+        (
+            "POST",
+            "/v1/schedules",
+            "/v1/schedules",
+            Some(schedule.clone()),
+        ),
+        (
+            "POST",
+            "/v1/schedules",
+            "/v1/schedules",
+            Some(schedule.clone()),
+        ),
+        (
+            "POST",
+            "/v1/schedules",
+            "/v1/schedules",
+            Some(json!({"id": "s2"})),
+        ),
+        ("GET", "/v1/schedules", "/v1/schedules", None),
+        (
+            "GET",
+            "/v1/schedules/s1",
+            "/v1/schedules/{schedule_id}",
+            None,
+        ),
+        (
+            "PUT",
+            "/v1/schedules/s1",
+            "/v1/schedules/{schedule_id}",
+            Some(schedule),
+        ),
+        (
+            "POST",
+            "/v1/schedules/s1/pause",
+            "/v1/schedules/{schedule_id}/pause",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/schedules/s1/resume",
+            "/v1/schedules/{schedule_id}/resume",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/schedules/s1/trigger",
+            "/v1/schedules/{schedule_id}/trigger",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/schedules/s1/history",
+            "/v1/schedules/{schedule_id}/history",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/schedules/s1/history?limit=x",
+            "/v1/schedules/{schedule_id}/history",
+            None,
+        ),
+        (
+            "DELETE",
+            "/v1/schedules/s1",
+            "/v1/schedules/{schedule_id}",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/schedules/s1",
+            "/v1/schedules/{schedule_id}",
+            None,
+        ),
+        ("POST", "/v1/webhooks", "/v1/webhooks", Some(hook.clone())),
+        ("POST", "/v1/webhooks", "/v1/webhooks", Some(hook.clone())),
+        ("GET", "/v1/webhooks", "/v1/webhooks", None),
+        ("GET", "/v1/webhooks/h1", "/v1/webhooks/{webhook_id}", None),
+        (
+            "PUT",
+            "/v1/webhooks/h1",
+            "/v1/webhooks/{webhook_id}",
+            Some(hook),
+        ),
+        (
+            "GET",
+            "/v1/webhooks/h1/history",
+            "/v1/webhooks/{webhook_id}/history",
+            None,
+        ),
+    ] {
+        let (s, b) = call(method, path, t, body).await;
+        check_answer(&doc, &method.to_lowercase(), template, s, &b);
+    }
+    let (s, b) = call("POST", "/v1/webhooks/h1/regenerate-secret", t, None).await;
+    check_answer(
+        &doc,
+        "post",
+        "/v1/webhooks/{webhook_id}/regenerate-secret",
+        s,
+        &b,
+    );
+    let secret = b["secret"].as_str().expect("a secret").to_string();
+    let deliver = |id: &str, signature: Option<String>| {
+        let mut req = http
+            .post(format!("{}/hooks/{id}", orch.base_url))
+            .body(r#"{"a": {"b": 2}}"#);
+        if let Some(sig) = signature {
+            req = req.header("X-Webhook-Signature", sig);
+        }
+        async move {
+            let resp = req.send().await.expect("request sent");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.expect("JSON answer"))
+        }
+    };
+    let sig = {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(br#"{"a": {"b": 2}}"#);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    for (id, signature, status) in [
+        ("h1", Some(sig), 202),
+        ("h1", None, 401),
+        ("nope", None, 404),
+    ] {
+        let (s, b) = deliver(id, signature).await;
+        assert_eq!(s, status, "{b}");
+        check_answer(&doc, "post", "/hooks/{webhook_id}", s, &b);
+    }
+    let (s, b) = call("DELETE", "/v1/webhooks/h1", t, None).await;
+    check_answer(&doc, "delete", "/v1/webhooks/{webhook_id}", s, &b);
     let (s, b) = call("GET", "/v1/workflows", None, None).await;
     assert_eq!(s, 401);
     check_answer(&doc, "get", "/v1/workflows", s, &b);

@@ -175,6 +175,56 @@ async fn a_bad_token_closes_with_4001(backend: Backend) {
     orch.stop().await;
 }
 
+/// The README's client (`scripts/follow-executions.py`, Python's standard library only)
+/// follows an execution to its end, and says so on a bad token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_follows_an_execution_to_its_end() {
+    baton_tests::init_tracing();
+    let orch = Orchestrator::memory(config()).await;
+    let worker = workflow_worker(&orch.base_url, "wf-live-py");
+    let mut api = Api::new(&orch.base_url);
+    assert_eq!(api.login("admin", "demo").await.status, 200);
+    let token = api.token.clone().unwrap();
+    assert_eq!(
+        api.call("POST", "/v1/workflows", Some(slow_workflow()))
+            .await
+            .status,
+        200
+    );
+    let started = api.call("POST", "/v1/workflows/live/execute", None).await;
+    let id = started.body["execution_id"].as_str().unwrap().to_string();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/follow-executions.py"
+    );
+    let run = |token: String| {
+        let (base, id) = (orch.base_url.clone(), id.clone());
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new("python3")
+                .args([script, &base, &token, &id])
+                .output(),
+        )
+    };
+    let out = run(token)
+        .await
+        .expect("ended in time")
+        .expect("python3 ran");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let last: Value = serde_json::from_str(text.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["status"].as_str()),
+        (Some("execution_status"), Some("completed")),
+        "{text}"
+    );
+    let bad = run("forged".into()).await.expect("ended").expect("ran");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("4001"));
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(executions_are_followed_live, a_bad_token_closes_with_4001);
 
 /// Logged in and executed on one orchestrator, followed on another.

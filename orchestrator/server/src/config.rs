@@ -278,7 +278,7 @@ where
     }
 }
 
-fn seconds(
+pub(crate) fn seconds(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: Duration,

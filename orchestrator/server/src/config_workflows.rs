@@ -2,11 +2,13 @@
 //! that face's users already set (`SECRET_KEY`, `API_CREDENTIALS`, `ALLOW_DEMO_AUTH`,
 //! `ACCESS_TOKEN_EXPIRE_MINUTES`); the rest are `BATON_*`.
 
-use crate::config::{boolean, err, number, ConfigError};
+use crate::config::{boolean, err, number, seconds, ConfigError};
 use baton_workflows::auth::{Credentials, MIN_SECRET_LEN};
 use baton_workflows::rate::{parse_proxies, Block, RateLimits};
+use baton_workflows::schedules::runner::SchedulerConfig;
 use baton_workflows::WorkflowsConfig;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What the environment says about the workflow face.
 #[derive(Debug, Clone)]
@@ -29,6 +31,13 @@ pub struct WorkflowSettings {
     /// `BATON_WORKFLOWS_DIR`; unset: `./workflows` if it exists, else the examples
     /// shipped in `./blueprints/workflows`.
     pub workflows_dir: Option<PathBuf>,
+    /// `BATON_SCHEDULE_CLAIM_SECONDS` (2), `BATON_SCHEDULE_MISFIRE_GRACE_SECONDS` (5),
+    /// `BATON_SCHEDULE_HISTORY_ROWS` (100, also for webhooks).
+    pub scheduler: SchedulerConfig,
+    /// `BATON_HOOK_WAIT_SECONDS` (10).
+    pub hook_wait: Duration,
+    /// `BATON_HOOK_TOLERANCE_SECONDS` (300).
+    pub hook_tolerance: Duration,
 }
 
 impl Default for WorkflowSettings {
@@ -41,6 +50,9 @@ impl Default for WorkflowSettings {
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             workflows_dir: None,
+            scheduler: SchedulerConfig::default(),
+            hook_wait: Duration::from_secs(10),
+            hook_tolerance: Duration::from_secs(300),
         }
     }
 }
@@ -58,7 +70,35 @@ pub(crate) fn read(get: &impl Fn(&str) -> Option<String>) -> Result<WorkflowSett
         Some(spec) => parse_proxies(&spec).map_err(|m| err("BATON_TRUSTED_PROXIES", m))?,
         None => Vec::new(),
     };
+    let d = SchedulerConfig::default();
+    let lease = seconds(get, "BATON_SCHEDULE_CLAIM_SECONDS", d.lease)?;
+    if lease < Duration::from_millis(100) {
+        return Err(err(
+            "BATON_SCHEDULE_CLAIM_SECONDS",
+            "at least 0.1: a claim must outlast the firing of a tick".into(),
+        ));
+    }
+    let keep_runs: usize = number(get, "BATON_SCHEDULE_HISTORY_ROWS", d.keep_runs)?;
+    if !(1..=100_000).contains(&keep_runs) {
+        return Err(err(
+            "BATON_SCHEDULE_HISTORY_ROWS",
+            format!("expected 1 to 100000, got {keep_runs}"),
+        ));
+    }
+    let scheduler = SchedulerConfig {
+        lease,
+        grace: seconds(get, "BATON_SCHEDULE_MISFIRE_GRACE_SECONDS", d.grace)?,
+        keep_runs,
+        ..d
+    };
     Ok(WorkflowSettings {
+        scheduler,
+        hook_wait: seconds(get, "BATON_HOOK_WAIT_SECONDS", Duration::from_secs(10))?,
+        hook_tolerance: seconds(
+            get,
+            "BATON_HOOK_TOLERANCE_SECONDS",
+            Duration::from_secs(300),
+        )?,
         api_credentials: get("API_CREDENTIALS"),
         allow_demo_auth: boolean(get, "ALLOW_DEMO_AUTH", false)?,
         secret_key: get("SECRET_KEY").or_else(|| get("BATON_JWT_SECRET")),
@@ -119,6 +159,9 @@ impl WorkflowSettings {
             trusted_proxies: self.trusted_proxies.clone(),
             workflows_dir: self.workflows_dir(),
             max_body_bytes,
+            scheduler: self.scheduler,
+            hook_wait: self.hook_wait,
+            hook_tolerance_secs: i64::try_from(self.hook_tolerance.as_secs()).unwrap_or(i64::MAX),
         })
     }
 }

@@ -104,6 +104,17 @@ pub async fn run_with(
             let _ = engine::spawn_reaper(app.engine.clone(), token).await;
         }
     });
+    // Schedules fire once the store answers, as timers do.
+    let scheduler = tokio::spawn({
+        let (app, token, face) = (app.clone(), token.clone(), server.workflows.clone());
+        async move {
+            tokio::select! {
+                _ = app.readiness.wait() => {}
+                _ = token.cancelled() => return,
+            }
+            baton_workflows::schedules::runner::run(face).await;
+        }
+    });
     let notices = dispatch::spawn_notice_loop(
         app.engine.store.clone(),
         app.engine.live.clone(),
@@ -143,6 +154,7 @@ pub async fn run_with(
     let _ = http.await;
     let _ = connector.await;
     let _ = reaper.await;
+    let _ = scheduler.await;
     let _ = notices.await;
     tracing::info!("stopped");
     Ok(())

@@ -138,6 +138,8 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         started: std::time::Instant::now(),
         active_requests: Default::default(),
         compiled: Default::default(),
+        saved_blueprints: Default::default(),
+        schedules_changed: Default::default(),
     });
     let runtime = Arc::new(runtime::App {
         engine,

@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use baton_tests::RedisServer;
 use clap::{Parser, ValueEnum};
 use report::{machine, table};
-use scenario::{burst, closed_loop, idle, latency, redis_ref};
+use scenario::{burst, closed_loop, idle, latency, redis_ref, workflow};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -42,6 +42,8 @@ enum Scenario {
     Latency,
     Idle,
     RedisRef,
+    /// Workflow executions (one and three `transform` steps) next to echo jobs.
+    Workflow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,7 +56,7 @@ enum StoreChoice {
 #[derive(Parser, Debug)]
 #[command(
     name = "baton-bench",
-    about = "Benchmarks Baton: closed loop, burst, dispatch latency, idle long-polls, Redis ceiling"
+    about = "Benchmarks Baton: closed loop, burst, dispatch latency, idle long-polls, Redis ceiling, workflow executions"
 )]
 struct Args {
     /// Scenarios to run (default: all of them).
@@ -81,6 +83,10 @@ struct Args {
     /// Jobs in the burst.
     #[arg(long, default_value_t = 20_000)]
     burst_jobs: usize,
+    /// Runs of each kind (echo, one-step, three-step) per client count in the workflow
+    /// scenario (C=1 runs at most 2,000).
+    #[arg(long, default_value_t = 5_000)]
+    workflow_runs: usize,
     /// Jobs measured for dispatch latency.
     #[arg(long, default_value_t = 1_000)]
     latency_samples: usize,
@@ -156,6 +162,8 @@ struct Results {
     latency: Vec<stats::Summary>,
     idle: Vec<idle::Idle>,
     redis_per_job: Option<redis_ref::PerJob>,
+    /// Per run: every loop of the workflow scenario.
+    workflow: Vec<Vec<workflow::Loop>>,
 }
 
 async fn spawn(
@@ -164,11 +172,20 @@ async fn spawn(
     store: StoreKind,
     redis: Option<&RedisTarget>,
 ) -> Result<Target> {
+    spawn_with(args, baton, store, redis, Vec::new()).await
+}
+
+async fn spawn_with(
+    args: &Args,
+    baton: &std::path::Path,
+    store: StoreKind,
+    redis: Option<&RedisTarget>,
+    mut env: Vec<(&'static str, String)>,
+) -> Result<Target> {
     let url = match store {
         StoreKind::Redis => redis.map(|r| r.url.as_str()),
         StoreKind::Memory => None,
     };
-    let mut env = Vec::new();
     if args.orchestrator_threads > 0 {
         env.push((
             "BATON_WORKER_THREADS",
@@ -271,6 +288,19 @@ async fn run_store(
                     );
                     out.idle.push(i);
                 }
+                Scenario::Workflow => {
+                    let dir = std::env::temp_dir();
+                    let env = workflow::env(&workflow::clients_file(&dir)?);
+                    let t = spawn_with(args, baton, store, redis, env).await?;
+                    let params = workflow::Params {
+                        clients: args.clients.clone(),
+                        jobs: args.workflow_runs,
+                        workers: args.workers,
+                        concurrency: args.worker_concurrency,
+                        redis_port: redis.filter(|_| store == StoreKind::Redis).map(|r| r.port),
+                    };
+                    out.workflow.push(workflow::run(&t, &params).await?);
+                }
                 Scenario::RedisRef => {}
             }
         }
@@ -298,6 +328,7 @@ async fn main() -> Result<()> {
             Scenario::Latency,
             Scenario::Idle,
             Scenario::RedisRef,
+            Scenario::Workflow,
         ]
     } else {
         args.scenarios.clone()

@@ -104,6 +104,45 @@ pub fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
             None => "–".into(),
         },
     );
+    for c in &args.clients {
+        for kind in ["echo", "one-step", "three-step"] {
+            let pick = move |r: &Results| -> Vec<crate::workflow::Loop> {
+                r.workflow
+                    .iter()
+                    .flatten()
+                    .filter(|l| l.kind == kind && l.clients == *c)
+                    .cloned()
+                    .collect()
+            };
+            row(
+                format!("workflow scenario C={c}, {kind}: per s / p50 ms / Redis commands each (× echo)"),
+                &move |r| {
+                    let runs = pick(r);
+                    if runs.is_empty() {
+                        return "–".into();
+                    }
+                    let echo: Vec<crate::workflow::Loop> = r
+                        .workflow
+                        .iter()
+                        .flatten()
+                        .filter(|l| l.kind == "echo" && l.clients == *c)
+                        .cloned()
+                        .collect();
+                    let rate = med(&runs, |x| x.per_sec);
+                    let p50 = med(&runs, |x| x.latency.p50_ms);
+                    let cmds = med(&runs, |x| x.redis_commands.unwrap_or(f64::NAN));
+                    format!(
+                        "{} / {} / {} ({}× the rate, {}× the p50)",
+                        fmt(rate, 0),
+                        fmt(p50, 2),
+                        fmt(cmds, 1),
+                        fmt(med(&echo, |x| x.per_sec) / rate, 2),
+                        fmt(p50 / med(&echo, |x| x.latency.p50_ms), 2)
+                    )
+                },
+            );
+        }
+    }
     let mut out = format!(
         "| figure (median of {} runs) | {} |\n|---|{}\n",
         args.runs,

@@ -59,8 +59,14 @@ pub trait JobHook: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The job `job_id` ended; see the module docs.
-    async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError>;
+    /// The job ended; see the module docs. `job` and `doc` are as the engine read them
+    /// for this call (after the end).
+    async fn job_ended(
+        &self,
+        engine: &Arc<Engine>,
+        job: &StoredJob,
+        doc: &JobDoc,
+    ) -> Result<(), EngineError>;
 }
 
 /// Where blueprints not loaded from files come from.

@@ -48,6 +48,9 @@ pub enum EngineError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// A job created under an id the caller gave exists already.
+    #[error("job {0} exists")]
+    Exists(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -67,6 +70,9 @@ pub struct NewJob {
     /// The engine hook told of this job's results and end ([`hooks`]): the face that
     /// creates the job names its own.
     pub hook: Option<String>,
+    /// The job's id, when the caller derives it (so that creating it twice creates one:
+    /// the second gets [`EngineError::Exists`]); else a new UUID.
+    pub id: Option<String>,
 }
 
 /// How a cancel request was delivered.
@@ -196,7 +202,8 @@ impl Engine {
         bp: &Blueprint,
         req: NewJob,
     ) -> Result<String, EngineError> {
-        let job_id = uuid::Uuid::new_v4().to_string();
+        let derived = req.id.is_some();
+        let job_id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = now_ms();
         let doc = JobDoc {
             blueprint: bp.name.clone(),
@@ -244,6 +251,7 @@ impl Engine {
                 tracing::debug!(job_id, blueprint = %bp.name, status, "job created");
                 Ok(job_id)
             }
+            CommitOutcome::Conflict if derived => Err(EngineError::Exists(job_id)),
             CommitOutcome::Conflict => Err(EngineError::Internal("job id collision".into())),
         }
     }
@@ -294,14 +302,14 @@ impl Engine {
     /// The end-of-job hook of a job that ended (a [`baton_store::TimerKind::JobEnded`]
     /// timer).
     async fn hook_job_ended(self: &Arc<Self>, job_id: &str) -> Result<(), EngineError> {
-        let Some((_, doc)) = self.job(job_id).await? else {
+        let Some((job, doc)) = self.job(job_id).await? else {
             return Ok(());
         };
         let Some(name) = doc.hook.as_deref() else {
             return Ok(());
         };
         match self.hooks.get(name) {
-            Some(hook) => hook.job_ended(self, job_id).await,
+            Some(hook) => hook.job_ended(self, &job, &doc).await,
             None => {
                 tracing::warn!(
                     job_id,

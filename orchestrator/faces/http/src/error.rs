@@ -124,6 +124,7 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound(m) => ApiError::not_found(m),
             EngineError::Forbidden(m) => ApiError::forbidden(m),
             EngineError::Conflict(m) => ApiError::conflict(m),
+            e @ EngineError::Exists(_) => ApiError::conflict(e.to_string()),
             EngineError::Invalid(m) => ApiError::bad_request(m),
             EngineError::Store(e) => e.into(),
             EngineError::Internal(m) => ApiError::internal(m),

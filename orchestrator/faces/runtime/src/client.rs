@@ -218,6 +218,7 @@ fn new_job(value: Value) -> Result<NewJob, ApiError> {
         dispatch_timeout_ms,
         result_timeout_ms,
         hook: None,
+        id: None,
     })
 }
 

@@ -17,9 +17,11 @@ use crate::store::WorkflowStore;
 use crate::WorkflowMetrics;
 use async_trait::async_trait;
 use baton_engine::hooks::{AfterCommit, Attempt, JobHook};
+use baton_engine::job::JobDoc;
 use baton_engine::{Engine, EngineError};
 use baton_protocol::clock::{now_ms, rfc3339};
 use baton_protocol::{error_codes, TaskError, TaskResult, TASK_STATUS_FAILURE};
+use baton_store::StoredJob;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -108,10 +110,12 @@ impl JobHook for WorkflowHook {
         Ok(None)
     }
 
-    async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError> {
-        let Some((job, doc)) = engine.job(job_id).await? else {
-            return Ok(());
-        };
+    async fn job_ended(
+        &self,
+        _engine: &Arc<Engine>,
+        job: &StoredJob,
+        doc: &JobDoc,
+    ) -> Result<(), EngineError> {
         self.metrics
             .ended
             .with_label_values(&[status_name(&job.status)])
@@ -129,7 +133,8 @@ impl JobHook for WorkflowHook {
                 .tokens
                 .inc_by(a["tokens"].as_u64().unwrap_or(0));
         }
-        tracing::info!(execution = %job_id, status = %job.status, "execution ended");
+        crate::runs::complete(self.records.as_ref(), job, doc).await;
+        tracing::info!(execution = %job.id, status = %job.status, "execution ended");
         Ok(())
     }
 }

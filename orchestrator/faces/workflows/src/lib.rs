@@ -16,7 +16,9 @@
 //! each step a task of a workflow worker.
 //!
 //! Executions are followed live over `/ws/executions` ([`live`]), from whichever
-//! orchestrator, since every view is read from the store.
+//! orchestrator, since every view is read from the store. Schedules ([`schedules`]) and
+//! inbound webhooks ([`hooks`]) start executions by time and by other systems; their
+//! records are in the same store ([`triggers`]).
 
 pub mod api;
 pub mod auth;
@@ -24,13 +26,17 @@ pub mod compile;
 pub mod error;
 pub mod executions;
 pub mod hook;
+pub mod hooks;
 pub mod live;
 pub mod memory;
 pub mod model;
 pub mod rate;
 pub mod redis;
+pub mod runs;
+pub mod schedules;
 pub mod source;
 pub mod store;
+pub mod triggers;
 pub mod validate;
 pub mod versions;
 pub mod yaml;
@@ -68,6 +74,14 @@ pub struct WorkflowsConfig {
     pub workflows_dir: PathBuf,
     /// `BATON_MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
+    /// `BATON_SCHEDULE_*`: how schedules are claimed and fired.
+    pub scheduler: schedules::runner::SchedulerConfig,
+    /// `BATON_HOOK_WAIT_SECONDS` (default 10): how long a webhook delivery's answer waits
+    /// for its execution to end.
+    pub hook_wait: std::time::Duration,
+    /// `BATON_HOOK_TOLERANCE_SECONDS` (default 300): how far a signed
+    /// `X-Webhook-Timestamp` may be from now.
+    pub hook_tolerance_secs: i64,
 }
 
 impl Default for WorkflowsConfig {
@@ -80,6 +94,9 @@ impl Default for WorkflowsConfig {
             trusted_proxies: Vec::new(),
             workflows_dir: PathBuf::from("workflows"),
             max_body_bytes: 1024 * 1024,
+            scheduler: schedules::runner::SchedulerConfig::default(),
+            hook_wait: std::time::Duration::from_secs(10),
+            hook_tolerance_secs: 300,
         }
     }
 }
@@ -96,6 +113,18 @@ pub struct WorkflowMetrics {
     pub step_seconds: prometheus::HistogramVec,
     /// `baton_workflows_tokens_total`.
     pub tokens: prometheus::IntCounter,
+    /// `baton_workflows_schedule_fires_total{outcome}`.
+    pub schedule_fires: IntCounterVec,
+    /// `baton_workflows_schedule_lag_seconds`: due time → execution created.
+    pub schedule_lag: prometheus::Histogram,
+    /// `baton_workflows_hook_deliveries_total{status}`.
+    pub hook_deliveries: IntCounterVec,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, label: &str) -> IntCounterVec {
+    let c = baton_engine::metrics::must(IntCounterVec::new(Opts::new(name, help), &[label]));
+    baton_engine::metrics::must(registry.register(Box::new(c.clone())));
+    c
 }
 
 impl WorkflowMetrics {
@@ -135,12 +164,33 @@ impl WorkflowMetrics {
             "AI tokens spent by workflow steps",
         ));
         baton_engine::metrics::must(registry.register(Box::new(tokens.clone())));
+        let schedule_lag = baton_engine::metrics::must(prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "baton_workflows_schedule_lag_seconds",
+                "From a schedule's due time to its execution's creation",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0]),
+        ));
+        baton_engine::metrics::must(registry.register(Box::new(schedule_lag.clone())));
         WorkflowMetrics {
             rate_limited,
             started,
             ended,
             step_seconds,
             tokens,
+            schedule_fires: counter_vec(
+                registry,
+                "baton_workflows_schedule_fires_total",
+                "Schedule ticks by outcome: schedule, catch_up, manual, skipped_overlap, skipped_misfire, failed",
+                "outcome",
+            ),
+            schedule_lag,
+            hook_deliveries: counter_vec(
+                registry,
+                "baton_workflows_hook_deliveries_total",
+                "Inbound webhook deliveries by status: accepted, duplicate, unauthorized, not_found, disabled, rate_limited, invalid",
+                "status",
+            ),
         }
     }
 }
@@ -162,6 +212,11 @@ pub struct WorkflowsFace {
     pub active_requests: Arc<AtomicI64>,
     /// The steps of each compiled blueprint, as execution views read them.
     pub compiled: executions::StepsCache,
+    /// Compiled blueprints this process saved (or found saved): names are
+    /// content-addressed, so each is saved once per process at most.
+    pub saved_blueprints: parking_lot::RwLock<std::collections::HashSet<String>>,
+    /// Woken when a schedule changes here, so the scheduler looks at once.
+    pub schedules_changed: tokio::sync::Notify,
 }
 
 pub type FaceRef = Arc<WorkflowsFace>;

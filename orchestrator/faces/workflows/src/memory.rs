@@ -20,6 +20,7 @@ struct State {
     /// client → when it is let in again (epoch ms)
     blocked: HashMap<String, i64>,
     circuits: BTreeMap<String, String>,
+    triggers: crate::triggers::memory::Triggers,
 }
 
 #[derive(Default)]
@@ -30,6 +31,14 @@ pub struct MemoryWorkflows {
 impl MemoryWorkflows {
     pub fn new() -> MemoryWorkflows {
         MemoryWorkflows::default()
+    }
+
+    /// Runs `f` on the schedules' and webhooks' records, under the one lock.
+    pub(crate) fn with_triggers<R>(
+        &self,
+        f: impl FnOnce(&mut crate::triggers::memory::Triggers) -> R,
+    ) -> RecordResult<R> {
+        Ok(f(&mut self.state.lock().triggers))
     }
 }
 

@@ -36,7 +36,7 @@ pub struct RedisWorkflows {
     scripts: Scripts,
 }
 
-fn redis_err(e: ::redis::RedisError) -> RecordError {
+pub(crate) fn redis_err(e: ::redis::RedisError) -> RecordError {
     RecordError::Store(StoreError::Redis(e.to_string()))
 }
 
@@ -60,7 +60,7 @@ impl RedisWorkflows {
         }
     }
 
-    async fn conn(&self) -> RecordResult<Connection> {
+    pub(crate) async fn conn(&self) -> RecordResult<Connection> {
         self.pool
             .get()
             .await
@@ -68,14 +68,18 @@ impl RedisWorkflows {
             .map_err(|e| RecordError::Store(StoreError::Unavailable(e.to_string())))
     }
 
-    fn k(&self, rest: &str) -> String {
+    pub(crate) fn k(&self, rest: &str) -> String {
         self.keys.k(&format!("wf:{rest}"))
     }
 
     /// Every record of an index: the ids of the zset `index`, then their `<kind>:<id>`
     /// strings in one MGET, as `(id, text)`; an id whose record went between the two
     /// reads was deleted and is left out.
-    async fn indexed(&self, index: &str, kind: &str) -> RecordResult<Vec<(String, String)>> {
+    pub(crate) async fn indexed(
+        &self,
+        index: &str,
+        kind: &str,
+    ) -> RecordResult<Vec<(String, String)>> {
         let mut conn = self.conn().await?;
         let ids: Vec<String> = conn.zrange(self.k(index), 0, -1).await.map_err(redis_err)?;
         if ids.is_empty() {

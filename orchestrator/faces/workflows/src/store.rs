@@ -51,8 +51,9 @@ pub struct RateCount {
     pub resets_in_ms: u64,
 }
 
+/// The face's records; schedules and webhooks are [`crate::triggers::TriggerStore`]'s part.
 #[async_trait]
-pub trait WorkflowStore: Send + Sync + 'static {
+pub trait WorkflowStore: crate::triggers::TriggerStore + Send + Sync + 'static {
     /// `memory` or `redis`.
     fn kind(&self) -> &'static str;
 

@@ -5,3 +5,4 @@ pub mod closed_loop;
 pub mod idle;
 pub mod latency;
 pub mod redis_ref;
+pub mod workflow;

@@ -26,8 +26,10 @@ use crate::runs::QueueJob;
 use crate::{ProtocolAction, RecordError, RecordStore};
 use async_trait::async_trait;
 use baton_engine::hooks::{AfterCommit, Attempt, JobHook};
+use baton_engine::job::JobDoc;
 use baton_engine::{Engine, EngineError, NewJob};
 use baton_protocol::{job_status, TaskResult};
+use baton_store::StoredJob;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -77,8 +79,13 @@ impl JobHook for PipelineHook {
         })))
     }
 
-    async fn job_ended(&self, engine: &Arc<Engine>, job_id: &str) -> Result<(), EngineError> {
-        self.jobs(engine).job_ended(job_id).await
+    async fn job_ended(
+        &self,
+        engine: &Arc<Engine>,
+        job: &StoredJob,
+        doc: &JobDoc,
+    ) -> Result<(), EngineError> {
+        self.jobs(engine).job_ended(job, doc).await
     }
 }
 
@@ -195,14 +202,12 @@ impl PipelineJobs<'_> {
     }
 
     /// The pipeline job ended (the engine's end-of-job hook); its outcome goes to the records.
-    pub async fn job_ended(&self, job_id: &str) -> Result<(), EngineError> {
-        let Some((job, doc)) = self.engine.job(job_id).await? else {
-            return Ok(());
-        };
+    pub async fn job_ended(&self, job: &StoredJob, doc: &JobDoc) -> Result<(), EngineError> {
+        let job_id = job.id.as_str();
         if !job_status::is_terminal(&job.status) {
             return Ok(());
         }
-        self.record_lost_attempts(&job, &doc).await;
+        self.record_lost_attempts(job, doc).await;
         let meta = &doc.metadata["pipeline"];
         let Some(kind) = meta["kind"].as_str().and_then(PipelineJob::from_blueprint) else {
             return Ok(());

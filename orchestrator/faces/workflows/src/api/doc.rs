@@ -3,7 +3,8 @@
 
 use super::schemas::ErrorEnvelope;
 use super::{
-    auth, control, executions, health, jobs, live, prompts, versions, workflows, yaml_workflows,
+    auth, control, executions, health, jobs, live, prompts, schedules, versions, webhooks,
+    workflows, yaml_workflows,
 };
 use baton_http::openapi::OptionalBodies;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -57,6 +58,23 @@ use utoipa::{Modify, OpenApi};
         prompts::get_prompt,
         prompts::delete_prompt,
         live::routes,
+        schedules::list_schedules,
+        schedules::create_schedule,
+        schedules::get_schedule,
+        schedules::replace_schedule,
+        schedules::delete_schedule,
+        schedules::pause_schedule,
+        schedules::resume_schedule,
+        schedules::trigger_schedule,
+        schedules::schedule_history,
+        webhooks::list_webhooks,
+        webhooks::create_webhook,
+        webhooks::get_webhook,
+        webhooks::replace_webhook,
+        webhooks::delete_webhook,
+        webhooks::regenerate_secret,
+        webhooks::webhook_history,
+        webhooks::deliver_webhook,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&Security, &OptionalBodies),
@@ -75,6 +93,12 @@ use utoipa::{Modify, OpenApi};
             what its next execution runs."),
         (name = "prompts", description = "Prompt templates, used by `ai-prompt` steps \
             through `prompt_id`."),
+        (name = "schedules", description = "Executions started by time: cron patterns in \
+            a time zone, or intervals; each tick fired once whatever the number of \
+            orchestrators."),
+        (name = "webhooks", description = "Executions started by other systems: signed \
+            deliveries to `/hooks/{webhook_id}` (no bearer token), their payload mapped to \
+            variables."),
         (name = "health", description = "Probes of the workflow face (no token)."),
     ),
 )]

@@ -143,7 +143,7 @@ async fn execute_async(c: Ctx, id: String, b: Body) -> WfResult<Response> {
 }
 
 /// Waits until the execution ends, at most `bound`: 504 `TIMEOUT` naming it past that.
-async fn wait_end(face: &FaceRef, id: &str, bound: Duration) -> WfResult<Execution> {
+pub(super) async fn wait_end(face: &FaceRef, id: &str, bound: Duration) -> WfResult<Execution> {
     let deadline = Instant::now() + bound;
     let watchers = &face.engine.live.watchers;
     let notify = watchers.watch(id);

@@ -14,8 +14,10 @@ mod health;
 mod jobs;
 mod live;
 pub mod prompts;
+mod schedules;
 pub mod schemas;
 mod versions;
+mod webhooks;
 mod workflows;
 mod yaml_workflows;
 
@@ -85,6 +87,23 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/prompts/{template_id}"),
     ("DELETE", "/v1/prompts/{template_id}"),
     ("GET", "/ws/executions"),
+    ("GET", "/v1/schedules"),
+    ("POST", "/v1/schedules"),
+    ("GET", "/v1/schedules/{schedule_id}"),
+    ("PUT", "/v1/schedules/{schedule_id}"),
+    ("DELETE", "/v1/schedules/{schedule_id}"),
+    ("POST", "/v1/schedules/{schedule_id}/pause"),
+    ("POST", "/v1/schedules/{schedule_id}/resume"),
+    ("POST", "/v1/schedules/{schedule_id}/trigger"),
+    ("GET", "/v1/schedules/{schedule_id}/history"),
+    ("GET", "/v1/webhooks"),
+    ("POST", "/v1/webhooks"),
+    ("GET", "/v1/webhooks/{webhook_id}"),
+    ("PUT", "/v1/webhooks/{webhook_id}"),
+    ("DELETE", "/v1/webhooks/{webhook_id}"),
+    ("POST", "/v1/webhooks/{webhook_id}/regenerate-secret"),
+    ("GET", "/v1/webhooks/{webhook_id}/history"),
+    ("POST", "/hooks/{webhook_id}"),
 ];
 
 /// Paths answered before the store first answers (probes and the root).
@@ -239,13 +258,15 @@ pub fn path_id(raw: &str, what: &str) -> WfResult<String> {
 }
 
 /// The paths this face answers (and so answers every rejection of): `/v1/...`,
-/// `/health/...` (`/health` itself is the coding pipelines'), `/ws/executions` and `/`.
+/// `/health/...` (`/health` itself is the coding pipelines'), `/ws/executions`,
+/// `/hooks/...` and `/`.
 pub fn owns(p: &str) -> bool {
     p == "/"
         || p == "/v1"
         || p.starts_with("/v1/")
         || p.starts_with("/health/")
         || p == "/ws/executions"
+        || p.starts_with("/hooks/")
 }
 
 fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
@@ -279,7 +300,11 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .unify()
         .or(yaml_workflows::routes(face.clone()))
         .unify()
-        .or(live::routes(face))
+        .or(live::routes(face.clone()))
+        .unify()
+        .or(schedules::routes(face.clone()))
+        .unify()
+        .or(webhooks::routes(face))
         .unify()
         .map(Ok::<Response, Rejection>)
         .or_else(|rejection: Rejection| async move { Ok::<_, Rejection>((Err(rejection),)) });

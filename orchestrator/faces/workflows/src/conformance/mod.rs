@@ -8,6 +8,8 @@ use baton_protocol::clock::now_ms;
 use serde_json::json;
 use std::time::Duration;
 
+mod triggers;
+
 fn record(id: &str, name: &str, at: i64) -> StoredWorkflow {
     let workflow: Workflow = serde_json::from_value(json!({
         "id": id, "name": name,
@@ -32,6 +34,7 @@ pub async fn run_all(store: &dyn WorkflowStore) {
     versions_are_compared_and_set(store).await;
     blocked_clients_are_listed_until_let_in(store).await;
     circuit_states_keep_the_last_report(store).await;
+    triggers::run_all(store).await;
 }
 
 pub async fn blocked_clients_are_listed_until_let_in(store: &dyn WorkflowStore) {

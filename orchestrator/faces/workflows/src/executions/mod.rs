@@ -84,31 +84,86 @@ async fn with_prompts(face: &FaceRef, wf: &Workflow) -> WfResult<Workflow> {
 }
 
 pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) -> WfResult<String> {
+    match start_with(face, wf, given, StartOptions::default()).await? {
+        Started::New(id) | Started::Existed(id) => Ok(id),
+    }
+}
+
+/// The blueprint `wf` compiles to, saved in the store for every orchestrator (once per
+/// process: the name is the content's hash).
+async fn compiled_blueprint(
+    face: &FaceRef,
+    wf: &Workflow,
+) -> WfResult<Arc<baton_blueprint::Blueprint>> {
+    let name = compile::blueprint_name(wf);
+    for _ in 0..2 {
+        if !face.saved_blueprints.read().contains(&name) {
+            let compiled = compile::compile(wf);
+            let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
+            face.records.put_blueprint(&compiled.name, &text).await?;
+            face.saved_blueprints.write().insert(name.clone());
+        }
+        if let Some(bp) = face.engine.blueprint(&name).await? {
+            return Ok(bp);
+        }
+        // Gone from the store (flushed, or a Redis that lost its data): save it again.
+        face.saved_blueprints.write().remove(&name);
+    }
+    Err(WfError::internal(format!(
+        "compiled blueprint {name} not found after saving it"
+    )))
+}
+
+/// How an execution is started by a schedule or a webhook.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The execution's id, derived by the caller (a tick, a delivery): starting it again
+    /// finds the first one ([`Started::Existed`]).
+    pub id: Option<String>,
+    /// What started it (`metadata.trigger`, see [`crate::runs`]).
+    pub trigger: Option<Value>,
+}
+
+/// What [`start_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    New(String),
+    /// An execution with the given id exists: nothing new was started.
+    Existed(String),
+}
+
+/// Starts an execution of `wf` with `given` inputs.
+pub async fn start_with(
+    face: &FaceRef,
+    wf: &Workflow,
+    given: &Map<String, Value>,
+    opts: StartOptions,
+) -> WfResult<Started> {
     let vars = validate::inputs(wf, given).map_err(crate::api::invalid)?;
     let wf = &with_prompts(face, wf).await?;
-    let compiled = compile::compile(wf);
-    let text = serde_json::to_string(&compiled.definition).map_err(WfError::internal)?;
-    face.records.put_blueprint(&compiled.name, &text).await?;
-    let bp = face
-        .engine
-        .blueprint(&compiled.name)
-        .await?
-        .ok_or_else(|| {
-            WfError::internal(format!("compiled blueprint {} not found", compiled.name))
-        })?;
-    let metadata = json!({"workflow": {
+    let bp = compiled_blueprint(face, wf).await?;
+    let name = bp.name.clone();
+    let mut metadata = json!({"workflow": {
         "id": wf.id, "name": wf.name, "version": wf.version, "outputs": wf.outputs,
         "token_budget": wf.token_budget,
     }});
+    if let Some(trigger) = opts.trigger {
+        metadata["trigger"] = trigger;
+    }
     // The workflow's `timeout_seconds` bounds a synchronous wait, not the execution: past
     // it the caller gets the id to poll and the execution goes on.
     let job = NewJob {
         initial_data: Value::Object(vars),
         metadata,
         hook: Some(crate::hook::HOOK.to_string()),
+        id: opts.id,
         ..NewJob::default()
     };
-    let id = face.engine.create_job(CLIENT, &bp, job).await?;
+    let id = match face.engine.create_job(CLIENT, &bp, job).await {
+        Ok(id) => id,
+        Err(baton_engine::EngineError::Exists(id)) => return Ok(Started::Existed(id)),
+        Err(e) => return Err(e.into()),
+    };
     face.metrics.started.inc();
     // Only listings need the index; the execution runs without it.
     if let Err(e) = face
@@ -118,8 +173,8 @@ pub async fn start(face: &FaceRef, wf: &Workflow, given: &Map<String, Value>) ->
     {
         tracing::warn!(execution = %id, error = %e, "execution not indexed: it will not be listed");
     }
-    tracing::info!(execution = %id, workflow = %wf.id, blueprint = %compiled.name, "execution started");
-    Ok(id)
+    tracing::info!(execution = %id, workflow = %wf.id, blueprint = %name, "execution started");
+    Ok(Started::New(id))
 }
 
 /// [`StateSteps`] by blueprint name, read once per process: the names are
