@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use baton_tests::RedisServer;
 use clap::{Parser, ValueEnum};
 use report::{machine, table};
-use scenario::{burst, closed_loop, idle, latency, redis_ref, workflow};
+use scenario::{burst, closed_loop, idle, latency, redis_ref, schedules, workflow};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -44,6 +44,9 @@ enum Scenario {
     RedisRef,
     /// Workflow executions (one and three `transform` steps) next to echo jobs.
     Workflow,
+    /// Many schedules, some due together: firing lag, idle CPU; webhook deliveries
+    /// (not in the default list: it waits for a minute to turn).
+    Schedules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,6 +90,12 @@ struct Args {
     /// scenario (C=1 runs at most 2,000).
     #[arg(long, default_value_t = 5_000)]
     workflow_runs: usize,
+    /// Active schedules in the schedules scenario.
+    #[arg(long, default_value_t = 10_000)]
+    schedules: usize,
+    /// Of those, how many are due in the same second.
+    #[arg(long, default_value_t = 1_000)]
+    schedules_due: usize,
     /// Jobs measured for dispatch latency.
     #[arg(long, default_value_t = 1_000)]
     latency_samples: usize,
@@ -164,6 +173,7 @@ struct Results {
     redis_per_job: Option<redis_ref::PerJob>,
     /// Per run: every loop of the workflow scenario.
     workflow: Vec<Vec<workflow::Loop>>,
+    schedules: Vec<schedules::Schedules>,
 }
 
 async fn spawn(
@@ -300,6 +310,20 @@ async fn run_store(
                         redis_port: redis.filter(|_| store == StoreKind::Redis).map(|r| r.port),
                     };
                     out.workflow.push(workflow::run(&t, &params).await?);
+                }
+                Scenario::Schedules => {
+                    let dir = std::env::temp_dir();
+                    let env = workflow::env(&workflow::clients_file(&dir)?);
+                    let t = spawn_with(args, baton, store, redis, env).await?;
+                    let params = schedules::Params {
+                        schedules: args.schedules,
+                        due: args.schedules_due,
+                        clients: args.clients.iter().copied().max().unwrap_or(20),
+                        deliveries: args.workflow_runs,
+                        workers: args.workers,
+                        concurrency: args.worker_concurrency,
+                    };
+                    out.schedules.push(schedules::run(&t, &params).await?);
                 }
                 Scenario::RedisRef => {}
             }

@@ -143,6 +143,42 @@ pub fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
             );
         }
     }
+    row(
+        format!(
+            "schedules: {} active, {} due together: idle CPU % of a core / lag p50 / p99 / max (ms) / fired",
+            args.schedules, args.schedules_due
+        ),
+        &|r| {
+            let s = &r.schedules;
+            if s.is_empty() {
+                return "–".into();
+            }
+            format!(
+                "{} / {} / {} / {} / {}",
+                fmt(med(s, |x| x.idle_cpu_percent), 2),
+                fmt(med(s, |x| x.lag.p50_ms), 0),
+                fmt(med(s, |x| x.lag.p99_ms), 0),
+                fmt(med(s, |x| x.lag.max_ms), 0),
+                fmt(med(s, |x| x.fired as f64), 0)
+            )
+        },
+    );
+    row(
+        "webhook deliveries vs execute+wait, same workflow: per s (p50 ms)".into(),
+        &|r| {
+            let s = &r.schedules;
+            if s.is_empty() {
+                return "–".into();
+            }
+            format!(
+                "{} ({}) vs {} ({})",
+                fmt(med(s, |x| x.hook_per_sec), 0),
+                fmt(med(s, |x| x.hook_latency.p50_ms), 2),
+                fmt(med(s, |x| x.execute_per_sec), 0),
+                fmt(med(s, |x| x.execute_latency.p50_ms), 2)
+            )
+        },
+    );
     let mut out = format!(
         "| figure (median of {} runs) | {} |\n|---|{}\n",
         args.runs,

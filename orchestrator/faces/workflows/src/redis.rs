@@ -162,6 +162,20 @@ impl WorkflowStore for RedisWorkflows {
         raw.map(|r| Self::decode(id, &r)).transpose()
     }
 
+    async fn workflow_sources(
+        &self,
+        id: &str,
+    ) -> RecordResult<(Option<String>, Option<StoredWorkflow>)> {
+        let mut conn = self.conn().await?;
+        let (versions, raw): (Option<String>, Option<String>) = ::redis::cmd("MGET")
+            .arg(self.k(&format!("versions:{id}")))
+            .arg(self.k(&format!("workflow:{id}")))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        Ok((versions, raw.map(|r| Self::decode(id, &r)).transpose()?))
+    }
+
     async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>> {
         self.indexed("workflows", "workflow")
             .await?

@@ -62,6 +62,14 @@ pub trait WorkflowStore: crate::triggers::TriggerStore + Send + Sync + 'static {
     /// Replaces a workflow; [`Written::Missing`] (and nothing saved) if there is none.
     async fn replace_workflow(&self, wf: &StoredWorkflow) -> RecordResult<Written>;
     async fn get_workflow(&self, id: &str) -> RecordResult<Option<StoredWorkflow>>;
+    /// What an execution of `id` may run: its versions' document and its JSON record,
+    /// in one read where the store can (each execution reads both).
+    async fn workflow_sources(
+        &self,
+        id: &str,
+    ) -> RecordResult<(Option<String>, Option<StoredWorkflow>)> {
+        Ok((self.get_versions(id).await?, self.get_workflow(id).await?))
+    }
     /// Every workflow, by id.
     async fn list_workflows(&self) -> RecordResult<Vec<StoredWorkflow>>;
     /// Whether there was one to delete.

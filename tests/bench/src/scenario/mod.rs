@@ -5,4 +5,5 @@ pub mod closed_loop;
 pub mod idle;
 pub mod latency;
 pub mod redis_ref;
+pub mod schedules;
 pub mod workflow;

@@ -30,6 +30,7 @@ pub fn env(clients_file: &std::path::Path) -> Vec<(&'static str, String)> {
             "bench-secret-bench-secret-bench-secret".into(),
         ),
         ("BATON_RATE_LIMIT_EXECUTE", "0".into()),
+        ("BATON_RATE_LIMIT_HOOKS", "0".into()),
         ("BATON_CLIENTS_FILE", clients_file.display().to_string()),
     ]
 }
@@ -68,7 +69,11 @@ pub struct Params {
     pub redis_port: Option<u16>,
 }
 
-fn workflow_workers(base_url: &str, n: usize, concurrency: usize) -> Result<Vec<WorkerHandle>> {
+pub(crate) fn workflow_workers(
+    base_url: &str,
+    n: usize,
+    concurrency: usize,
+) -> Result<Vec<WorkerHandle>> {
     (0..n)
         .map(|i| {
             let id = format!(
@@ -103,13 +108,13 @@ fn definitions() -> [Value; 2] {
 
 /// A logged-in caller that starts executions and echo jobs.
 #[derive(Clone)]
-struct Caller {
-    client: BenchClient,
-    bearer: String,
+pub(crate) struct Caller {
+    pub(crate) client: BenchClient,
+    pub(crate) bearer: String,
 }
 
 impl Caller {
-    async fn login(client: BenchClient) -> Result<Caller> {
+    pub(crate) async fn login(client: BenchClient) -> Result<Caller> {
         let resp: Value = client
             .http
             .post(format!("{}/v1/auth/login", client.base_url))
@@ -138,7 +143,7 @@ impl Caller {
     }
 
     /// Starts one run of `kind` and waits for its end.
-    async fn one(&self, kind: &str) -> Result<()> {
+    pub(crate) async fn one(&self, kind: &str) -> Result<()> {
         if kind == "echo" {
             let id = self.client.create(json!({"n": 1})).await?;
             let status = self.client.wait_end(&id).await?;

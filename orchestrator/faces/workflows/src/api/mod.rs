@@ -283,16 +283,12 @@ fn owned_path() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 
 /// All the workflow face's routes, with its rejections answered in the envelope.
 pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let inner = health::routes(face.clone())
+    // Boxed by group: one filter type nested this deep exceeds what the compiler will
+    // evaluate in release builds.
+    let definitions = health::routes(face.clone())
         .or(auth::routes(face.clone()))
         .unify()
         .or(versions::routes(face.clone()))
-        .unify()
-        .or(jobs::routes(face.clone()))
-        .unify()
-        .or(executions::routes(face.clone()))
-        .unify()
-        .or(control::routes(face.clone()))
         .unify()
         .or(workflows::routes(face.clone()))
         .unify()
@@ -300,11 +296,23 @@ pub fn routes(face: FaceRef) -> impl Filter<Extract = (Response,), Error = Rejec
         .unify()
         .or(yaml_workflows::routes(face.clone()))
         .unify()
+        .boxed();
+    let runs = jobs::routes(face.clone())
+        .or(executions::routes(face.clone()))
+        .unify()
+        .or(control::routes(face.clone()))
+        .unify()
         .or(live::routes(face.clone()))
         .unify()
-        .or(schedules::routes(face.clone()))
-        .unify()
+        .boxed();
+    let triggers = schedules::routes(face.clone())
         .or(webhooks::routes(face))
+        .unify()
+        .boxed();
+    let inner = definitions
+        .or(runs)
+        .unify()
+        .or(triggers)
         .unify()
         .map(Ok::<Response, Rejection>)
         .or_else(|rejection: Rejection| async move { Ok::<_, Rejection>((Err(rejection),)) });

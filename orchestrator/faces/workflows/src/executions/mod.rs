@@ -33,11 +33,16 @@ pub const CLIENT: &str = "workflows";
 
 /// A workflow by id: its active version, else its JSON record, else its YAML file.
 pub async fn find_workflow(face: &FaceRef, id: &str) -> WfResult<Workflow> {
+    let (versions, record) = face.records.workflow_sources(id).await?;
     // The active version first: activating one changes what the next execution runs.
-    if let Some(wf) = crate::versions::read(face, id).await?.0.active_workflow() {
-        return Ok(wf);
+    if let Some(raw) = versions {
+        let set: crate::versions::VersionSet =
+            serde_json::from_str(&raw).map_err(WfError::internal)?;
+        if let Some(wf) = set.active_workflow() {
+            return Ok(wf);
+        }
     }
-    if let Some(s) = face.records.get_workflow(id).await? {
+    if let Some(s) = record {
         return Ok(s.workflow);
     }
     face.yaml
