@@ -97,18 +97,7 @@ impl HookDef {
     /// Checks the definition (not the workflow's existence): 400 `VALIDATION` naming the
     /// field.
     pub fn check(&self) -> WfResult<()> {
-        if self.id.len() > crate::validate::MAX_ID_LEN || !baton_protocol::is_identifier(&self.id) {
-            return Err(bad(
-                "id",
-                "the id must be 1 to 128 letters, digits, `-` or `_`",
-            ));
-        }
-        if self.name.trim().is_empty() {
-            return Err(bad("name", "the name must not be empty"));
-        }
-        if self.workflow_id.trim().is_empty() {
-            return Err(bad("workflow_id", "name the workflow to run"));
-        }
+        crate::triggers::check_names(&self.id, &self.name, &self.workflow_id)?;
         for (i, m) in self.payload_mappings.iter().enumerate() {
             if m.source_path.trim().is_empty() {
                 return Err(bad(

@@ -105,6 +105,16 @@ pub struct ScheduleMessage {
 
 /// The history query, as documented; the handlers read it from the raw query so that a
 /// bad `limit` gets the face's 400 rather than a rejection.
+impl ScheduleMessage {
+    fn new(message: &str, execution_id: Option<String>) -> ScheduleMessage {
+        ScheduleMessage {
+            status: "success".into(),
+            message: message.into(),
+            execution_id,
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -474,11 +484,7 @@ async fn pause_schedule(c: Ctx, id: String) -> WfResult<Response> {
     tracing::info!(schedule = %s.def.id, user = %user.sub, "schedule paused");
     answer(
         StatusCode::OK,
-        &ScheduleMessage {
-            status: "success".into(),
-            message: "Schedule paused".into(),
-            execution_id: None,
-        },
+        &ScheduleMessage::new("Schedule paused", None),
     )
 }
 
@@ -501,11 +507,7 @@ async fn resume_schedule(c: Ctx, id: String) -> WfResult<Response> {
     tracing::info!(schedule = %s.def.id, user = %user.sub, next = ?s.life.next_run_ms.map(rfc3339), "schedule resumed");
     answer(
         StatusCode::OK,
-        &ScheduleMessage {
-            status: "success".into(),
-            message: "Schedule resumed".into(),
-            execution_id: None,
-        },
+        &ScheduleMessage::new("Schedule resumed", None),
     )
 }
 
@@ -554,11 +556,7 @@ async fn trigger_schedule(c: Ctx, id: String) -> WfResult<Response> {
     tracing::info!(schedule = %s.def.id, execution = %exec, user = %user.sub, "schedule triggered");
     answer(
         StatusCode::OK,
-        &ScheduleMessage {
-            status: "success".into(),
-            message: "Workflow triggered".into(),
-            execution_id: Some(exec),
-        },
+        &ScheduleMessage::new("Workflow triggered", Some(exec)),
     )
 }
 

@@ -185,6 +185,15 @@ async fn load(face: &FaceRef, id: &str) -> WfResult<(String, StoredHook)> {
     Ok((raw, hook))
 }
 
+/// Writes a webhook over the one there: 404 when it was deleted meanwhile.
+async fn replace(face: &FaceRef, hook: &StoredHook) -> WfResult<()> {
+    let id = &hook.def.id;
+    match face.records.put_hook(id, &hook.encode()?, false).await? {
+        Written::Missing => Err(WfError::not_found(format!("no webhook `{id}`"))),
+        _ => Ok(()),
+    }
+}
+
 /// 400 naming `workflow_id` when it names no workflow.
 async fn workflow_exists(face: &FaceRef, id: &str) -> WfResult<()> {
     match executions::find_workflow(face, id).await {
@@ -348,14 +357,7 @@ async fn replace_webhook(c: Ctx, id: String, b: Body) -> WfResult<Response> {
         created_ms: old.created_ms,
         updated_ms: now_ms(),
     };
-    if c.face
-        .records
-        .put_hook(&hook.def.id, &hook.encode()?, false)
-        .await?
-        == Written::Missing
-    {
-        return Err(WfError::not_found(format!("no webhook `{id}`")));
-    }
+    replace(&c.face, &hook).await?;
     tracing::info!(webhook = %hook.def.id, user = %user.sub, "webhook replaced");
     answer(
         StatusCode::OK,
@@ -403,14 +405,7 @@ async fn regenerate_secret(c: Ctx, id: String) -> WfResult<Response> {
     let (_, mut hook) = load(&c.face, &id).await?;
     hook.secret = hooks::new_secret();
     hook.updated_ms = now_ms();
-    if c.face
-        .records
-        .put_hook(&hook.def.id, &hook.encode()?, false)
-        .await?
-        == Written::Missing
-    {
-        return Err(WfError::not_found(format!("no webhook `{id}`")));
-    }
+    replace(&c.face, &hook).await?;
     tracing::info!(webhook = %hook.def.id, user = %user.sub, "webhook secret regenerated");
     answer(
         StatusCode::OK,

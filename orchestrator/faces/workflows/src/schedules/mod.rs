@@ -118,18 +118,7 @@ impl ScheduleDef {
     /// Checks everything but the workflow's existence; the timing it describes (an
     /// interval counted from `anchor_ms`). 400 `VALIDATION` naming the field.
     pub fn timing(&self, anchor_ms: i64) -> WfResult<Timing> {
-        if self.id.len() > crate::validate::MAX_ID_LEN || !baton_protocol::is_identifier(&self.id) {
-            return Err(bad(
-                "id",
-                "the id must be 1 to 128 letters, digits, `-` or `_`",
-            ));
-        }
-        if self.name.trim().is_empty() {
-            return Err(bad("name", "the name must not be empty"));
-        }
-        if self.workflow_id.trim().is_empty() {
-            return Err(bad("workflow_id", "name the workflow to run"));
-        }
+        crate::triggers::check_names(&self.id, &self.name, &self.workflow_id)?;
         let tz = timing::zone(self.timezone.as_deref()).map_err(|e| bad(&e.field, e.message))?;
         match (self.schedule_type, &self.cron_config, &self.interval_config) {
             (ScheduleType::Cron, Some(c), None) => {

@@ -20,8 +20,30 @@
 pub mod memory;
 pub mod redis;
 
+use crate::error::{WfError, WfResult};
 use crate::store::{RecordResult, Written};
 use async_trait::async_trait;
+
+/// The fields a schedule and a webhook share: an id by the identifier rule, a name, the
+/// workflow to run; 400 `VALIDATION` naming the field.
+pub fn check_names(id: &str, name: &str, workflow_id: &str) -> WfResult<()> {
+    let bad = |field: &str, message: &str| {
+        WfError::bad_request(message.to_string()).with("field", field.to_string())
+    };
+    if id.len() > crate::validate::MAX_ID_LEN || !baton_protocol::is_identifier(id) {
+        return Err(bad(
+            "id",
+            "the id must be 1 to 128 letters, digits, `-` or `_`",
+        ));
+    }
+    if name.trim().is_empty() {
+        return Err(bad("name", "the name must not be empty"));
+    }
+    if workflow_id.trim().is_empty() {
+        return Err(bad("workflow_id", "name the workflow to run"));
+    }
+    Ok(())
+}
 
 /// A compare-and-set of a schedule.
 #[derive(Debug, Clone, Copy)]
