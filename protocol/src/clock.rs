@@ -47,9 +47,30 @@ pub fn rfc3339(ms: i64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// Epoch ms of an RFC 3339 time (`2026-12-07T10:00:00Z`, fractions allowed; UTC only:
+/// `Z`), if it is one.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339_weak(text.trim()).ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(
+            parse_rfc3339(&rfc3339(1_796_666_150_304)),
+            Some(1_796_666_150_304)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-07T10:00:00Z"),
+            Some(1_796_637_600_000)
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
 
     #[test]
     fn seconds_refuses_what_cannot_be_a_duration() {

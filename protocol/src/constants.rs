@@ -81,6 +81,22 @@ pub mod job_status {
     pub const QUARANTINED: &str = "quarantined";
     pub const CANCELLED: &str = "cancelled";
 
+    /// Every status a job may have, for listings' filters.
+    pub const ALL: &[&str] = &[
+        PENDING,
+        WAITING_FOR_WORKER,
+        RUNNING,
+        WAITING_FOR_HUMAN,
+        WAITING_FOR_PARALLEL_TASKS,
+        WAITING_FOR_SUB_JOB,
+        AWAITING_RETRY,
+        PAUSED,
+        FINISHED,
+        FAILED,
+        QUARANTINED,
+        CANCELLED,
+    ];
+
     /// Whether nothing can happen to a job in this status any more.
     pub fn is_terminal(status: &str) -> bool {
         matches!(

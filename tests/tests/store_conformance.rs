@@ -66,6 +66,10 @@ suite!(
     quarantined_jobs_are_indexed_per_owner,
     quarantine_index_forgets_expired_jobs,
     flush_forgets_everything,
+    jobs_are_listed_by_the_index,
+    pages_go_on_exactly_where_they_stopped,
+    the_timeline_counts_by_bucket,
+    expired_jobs_leave_the_index,
 );
 
 /// What only Redis can get wrong: keys outside the store's prefix.

@@ -31,6 +31,8 @@ pub struct Config {
     pub blueprints_dir: PathBuf,
     /// `BATON_CLIENT_TOKEN`: a client token (client name `default`).
     pub client_token: Option<String>,
+    /// `BATON_ADMIN_TOKEN`: an operator token that sees every client's jobs.
+    pub admin_token: Option<String>,
     /// `BATON_CLIENTS_FILE`: YAML/JSON list of `{name, token}`.
     pub clients_file: Option<PathBuf>,
     /// `BATON_API_TOKEN`: bearer token of the coding-pipelines API (`/projects`,
@@ -96,6 +98,7 @@ impl Default for Config {
             redis_pool_size: 16,
             blueprints_dir: PathBuf::from("./blueprints"),
             client_token: None,
+            admin_token: None,
             api_token: None,
             ci_webhook_token: None,
             auto_qa_on_ci: false,
@@ -130,6 +133,7 @@ impl Config {
     pub fn runtime(&self) -> baton_runtime::RuntimeConfig {
         baton_runtime::RuntimeConfig {
             client_token: self.client_token.clone(),
+            admin_token: self.admin_token.clone(),
             clients_file: self.clients_file.clone(),
             worker_token: self.worker_token.clone(),
             worker_tokens_file: self.worker_tokens_file.clone(),
@@ -202,6 +206,7 @@ impl Config {
             c.blueprints_dir = PathBuf::from(v);
         }
         c.client_token = get("BATON_CLIENT_TOKEN");
+        c.admin_token = get("BATON_ADMIN_TOKEN");
         c.clients_file = get("BATON_CLIENTS_FILE").map(PathBuf::from);
         c.api_token = get("BATON_API_TOKEN");
         c.ci_webhook_token = get("BATON_WEBHOOK_TOKEN");

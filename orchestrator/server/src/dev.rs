@@ -8,6 +8,8 @@ use crate::StartError;
 /// Development defaults for anything not configured.
 pub const DEV_CLIENT_TOKEN: &str = "dev-client-token";
 pub const DEV_WORKER_TOKEN: &str = "dev-worker-token";
+/// The admin token `baton dev` sets (sees every client's jobs: the dashboard and the CLI).
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
 
 /// The echo blueprint compiled in, used when the blueprints directory does not exist.
 pub const BUILTIN_ECHO: &str = include_str!("../../../blueprints/echo.yaml");
@@ -19,6 +21,9 @@ pub fn dev_config(mut cfg: Config) -> Config {
     }
     if cfg.worker_token.is_none() && cfg.worker_tokens_file.is_none() {
         cfg.worker_token = Some(DEV_WORKER_TOKEN.into());
+    }
+    if cfg.admin_token.is_none() {
+        cfg.admin_token = Some(DEV_ADMIN_TOKEN.into());
     }
     // The workflow face: demo logins unless users are configured; `SECRET_KEY` when set
     // (dev instances on one Redis then accept each other's tokens), else a key made here.

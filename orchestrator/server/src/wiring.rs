@@ -151,6 +151,7 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         shutdown,
         openapi: Default::default(),
         readiness,
+        skills: Default::default(),
     });
     let faces = Arc::new(Faces::new(vec![
         runtime.clone() as Arc<dyn Face>,

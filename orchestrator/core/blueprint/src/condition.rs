@@ -62,6 +62,42 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Gt => ">",
+            Op::Gte => ">=",
+            Op::Lt => "<",
+            Op::Lte => "<=",
+            Op::Contains => "contains",
+            Op::In => "in",
+        })
+    }
+}
+
+/// The condition as a reader writes it: `initial_data.amount > 100`, `all(a, b)`.
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |f: &mut std::fmt::Formatter<'_>, name: &str, items: &[Condition]| {
+            let parts: Vec<String> = items.iter().map(|c| c.to_string()).collect();
+            write!(f, "{name}({})", parts.join(", "))
+        };
+        match self {
+            Condition::Compare { path, op, operand } => write!(f, "{path} {op} {operand}"),
+            Condition::Exists { path, exists: true } => write!(f, "{path} exists"),
+            Condition::Exists {
+                path,
+                exists: false,
+            } => write!(f, "{path} missing"),
+            Condition::All(items) => list(f, "all", items),
+            Condition::Any(items) => list(f, "any", items),
+            Condition::Not(inner) => write!(f, "not({inner})"),
+        }
+    }
+}
+
 impl Condition {
     /// Parses the YAML/JSON form; the error says what is wrong.
     pub fn parse(value: &Value) -> Result<Condition, String> {

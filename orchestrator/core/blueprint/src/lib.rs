@@ -185,6 +185,14 @@ impl Blueprint {
         self.states.get(name)
     }
 
+    /// The skill of the start state's task, when the start state dispatches one.
+    pub fn start_skill(&self) -> Option<&str> {
+        match &self.state(&self.start)?.kind {
+            StateKind::Dispatch(d) => Some(d.task.as_str()),
+            _ => None,
+        }
+    }
+
     /// The skills this blueprint dispatches, for dashboards.
     pub fn skills(&self) -> impl Iterator<Item = &str> {
         self.states.values().flat_map(|s| -> Vec<&str> {

@@ -116,6 +116,7 @@ impl<'a> Tx<'a> {
         }
         self.commit.doc = serde_json::to_string(&self.doc).unwrap_or_else(|_| "{}".into());
         self.commit.owner.clone_from(&self.doc.client);
+        self.commit.blueprint.clone_from(&self.doc.blueprint);
         self.commit
     }
 

@@ -70,6 +70,17 @@ pub fn spawn_reaper(
                 {
                     tracing::warn!(error = %e, "store housekeeping failed; retrying later");
                 }
+                match engine
+                    .store
+                    .prune_job_index(now_ms(), engine.cfg.job_retention)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(removed = n, "job index pruned"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "job index housekeeping failed; retrying later")
+                    }
+                }
             }
         }
     })

@@ -58,6 +58,8 @@ pub(super) fn commit_invocation<'a>(
         c.origin.clone(),
         now_ms.to_string(),
         c.owner.clone(),
+        c.blueprint.clone(),
+        keys.tag.clone(),
     ];
     args.push(c.set_slots.len().to_string());
     for (task_id, slot) in &c.set_slots {

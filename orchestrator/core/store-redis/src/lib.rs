@@ -6,7 +6,7 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `job:<id>` | hash | `v`, `status`, `doc`, `progress`, `t:<task_id>` slots |
+//! | `job:<id>` | hash | `v`, `status`, `doc`, `progress`, `t:<task_id>` slots; `bp`, `owner`, `created`, `updated` for listings |
 //! | `hist:<id>` | list | history entries (JSON), trimmed to the limit |
 //! | `counts` | hash | jobs by status |
 //! | `q:<skill>` | zset | queued tasks, score = -priority, member = `<enqueue µs>|<task id>` |
@@ -19,6 +19,9 @@
 //! | `wtasks:<id>` / `wcancel:<id>` | set | tasks a worker holds / must cancel |
 //! | `quarantine:<client>` | zset | the client's quarantined job ids → when they entered quarantine (epoch ms) |
 //! | `quarantine_owners` | set | clients with a `quarantine:` index (for pruning) |
+//! | `ix:all`, `ix:b:<blueprint>`, `ix:c:<client>` | zset | the job index: job id → created (epoch ms) |
+//! | `ix:s:<status>` | zset | the job index: job id → when it took its status |
+//! | `ix:bps` / `ix:owners` | set | blueprints / clients with an `ix:` set (for pruning) |
 //!
 //! Channels `wake` (a skill got a task), `done` (a job ended) and `cmd` (a worker
 //! command, prefixed with the worker id) reach every orchestrator through one subscription;
@@ -26,6 +29,7 @@
 
 mod commit_args;
 mod keys;
+mod listing;
 pub mod pool;
 mod pubsub;
 mod views;
@@ -55,6 +59,9 @@ struct Scripts {
     queue_stats: Script,
     quarantined: Script,
     prune_quarantine: Script,
+    list_jobs: Script,
+    job_timeline: Script,
+    prune_index: Script,
 }
 
 impl Scripts {
@@ -71,6 +78,9 @@ impl Scripts {
             queue_stats: Script::new(include_str!("scripts/queue_stats.lua")),
             quarantined: Script::new(include_str!("scripts/quarantined.lua")),
             prune_quarantine: Script::new(include_str!("scripts/prune_quarantine.lua")),
+            list_jobs: Script::new(include_str!("scripts/list_jobs.lua")),
+            job_timeline: Script::new(include_str!("scripts/job_timeline.lua")),
+            prune_index: Script::new(include_str!("scripts/prune_index.lua")),
         }
     }
 }
@@ -455,6 +465,23 @@ impl Store for RedisStore {
     async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>> {
         let mut conn = self.conn().await?;
         conn.hgetall(self.keys.k("counts")).await.map_err(redis_err)
+    }
+
+    async fn list_jobs(&self, query: &JobQuery) -> StoreResult<JobPage> {
+        self.list_page(query).await
+    }
+
+    async fn job_timeline(
+        &self,
+        start_ms: i64,
+        bucket_ms: i64,
+        buckets: usize,
+    ) -> StoreResult<Vec<TimelineBucket>> {
+        self.timeline(start_ms, bucket_ms, buckets).await
+    }
+
+    async fn prune_job_index(&self, now_ms: i64, retention: Duration) -> StoreResult<u64> {
+        self.prune_index(now_ms, retention).await
     }
 
     async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>> {

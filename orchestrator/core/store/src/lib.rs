@@ -35,12 +35,14 @@
 /// `conformance`: not compiled into the orchestrator).
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod listing;
 pub mod memory;
 pub mod rules;
 pub mod timers;
 mod views;
 mod zset;
 
+pub use listing::{JobCursor, JobPage, JobQuery, JobSummary, TimelineBucket};
 pub use timers::{Timer, TimerKind};
 pub use views::{member_enqueued_us, QuarantinedJob, QueueStats};
 
@@ -270,6 +272,8 @@ pub struct Commit {
     pub origin: String,
     /// Client owning the job: keys the job's entry in the quarantine index.
     pub owner: String,
+    /// The job's blueprint (its entry in the job index, see [`listing`]).
+    pub blueprint: String,
     pub expect: Expect,
     pub status: String,
     pub doc: String,
@@ -303,6 +307,7 @@ impl Commit {
             job_id: job_id.to_string(),
             origin: String::new(),
             owner: String::new(),
+            blueprint: String::new(),
             expect,
             status: status.to_string(),
             doc,
@@ -481,6 +486,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Jobs by status.
     async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>>;
+    /// A page of jobs by the job index ([`listing`]), newest first.
+    async fn list_jobs(&self, query: &JobQuery) -> StoreResult<JobPage>;
+    /// Jobs created, finished and failed per bucket of `bucket_ms` from `start_ms`.
+    async fn job_timeline(
+        &self,
+        start_ms: i64,
+        bucket_ms: i64,
+        buckets: usize,
+    ) -> StoreResult<Vec<TimelineBucket>>;
+    /// Drops index entries of jobs that are gone (ended more than `retention` ago, so
+    /// expired); how many.
+    async fn prune_job_index(&self, now_ms: i64, retention: Duration) -> StoreResult<u64>;
     /// Queued tasks by skill: how many, and since when the oldest waits.
     async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>>;
     /// Quarantined jobs of `owner`, newest first, at most `limit`.

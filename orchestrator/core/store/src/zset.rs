@@ -123,6 +123,31 @@ impl ZSet {
     pub fn len(&self) -> usize {
         self.scores.len()
     }
+
+    /// Members ordered before (`score`, `member`) (or all when `None`), highest first:
+    /// a reverse walk from a cursor, as ZREVRANGEBYSCORE orders ties (by member).
+    pub fn rev_before(
+        &self,
+        from: Option<(f64, &str)>,
+    ) -> Box<dyn Iterator<Item = (f64, &str)> + '_> {
+        match from {
+            Some((score, member)) => Box::new(
+                self.ordered
+                    .range(..(Score(score), member.to_string()))
+                    .rev()
+                    .map(|(s, m)| (s.0, m.as_str())),
+            ),
+            None => Box::new(self.iter_rev()),
+        }
+    }
+
+    /// How many members score within `min..=max` (ZCOUNT).
+    pub fn count_between(&self, min: f64, max: f64) -> u64 {
+        self.ordered
+            .range((Score(min), String::new())..)
+            .take_while(|(s, _)| s.0 <= max)
+            .count() as u64
+    }
 }
 
 /// The next `f64` in `total_cmp` order (`None` after the largest NaN). Maps the value to

@@ -130,11 +130,24 @@ impl Auth {
         if let Some(token) = &cfg.client_token {
             auth.clients.insert(digest(token), "default".into());
         }
+        if let Some(token) = &cfg.admin_token {
+            auth.clients
+                .insert(digest(token), baton_engine::ADMIN_CLIENT.into());
+        }
         if let Some(path) = &cfg.clients_file {
             let entries = match read_file::<ClientsFile>(path, "a list of {name, token}")? {
                 ClientsFile::Wrapped { clients } | ClientsFile::List(clients) => clients,
             };
             for e in entries {
+                if e.name == baton_engine::ADMIN_CLIENT {
+                    return Err(AuthConfigError::File {
+                        path: path.display().to_string(),
+                        message: format!(
+                            "`{}` is the admin's name (BATON_ADMIN_TOKEN); give the client another",
+                            baton_engine::ADMIN_CLIENT
+                        ),
+                    });
+                }
                 if e.token.is_empty() || e.name.is_empty() {
                     return Err(AuthConfigError::File {
                         path: path.display().to_string(),

@@ -6,9 +6,11 @@
 
 use super::client::{client, token, Token};
 use super::error::ApiError;
+use super::graph::{to_dot, Graph};
 use super::schemas::{BlueprintDetail, BlueprintSummary, ErrorBody};
 use super::{ok_json, respond, with_app, AppRef};
-use baton_blueprint::{Blueprint, Branches, StateKind};
+use baton_blueprint::Blueprint;
+use std::sync::Arc;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -26,11 +28,20 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .then(|name: String, t: Token, app: AppRef| async move {
             respond(get_blueprint(&app, &t, &name))
         });
-    let graph = warp::path!("api" / "v1" / "blueprints" / String / "graph")
-        .and(warp::get())
-        .and(token())
-        .and(with_app(app))
-        .then(|name: String, t: Token, app: AppRef| async move { respond(graph(&app, &t, &name)) });
+    let graph =
+        warp::path!("api" / "v1" / "blueprints" / String / "graph")
+            .and(warp::get())
+            .and(token())
+            .and(warp::query::<std::collections::HashMap<String, String>>())
+            .and(with_app(app))
+            .then(
+                |name: String,
+                 t: Token,
+                 q: std::collections::HashMap<String, String>,
+                 app: AppRef| async move {
+                    respond(graph(&app, &t, &name, q.get("format").map(String::as_str)).await)
+                },
+            );
     blueprints.or(blueprint).unify().or(graph).unify()
 }
 
@@ -102,109 +113,54 @@ fn get_blueprint(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiErr
     })
 }
 
-/// A blueprint as a Graphviz digraph (DOT).
+/// A blueprint as a graph: Graphviz DOT, or JSON with `?format=json` (the dashboard
+/// draws that). The start state is marked, end states carry their status, and each edge
+/// the outcome that takes it (a branch's edges their condition). Blueprints compiled
+/// from workflows (`wf-...`) are served too.
 #[utoipa::path(
     get,
     path = "/api/v1/blueprints/{name}/graph",
     tag = "blueprints",
     operation_id = "blueprint_graph",
-    params(("name" = String, Path, description = "Blueprint name.")),
+    params(
+        ("name" = String, Path, description = "Blueprint name."),
+        ("format" = Option<String>, Query, description = "`dot` (default) or `json`."),
+    ),
     responses(
-        (status = 200, description = "DOT source.", body = String, content_type = "text/vnd.graphviz"),
+        (status = 200, description = "DOT source, or with `format=json` the graph as JSON.", content(
+            (String = "text/vnd.graphviz"),
+            (Graph = "application/json"),
+        )),
+        (status = 400, description = "A `format` other than `dot` or `json`.", body = ErrorBody),
         (status = 401, description = "Missing or unknown client token.", body = ErrorBody),
         (status = 404, description = "No blueprint of that name.", body = ErrorBody),
     ),
     security(("client_token" = [])),
 )]
-fn graph(app: &AppRef, t: &Token, name: &str) -> Result<Response, ApiError> {
+async fn graph(
+    app: &AppRef,
+    t: &Token,
+    name: &str,
+    format: Option<&str>,
+) -> Result<Response, ApiError> {
     client(app, t)?;
-    let bp = find_blueprint(app, name)?;
-    let mut resp = Response::new(to_dot(bp).into());
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/vnd.graphviz"),
-    );
-    Ok(resp)
-}
-
-/// The blueprint as a Graphviz digraph: the start state bold, end states double circles,
-/// edges labelled with the outcome that takes them.
-pub fn to_dot(bp: &Blueprint) -> String {
-    // Names are identifiers (checked at load), so only the `\n` line breaks we add are
-    // escapes; quotes are escaped for safety.
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\\\""));
-    let mut out = format!("digraph {} {{\n  rankdir=LR;\n", q(&bp.name));
-    for (name, state) in &bp.states {
-        let shape = match &state.kind {
-            StateKind::Dispatch(d) => format!(
-                "shape=box, label={}",
-                q(&format!("{name}\\ntask: {}", d.task))
-            ),
-            StateKind::End(e) => format!(
-                "shape=doublecircle, label={}",
-                q(&format!("{name}\\n({})", e.status.as_str()))
-            ),
-            StateKind::Approval(_) => {
-                format!("shape=house, label={}", q(&format!("{name}\\n(approval)")))
-            }
-            StateKind::Branch(_) => format!("shape=diamond, label={}", q(name)),
-            StateKind::Parallel(p) => {
-                let what = match &p.branches {
-                    Branches::Fixed(list) => format!("{} tasks", list.len()),
-                    Branches::Map { items, task } => format!("{} per item of {items}", task.task),
-                };
-                format!(
-                    "shape=box3d, label={}",
-                    q(&format!("{name}\\nparallel: {what}"))
-                )
-            }
-            StateKind::SubJob(s) => format!(
-                "shape=component, label={}",
-                q(&format!("{name}\\nsub-job: {}", s.blueprint))
-            ),
-        };
-        let bold = if *name == bp.start {
-            ", style=bold"
-        } else {
-            ""
-        };
-        out.push_str(&format!("  {} [{shape}{bold}];\n", q(name)));
-    }
-    for (name, state) in &bp.states {
-        for (outcome, target) in &state.transitions {
-            out.push_str(&format!(
-                "  {} -> {} [label={}];\n",
-                q(name),
-                q(target),
-                q(outcome)
-            ));
+    let bp: Arc<Blueprint> = app
+        .engine
+        .blueprint(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no blueprint named `{name}`")))?;
+    match format {
+        None | Some("dot") => {
+            let mut resp = Response::new(to_dot(&bp).into());
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/vnd.graphviz"),
+            );
+            Ok(resp)
         }
-    }
-    out.push_str("}\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_graph_has_every_state_and_edge() {
-        let bp = baton_blueprint::load_str(
-            "x.yaml",
-            "name: g\nendpoint: /jobs/g\nstates:\n  a:\n    type: dispatch\n    start: true\n    task: t\n    transitions: {success: done}\n  done:\n    type: end\n    status: finished\n",
-        )
-        .unwrap();
-        let dot = to_dot(&bp);
-        assert!(dot.starts_with("digraph \"g\" {"), "{dot}");
-        assert!(
-            dot.contains("\"a\" -> \"done\" [label=\"success\"]"),
-            "{dot}"
-        );
-        assert!(dot.contains("style=bold"), "{dot}");
-        assert!(
-            dot.contains("label=\"a\\ntask: t\""),
-            "one line break escape in labels: {dot}"
-        );
+        Some("json") => ok_json(&Graph::of(&bp)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "`format` is `dot` or `json`, not `{other}`"
+        ))),
     }
 }

@@ -153,6 +153,9 @@ async fn create_job(
     };
     let req = new_job(value)?;
     let job_id = app.engine.create_job(&client, &bp, req).await?;
+    if let Some(skill) = bp.start_skill() {
+        super::skills::warn_if_unserved(app, &job_id, &[skill.to_string()]).await;
+    }
     Ok(json_response(
         StatusCode::ACCEPTED,
         &JobAccepted {
@@ -267,7 +270,7 @@ async fn get_job(
     };
     if wait.is_zero() {
         let (job, doc) = app.engine.job_for_client(&client, id).await?;
-        return ok_json(&job_view(&job, &doc));
+        return view(app, &job, &doc).await;
     }
     let watchers = &app.engine.live.watchers;
     let notify = watchers.watch(id);
@@ -289,11 +292,22 @@ async fn get_job(
             _ = app.shutdown.cancelled() => {}
         }
         let (job, doc) = app.engine.ended_job_for_client(&client, id).await?;
-        ok_json(&job_view(&job, &doc))
+        view(app, &job, &doc).await
     }
     .await;
     watchers.release(id, notify);
     result
+}
+
+/// The job view, with a hint when a queued task's skill has no worker.
+async fn view(
+    app: &AppRef,
+    job: &baton_store::StoredJob,
+    doc: &baton_engine::job::JobDoc,
+) -> Result<Response, ApiError> {
+    let mut v = job_view(job, doc);
+    super::skills::hint(app, &mut v).await;
+    ok_json(&v)
 }
 
 /// Asks for a job's cancellation; a worker running its task is told to stop.

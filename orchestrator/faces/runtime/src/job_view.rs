@@ -68,6 +68,7 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> JobView {
         }),
         sub_job_id: doc.sub_job.as_ref().map(|s| s.job_id.clone()),
         parent_job_id: doc.parent.clone(),
+        hint: None,
     }
 }
 

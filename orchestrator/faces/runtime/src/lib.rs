@@ -26,12 +26,15 @@ pub mod blueprints;
 pub mod client;
 pub mod control;
 pub mod error;
+pub mod graph;
 pub mod job_view;
+pub mod listing;
 pub mod openapi;
 pub mod ops;
 pub mod public;
 pub mod registration;
 pub mod schemas;
+pub mod skills;
 pub mod worker;
 pub mod ws;
 
@@ -57,6 +60,9 @@ pub struct RuntimeConfig {
     pub client_token: Option<String>,
     /// `BATON_CLIENTS_FILE`: YAML/JSON list of `{name, token}`.
     pub clients_file: Option<PathBuf>,
+    /// `BATON_ADMIN_TOKEN`: an operator's token, which sees and acts on every client's
+    /// jobs (the dashboard and the CLI use it).
+    pub admin_token: Option<String>,
     /// `BATON_WORKER_TOKEN`: the global worker token.
     pub worker_token: Option<String>,
     /// `BATON_WORKER_TOKENS_FILE`: YAML/JSON map `worker_id: token`.
@@ -82,6 +88,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             client_token: None,
             clients_file: None,
+            admin_token: None,
             worker_token: None,
             worker_tokens_file: None,
             signature_max_skew: Duration::from_secs(60),
@@ -109,6 +116,8 @@ pub struct App {
     pub openapi: openapi::SpecCache,
     /// Whether the store has answered since the start ([`baton_engine::readiness`]).
     pub readiness: Arc<baton_engine::readiness::Readiness>,
+    /// The skills registered workers have, read now and then ([`skills`]).
+    pub skills: skills::Skills,
 }
 
 pub type AppRef = Arc<App>;
@@ -125,6 +134,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .or(ops::routes(app.clone()))
         .unify()
         .or(control::routes(app.clone()))
+        .unify()
+        .or(listing::routes(app.clone()))
         .unify()
         .or(client::routes(app.clone()))
         .unify()
@@ -175,6 +186,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/_public/jobs/quarantined"),
     ("POST", "/_public/debug/flush_db"),
     ("POST", CREATE_JOB_ROUTE),
+    ("GET", "/api/v1/jobs"),
+    ("GET", "/api/v1/stats/timeline"),
     ("GET", "/api/v1/jobs/{id}"),
     ("POST", "/api/v1/jobs/{id}/cancel"),
     ("POST", "/api/v1/jobs/{id}/pause"),

@@ -14,8 +14,8 @@
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
 use super::{
-    approval, batch, blueprints, client, control, ops, public, registration, schemas, worker, ws,
-    CREATE_JOB_ROUTE,
+    approval, batch, blueprints, client, control, listing, ops, public, registration, schemas,
+    worker, ws, CREATE_JOB_ROUTE,
 };
 use baton_blueprint::{Blueprint, Registry};
 use baton_http::openapi::OptionalBodies;
@@ -46,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         ops::quarantined,
         ops::flush_db,
         client::create_job,
+        listing::list_jobs,
+        listing::timeline,
         client::get_job,
         client::cancel_job,
         control::pause_job,

@@ -111,6 +111,9 @@ pub struct JobView {
     /// The job that started this one as a sub-job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_job_id: Option<String>,
+    /// Why the job may not be moving: a queued task's skill has no registered worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// What a job waiting for a person shows its owner.

@@ -21,7 +21,12 @@
 -- ARGV[9] job id
 -- ARGV[10] origin: id of the orchestrator committing, prefixed to wake messages
 -- ARGV[11] now (epoch ms)   ARGV[12] owner: the client owning the job
--- ARGV[13..] sections, each a count followed by that many records:
+-- ARGV[13] the job's blueprint
+-- ARGV[14] key prefix "{p}:" of the job index (sets named from the status, blueprint and
+--          owner: ix:all, ix:s:<status>, ix:b:<blueprint>, ix:c:<owner>, and the sets of
+--          blueprints and owners that have one, ix:bps and ix:owners; all share the hash
+--          tag of KEYS[1])
+-- ARGV[15..] sections, each a count followed by that many records:
 --   set_slots  (field, value)          del_slots  (field)
 --   store      (task_id, blob)         enqueue    (key_index, score, member, skill)
 --   dequeue    (key_index, member)     drop       (task_id)
@@ -38,7 +43,7 @@ if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
 
-local pos = 13
+local pos = 15
 local function take()
   local v = ARGV[pos]
   pos = pos + 1
@@ -57,7 +62,25 @@ if old_status ~= status then
   redis.call('HINCRBY', KEYS[2], status, 1)
 end
 local version = current + 1
-redis.call('HSET', job, 'v', version, 'status', status, 'doc', ARGV[3])
+redis.call('HSET', job, 'v', version, 'status', status, 'doc', ARGV[3], 'updated', ARGV[11])
+
+-- The job index: a new job joins all, its blueprint's and its owner's sets (scored by
+-- creation); every status change moves it between status sets (scored by the change).
+local ix = ARGV[14] .. 'ix:'
+if not old_status then
+  redis.call('HSET', job, 'bp', ARGV[13], 'owner', ARGV[12], 'created', ARGV[11])
+  redis.call('ZADD', ix .. 'all', ARGV[11], ARGV[9])
+  redis.call('ZADD', ix .. 'b:' .. ARGV[13], ARGV[11], ARGV[9])
+  redis.call('ZADD', ix .. 'c:' .. ARGV[12], ARGV[11], ARGV[9])
+  redis.call('SADD', ix .. 'bps', ARGV[13])
+  redis.call('SADD', ix .. 'owners', ARGV[12])
+end
+if old_status ~= status then
+  if old_status then
+    redis.call('ZREM', ix .. 's:' .. old_status, ARGV[9])
+  end
+  redis.call('ZADD', ix .. 's:' .. status, ARGV[11], ARGV[9])
+end
 
 -- The quarantine index holds the job while it is quarantined (job_status::QUARANTINED);
 -- NX keeps the time it entered.

@@ -5,11 +5,13 @@
 //! `redis-server`, one key prefix per case). [`CASES`] lists them so a backend cannot
 //! skip one silently.
 
+mod listing;
 mod views;
 mod workers;
 
 use super::*;
 use baton_protocol::clock::now_ms;
+pub use listing::*;
 use std::sync::Arc;
 pub use views::*;
 pub use workers::*;
@@ -46,6 +48,10 @@ cases!(
     quarantined_jobs_are_indexed_per_owner,
     quarantine_index_forgets_expired_jobs,
     flush_forgets_everything,
+    jobs_are_listed_by_the_index,
+    pages_go_on_exactly_where_they_stopped,
+    the_timeline_counts_by_bucket,
+    expired_jobs_leave_the_index,
 );
 
 fn doc(n: u32) -> String {

@@ -10,6 +10,7 @@
 use super::zset::ZSet;
 use super::*;
 mod claim;
+mod index;
 mod views;
 mod workers;
 
@@ -42,6 +43,7 @@ struct Inner {
     worker_cancels: HashMap<String, HashSet<String>>,
     /// Owner → quarantined job id → when it entered quarantine (epoch ms).
     quarantined: HashMap<String, ZSet>,
+    index: index::JobIndex,
 }
 
 pub struct MemoryStore {
@@ -76,6 +78,7 @@ impl Inner {
             .is_some_and(|t| t <= now_ms);
         if expired {
             self.jobs.remove(job_id);
+            self.index.forget(job_id);
             return None;
         }
         self.jobs.get_mut(job_id)
@@ -120,6 +123,14 @@ impl Store for MemoryStore {
                 }
                 inner.count(&c.status, 1);
             }
+            inner.index.committed(
+                &c.job_id,
+                old_status.as_deref(),
+                &c.status,
+                &c.blueprint,
+                &c.owner,
+                now,
+            );
             let job = inner
                 .jobs
                 .entry(c.job_id.clone())
@@ -355,9 +366,16 @@ impl Store for MemoryStore {
         let mut g = self.inner.lock();
         let inner = &mut *g;
         // Redis expires these keys by itself; here nothing does unless we look.
-        inner
+        let gone: Vec<String> = inner
             .jobs
-            .retain(|_, j| j.expires_ms.is_none_or(|t| t > now_ms));
+            .iter()
+            .filter(|(_, j)| j.expires_ms.is_some_and(|t| t <= now_ms))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &gone {
+            inner.jobs.remove(id);
+            inner.index.forget(id);
+        }
         inner.workers.retain(|_, w| w.expires_ms > now_ms);
         let workers = &inner.workers;
         inner
@@ -377,6 +395,49 @@ impl Store for MemoryStore {
 
     async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>> {
         Ok(self.inner.lock().counts.clone())
+    }
+
+    async fn list_jobs(&self, query: &JobQuery) -> StoreResult<JobPage> {
+        let g = self.inner.lock();
+        let mut page = g.index.list(query);
+        // A job that expired since the last prune is gone, as on Redis.
+        let now = now_ms();
+        page.jobs.retain(|j| {
+            g.jobs
+                .get(&j.id)
+                .is_some_and(|m| m.expires_ms.is_none_or(|t| t > now))
+        });
+        Ok(page)
+    }
+
+    async fn job_timeline(
+        &self,
+        start_ms: i64,
+        bucket_ms: i64,
+        buckets: usize,
+    ) -> StoreResult<Vec<TimelineBucket>> {
+        Ok(self
+            .inner
+            .lock()
+            .index
+            .timeline(start_ms, bucket_ms.max(1), buckets))
+    }
+
+    async fn prune_job_index(&self, now_ms: i64, _retention: Duration) -> StoreResult<u64> {
+        // Expired jobs leave the index when they leave the map (here, or on access).
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let gone: Vec<String> = inner
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.expires_ms.is_some_and(|t| t <= now_ms))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &gone {
+            inner.jobs.remove(id);
+            inner.index.forget(id);
+        }
+        Ok(gone.len() as u64)
     }
 
     async fn queue_stats(&self) -> StoreResult<BTreeMap<String, QueueStats>> {
