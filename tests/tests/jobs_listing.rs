@@ -2,7 +2,7 @@
 //! own jobs, the admin token (`BATON_ADMIN_TOKEN`) every client's; filters by status,
 //! blueprint, client, time and id text; pages by cursor, each job once; the admin acting
 //! on another client's job; bad parameters answered 400 (403 for another client's jobs);
-//! a pending job whose skill has no worker says so.
+//! a pending job whose skill has no worker says so; the live stream of a job and the counts.
 
 use baton_tests::backend::{start, Backend};
 use baton_tests::orchestrator::test_config;
@@ -62,7 +62,9 @@ async fn jobs_are_listed_with_filters_and_pages(backend: Backend) {
     // No worker has the skill yet: the job view says so.
     let view = alice.job(&alice_jobs[0]).await;
     assert!(
-        view["hint"].as_str().is_some_and(|h| h.contains("no worker with skill `echo`")),
+        view["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("no worker with skill `echo`")),
         "{view}"
     );
 
@@ -179,7 +181,81 @@ async fn the_admin_cancels_another_clients_job(backend: Backend) {
     orch.stop().await;
 }
 
+/// Reads server-sent events from `resp` until one named `name` satisfies `done`.
+async fn until_event(
+    resp: &mut reqwest::Response,
+    name: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        // Complete events end with a blank line.
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let field = |f: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(f).map(|v| v.trim().to_string()))
+            };
+            if field("event:").as_deref() == Some(name) {
+                let data: Value = serde_json::from_str(&field("data:").unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("{name} event: {e}: {block}"));
+                if done(&data) {
+                    return data;
+                }
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {name} event in time; last: {buf}"))
+            .expect("stream read")
+            .expect("the stream stays open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// `GET /api/v1/stream`: a page follows a job to its end and the counts as they change;
+/// a bad token or another client's job is refused before the stream starts.
+async fn a_page_follows_a_job_live(backend: Backend) {
+    let (orch, client, _) = start(backend, test_config(), "jobs-stream").await;
+    let id = client.create_echo(json!({"n": 1})).await;
+    let url =
+        |token: &str, job: &str| format!("{}/api/v1/stream?token={token}&job={job}", orch.base_url);
+    let mut resp = reqwest::get(url(baton_tests::orchestrator::CLIENT_TOKEN, &id))
+        .await
+        .expect("stream opened");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let first = until_event(&mut resp, "job", |_| true).await;
+    assert_eq!(
+        (first["id"].as_str(), first["status"].as_str()),
+        (Some(id.as_str()), Some("pending"))
+    );
+    let counts = until_event(&mut resp, "counts", |_| true).await;
+    assert_eq!(counts["jobs"]["pending"], 1, "{counts}");
+    // A worker comes: the page sees the job finish without asking again.
+    let worker = echo(&orch.base_url, "stream-w");
+    let last = until_event(&mut resp, "job", |v| v["status"] == "finished").await;
+    assert_eq!(last["result"]["n"], 1, "{last}");
+    until_event(&mut resp, "counts", |v| v["jobs"]["finished"] == 1).await;
+    drop(resp);
+
+    let refused = reqwest::get(url("nope", &id)).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let missing = reqwest::get(url(baton_tests::orchestrator::CLIENT_TOKEN, "no-such-job"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    worker.shutdown().await.ok();
+    orch.stop().await;
+}
+
 on_both_stores!(
     jobs_are_listed_with_filters_and_pages,
     the_admin_cancels_another_clients_job,
+    a_page_follows_a_job_live,
 );

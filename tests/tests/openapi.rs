@@ -64,6 +64,29 @@ async fn docs_page_is_html_that_loads_the_document() {
     assert!(body.contains("<html"), "{body}");
     assert!(body.contains("/_public/openapi.json"), "{body}");
     assert!(body.contains("SwaggerUIBundle"), "{body}");
+    // Everything the page loads comes from the orchestrator itself: it works offline.
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "{body}"
+    );
+    assert!(body.contains("validatorUrl: null"), "{body}");
+    for (asset, kind) in [
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("LICENSE", "text/plain"),
+    ] {
+        let (status, content_type, body) =
+            fetch(&orch, &format!("/_public/docs/assets/{asset}")).await;
+        assert_eq!(status, 200, "{asset}");
+        assert!(content_type.starts_with(kind), "{asset}: {content_type}");
+        assert!(
+            body.len() > 1000 || asset == "LICENSE",
+            "{asset}: {} bytes",
+            body.len()
+        );
+    }
+    let (status, _, body) = fetch(&orch, "/_public/docs/assets/nope.js").await;
+    assert_eq!(status, 404, "{body}");
     orch.stop().await;
 }
 

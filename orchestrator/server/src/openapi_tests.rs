@@ -13,6 +13,7 @@ fn all_routes() -> Vec<(&'static str, &'static str)> {
         .iter()
         .chain(crate::pipelines::ROUTES)
         .chain(crate::workflows::ROUTES)
+        .chain(baton_ui::ROUTES)
         .copied()
         .collect()
 }
@@ -106,8 +107,9 @@ fn operations_declare_their_token_and_error_answers() {
         let what = format!("{method} {path}");
         let responses = op["responses"].as_object().expect("responses");
         // The one `/_public` route behind a token lists a client's own jobs.
-        let (scheme, refusal) = if path.starts_with("/api/") || path == "/_public/jobs/quarantined"
-        {
+        let (scheme, refusal) = if path == "/api/v1/stream" {
+            (Some("client_token_query"), Some("401"))
+        } else if path.starts_with("/api/") || path == "/_public/jobs/quarantined" {
             (Some("client_token"), Some("401"))
         } else if path.starts_with("/_worker/") {
             (Some("worker_token"), Some("403"))
@@ -143,12 +145,16 @@ fn operations_declare_their_token_and_error_answers() {
             assert!(responses.contains_key(status), "{what}: no {status} answer");
         }
         assert!(
-            responses.keys().any(|s| s.starts_with('2') || s == "101"),
+            responses
+                .keys()
+                .any(|s| s.starts_with('2') || s == "101" || s == "303"),
             "{what}: no success answer"
         );
         for (status, resp) in responses {
             let probe = ["/health/ready", "/health/db"].contains(&path.as_str()) && status == "503";
-            if (status.starts_with('4') || status.starts_with('5')) && !probe {
+            // The dashboard's files: a missing one is a plain-text 404, as for any file.
+            let file = path.starts_with("/ui/");
+            if (status.starts_with('4') || status.starts_with('5')) && !probe && !file {
                 let shape = if workflow_face {
                     "ErrorEnvelope"
                 } else {

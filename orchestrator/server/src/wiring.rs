@@ -157,6 +157,7 @@ pub fn build(cfg: Config, stores: Stores, registry: Registry) -> Result<Server, 
         runtime.clone() as Arc<dyn Face>,
         pipelines.clone(),
         workflows.clone(),
+        Arc::new(baton_ui::Ui),
     ]));
     runtime.openapi.set_base(faces.openapi());
     Ok(Server {
@@ -180,6 +181,8 @@ pub fn routes(server: &Server) -> impl Filter<Extract = (Response,), Error = Inf
         .or(pipelines::routes(server.pipelines.clone()))
         .unify()
         .or(workflows::routes(server.workflows.clone()))
+        .unify()
+        .or(baton_ui::routes())
         .unify();
     baton_http::serve_faces(
         routes,
@@ -209,6 +212,7 @@ mod tests {
             .iter()
             .chain(pipelines::ROUTES)
             .chain(workflows::ROUTES)
+            .chain(baton_ui::ROUTES)
             .copied()
             .collect()
     }

@@ -52,6 +52,8 @@ impl Engine {
                 };
                 let by = if proof.client.as_deref() == Some(doc.client.as_str()) {
                     "client"
+                } else if proof.client.as_deref() == Some(crate::ADMIN_CLIENT) {
+                    "admin"
                 } else if proof
                     .secret
                     .as_deref()

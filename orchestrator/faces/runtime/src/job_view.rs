@@ -24,6 +24,8 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> JobView {
         job_id: job.id.clone(),
         status: job.status.clone(),
         blueprint_name: doc.blueprint.clone(),
+        client: doc.client.clone(),
+        initial_data: doc.initial_data.clone(),
         state: doc.state.clone(),
         step: doc.step,
         attempt: doc.run.attempt,

@@ -35,6 +35,7 @@ pub mod public;
 pub mod registration;
 pub mod schemas;
 pub mod skills;
+pub mod stream;
 pub mod worker;
 pub mod ws;
 
@@ -137,6 +138,8 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(listing::routes(app.clone()))
         .unify()
+        .or(stream::routes(app.clone()))
+        .unify()
         .or(client::routes(app.clone()))
         .unify()
         .or(worker::routes(app))
@@ -165,6 +168,10 @@ impl Face for App {
             "/_public/docs",
         ]
     }
+    /// The docs page's files need no store.
+    fn gates_itself(&self, path: &str) -> bool {
+        path.starts_with("/_public/docs/assets/")
+    }
     fn openapi(&self) -> utoipa::openapi::OpenApi {
         <openapi::ApiDoc as utoipa::OpenApi>::openapi()
     }
@@ -182,12 +189,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/_public/metrics"),
     ("GET", "/_public/openapi.json"),
     ("GET", "/_public/docs"),
+    ("GET", "/_public/docs/assets/{name}"),
     ("POST", "/_public/webhooks/approval/{job_id}"),
     ("GET", "/_public/jobs/quarantined"),
     ("POST", "/_public/debug/flush_db"),
     ("POST", CREATE_JOB_ROUTE),
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/stats/timeline"),
+    ("GET", "/api/v1/stream"),
     ("GET", "/api/v1/jobs/{id}"),
     ("POST", "/api/v1/jobs/{id}/cancel"),
     ("POST", "/api/v1/jobs/{id}/pause"),

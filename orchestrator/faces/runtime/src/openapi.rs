@@ -15,7 +15,7 @@
 
 use super::{
     approval, batch, blueprints, client, control, listing, ops, public, registration, schemas,
-    worker, ws, CREATE_JOB_ROUTE,
+    stream, worker, ws, CREATE_JOB_ROUTE,
 };
 use baton_blueprint::{Blueprint, Registry};
 use baton_http::openapi::OptionalBodies;
@@ -42,12 +42,14 @@ use utoipa::{Modify, OpenApi};
         public::metrics_text,
         public::openapi_json,
         public::docs,
+        public::docs_asset,
         approval::decide,
         ops::quarantined,
         ops::flush_db,
         client::create_job,
         listing::list_jobs,
         listing::timeline,
+        stream::open,
         client::get_job,
         client::cancel_job,
         control::pause_job,
@@ -93,6 +95,13 @@ impl Modify for Security {
                 "X-Client-Token",
                 "A client token (`BATON_CLIENT_TOKEN` or `BATON_CLIENTS_FILE`); missing or \
                  unknown: 401. A job is visible only to the client that created it.",
+            ))),
+        );
+        components.add_security_scheme(
+            "client_token_query",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A client token in the query, for `EventSource`, which sends no headers.",
             ))),
         );
         components.add_security_scheme(

@@ -32,6 +32,9 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
     let docs = warp::path!("_public" / "docs")
         .and(warp::get())
         .then(|| async { docs() });
+    let assets = warp::path!("_public" / "docs" / "assets" / String)
+        .and(warp::get())
+        .then(|name: String| async move { docs_asset(&name) });
     status
         .or(metrics)
         .unify()
@@ -39,6 +42,55 @@ pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejecti
         .unify()
         .or(docs)
         .unify()
+        .or(assets)
+        .unify()
+}
+
+/// Swagger UI's files, compiled in (see `assets/swagger-ui/README.md`).
+const DOCS_ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/swagger-ui/swagger-ui.css"),
+    ),
+    (
+        "LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("../assets/swagger-ui/LICENSE"),
+    ),
+];
+
+/// One of the docs page's own files (Swagger UI, served from the binary: the page needs
+/// no network).
+#[utoipa::path(
+    get,
+    path = "/_public/docs/assets/{name}",
+    tag = "public",
+    params(("name" = String, Path, description = "`swagger-ui-bundle.js`, `swagger-ui.css` or `LICENSE`.")),
+    responses(
+        (status = 200, description = "The file.", body = String, content_type = "text/javascript"),
+        (status = 404, description = "No such file.", body = ErrorBody),
+    ),
+)]
+pub(super) fn docs_asset(name: &str) -> Response {
+    match DOCS_ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, bytes)) => {
+            let mut resp = Response::new(bytes.to_vec().into());
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            resp
+        }
+        None => baton_http::ApiError::not_found(format!("no docs asset `{name}`")).into_response(),
+    }
 }
 
 /// Readiness: 200 when the store answers, 503 `store_unavailable` while it does not

@@ -73,6 +73,11 @@ pub struct JobView {
     #[schema(example = "running")]
     pub status: String,
     pub blueprint_name: String,
+    /// The client that owns it.
+    pub client: String,
+    /// What the job was created with.
+    #[schema(value_type = Object)]
+    pub initial_data: Value,
     /// The blueprint state the job is in.
     pub state: String,
     /// States entered so far.
