@@ -19,8 +19,10 @@ pub struct ConfigError {
 /// and override fields; the binary uses [`Config::from_env`].
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `BATON_LISTEN`: address the HTTP server binds (the binary only; tests pass a listener).
-    pub listen: SocketAddr,
+    /// `BATON_LISTEN`: address the HTTP server binds (the binary only; tests pass a
+    /// listener). Unset: `0.0.0.0:8080` for `baton serve`, `127.0.0.1:8080` for `baton dev`
+    /// (whose tokens are public knowledge).
+    pub listen: Option<SocketAddr>,
     /// `BATON_REDIS_URL`: unset means the embedded in-memory store.
     pub redis_url: Option<String>,
     /// `BATON_KEY_PREFIX`: prefix (and Redis Cluster hash tag) of every key.
@@ -92,7 +94,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            listen: None,
             redis_url: None,
             key_prefix: "baton".into(),
             redis_pool_size: 16,
@@ -190,9 +192,7 @@ impl Config {
         let mut c = Config::default();
         let parse = |name: &'static str| -> Result<Option<String>, ConfigError> { Ok(get(name)) };
         if let Some(v) = parse("BATON_LISTEN")? {
-            c.listen = v
-                .parse()
-                .map_err(|e| err("BATON_LISTEN", format!("{e} ({v:?})")))?;
+            c.listen = Some(listen_addr(&v)?);
         }
         c.redis_url = get("BATON_REDIS_URL");
         if let Some(v) = get("BATON_KEY_PREFIX") {
@@ -259,6 +259,37 @@ impl Config {
             ));
         }
         Ok(c)
+    }
+}
+
+/// `BATON_LISTEN`: an `ip:port`, or a `host:port` such as `localhost:8080` (resolved
+/// once, at start; IPv4 first, as users of `localhost` expect `curl localhost` to reach it).
+fn listen_addr(v: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = v
+        .to_socket_addrs()
+        .map_err(|e| {
+            err(
+                "BATON_LISTEN",
+                format!("{e} ({v:?}; expected host:port, e.g. 127.0.0.1:8080)"),
+            )
+        })?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| err("BATON_LISTEN", format!("{v:?} resolves to no address")))
+}
+
+impl Config {
+    /// The address to bind: `BATON_LISTEN`, else `default`.
+    pub fn listen_or(&self, default: SocketAddr) -> SocketAddr {
+        self.listen.unwrap_or(default)
     }
 }
 
@@ -353,6 +384,24 @@ mod tests {
         );
         let c = cfg(&[("BATON_ENABLE_DEBUG_ENDPOINTS", "true")]).unwrap();
         assert!(c.enable_debug_endpoints);
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_host_name() {
+        assert_eq!(
+            cfg(&[]).unwrap().listen,
+            None,
+            "serve and dev pick their own default"
+        );
+        let c = cfg(&[("BATON_LISTEN", "0.0.0.0:9000")]).unwrap();
+        assert_eq!(c.listen, Some(SocketAddr::from(([0, 0, 0, 0], 9000))));
+        let c = cfg(&[("BATON_LISTEN", "localhost:9001")]).unwrap();
+        let addr = c.listen.unwrap();
+        assert!(addr.ip().is_loopback() && addr.port() == 9001, "{addr}");
+        for bad in ["8080", "localhost", "1.2.3.4:99999"] {
+            let e = cfg(&[("BATON_LISTEN", bad)]).expect_err(bad);
+            assert_eq!(e.name, "BATON_LISTEN");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod config_workflows;
+pub mod ctl;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod metrics;

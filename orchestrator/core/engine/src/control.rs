@@ -211,11 +211,12 @@ impl Tx<'_> {
         self.doc.finished_ms = None;
         self.doc.failed_state = None;
         self.doc.step = 0;
+        self.doc.reruns += 1;
         self.commit.revived = true;
         self.commit.status = job_status::PENDING.into();
         self.history(
             "job_run_again",
-            json!({"client": client, "from_state": state, "previous_error": ended}),
+            json!({"client": client, "from_state": state, "previous_error": ended, "run": self.doc.reruns + 1}),
         );
         self.enter(state);
     }

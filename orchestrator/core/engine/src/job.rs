@@ -67,6 +67,9 @@ pub struct JobDoc {
     /// tasks it would run wait as held slots (see `control`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_ms: Option<i64>,
+    /// Times the job was run again after it failed (`retry`); 0 for its first run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reruns: u32,
     /// The state whose failure ended the job (where a retry starts again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_state: Option<String>,
@@ -175,4 +178,8 @@ impl JobDoc {
             .cloned()
             .unwrap_or(Value::Null)
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

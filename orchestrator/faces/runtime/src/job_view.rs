@@ -29,6 +29,7 @@ pub fn job_view(job: &StoredJob, doc: &JobDoc) -> JobView {
         state: doc.state.clone(),
         step: doc.step,
         attempt: doc.run.attempt,
+        run: doc.reruns + 1,
         created_at: rfc3339(doc.created_ms),
         updated_at: rfc3339(doc.updated_ms),
         finished_at: doc.finished_ms.filter(|_| terminal).map(rfc3339),

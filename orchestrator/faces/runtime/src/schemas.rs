@@ -84,6 +84,9 @@ pub struct JobView {
     pub step: u32,
     /// Dispatch attempt of the current state (1 = first).
     pub attempt: u32,
+    /// Run of the job: 1, then one more each time a failed job is retried
+    /// (`POST /api/v1/jobs/{id}/retry`).
+    pub run: u32,
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
