@@ -492,3 +492,103 @@ async fn batch_routes_take_several_tasks_and_results_at_once() {
     assert_eq!(status, 400);
     orch.stop().await;
 }
+
+/// The Rust SDK with a token this orchestrator does not know, and with none at all (the
+/// SDK's default): its run ends at once with an error naming the orchestrator's URL and
+/// `WORKER_TOKEN`, instead of retrying a 403 forever.
+#[tokio::test]
+async fn an_sdk_worker_with_a_wrong_or_missing_token_stops_with_a_clear_error() {
+    init_tracing();
+    let orch = Orchestrator::memory(test_config()).await;
+    let client = Client::new(&orch.base_url);
+    for (token, default_token) in [(Some("not-the-worker-token"), false), (None, true)] {
+        let mut config = baton_worker::WorkerConfig::new(orch.base_url.clone())
+            .worker_id("refused-1")
+            .enable_websockets(false);
+        if let Some(token) = token {
+            config = config.token(token);
+        }
+        let worker = baton_worker_examples::example_skills(baton_worker::Worker::builder(config))
+            .build()
+            .expect("worker builds");
+        let ended = tokio::time::timeout(T, worker.run(std::future::pending::<()>()))
+            .await
+            .expect("the worker stops by itself");
+        let err = ended.expect_err("the registration is refused");
+        match &err {
+            baton_worker::WorkerError::Unauthorized {
+                url,
+                status,
+                message,
+                default_token: sent_default,
+            } => {
+                assert_eq!((url.as_str(), *status), (orch.base_url.as_str(), 403));
+                assert!(
+                    message.contains("token"),
+                    "the orchestrator's words: {message}"
+                );
+                assert_eq!(*sent_default, default_token);
+            }
+            other => panic!("expected Unauthorized, got {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.contains(&orch.base_url), "{text}");
+        assert!(text.contains("WORKER_TOKEN"), "{text}");
+    }
+    let (_, workers) = client.get("/api/v1/workers").await;
+    assert_eq!(workers, json!([]), "no worker was registered");
+    orch.stop().await;
+}
+
+/// The blueprints shipped for the README's and the SDK's example workers (`hello`,
+/// `resize`, `py_echo`) create a job at their endpoint whose one task asks for the
+/// worker's skill with the job's `initial_data` as params, and whose result is the
+/// worker's data. Nothing else takes those skills, so `baton dev`'s own workers leave
+/// these jobs to the examples.
+#[tokio::test]
+async fn the_example_workers_blueprints_hand_their_skill_the_initial_data() {
+    let (orch, client, worker) = setup().await;
+    assert_eq!(
+        worker.register(&["hello", "resize", "py_echo"]).await.0,
+        200
+    );
+    for (skill, initial_data, data) in [
+        (
+            "hello",
+            json!({"name": "Ada", "delay_ms": 500}),
+            json!({"greeting": "Hello, Ada!"}),
+        ),
+        (
+            "resize",
+            json!({"url": "https://example.com/cat.png", "width": 320}),
+            json!({"url": "https://example.com/cat.png?w=320"}),
+        ),
+        (
+            "py_echo",
+            json!({"message": "hi"}),
+            json!({"message": "hi"}),
+        ),
+    ] {
+        let id = client
+            .create(
+                &format!("/api/v1/jobs/{skill}"),
+                json!({"initial_data": initial_data}),
+            )
+            .await;
+        let (status, task) = worker.poll(skill, 5).await;
+        assert_eq!(status, 200, "{skill}: {task}");
+        assert_eq!(
+            (task["job_id"].as_str(), task["type"].as_str()),
+            (Some(id.as_str()), Some(skill))
+        );
+        assert_eq!(task["params"], initial_data, "{skill}");
+        let (status, ack) = worker.result(worker.success(&task, data.clone())).await;
+        assert_eq!((status, ack["status"].as_str()), (200, Some("accepted")));
+        let job = client.job(&id).await;
+        assert_eq!(
+            (job["status"].as_str(), &job["result"]),
+            (Some("finished"), &data)
+        );
+    }
+    orch.stop().await;
+}

@@ -8,7 +8,9 @@
 //! - [`pipeline`]: engines and rules of the coding-pipeline worker (in progress).
 //! - [`workflow`]: the steps of workflow executions (`workflow-worker`; in-process under
 //!   `baton dev`).
+//! - [`cli`]: the binaries' command line (`--help`).
 
+pub mod cli;
 pub mod echo;
 pub mod pipeline;
 pub mod signal;

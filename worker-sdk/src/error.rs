@@ -7,6 +7,9 @@
 //!   build time, and network or protocol trouble while talking to the orchestrator.
 //!   The runtime logs and retries those; they reach callers only through
 //!   [`crate::TaskContext::progress`] / [`crate::TaskContext::event`] and build/run results.
+//!   One is never retried: [`WorkerError::Unauthorized`], the orchestrator refusing the
+//!   worker's registration with 401/403, ends [`crate::Worker::run`] at once, since no
+//!   number of retries makes a wrong token right.
 
 use baton_protocol::error_codes;
 use serde_json::Value;
@@ -135,6 +138,22 @@ pub enum WorkerError {
         path: String,
         message: String,
     },
+    /// The orchestrator refused to register the worker (HTTP 401 or 403): a wrong or
+    /// missing token, a token bound to another worker id, or a signature it could not
+    /// check. [`crate::Worker::run`] ends with this instead of retrying.
+    #[error(
+        "the orchestrator at {url} refused this worker's registration (HTTP {status}: {message}); {}",
+        token_advice(*.default_token)
+    )]
+    Unauthorized {
+        /// The orchestrator's base URL (`ORCHESTRATOR_URL`).
+        url: String,
+        status: u16,
+        /// What the orchestrator said (its `error` field, or the raw body).
+        message: String,
+        /// Whether the token sent was the SDK's default, i.e. none was configured.
+        default_token: bool,
+    },
     #[error("the worker was killed")]
     Killed,
     #[error("result delivery failed: {0}")]
@@ -157,6 +176,23 @@ impl WorkerError {
         }
     }
 
+    /// Whether the orchestrator refused the worker's credentials (401 or 403).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+
+    /// The orchestrator's own words in an error answer: the `error` field of a JSON body
+    /// (Baton's and RXON's error shape), else the body as it came.
+    pub(crate) fn server_message(&self) -> Option<String> {
+        let WorkerError::Status { body, .. } = self else {
+            return None;
+        };
+        let from_json = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string));
+        Some(from_json.unwrap_or_else(|| body.trim().to_string()))
+    }
+
     /// Whether trying the same request again may succeed: network trouble, 5xx, 429.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -175,6 +211,21 @@ impl WorkerError {
             }
             _ => false,
         }
+    }
+}
+
+/// What to check after a refused registration. Says when no token was configured at all,
+/// the mistake a first run makes (the SDK then sends the Python SDK's default token).
+fn token_advice(default_token: bool) -> &'static str {
+    if default_token {
+        "WORKER_TOKEN is not set, so the SDK sent its default token: set WORKER_TOKEN to the \
+         orchestrator's worker token (Baton: BATON_WORKER_TOKEN; `baton dev` uses \
+         dev-worker-token)"
+    } else {
+        "check WORKER_TOKEN (or WORKER_INDIVIDUAL_TOKEN): it must be the orchestrator's worker \
+         token (Baton: BATON_WORKER_TOKEN, or this WORKER_ID's entry in \
+         BATON_WORKER_TOKENS_FILE), and this host's clock must be close to the orchestrator's \
+         (signed bodies carry a timestamp)"
     }
 }
 
@@ -213,8 +264,45 @@ mod tests {
         assert!(status(404, "").is_worker_unknown());
         assert!(status(400, r#"{"error":"Worker Not Found"}"#).is_worker_unknown());
         assert!(!status(403, "forbidden").is_worker_unknown());
+        assert!(status(401, "").is_auth_failure());
+        assert!(status(403, "").is_auth_failure());
+        assert!(!status(404, "").is_auth_failure());
+        assert_eq!(
+            status(
+                403,
+                r#"{"error":"invalid X-Worker-Token","code":"forbidden"}"#
+            )
+            .server_message()
+            .as_deref(),
+            Some("invalid X-Worker-Token")
+        );
+        assert_eq!(
+            status(401, "no entry\n").server_message().as_deref(),
+            Some("no entry")
+        );
         assert_eq!(status(418, "").status(), Some(418));
         let as_task: TaskError = WorkerError::Killed.into();
         assert_eq!(as_task.code(), "TRANSIENT_ERROR");
+    }
+
+    #[test]
+    fn a_refused_registration_names_the_url_and_the_token() {
+        let refused = |default_token| WorkerError::Unauthorized {
+            url: "http://orch:8080".into(),
+            status: 403,
+            message: "invalid X-Worker-Token".into(),
+            default_token,
+        };
+        let configured = refused(false).to_string();
+        assert!(configured.contains("http://orch:8080"), "{configured}");
+        assert!(
+            configured.contains("HTTP 403: invalid X-Worker-Token"),
+            "{configured}"
+        );
+        assert!(configured.contains("check WORKER_TOKEN"), "{configured}");
+        let unset = refused(true).to_string();
+        assert!(unset.contains("WORKER_TOKEN is not set"), "{unset}");
+        assert!(unset.contains("dev-worker-token"), "{unset}");
+        assert!(!refused(true).is_retryable());
     }
 }

@@ -1,7 +1,9 @@
 //! Registration and heartbeats.
 //!
-//! - [`register_until_ok`] retries `POST /workers/register` with a doubling delay
-//!   (1 s to 60 s) until it works or the worker stops.
+//! - [`register`] retries `POST /workers/register` with a doubling delay (1 s to 60 s)
+//!   until it works or the worker stops, except when the orchestrator refuses the
+//!   worker's credentials (401/403): that is reported at once as
+//!   [`WorkerError::Unauthorized`], since retrying a wrong token only hides the mistake.
 //! - [`run`] sends a heartbeat every `heartbeat_interval`, and sooner when nudged (a task
 //!   started or ended), but never less than `heartbeat_cooldown` after the previous one,
 //!   so a burst of short tasks costs one heartbeat. The answer's `cancel_task_ids` fire
@@ -16,21 +18,32 @@ use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::body::{self, HeartbeatState};
+use crate::error::WorkerError;
 use crate::state::Shared;
 
 const REGISTER_DELAY_MIN: Duration = Duration::from_secs(1);
 const REGISTER_DELAY_MAX: Duration = Duration::from_secs(60);
 const OFFLINE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Registers, retrying until success (`true`) or until `stop` fires (`false`).
-pub(crate) async fn register_until_ok(shared: &Shared, stop: &CancellationToken) -> bool {
+/// How a registration ended.
+pub(crate) enum Registration {
+    Registered,
+    /// The worker was asked to stop first.
+    Stopped,
+    /// The orchestrator refused the worker's credentials; not worth retrying.
+    Refused(WorkerError),
+}
+
+/// Registers, retrying network trouble and other refusals until success or until `stop`
+/// fires; a 401/403 ends it at once (see the module docs).
+pub(crate) async fn register(shared: &Shared, stop: &CancellationToken) -> Registration {
     let mut delay = REGISTER_DELAY_MIN;
     loop {
         let registration =
             body::registration(&shared.config, &shared.skills.infos(), &shared.incarnation);
         let attempt = tokio::select! {
             biased;
-            _ = stop.cancelled() => return false,
+            _ = stop.cancelled() => return Registration::Stopped,
             attempt = shared.client.register(&registration) => attempt,
         };
         match attempt {
@@ -39,9 +52,25 @@ pub(crate) async fn register_until_ok(shared: &Shared, stop: &CancellationToken)
                     worker_id = %shared.worker_id(),
                     skills = ?shared.skills.names(),
                     orchestrator = %shared.config.orchestrator_url,
-                    "registered"
+                    "registered; waiting for tasks"
                 );
-                return true;
+                return Registration::Registered;
+            }
+            Err(e) if e.is_auth_failure() => {
+                let refused = WorkerError::Unauthorized {
+                    url: shared.config.orchestrator_url.clone(),
+                    status: e.status().unwrap_or_default(),
+                    message: e.server_message().unwrap_or_default(),
+                    default_token: !shared.config.signs_bodies(),
+                };
+                tracing::error!(
+                    worker_id = %shared.worker_id(),
+                    orchestrator = %shared.config.orchestrator_url,
+                    status = e.status().unwrap_or_default(),
+                    error = %refused,
+                    "registration refused: bad or missing WORKER_TOKEN; not retrying"
+                );
+                return Registration::Refused(refused);
             }
             Err(e) => {
                 tracing::error!(worker_id = %shared.worker_id(), error = %e, retry_in = ?delay, "registration failed")
@@ -49,7 +78,7 @@ pub(crate) async fn register_until_ok(shared: &Shared, stop: &CancellationToken)
         }
         tokio::select! {
             biased;
-            _ = stop.cancelled() => return false,
+            _ = stop.cancelled() => return Registration::Stopped,
             _ = sleep(delay) => {}
         }
         delay = (delay * 2).min(REGISTER_DELAY_MAX);
@@ -79,8 +108,15 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         }
         if shared.take_reregister() {
             tracing::warn!(worker_id = %shared.worker_id(), "the orchestrator forgot this worker; registering again");
-            if !register_until_ok(&shared, &stop).await {
-                return;
+            match register(&shared, &stop).await {
+                Registration::Registered => {}
+                Registration::Stopped => return,
+                // The token was taken away while we ran (or this is another orchestrator
+                // with other tokens): stop the worker and let `run` report why.
+                Registration::Refused(e) => {
+                    shared.fail(e);
+                    return;
+                }
             }
         }
         let heartbeat = current_heartbeat(&shared);

@@ -24,7 +24,9 @@
 //! Around the handlers the [`Worker`] runs, with [`WorkerConfig`] settings:
 //!
 //! - **registration**, retried with backoff, and again whenever the orchestrator says it
-//!   forgot the worker;
+//!   forgot the worker; a registration refused with 401/403 (a wrong or missing
+//!   `WORKER_TOKEN`) is not retried: [`Worker::run`] returns
+//!   [`WorkerError::Unauthorized`], which names the orchestrator's URL;
 //! - **heartbeats** every `heartbeat_interval`, plus a debounced one when a task starts or
 //!   ends, listing the running tasks;
 //! - **one poll loop** that polls only while fewer than `max_concurrent_tasks` run;
@@ -97,7 +99,17 @@
 //! # Logging
 //!
 //! The SDK logs with `tracing`; task work runs in a `task` span carrying `worker_id`,
-//! `task_id`, `job_id`, `skill` and `attempt`. Install any subscriber to see it.
+//! `task_id`, `job_id`, `skill` and `attempt`. At `info` it says when it registered and
+//! when it takes and finishes a task, so a quiet worker is an idle one. Install any
+//! subscriber to see it, e.g. (with the `tracing-subscriber` crate, feature `env-filter`):
+//!
+//! ```no_run
+//! tracing_subscriber::fmt()
+//!     .with_env_filter(
+//!         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+//!     )
+//!     .init();
+//! ```
 
 mod body;
 mod client;

@@ -13,6 +13,11 @@
 //! graceful shutdown, in order: stop polling (the in-flight long-poll is abandoned), let
 //! tasks finish for `shutdown_timeout`, cancel the rest and wait for their `cancelled`
 //! results, stop the heartbeat loop, send the `offline` heartbeat, close the WebSocket.
+//!
+//! A registration the orchestrator refuses (401/403) ends `run` with
+//! [`WorkerError::Unauthorized`]: at once when it is the first one, after that same
+//! graceful shutdown when it is a registration again (the heartbeat loop records the
+//! error in [`Shared`] and fires the stop token).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Polled;
 use crate::error::WorkerError;
+use crate::heartbeat::Registration;
 use crate::state::Shared;
 use crate::{heartbeat, results, task_runner, websocket};
 
@@ -43,7 +49,7 @@ pub(crate) async fn run<S>(shared: Arc<Shared>, shutdown: S) -> Result<(), Worke
 where
     S: Future<Output = ()> + Send,
 {
-    let stop = CancellationToken::new();
+    let stop = shared.stop_token();
     let watch_shutdown = async {
         shutdown.await;
         tracing::info!(worker_id = %shared.worker_id(), "shutdown requested");
@@ -60,9 +66,18 @@ where
 async fn lifecycle(shared: Arc<Shared>, stop: CancellationToken) -> Result<(), WorkerError> {
     let worker_id = shared.worker_id().to_string();
     tracing::info!(%worker_id, orchestrator = %shared.config.orchestrator_url, "worker starting");
-    if !heartbeat::register_until_ok(&shared, &stop).await {
-        tracing::info!(%worker_id, "stopped before registering");
-        return Ok(());
+    if !shared.config.signs_bodies() {
+        // The usual first-run mistake: nothing configured, so the Python SDK's default
+        // token goes out, which an orchestrator with real tokens refuses.
+        tracing::warn!(%worker_id, "WORKER_TOKEN is not set: sending the SDK's default token");
+    }
+    match heartbeat::register(&shared, &stop).await {
+        Registration::Registered => {}
+        Registration::Stopped => {
+            tracing::info!(%worker_id, "stopped before registering");
+            return Ok(());
+        }
+        Registration::Refused(e) => return Err(e),
     }
 
     let heartbeat_stop = CancellationToken::new();
@@ -95,6 +110,10 @@ async fn lifecycle(shared: Arc<Shared>, stop: CancellationToken) -> Result<(), W
     .await;
     heartbeat::send_offline(&shared).await;
     background.shutdown().await;
+    if let Some(e) = shared.take_fatal() {
+        tracing::error!(%worker_id, error = %e, "worker stopped");
+        return Err(e);
+    }
     tracing::info!(%worker_id, "worker stopped");
     Ok(())
 }

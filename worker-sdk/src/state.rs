@@ -13,7 +13,10 @@
 //!   read for `current_tasks` in heartbeats and written by cancel commands;
 //! - the [`ResultQueue`] through which runners hand results to the batching sender;
 //! - a [`Notify`] that asks the heartbeat loop for an early (debounced) heartbeat, and
-//!   flags for re-registration, full skill sync and draining.
+//!   flags for re-registration, full skill sync and draining;
+//! - the worker's stop token and the fatal error that fired it: a loop that hits an error
+//!   the worker cannot go on after (a registration refused with 401/403) records it and
+//!   stops the worker, and [`crate::Worker::run`] returns it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::OrchestratorClient;
 use crate::config::WorkerConfig;
+use crate::error::WorkerError;
 use crate::results::ResultQueue;
 use crate::skill::SkillSet;
 
@@ -48,6 +52,9 @@ pub(crate) struct Shared {
     reregister: AtomicBool,
     full_sync: AtomicBool,
     draining: AtomicBool,
+    /// Fires when the worker is to stop: shutdown asked for, or a fatal error.
+    stop: CancellationToken,
+    fatal: Mutex<Option<WorkerError>>,
 }
 
 impl Shared {
@@ -67,6 +74,8 @@ impl Shared {
             reregister: AtomicBool::new(false),
             full_sync: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            fatal: Mutex::new(None),
         }
     }
 
@@ -120,6 +129,29 @@ impl Shared {
 
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+
+    /// The token that stops the worker's poll loop (and so starts its shutdown).
+    pub(crate) fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Records an error the worker cannot go on after and stops the worker; the first
+    /// one recorded is what [`crate::Worker::run`] returns.
+    pub(crate) fn fail(&self, error: WorkerError) {
+        let mut slot = self.fatal.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(error);
+        }
+        drop(slot);
+        self.stop.cancel();
+    }
+
+    pub(crate) fn take_fatal(&self) -> Option<WorkerError> {
+        self.fatal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 

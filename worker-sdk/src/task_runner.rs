@@ -48,12 +48,14 @@ pub(crate) async fn run_task(
         attempt = task.attempt.unwrap_or(1),
     );
     async move {
-        tracing::debug!("task started");
+        // Info, like the registration: a worker that says nothing cannot be told from a
+        // stuck one. The span carries the task's ids and skill.
+        tracing::info!("task taken");
         shared.nudge_heartbeat();
         let started = Instant::now();
         let outcome = execute(&shared, &task, &lease).await;
         let elapsed = started.elapsed();
-        tracing::debug!(
+        tracing::info!(
             status = outcome.label(),
             elapsed_ms = elapsed.as_millis() as u64,
             "task finished"

@@ -144,7 +144,10 @@ impl Worker {
     /// `cancelled`, so the orchestrator hands them to another worker), sends an `offline`
     /// heartbeat and closes the WebSocket.
     ///
-    /// Network trouble never ends the worker: it is logged and retried.
+    /// Network trouble never ends the worker: it is logged and retried. A registration
+    /// the orchestrator refuses with 401/403 does: `run` returns
+    /// [`WorkerError::Unauthorized`] (naming the URL and what to check about
+    /// `WORKER_TOKEN`) instead of retrying a token that cannot work.
     pub async fn run<S>(self, shutdown: S) -> Result<(), WorkerError>
     where
         S: Future<Output = ()> + Send,

@@ -1,13 +1,14 @@
 //! The worker runtime against a fake orchestrator (see `support/mod.rs`): registration,
 //! polling, results and their signatures, error mapping, cancellation by WebSocket and by
-//! heartbeat, the cancel grace, graceful shutdown, kill, re-registration and result retries.
+//! heartbeat, the cancel grace, graceful shutdown, kill, re-registration and result retries,
+//! and registrations refused with 401/403 ending the worker with an error that says why.
 
 mod support;
 
 use std::time::Duration;
 
 use baton_protocol::signing::{verify, EVENT_UNSIGNED_FIELDS};
-use baton_worker::{TaskContext, TaskError, Worker, WorkerBuilder, WorkerConfig};
+use baton_worker::{TaskContext, TaskError, Worker, WorkerBuilder, WorkerConfig, WorkerError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use support::{task, FakeOrchestrator, TOKEN};
@@ -460,4 +461,115 @@ async fn fast_empty_polls_pause_instead_of_spinning() {
     assert!((2..=7).contains(&polls), "{polls} polls in about a second");
     assert_eq!(fake.recorded().polls[0]["timeout"], "0.001");
     handle.shutdown().await.unwrap();
+}
+
+fn greeter(config: WorkerConfig) -> Worker {
+    Worker::builder(config.enable_websockets(false))
+        .skill("greet", |p: Greet, _ctx: TaskContext| async move {
+            Ok::<_, TaskError>(p.msg)
+        })
+        .build()
+        .unwrap()
+}
+
+/// Runs `worker` until it stops by itself (it must, within 10 s).
+async fn run_until_it_stops(worker: Worker) -> Result<(), WorkerError> {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        worker.run(std::future::pending::<()>()),
+    )
+    .await
+    .expect("the worker stops by itself instead of retrying")
+}
+
+#[tokio::test]
+async fn a_registration_refused_with_403_ends_the_worker_naming_the_url_and_token() {
+    let fake = FakeOrchestrator::start().await;
+    let worker = greeter(config(&fake, "w-refused").token("not-the-token"));
+    let err = run_until_it_stops(worker).await.unwrap_err();
+    match &err {
+        WorkerError::Unauthorized {
+            url,
+            status,
+            message,
+            default_token,
+        } => {
+            assert_eq!((url.as_str(), *status), (fake.url().as_str(), 403));
+            assert_eq!(message, "bad worker token");
+            assert!(!default_token);
+        }
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains(&fake.url()), "{text}");
+    assert!(text.contains("check WORKER_TOKEN"), "{text}");
+    let recorded = fake.recorded();
+    assert_eq!(recorded.register_attempts, 1, "no retry of a refused token");
+    assert!(recorded.polls.is_empty() && recorded.heartbeats.is_empty());
+}
+
+#[tokio::test]
+async fn a_401_with_no_token_configured_says_worker_token_is_not_set() {
+    let fake = FakeOrchestrator::start().await;
+    fake.answer_next_registrations(&[401]);
+    // No token set: the SDK's default (the Python SDK's), as `from_env` gives without
+    // WORKER_TOKEN.
+    let worker = greeter(WorkerConfig::new(fake.url()).worker_id("w-no-token"));
+    let err = run_until_it_stops(worker).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WorkerError::Unauthorized {
+                status: 401,
+                default_token: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("WORKER_TOKEN is not set"), "{text}");
+    assert!(text.contains("scripted 401"), "{text}");
+    assert_eq!(fake.recorded().register_attempts, 1);
+}
+
+#[tokio::test]
+async fn server_errors_at_registration_are_retried_but_a_refusal_is_not() {
+    let fake = FakeOrchestrator::start().await;
+    fake.answer_next_registrations(&[503, 403]);
+    let err = run_until_it_stops(greeter(config(&fake, "w-503")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WorkerError::Unauthorized { status: 403, .. }),
+        "{err:?}"
+    );
+    assert_eq!(fake.recorded().register_attempts, 2);
+}
+
+#[tokio::test]
+async fn a_refused_registration_again_stops_a_running_worker() {
+    let fake = FakeOrchestrator::start().await;
+    let handle = greeter(config(&fake, "w-revoked")).spawn();
+    fake.wait_for("the first registration", |r| {
+        r.registrations.first().cloned()
+    })
+    .await;
+    // The orchestrator forgets the worker, then refuses it (its token was revoked).
+    fake.answer_next_registrations(&[403]);
+    fake.forget_worker_on_next_heartbeat();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !handle.is_finished() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker kept running after its registration was refused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = handle.shutdown().await.unwrap_err();
+    assert!(
+        matches!(err, WorkerError::Unauthorized { status: 403, .. }),
+        "{err:?}"
+    );
+    assert_eq!(fake.recorded().register_attempts, 2);
 }

@@ -9,11 +9,26 @@
 use std::process::ExitCode;
 
 use baton_worker::{Worker, WorkerConfig};
+use baton_worker_examples::cli::{handle_args, Usage};
 use baton_worker_examples::example_skills;
 use baton_worker_examples::shutdown_signal;
 
+const USAGE: Usage = Usage {
+    name: "echo-worker",
+    about: "a Baton worker with the example skills `echo` and `sum`.\n\
+            `echo` answers with its params (the shipped `echo` blueprint's jobs); the params\n\
+            `sleep_ms`, `fail` (transient | permanent | invalid_input), `fail_until_attempt`,\n\
+            `progress: true`, `status` and `event` make it misbehave on purpose for demos.\n\
+            `sum` adds up the `value`s of a parallel state's branches (`sum_items` jobs).",
+    own_env: "",
+    example: "ORCHESTRATOR_URL=http://localhost:8080 WORKER_TOKEN=dev-worker-token echo-worker",
+};
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(code) = handle_args(&USAGE) {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

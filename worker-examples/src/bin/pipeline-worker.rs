@@ -28,10 +28,38 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use baton_worker::{Worker, WorkerConfig};
+use baton_worker_examples::cli::{handle_args, Usage};
 use baton_worker_examples::pipeline::worker::{deps_from_env, with_skills};
+use baton_worker_examples::shutdown_signal;
+
+const USAGE: Usage = Usage {
+    name: "pipeline-worker",
+    about: "runs the jobs of the coding pipelines (/projects, /protocols, /steps): skills\n\
+            `project_setup`, `plan_protocol`, `execute_step`, `run_quality`, `open_pr` and\n\
+            `codemachine_import`. It clones the projects' repositories, runs a coding engine\n\
+            (the `codex` CLI, an OpenAI-compatible endpoint, or `offline` placeholders),\n\
+            commits, pushes and opens pull requests.",
+    own_env: "  PIPELINE_PROJECTS_ROOT   where repositories are cloned (default ./projects)
+  PIPELINE_DEFAULT_ENGINE  codex, openai or offline when a step names none (default codex)
+  PIPELINE_DEFAULT_MODEL   model when neither step nor project names one (default gpt-5-codex)
+  PIPELINE_CODEX_BIN, PIPELINE_CODEX_SANDBOX
+                           the codex CLI (default codex, workspace-write)
+  OPENAI_BASE_URL, OPENAI_API_KEY
+                           enable the openai engine
+  PIPELINE_ENGINE_TIMEOUT  seconds an engine may run (default 1800)
+  PIPELINE_TOKEN_BUDGET_MODE, PIPELINE_TOKEN_BUDGET_STEP, PIPELINE_TOKEN_BUDGET_PROTOCOL
+                           strict, warn or off (default warn); the limits (default none)
+  GITHUB_TOKEN, GITHUB_API_URL
+                           PRs through GitHub's REST API when gh/glab are missing",
+    example: "ORCHESTRATOR_URL=http://localhost:8080 WORKER_TOKEN=dev-worker-token \\\n    \
+              PIPELINE_DEFAULT_ENGINE=offline PIPELINE_PROJECTS_ROOT=/tmp/demo-projects pipeline-worker",
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(code) = handle_args(&USAGE) {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -68,8 +96,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -4,7 +4,8 @@
 //! body) in [`Recorded`], hands out tasks queued with [`FakeOrchestrator::push_task`]
 //! (long-polls are held until a task arrives or the hold ends), lets a test put ids into
 //! the next heartbeat answer's `cancel_task_ids`, push WebSocket commands, make the next
-//! heartbeat answer 404 "not found", or make result posts fail with 503.
+//! heartbeat answer 404 "not found", make result posts fail with 503, or answer the next
+//! registrations with given error statuses.
 
 #![allow(dead_code)]
 
@@ -32,6 +33,9 @@ pub struct Seen {
 
 #[derive(Debug, Default, Clone)]
 pub struct Recorded {
+    /// Every registration request, refused ones included.
+    pub register_attempts: usize,
+    /// The registrations accepted.
     pub registrations: Vec<Seen>,
     pub heartbeats: Vec<Seen>,
     pub pings: usize,
@@ -50,6 +54,8 @@ struct State {
     ws_clients: Mutex<Vec<mpsc::UnboundedSender<String>>>,
     forget_worker: AtomicUsize,
     failing_results: AtomicUsize,
+    /// Statuses the next registrations get, in order, before one is accepted.
+    registration_answers: Mutex<VecDeque<u16>>,
 }
 
 pub struct FakeOrchestrator {
@@ -103,6 +109,14 @@ impl FakeOrchestrator {
             .and(with_state.clone())
             .map(
                 |headers: warp::http::HeaderMap, body: Value, state: Arc<State>| {
+                    state.recorded.lock().unwrap().register_attempts += 1;
+                    if let Some(status) = state.registration_answers.lock().unwrap().pop_front() {
+                        let status = StatusCode::from_u16(status).expect("a status");
+                        return json_reply(
+                            status,
+                            json!({"error": format!("scripted {}", status.as_u16()), "code": "scripted"}),
+                        );
+                    }
                     if !authorised(&headers) {
                         return forbidden();
                     }
@@ -324,6 +338,15 @@ impl FakeOrchestrator {
 
     pub fn forget_worker_on_next_heartbeat(&self) {
         self.state.forget_worker.store(1, Ordering::SeqCst);
+    }
+
+    /// The next registrations are answered with `statuses`, one each, in order.
+    pub fn answer_next_registrations(&self, statuses: &[u16]) {
+        self.state
+            .registration_answers
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
     }
 
     pub fn fail_next_results(&self, n: usize) {
