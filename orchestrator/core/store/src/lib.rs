@@ -33,7 +33,8 @@
 
 /// The behaviour every store must show, run against both by the test suite (feature
 /// `conformance`: not compiled into the orchestrator).
-#[cfg(feature = "conformance")]
+// Always compiled (not behind a feature) so that the workspace's test build and a
+// `cargo run -p` of one binary build this crate the same way and share it.
 pub mod conformance;
 pub mod listing;
 pub mod memory;

@@ -31,7 +31,8 @@
 pub mod api;
 pub mod ci;
 pub mod codemachine;
-#[cfg(any(test, feature = "conformance"))]
+// Always compiled (not behind a feature) so that the workspace's test build and a
+// `cargo run -p` of one binary build this crate the same way and share it.
 pub mod conformance;
 pub mod jobs;
 pub mod memory;

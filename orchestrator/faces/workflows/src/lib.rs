@@ -41,7 +41,8 @@ pub mod validate;
 pub mod versions;
 pub mod yaml;
 
-#[cfg(feature = "conformance")]
+// Always compiled (not behind a feature) so that the workspace's test build and a
+// `cargo run -p` of one binary build this crate the same way and share it.
 pub mod conformance;
 
 pub use api::{routes, ROUTES};
