@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use baton_tests::RedisServer;
 use clap::{Parser, ValueEnum};
 use report::{machine, table};
-use scenario::{burst, closed_loop, idle, latency, redis_ref, schedules, workflow};
+use scenario::{burst, closed_loop, idle, latency, listing, redis_ref, schedules, workflow};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -47,6 +47,9 @@ enum Scenario {
     /// Many schedules, some due together: firing lag, idle CPU; webhook deliveries
     /// (not in the default list: it waits for a minute to turn).
     Schedules,
+    /// The job listing at a million stored jobs, Redis only (not in the default list:
+    /// it fills Redis with ~1 GiB).
+    Listing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,6 +99,12 @@ struct Args {
     /// Of those, how many are due in the same second.
     #[arg(long, default_value_t = 1_000)]
     schedules_due: usize,
+    /// Stored jobs in the listing scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    listing_jobs: usize,
+    /// Requests per query in the listing scenario.
+    #[arg(long, default_value_t = 100)]
+    listing_samples: usize,
     /// Jobs measured for dispatch latency.
     #[arg(long, default_value_t = 1_000)]
     latency_samples: usize,
@@ -174,6 +183,7 @@ struct Results {
     /// Per run: every loop of the workflow scenario.
     workflow: Vec<Vec<workflow::Loop>>,
     schedules: Vec<schedules::Schedules>,
+    listing: Vec<listing::Listing>,
 }
 
 async fn spawn(
@@ -325,6 +335,27 @@ async fn run_store(
                     };
                     out.schedules.push(schedules::run(&t, &params).await?);
                 }
+                Scenario::Listing => {
+                    let Some(r) = redis.filter(|_| store == StoreKind::Redis) else {
+                        eprintln!("  (the listing scenario runs on Redis only)");
+                        continue;
+                    };
+                    let prefix = format!("bench-list-{run}");
+                    let env = vec![
+                        ("BATON_KEY_PREFIX", prefix.clone()),
+                        ("BATON_ADMIN_TOKEN", listing::ADMIN_TOKEN.to_string()),
+                    ];
+                    let t = spawn_with(args, baton, store, redis, env).await?;
+                    let params = listing::Params {
+                        jobs: args.listing_jobs,
+                        real_jobs: 500,
+                        samples: args.listing_samples,
+                        redis_port: r.port,
+                        prefix,
+                    };
+                    out.listing.push(listing::run(&t, &params).await?);
+                    r.flush();
+                }
                 Scenario::RedisRef => {}
             }
         }
@@ -386,6 +417,9 @@ async fn main() -> Result<()> {
     };
 
     let mut report = table(&results, &args);
+    if let Some(r) = results.get("redis") {
+        report.push_str(&listing::table(&r.listing));
+    }
     if let Some(c) = &ceiling {
         report.push_str("\n| redis-benchmark on this machine (-c 20) | requests/s |\n|---|---|\n");
         for (cmd, rps) in &c.ops_per_sec {

@@ -4,6 +4,7 @@ pub mod burst;
 pub mod closed_loop;
 pub mod idle;
 pub mod latency;
+pub mod listing;
 pub mod redis_ref;
 pub mod schedules;
 pub mod workflow;
