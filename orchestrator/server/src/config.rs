@@ -69,6 +69,8 @@ pub struct Config {
     pub require_signatures: bool,
     /// `BATON_MAX_BODY_BYTES`: larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// `BATON_MAX_BATCH_JOBS`: most jobs one `POST .../batch` creates.
+    pub max_batch_jobs: usize,
     /// `BATON_JOB_RETENTION_SECONDS`: how long finished jobs and their history are kept.
     pub job_retention: Duration,
     /// `BATON_HISTORY_LIMIT`: events kept per job.
@@ -117,6 +119,7 @@ impl Default for Config {
             signature_max_skew: Duration::from_secs(60),
             require_signatures: false,
             max_body_bytes: 4 * 1024 * 1024,
+            max_batch_jobs: 1_000,
             job_retention: Duration::from_secs(7 * 24 * 3600),
             history_limit: 200,
             webhook_timeout: Duration::from_secs(10),
@@ -145,6 +148,7 @@ impl Config {
             heartbeat_timeout: self.heartbeat_timeout,
             history_limit: self.history_limit,
             max_body_bytes: self.max_body_bytes,
+            max_batch_jobs: self.max_batch_jobs,
             enable_debug_endpoints: self.enable_debug_endpoints,
         }
     }
@@ -229,6 +233,13 @@ impl Config {
         c.auto_qa_on_ci = boolean(&get, "BATON_AUTO_QA_ON_CI", c.auto_qa_on_ci)?;
         c.require_signatures = boolean(&get, "BATON_REQUIRE_SIGNATURES", c.require_signatures)?;
         c.max_body_bytes = number(&get, "BATON_MAX_BODY_BYTES", c.max_body_bytes)?;
+        c.max_batch_jobs = number(&get, "BATON_MAX_BATCH_JOBS", c.max_batch_jobs)?;
+        if !(1..=100_000).contains(&c.max_batch_jobs) {
+            return Err(err(
+                "BATON_MAX_BATCH_JOBS",
+                format!("must be 1..=100000, not {}", c.max_batch_jobs),
+            ));
+        }
         c.job_retention = seconds(&get, "BATON_JOB_RETENTION_SECONDS", c.job_retention)?;
         c.history_limit = number(&get, "BATON_HISTORY_LIMIT", c.history_limit)?;
         c.webhook_timeout = seconds(&get, "BATON_WEBHOOK_TIMEOUT_SECONDS", c.webhook_timeout)?;

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod control;
+mod create;
 pub mod dispatch;
 mod flow;
 mod gauges;
@@ -31,7 +32,7 @@ use crate::retry::{too_fast, until_committed, Round};
 use baton_blueprint::{Blueprint, Registry};
 use baton_protocol::clock::now_ms;
 use baton_protocol::{ignored_reasons, job_status, ResultAck, TaskResult};
-use baton_store::{CommitOutcome, Expect, Store, StoreError, StoredJob, TaskSlot};
+use baton_store::{CommitOutcome, Store, StoreError, StoredJob, TaskSlot};
 pub use config::EngineConfig;
 use flow::Tx;
 use job::JobDoc;
@@ -197,67 +198,6 @@ impl Engine {
             None => None,
         };
         Ok(lane.map(|lane| (doc, bp, lane)))
-    }
-
-    /// Creates a job of `bp` owned by `client` and enters its start state.
-    pub async fn create_job(
-        &self,
-        client: &str,
-        bp: &Blueprint,
-        req: NewJob,
-    ) -> Result<String, EngineError> {
-        let derived = req.id.is_some();
-        let job_id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let now = now_ms();
-        let doc = JobDoc {
-            blueprint: bp.name.clone(),
-            client: client.to_string(),
-            state: String::new(),
-            initial_data: req.initial_data,
-            metadata: req.metadata,
-            webhook_url: req.webhook_url,
-            dispatch_timeout_ms: req.dispatch_timeout_ms,
-            result_timeout_ms: req.result_timeout_ms,
-            hook: req.hook,
-            created_ms: now,
-            updated_ms: now,
-            ..JobDoc::default()
-        };
-        let mut tx = Tx::new(
-            &self.cfg,
-            bp,
-            &job_id,
-            Expect::New,
-            job_status::PENDING,
-            doc,
-            now,
-        );
-        tx.history(
-            "job_created",
-            json!({"blueprint": bp.name, "client": client}),
-        );
-        tx.enter(&bp.start);
-        let status = tx.commit.status.clone();
-        let live = !job_status::is_terminal(&status);
-        if live {
-            // Before the commit: its end may be noticed before this call returns.
-            self.live.snapshots.created(&job_id);
-        }
-        match self.commit(&mut tx.into_commit()).await? {
-            CommitOutcome::Committed { .. } => {
-                if !live {
-                    self.job_done(&job_id);
-                }
-                self.metrics
-                    .jobs_created
-                    .with_label_values(&[&bp.name])
-                    .inc();
-                tracing::debug!(job_id, blueprint = %bp.name, status, "job created");
-                Ok(job_id)
-            }
-            CommitOutcome::Conflict if derived => Err(EngineError::Exists(job_id)),
-            CommitOutcome::Conflict => Err(EngineError::Internal("job id collision".into())),
-        }
     }
 
     /// Like [`Engine::job_for_client`], but a job that just ended here is served from
@@ -453,21 +393,27 @@ impl Engine {
         commit.origin.clone_from(&self.live.instance_id);
         let outcome = self.store.commit(commit).await?;
         if let CommitOutcome::Committed { .. } = outcome {
-            for e in &commit.enqueue {
-                self.live.waiters.wake_one(&e.skill);
-            }
-            let now = now_ms();
-            for (member, due) in &commit.timers_add {
-                if *due <= now
-                    && baton_store::Timer::parse(member).is_some_and(|t| t.kind.fires_at_once())
-                {
-                    // A closed channel means the reaper stopped (shutdown): the timer
-                    // stays in the store for whichever orchestrator runs next.
-                    let _ = self.kick.send(member.clone());
-                }
-            }
+            self.committed(commit);
         }
         Ok(outcome)
+    }
+
+    /// After a commit applied: wake the long-polls of the skills it queued and run its
+    /// timers that are due now.
+    fn committed(&self, commit: &baton_store::Commit) {
+        for e in &commit.enqueue {
+            self.live.waiters.wake_one(&e.skill);
+        }
+        let now = now_ms();
+        for (member, due) in &commit.timers_add {
+            if *due <= now
+                && baton_store::Timer::parse(member).is_some_and(|t| t.kind.fires_at_once())
+            {
+                // A closed channel means the reaper stopped (shutdown): the timer
+                // stays in the store for whichever orchestrator runs next.
+                let _ = self.kick.send(member.clone());
+            }
+        }
     }
 
     /// A job ended (here, or anywhere by notice): wake its waiters.

@@ -193,10 +193,37 @@ impl RedisStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    /// commit.lua's call for `c`.
+    fn commit_call(&self, c: &Commit, now_ms: i64) -> ::redis::ScriptInvocation<'_> {
+        // commit.lua: > 0 expires the job, -1 lifts an expiry (a revived job), 0 keeps it.
+        let expire_ms = match (c.expire_after, c.revived) {
+            (Some(d), _) => d.as_millis() as i64,
+            (None, true) => -1,
+            (None, false) => 0,
+        };
+        commit_invocation(
+            &self.scripts.commit,
+            &self.keys,
+            c,
+            self.history_limit,
+            expire_ms,
+            now_ms,
+        )
+    }
+
     /// One more request on a connection already taken.
     fn count_round_trip(&self) {
         self.round_trips
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// commit.lua's answer: `{1, version}` applied, `{0, _}` a conflict.
+fn commit_outcome((ok, version): (i64, u64)) -> CommitOutcome {
+    if ok == 1 {
+        CommitOutcome::Committed { version }
+    } else {
+        CommitOutcome::Conflict
     }
 }
 
@@ -216,27 +243,28 @@ impl Store for RedisStore {
     }
 
     async fn commit(&self, c: &Commit) -> StoreResult<CommitOutcome> {
-        // commit.lua: > 0 expires the job, -1 lifts an expiry (a revived job), 0 keeps it.
-        let expire_ms = match (c.expire_after, c.revived) {
-            (Some(d), _) => d.as_millis() as i64,
-            (None, true) => -1,
-            (None, false) => 0,
-        };
-        let inv = commit_invocation(
-            &self.scripts.commit,
-            &self.keys,
-            c,
-            self.history_limit,
-            expire_ms,
-            baton_protocol::clock::now_ms(),
-        );
+        let inv = self.commit_call(c, baton_protocol::clock::now_ms());
         let mut conn = self.conn().await?;
-        let (ok, version): (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
-        Ok(if ok == 1 {
-            CommitOutcome::Committed { version }
-        } else {
-            CommitOutcome::Conflict
-        })
+        let answer: (i64, u64) = inv.invoke_async(&mut conn).await.map_err(redis_err)?;
+        Ok(commit_outcome(answer))
+    }
+
+    async fn commit_many(&self, commits: &[Commit]) -> StoreResult<Vec<CommitOutcome>> {
+        if commits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = baton_protocol::clock::now_ms();
+        let calls: Vec<_> = commits.iter().map(|c| self.commit_call(c, now)).collect();
+        // One round trip: the script is loaded first (a no-op when it is), since a
+        // pipelined EVALSHA is not retried as EVAL the way a single invocation is.
+        let mut pipe = ::redis::pipe();
+        pipe.load_script(&self.scripts.commit).ignore();
+        for call in &calls {
+            pipe.invoke_script(call);
+        }
+        let mut conn = self.conn().await?;
+        let answers: Vec<(i64, u64)> = pipe.query_async(&mut conn).await.map_err(redis_err)?;
+        Ok(answers.into_iter().map(commit_outcome).collect())
     }
 
     async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>> {

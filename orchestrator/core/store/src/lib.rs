@@ -423,6 +423,16 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     async fn commit(&self, commit: &Commit) -> StoreResult<CommitOutcome>;
+    /// Several commits at once (a batch of new jobs): each applies or conflicts on its
+    /// own, as [`Store::commit`] would, and the outcomes come back in order. A store
+    /// that can send them together does (Redis: one round trip per batch).
+    async fn commit_many(&self, commits: &[Commit]) -> StoreResult<Vec<CommitOutcome>> {
+        let mut out = Vec::with_capacity(commits.len());
+        for c in commits {
+            out.push(self.commit(c).await?);
+        }
+        Ok(out)
+    }
     async fn get_job(&self, job_id: &str) -> StoreResult<Option<StoredJob>>;
     async fn history(&self, job_id: &str) -> StoreResult<Vec<String>>;
     /// Sets a job's progress if `task_id` is one of its active tasks.

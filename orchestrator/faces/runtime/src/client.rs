@@ -137,14 +137,19 @@ async fn create_job(
 ) -> Result<Response, ApiError> {
     let client = client(app, t)?;
     let endpoint = format!("/{}", tail.trim_end_matches('/'));
-    let bp = app
-        .engine
-        .blueprints
-        .by_endpoint(version, &endpoint)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(format!("no blueprint serves POST /api/{version}{endpoint}"))
-        })?;
+    let blueprints = &app.engine.blueprints;
+    let Some(bp) = blueprints.by_endpoint(version, &endpoint).cloned() else {
+        // `<endpoint>/batch`: many jobs at once, unless a blueprint serves that path.
+        let batch_of = endpoint
+            .strip_suffix("/batch")
+            .and_then(|e| blueprints.by_endpoint(version, e).cloned());
+        return match batch_of {
+            Some(bp) => super::bulk::create_jobs(app, t, &bp, body).await,
+            None => Err(ApiError::not_found(format!(
+                "no blueprint serves POST /api/{version}{endpoint}"
+            ))),
+        };
+    };
     let body = body?;
     let value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
@@ -166,7 +171,7 @@ async fn create_job(
 }
 
 /// Validates a creation body: every field optional, each checked for its type.
-fn new_job(value: Value) -> Result<NewJob, ApiError> {
+pub(super) fn new_job(value: Value) -> Result<NewJob, ApiError> {
     let Value::Object(mut map) = value else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };

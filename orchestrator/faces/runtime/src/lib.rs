@@ -23,6 +23,7 @@ pub mod approval;
 pub mod auth;
 pub mod batch;
 pub mod blueprints;
+pub mod bulk;
 pub mod client;
 pub mod control;
 pub mod error;
@@ -80,6 +81,8 @@ pub struct RuntimeConfig {
     pub history_limit: usize,
     /// `BATON_MAX_BODY_BYTES`: larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// `BATON_MAX_BATCH_JOBS`: most jobs one `POST .../batch` creates.
+    pub max_batch_jobs: usize,
     /// `BATON_ENABLE_DEBUG_ENDPOINTS`: serve `/_public/debug/*`; off, they do not exist.
     pub enable_debug_endpoints: bool,
 }
@@ -98,6 +101,7 @@ impl Default for RuntimeConfig {
             heartbeat_timeout: Duration::from_secs(45),
             history_limit: 200,
             max_body_bytes: 4 * 1024 * 1024,
+            max_batch_jobs: 1_000,
             enable_debug_endpoints: false,
         }
     }

@@ -14,8 +14,8 @@
 //! change while the process runs, so [`SpecCache`] keeps the JSON once built.
 
 use super::{
-    approval, batch, blueprints, client, control, listing, ops, public, registration, schemas,
-    stream, worker, ws, CREATE_JOB_ROUTE,
+    approval, batch, blueprints, bulk, client, control, listing, ops, public, registration,
+    schemas, stream, worker, ws, CREATE_JOB_ROUTE,
 };
 use baton_blueprint::{Blueprint, Registry};
 use baton_http::openapi::OptionalBodies;
@@ -47,6 +47,7 @@ use utoipa::{Modify, OpenApi};
         ops::quarantined,
         ops::flush_db,
         client::create_job,
+        bulk::create_jobs,
         listing::list_jobs,
         listing::timeline,
         stream::open,

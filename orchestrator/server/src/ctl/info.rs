@@ -27,7 +27,7 @@ pub enum GraphFormat {
 pub async fn workers(api: &Api) -> Result<u8, CtlError> {
     let list = api.get("/api/v1/workers").await?;
     if api.json {
-        println!("{list}");
+        outln!("{list}");
         return Ok(exit::OK);
     }
     let now = baton_protocol::clock::now_ms();
@@ -50,7 +50,7 @@ pub async fn workers(api: &Api) -> Result<u8, CtlError> {
             ]
         })
         .collect();
-    println!(
+    outln!(
         "{}",
         render(
             &["WORKER", "TYPE", "STATUS", "TASKS", "SEEN", "SKILLS"],
@@ -63,7 +63,7 @@ pub async fn workers(api: &Api) -> Result<u8, CtlError> {
 pub async fn queues(api: &Api) -> Result<u8, CtlError> {
     let dash = api.get("/api/v1/dashboard").await?;
     if api.json {
-        println!("{}", dash["queues"]);
+        outln!("{}", dash["queues"]);
         return Ok(exit::OK);
     }
     let rows: Vec<Vec<String>> = dash["queues"]
@@ -78,7 +78,7 @@ pub async fn queues(api: &Api) -> Result<u8, CtlError> {
             vec![skill.clone(), text(&q["depth"]), oldest]
         })
         .collect();
-    println!("{}", render(&["SKILL", "WAITING", "OLDEST"], &rows));
+    outln!("{}", render(&["SKILL", "WAITING", "OLDEST"], &rows));
     Ok(exit::OK)
 }
 
@@ -87,7 +87,7 @@ pub async fn blueprints(api: &Api, cmd: BlueprintsCmd) -> Result<u8, CtlError> {
         BlueprintsCmd::List => {
             let list = api.get("/api/v1/blueprints").await?;
             if api.json {
-                println!("{list}");
+                outln!("{list}");
                 return Ok(exit::OK);
             }
             let rows: Vec<Vec<String>> = list
@@ -103,7 +103,7 @@ pub async fn blueprints(api: &Api, cmd: BlueprintsCmd) -> Result<u8, CtlError> {
                     ]
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 render(&["NAME", "ENDPOINT", "SKILLS", "DESCRIPTION"], &rows)
             );
@@ -112,9 +112,9 @@ pub async fn blueprints(api: &Api, cmd: BlueprintsCmd) -> Result<u8, CtlError> {
             let path = format!("/api/v1/blueprints/{}/graph", segment(&name));
             match (format, api.json) {
                 (GraphFormat::Json, _) | (_, true) => {
-                    println!("{}", api.get(&format!("{path}?format=json")).await?)
+                    outln!("{}", api.get(&format!("{path}?format=json")).await?)
                 }
-                (GraphFormat::Dot, false) => print!("{}", api.get_text(&path).await?),
+                (GraphFormat::Dot, false) => out!("{}", api.get_text(&path).await?),
             }
         }
     }

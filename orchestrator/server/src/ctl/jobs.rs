@@ -202,9 +202,9 @@ async fn submit(
         return watch::follow(api, &id, timeout).await;
     }
     if api.json {
-        println!("{answer}");
+        outln!("{answer}");
     } else {
-        println!("{id}");
+        outln!("{id}");
     }
     Ok(exit::OK)
 }
@@ -223,14 +223,14 @@ async fn get(api: &Api, id: &str) -> Result<u8, CtlError> {
     let view = api.get(&format!("/api/v1/jobs/{}", segment(id))).await?;
     let status = text(&view["status"]);
     if api.json {
-        println!("{view}");
+        outln!("{view}");
         return Ok(outcome(&status));
     }
     let history = api
         .get(&format!("/api/v1/jobs/{}/history", segment(id)))
         .await
         .unwrap_or(Value::Null);
-    println!("{}", describe(&view, &history));
+    outln!("{}", describe(&view, &history));
     Ok(outcome(&status))
 }
 
@@ -370,16 +370,16 @@ async fn list(api: &Api, mut q: Vec<(&str, String)>, all: bool) -> Result<u8, Ct
                 .iter()
                 .flat_map(|p| p["jobs"].as_array().cloned().unwrap_or_default())
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({ "jobs": jobs, "next_cursor": null })
             );
         } else if let Some(page) = pages.first() {
-            println!("{page}");
+            outln!("{page}");
         }
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "{}",
         render(
             &["ID", "STATUS", "BLUEPRINT", "CLIENT", "CREATED", "UPDATED"],
@@ -420,12 +420,12 @@ async fn act(api: &Api, id: &str, action: &str) -> Result<u8, CtlError> {
         )
         .await?;
     if api.json {
-        println!("{answer}");
+        outln!("{answer}");
     } else {
         let status = answer["status"].as_str().or(answer["job_status"].as_str());
         match status {
-            Some(s) => println!("{id}: {action} done ({s})"),
-            None => println!("{id}: {action} done"),
+            Some(s) => outln!("{id}: {action} done ({s})"),
+            None => outln!("{id}: {action} done"),
         }
     }
     Ok(exit::OK)

@@ -13,6 +13,21 @@
 //! | 4 | the job failed, was quarantined or cancelled |
 //! | 5 | `watch --timeout` ran out while the job was still in progress |
 
+/// Writes to stdout like `print!`, but a closed pipe (`baton jobs list | head`) ends
+/// the command quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ctl::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::ctl::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod http;
 mod info;
 mod jobs;
@@ -89,4 +104,18 @@ pub async fn run(cmd: Ctl, conn: Conn) -> u8 {
 fn report(e: CtlError) -> u8 {
     eprintln!("baton: {e}");
     e.exit_code()
+}
+
+/// Stdout for the commands' output (see `out!`): the reader went away means exit 0,
+/// as `head` expects of the programs before it.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("baton: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }

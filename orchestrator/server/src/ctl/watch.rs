@@ -32,12 +32,12 @@ pub async fn follow(api: &Api, id: &str, timeout: Option<f64>) -> Result<u8, Ctl
         let status = text(&view["status"]);
         let line = progress_line(&view);
         if line != last && !api.json {
-            println!("{}  {line}", time(&view["updated_at"]));
+            outln!("{}  {line}", time(&view["updated_at"]));
             last = line;
         }
         if job_status::is_terminal(&status) {
             if api.json {
-                println!("{view}");
+                outln!("{view}");
             } else {
                 summary(&view);
             }
@@ -45,7 +45,7 @@ pub async fn follow(api: &Api, id: &str, timeout: Option<f64>) -> Result<u8, Ctl
         }
         if limit.is_some_and(|l| started.elapsed() >= l) {
             if api.json {
-                println!("{view}");
+                outln!("{view}");
             }
             eprintln!(
                 "baton: {id} is still {status} after {:.0}s",
@@ -75,9 +75,9 @@ fn progress_line(view: &Value) -> String {
 
 fn summary(view: &Value) {
     if !view["result"].is_null() {
-        println!("result  {}", view["result"]);
+        outln!("result  {}", view["result"]);
     }
     if !view["error"].is_null() {
-        println!("error   {}", text(&view["error"]));
+        outln!("error   {}", text(&view["error"]));
     }
 }

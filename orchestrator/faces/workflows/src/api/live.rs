@@ -49,7 +49,7 @@ enum ClientMessage {
 /// Opens the live-updates WebSocket.
 ///
 /// Authenticated by the `token` query parameter (a login token; `Authorization: Bearer`
-/// also works). Messages are JSON text frames; see the README for each type.
+/// also works). Messages are JSON text frames; docs/workflows.md lists each type.
 #[utoipa::path(
     get,
     path = "/ws/executions",
