@@ -1,4 +1,4 @@
-//! The layering the crate graph must hold (README, Layout): no core crate depends on a
+//! The layering the crate graph must hold (docs/layout.md): no core crate depends on a
 //! face, no face on another face (the shared `baton-http` is not a face), the store never
 //! on the engine, and the server on the example workers only through its `dev` feature.
 //! Read from the manifests, so a dependency added against the rules fails here.

@@ -175,8 +175,8 @@ async fn a_bad_token_closes_with_4001(backend: Backend) {
     orch.stop().await;
 }
 
-/// The README's client (`scripts/follow-executions.py`, Python's standard library only)
-/// follows an execution to its end, and says so on a bad token.
+/// The client of docs/workflows.md (`scripts/follow-executions.py`, Python's standard
+/// library only) follows an execution to its end, and says so on a bad token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_follows_an_execution_to_its_end() {
     baton_tests::init_tracing();

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ORCHESTRATOR_URL=http://localhost:8080 WORKER_TOKEN=dev-worker-token \
-//!     cargo run -p baton-worker --example hello
+//!     cargo run --example hello    (from the repository root)
 //! ```
 //!
 //! It reads its settings from the environment like every SDK worker (`ORCHESTRATOR_URL`,

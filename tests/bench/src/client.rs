@@ -45,6 +45,25 @@ impl BenchClient {
             .context("no job_id")
     }
 
+    /// Creates `n` echo jobs with the same data in one request; fails unless all were
+    /// accepted.
+    pub async fn create_batch(&self, n: usize, initial_data: Value) -> Result<()> {
+        let item = json!({"initial_data": initial_data});
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/jobs/echo/batch", self.base_url))
+            .header("X-Client-Token", CLIENT_TOKEN)
+            .json(&json!({"jobs": vec![item; n]}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status.as_u16() != 200 || body["accepted"].as_u64() != Some(n as u64) {
+            bail!("batch creation answered {status}: {body}");
+        }
+        Ok(())
+    }
+
     /// Waits (server side) until the job ends; returns its status.
     pub async fn wait_end(&self, job_id: &str) -> Result<String> {
         loop {

@@ -89,6 +89,9 @@ struct Args {
     /// Jobs in the burst.
     #[arg(long, default_value_t = 20_000)]
     burst_jobs: usize,
+    /// Jobs per creation request in the burst (1: one request per job).
+    #[arg(long, default_value_t = 500)]
+    burst_batch: usize,
     /// Runs of each kind (echo, one-step, three-step) per client count in the workflow
     /// scenario (C=1 runs at most 2,000).
     #[arg(long, default_value_t = 5_000)]
@@ -239,6 +242,7 @@ async fn run_store(
                             args.jobs
                         };
                         let params = closed_loop::Params {
+                            redis_port: redis.filter(|_| store == StoreKind::Redis).map(|r| r.port),
                             clients,
                             workers: args.workers,
                             concurrency: args.worker_concurrency,
@@ -277,6 +281,7 @@ async fn run_store(
                     let b = burst::run(
                         &t,
                         args.burst_jobs,
+                        args.burst_batch,
                         20,
                         args.workers,
                         args.worker_concurrency,

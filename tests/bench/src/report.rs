@@ -34,6 +34,22 @@ pub fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
         );
         let g = get.clone();
         row(
+            format!("closed loop C={c}: CPU ms per job, orchestrator / Redis / load+workers"),
+            &move |r| {
+                let runs = g(r);
+                format!(
+                    "{} / {} / {}",
+                    fmt(med(&runs, |x| x.cpu_ms_per_job.orchestrator), 3),
+                    fmt(
+                        med(&runs, |x| x.cpu_ms_per_job.redis.unwrap_or(f64::NAN)),
+                        3
+                    ),
+                    fmt(med(&runs, |x| x.cpu_ms_per_job.load_and_workers), 3)
+                )
+            },
+        );
+        let g = get.clone();
+        row(
             format!("closed loop C={c}: latency p50 / p95 / p99 / max (ms)"),
             &move |r| {
                 let runs = g(r);
@@ -49,8 +65,8 @@ pub fn table(results: &BTreeMap<&str, Results>, args: &Args) -> String {
     }
     row(
         format!(
-            "burst {} jobs: submit/s, drain/s, end to end (s)",
-            args.burst_jobs
+            "burst {} jobs ({} per request): submit/s, drain/s, end to end (s)",
+            args.burst_jobs, args.burst_batch
         ),
         &|r| {
             format!(

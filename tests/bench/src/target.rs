@@ -145,6 +145,23 @@ impl Drop for Target {
     }
 }
 
+/// User + system CPU seconds of this process (the load generator and its workers).
+pub fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Redis's own CPU seconds so far (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`).
+pub fn redis_cpu_seconds(port: u16) -> Option<f64> {
+    let info = redis_info(port, "cpu").ok()?;
+    let field = |name| info_field(&info, name)?.parse::<f64>().ok();
+    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
 /// `INFO <section>` of a Redis server, by hand (no client library needed).
 pub fn redis_info(port: u16, section: &str) -> Result<String> {
     redis_command(port, &["INFO", section])

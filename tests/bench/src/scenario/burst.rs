@@ -1,5 +1,7 @@
 //! Burst: N jobs created as fast as possible with no worker running, then W workers
-//! drain them. Submit rate, drain rate, end-to-end time.
+//! drain them. Submit rate, drain rate, end-to-end time. With `batch` > 1 the jobs are
+//! created that many per request (`POST /api/v1/jobs/echo/batch`), as BullMQ's `addBulk`
+//! and Celery's `group` users submit bursts; 1 creates them one request each.
 
 use crate::client::BenchClient;
 use crate::target::Target;
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Serialize)]
 pub struct Burst {
     pub jobs: usize,
+    /// Jobs per creation request.
+    pub batch: usize,
     pub submit_per_sec: f64,
     pub drain_per_sec: f64,
     pub end_to_end_seconds: f64,
@@ -22,6 +26,7 @@ pub struct Burst {
 pub async fn run(
     target: &Target,
     jobs: usize,
+    batch: usize,
     submitters: usize,
     n_workers: usize,
     concurrency: usize,
@@ -33,8 +38,17 @@ pub async fn run(
     for _ in 0..submitters {
         let (client, next) = (client.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < jobs {
-                client.create(json!({"n": 1})).await?;
+            loop {
+                let first = next.fetch_add(batch, Ordering::Relaxed);
+                if first >= jobs {
+                    break;
+                }
+                let n = batch.min(jobs - first);
+                if batch <= 1 {
+                    client.create(json!({"n": 1})).await?;
+                } else {
+                    client.create_batch(n, json!({"n": 1})).await?;
+                }
             }
             Ok::<_, anyhow::Error>(())
         }));
@@ -61,6 +75,7 @@ pub async fn run(
     workers::shutdown(workers).await;
     Ok(Burst {
         jobs,
+        batch: batch.max(1),
         submit_per_sec: jobs as f64 / submitted.as_secs_f64(),
         drain_per_sec: jobs as f64 / drained.as_secs_f64(),
         end_to_end_seconds: (submitted + drained).as_secs_f64(),

@@ -22,6 +22,10 @@ pub struct ClosedLoop {
     pub latency: Summary,
     /// Requests the orchestrator sent to its store per job (0 for the memory store).
     pub store_round_trips_per_job: f64,
+    /// CPU time per measured job (user + system), in ms: the orchestrator process,
+    /// Redis (`INFO cpu`; `None` on the embedded store) and this process (the clients
+    /// and the echo workers).
+    pub cpu_ms_per_job: CpuPerJob,
     /// HTTP requests the orchestrator served per job, by route (warm-up included).
     pub requests_per_job: std::collections::BTreeMap<String, f64>,
     /// (seconds since start, latency ms) per job, for the plot.
@@ -32,7 +36,44 @@ pub struct ClosedLoop {
 /// (seconds since start, latency µs) of each measured job.
 type Samples = Arc<Mutex<Vec<(f64, u64)>>>;
 
+/// CPU milliseconds per job, by process.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CpuPerJob {
+    pub orchestrator: f64,
+    pub redis: Option<f64>,
+    pub load_and_workers: f64,
+}
+
+/// CPU seconds so far: the orchestrator, Redis, this process.
+struct CpuClock {
+    orchestrator: f64,
+    redis: Option<f64>,
+    own: f64,
+}
+
+impl CpuClock {
+    fn read(target: &Target, redis_port: Option<u16>) -> CpuClock {
+        CpuClock {
+            orchestrator: target.cpu_seconds().unwrap_or(f64::NAN),
+            redis: redis_port.and_then(crate::target::redis_cpu_seconds),
+            own: crate::target::own_cpu_seconds().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// Milliseconds per job since `before`.
+    fn per_job(&self, before: &CpuClock, jobs: usize) -> CpuPerJob {
+        let ms = |after: f64, before: f64| (after - before) * 1000.0 / jobs.max(1) as f64;
+        CpuPerJob {
+            orchestrator: ms(self.orchestrator, before.orchestrator),
+            redis: self.redis.zip(before.redis).map(|(a, b)| ms(a, b)),
+            load_and_workers: ms(self.own, before.own),
+        }
+    }
+}
+
 pub struct Params {
+    /// The Redis of the run, for its CPU time (`None` on the embedded store).
+    pub redis_port: Option<u16>,
     pub clients: usize,
     pub workers: usize,
     pub concurrency: usize,
@@ -82,9 +123,11 @@ pub async fn run(target: &Target, p: &Params) -> Result<ClosedLoop> {
         .unwrap_or(0.0);
     drive(&client, p.clients, p.warmup, Instant::now(), None).await?;
     let record = Arc::new(Mutex::new(Vec::with_capacity(p.jobs)));
+    let cpu_before = CpuClock::read(target, p.redis_port);
     let start = Instant::now();
     drive(&client, p.clients, p.jobs, start, Some(record.clone())).await?;
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_ms_per_job = CpuClock::read(target, p.redis_port).per_job(&cpu_before, p.jobs);
     let total = (p.jobs + p.warmup) as f64;
     let trips = client
         .metric("baton_store_round_trips_total")
@@ -112,6 +155,7 @@ pub async fn run(target: &Target, p: &Params) -> Result<ClosedLoop> {
         jobs_per_sec: p.jobs as f64 / seconds,
         latency: summarize(samples.into_iter().map(|(_, us)| us).collect()),
         requests_per_job,
+        cpu_ms_per_job,
         store_round_trips_per_job: (trips / total * 100.0).round() / 100.0,
         series,
     })
