@@ -1,5 +1,6 @@
 //! The Python virtualenv of the tests that drive real Python packages: the PyPI worker
-//! SDK (`python_compat`) and `jsonschema` (`blueprint_schema`). Made on first use from
+//! SDK (`python_compat`), `jsonschema` (`blueprint_schema`) and `selenium`
+//! (`dashboard_browser`). Made on first use from
 //! `tests/python/requirements.txt` unless `BATON_PY_VENV` points at one that has them.
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ pub fn venv() -> PathBuf {
     let python = dir.join("bin/python");
     let ready = python.exists()
         && Command::new(&python)
-            .args(["-c", "import avtomatika_worker, rxon, jsonschema, yaml; assert rxon.constants.PROTOCOL_VERSION == '1.0b15'"])
+            .args(["-c", "import avtomatika_worker, rxon, jsonschema, yaml, selenium; assert rxon.constants.PROTOCOL_VERSION == '1.0b15'"])
             .status()
             .is_ok_and(|s| s.success());
     if !ready {

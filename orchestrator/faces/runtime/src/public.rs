@@ -1,9 +1,9 @@
 //! `/_public`: readiness, Prometheus metrics, the OpenAPI document and its docs page (no
 //! token).
 //!
-//! The docs page is static HTML that loads Swagger UI from a CDN and points it at
-//! `/_public/openapi.json`: nothing is bundled at build time, and the page needs the
-//! reader's browser to reach the CDN (the JSON itself does not).
+//! The docs page is static HTML that loads Swagger UI's files from the binary
+//! (`/_public/docs/assets/`) and points it at `/_public/openapi.json`: the page needs no
+//! network.
 
 use super::error::ApiError;
 use super::schemas::{ErrorBody, ServiceStatus};
@@ -13,7 +13,7 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-/// The docs page (Swagger UI from a CDN).
+/// The docs page (Swagger UI's files served from the binary).
 const DOCS_HTML: &str = include_str!("docs.html");
 
 pub fn routes(app: AppRef) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -156,7 +156,7 @@ fn openapi_json(app: &AppRef) -> Result<Response, ApiError> {
     Ok(raw_json_response(StatusCode::OK, json))
 }
 
-/// Interactive API docs (Swagger UI, loaded from a CDN) for this document.
+/// Interactive API docs (Swagger UI, served from the binary: no network needed) for this document.
 #[utoipa::path(
     get,
     path = "/_public/docs",

@@ -1,6 +1,7 @@
 // The dashboard: a login, then pages chosen by the URL's hash (#/jobs, #/jobs/<id>, ...).
-// Each page module exports `render(main, params, live)` and redraws itself when the live
-// stream (server-sent events of /api/v1/stream) says something moved.
+// Each page module exports `render(view, params, session)`, draws into `view` (shown once
+// it resolves) and may return `{job, update(kind, data)}`: the live stream (server-sent
+// events of /api/v1/stream) then calls `update` when something moved.
 
 import { session, login } from "./api.js";
 import { el, toast } from "./util.js";
@@ -27,14 +28,24 @@ const ROUTES = [
 
 /** The live stream of the current page: `counts` for all pages, `job` for a job's. */
 let stream = null;
-function follow(jobId, onEvent) {
+function stopLive() {
   if (stream) stream.close();
+  stream = null;
+  document.body.dataset.live = "off";
+}
+
+function follow(jobId, onEvent) {
+  stopLive();
   const s = session.load();
   const q = new URLSearchParams({ token: s.token });
   if (jobId) q.set("job", jobId);
-  stream = new EventSource(`/api/v1/stream?${q}`);
+  const es = new EventSource(`/api/v1/stream?${q}`);
+  stream = es;
+  es.onopen = () => (document.body.dataset.live = "on");
+  es.onerror = () => (document.body.dataset.live = "off"); // EventSource reconnects itself
   for (const kind of ["counts", "job"]) {
-    stream.addEventListener(kind, (e) => {
+    es.addEventListener(kind, (e) => {
+      if (stream !== es) return; // a page we left
       try {
         onEvent(kind, JSON.parse(e.data));
       } catch (err) {
@@ -45,13 +56,15 @@ function follow(jobId, onEvent) {
 }
 
 function loginPage(error) {
-  if (stream) stream.close();
+  stopLive();
   document.getElementById("logout").hidden = true;
   document.getElementById("who").textContent = "";
-  const token = el("input", { id: "login-token", type: "password", placeholder: "dev-admin-token", autocomplete: "off" });
-  const user = el("input", { id: "login-user", placeholder: "admin (optional)" });
-  const password = el("input", { id: "login-password", type: "password", placeholder: "demo" });
-  const message = el("p", { class: "err", id: "login-error" }, error || "");
+  for (const a of document.querySelectorAll("#nav a[data-page]")) a.classList.remove("active");
+  const token = el("input", { id: "login-token", name: "token", type: "password", placeholder: "dev-admin-token", autocomplete: "off", required: true });
+  const user = el("input", { id: "login-user", name: "user", placeholder: "admin (optional)", autocomplete: "username" });
+  const password = el("input", { id: "login-password", name: "password", type: "password", placeholder: "demo", autocomplete: "current-password" });
+  const message = el("p", { class: "err", id: "login-error", role: "alert" }, error || "");
+  const submit = el("button", { type: "submit", id: "login-submit" }, "Log in");
   const form = el(
     "form",
     { class: "panel login", id: "login" },
@@ -59,29 +72,40 @@ function loginPage(error) {
     el("p", { class: "muted" }, "A client token shows that client's jobs; the admin token (BATON_ADMIN_TOKEN) every client's. A workflow login adds the workflow pages."),
     el("label", { for: "login-token" }, "Client or admin token"),
     token,
-    el("label", { for: "login-user" }, "Workflow login: user"),
-    user,
-    el("label", { for: "login-password" }, "Workflow login: password"),
-    password,
+    el("details", {},
+      el("summary", {}, "Workflow login (optional)"),
+      el("label", { for: "login-user" }, "User"),
+      user,
+      el("label", { for: "login-password" }, "Password"),
+      password),
     message,
-    el("button", { type: "submit", id: "login-submit" }, "Log in"),
+    submit,
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    submit.disabled = true;
+    message.textContent = "";
     try {
       await login(token.value.trim(), user.value.trim(), password.value);
       route();
     } catch (err) {
       message.textContent = err.message;
+    } finally {
+      submit.disabled = false;
     }
   });
   main.replaceChildren(form);
   token.focus();
 }
 
+/** Each navigation's number: a page that finishes loading after the next began is dropped. */
+let generation = 0;
+
 async function route() {
   const s = session.load();
   if (!s || !s.token) return loginPage();
+  const mine = ++generation;
+  stopLive();
   document.getElementById("logout").hidden = false;
   document.getElementById("who").textContent = `${s.admin ? "admin" : "client token"}${s.user ? ` · ${s.user}` : ""}`;
   const hash = location.hash || "#/";
@@ -89,17 +113,24 @@ async function route() {
     const m = hash.match(pattern);
     if (!m) continue;
     for (const a of document.querySelectorAll("#nav a[data-page]")) a.classList.toggle("active", a.dataset.page === nav);
-    const started = performance.now();
+    main.setAttribute("aria-busy", "true");
+    const view = el("div", { class: "page", "data-page": nav });
     try {
-      const live = await page.render(main, m.slice(1), s);
+      const live = await page.render(view, m.slice(1), s);
+      if (mine !== generation) return;
+      main.replaceChildren(view);
+      // When the page first showed its data (read by the browser test).
+      performance.mark("baton:rendered", { detail: hash });
       follow(live?.job || null, (kind, data) => live?.update?.(kind, data));
-      document.body.dataset.renderedMs = String(Math.round(performance.now() - started));
     } catch (err) {
+      if (mine !== generation) return;
       if (err.status === 401) {
         session.clear();
         return loginPage("The token was refused: log in again.");
       }
-      main.replaceChildren(el("p", { class: "err" }, `Could not load this page: ${err.message}`));
+      main.replaceChildren(el("div", { class: "panel" }, el("p", { class: "err" }, `Could not load this page: ${err.message}`)));
+    } finally {
+      if (mine === generation) main.removeAttribute("aria-busy");
     }
     return;
   }
@@ -108,7 +139,7 @@ async function route() {
 
 document.getElementById("logout").addEventListener("click", () => {
   session.clear();
-  location.hash = "#/";
+  history.replaceState(null, "", "#/");
   loginPage();
 });
 window.addEventListener("hashchange", route);

@@ -1,6 +1,6 @@
 // Small helpers shared by the pages: building DOM nodes, formatting times and values.
 
-/** An element: `el("td", {class: "mono"}, "text", child, ...)`. Strings become text. */
+/** An element: `el("td", {class: "mono"}, "text", child, [more, [children]], ...)`. Strings become text; nested arrays are flattened. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -9,16 +9,16 @@ export function el(tag, attrs = {}, ...children) {
     else if (k === "html") node.innerHTML = v; // only for trusted, built-in markup
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return node;
 }
 
-/** A status badge. */
-export function badge(status) {
-  return el("span", { class: `badge ${status || ""}`, "data-status": status }, status || "–");
+/** A status badge (`waiting_for_human` reads "waiting for human"). */
+export function badge(status, id) {
+  return el("span", { class: `badge ${status || ""}`, "data-status": status, id }, status ? status.replaceAll("_", " ") : "–");
 }
 
 /** `2026-12-07 10:00:03` (local time) from RFC 3339 or epoch ms. */
@@ -28,6 +28,14 @@ export function when(t) {
   if (Number.isNaN(d.getTime())) return String(t);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** `10:00:03.250` (local time, with milliseconds) from RFC 3339 or epoch ms. */
+export function clock(t) {
+  const d = new Date(t);
+  if (t === undefined || t === null || Number.isNaN(d.getTime())) return "–";
+  const pad = (n, w = 2) => String(n).padStart(w, "0");
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
 /** `850 ms`, `12.3 s`, `4 min 2 s` from milliseconds. */
