@@ -195,13 +195,16 @@ pub fn routes(server: &Server) -> impl Filter<Extract = (Response,), Error = Inf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime::CREATE_JOB_ROUTE;
+    use runtime::{CREATE_JOBS_ROUTE, CREATE_JOB_ROUTE};
     use warp::http::StatusCode;
 
     /// A request path for a template: every parameter `x`.
     pub(crate) fn sample_path(template: &str) -> String {
         if template == CREATE_JOB_ROUTE {
             return "/api/v1/jobs/x".into();
+        }
+        if template == CREATE_JOBS_ROUTE {
+            return "/api/v1/jobs/x/batch".into();
         }
         baton_http::routes::sample_path(template)
     }

@@ -13,6 +13,15 @@ pub struct CatchAll {
     pub method: &'static str,
     pub first_segment: &'static str,
     pub template: &'static str,
+    /// `(last segment, template)`: the requests it takes whose path ends so are labelled
+    /// with that template instead (the runtime's `.../batch`).
+    pub by_last_segment: &'static [(&'static str, &'static str)],
+}
+
+impl CatchAll {
+    fn owns(&self, template: &str) -> bool {
+        self.template == template || self.by_last_segment.iter().any(|(_, t)| *t == template)
+    }
 }
 
 /// Longest route template, in segments (longer paths match none).
@@ -43,7 +52,7 @@ impl RouteTable {
     /// Adds a face's routes under its index.
     pub fn add(&mut self, face: usize, routes: &'static [(&'static str, &'static str)]) {
         for &(method, template) in routes {
-            if self.catch_alls.iter().any(|(_, c)| c.template == template) {
+            if self.catch_alls.iter().any(|(_, c)| c.owns(template)) {
                 continue;
             }
             let segments: Vec<&str> = template.trim_start_matches('/').split('/').collect();
@@ -100,8 +109,14 @@ impl RouteTable {
             .iter()
             .find(|(_, c)| c.method == method && c.first_segment == first)
         {
+            let last = path.rsplit('/').next().unwrap_or_default();
+            let template = c
+                .by_last_segment
+                .iter()
+                .find(|(segment, _)| *segment == last)
+                .map_or(c.template, |(_, t)| *t);
             return Label {
-                template: c.template,
+                template,
                 face: Some(*face),
             };
         }
@@ -152,6 +167,7 @@ mod tests {
                 method: "POST",
                 first_segment: "api",
                 template: "/api/{version}/{endpoint}",
+                by_last_segment: &[("batch", "/api/{version}/{endpoint}/batch")],
             },
         );
         t.add(0, A);
@@ -169,6 +185,11 @@ mod tests {
         assert_eq!(
             t.label("POST", "/api/v2/a/b/c/d").template,
             "/api/{version}/{endpoint}"
+        );
+        assert_eq!(
+            t.label("POST", "/api/v1/a/b/c/d/e/f/g/batch").template,
+            "/api/{version}/{endpoint}/batch",
+            "however long the endpoint"
         );
         assert_eq!(
             t.label("DELETE", "/_worker/workers/w1").template,

@@ -162,6 +162,7 @@ impl Face for App {
             method: "POST",
             first_segment: "api",
             template: CREATE_JOB_ROUTE,
+            by_last_segment: &[("batch", CREATE_JOBS_ROUTE)],
         })
     }
     fn always_served(&self) -> &'static [&'static str] {
@@ -185,8 +186,12 @@ impl Face for App {
 /// endpoint may span several segments).
 pub const CREATE_JOB_ROUTE: &str = "/api/{version}/{endpoint}";
 
+/// Many jobs of a blueprint at once (see [`bulk`]), served by the same route.
+pub const CREATE_JOBS_ROUTE: &str = "/api/{version}/{endpoint}/batch";
+
 /// Every route of the runtime face, as `(method, path template)`. A template segment
-/// `{...}` stands for one path segment, except in [`CREATE_JOB_ROUTE`]. Each must be
+/// `{...}` stands for one path segment, except `{endpoint}` in [`CREATE_JOB_ROUTE`] and
+/// [`CREATE_JOBS_ROUTE`]. Each must be
 /// documented in the OpenAPI document (tested).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/_public/status"),
@@ -198,6 +203,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/_public/jobs/quarantined"),
     ("POST", "/_public/debug/flush_db"),
     ("POST", CREATE_JOB_ROUTE),
+    ("POST", CREATE_JOBS_ROUTE),
     ("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/stats/timeline"),
     ("GET", "/api/v1/stream"),
