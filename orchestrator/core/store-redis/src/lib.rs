@@ -153,6 +153,9 @@ impl RedisStore {
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(deadpool::Runtime::Tokio1)
+            // The connection handed back last goes out first: requests share it (see
+            // `pool`).
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .wait_timeout(Some(Duration::from_secs(5)))
             .create_timeout(Some(Duration::from_secs(3)))
             .build()
@@ -186,10 +189,8 @@ impl RedisStore {
     /// A pooled connection for one request (each call is one round trip).
     async fn conn(&self) -> StoreResult<Connection> {
         self.count_round_trip();
-        self.pool
-            .get()
+        Connection::checkout(&self.pool)
             .await
-            .map(Connection)
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 

@@ -3,13 +3,24 @@
 //! Each pooled object is a multiplexed connection; the stock `deadpool-redis` manager
 //! sends `UNWATCH` + `PING` every time one is checked out, which doubled Baton's round
 //! trips per job. This manager (built on the same `deadpool` pool) instead remembers
-//! whether a connection failed: a connection that saw an I/O error is dropped on return,
-//! and only one idle for a while is pinged before reuse.
+//! whether a connection failed: a connection that saw an I/O error is dropped at its next
+//! checkout, and only one idle for a while is pinged before reuse.
+//!
+//! A checkout is not exclusive: [`Connection::checkout`] clones the multiplexed handle and
+//! hands the pooled object straight back, and the pool is LIFO, so concurrent requests
+//! share one connection and the library writes what they queued together (one write and
+//! one read for many commands) instead of each request writing and reading on a socket
+//! of its own. Measured (3 interleaved rounds, one orchestrator thread): per job at 20
+//! clients, orchestrator CPU 0.298 → 0.255 ms and Redis CPU 0.206 → 0.184 ms; 2,301 →
+//! 2,507 jobs/s; a 20,000-job burst 5.32 → 4.88 s end to end. Nothing here relies on a
+//! connection's state between commands (no WATCH, no SELECT; transactions are one
+//! pipeline, written as one block).
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A connection unused for longer than this is pinged before it is handed out again.
@@ -17,20 +28,25 @@ const IDLE_CHECK: Duration = Duration::from_secs(10);
 
 pub struct Conn {
     inner: MultiplexedConnection,
-    broken: AtomicBool,
+    broken: Arc<AtomicBool>,
+}
+
+/// Marks the connection broken after an error that says it is.
+fn watch<T>(broken: &AtomicBool, result: &RedisResult<T>) {
+    if let Err(e) = result {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_unrecoverable_error()
+            || e.is_timeout()
+        {
+            broken.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Conn {
     fn watch<T>(&self, result: &RedisResult<T>) {
-        if let Err(e) = result {
-            if e.is_io_error()
-                || e.is_connection_dropped()
-                || e.is_unrecoverable_error()
-                || e.is_timeout()
-            {
-                self.broken.store(true, Ordering::Relaxed);
-            }
-        }
+        watch(&self.broken, result);
     }
 }
 
@@ -94,7 +110,7 @@ impl managed::Manager for Manager {
             .await?;
         Ok(Conn {
             inner,
-            broken: AtomicBool::new(false),
+            broken: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -111,12 +127,31 @@ impl managed::Manager for Manager {
 
 pub type Pool = managed::Pool<Manager>;
 
-/// A checked-out connection; goes back to the pool when dropped.
-pub struct Connection(pub managed::Object<Manager>);
+/// A connection for one request: a handle on a pooled multiplexed connection, shared
+/// with whoever else uses it meanwhile (see the module docs).
+pub struct Connection {
+    inner: MultiplexedConnection,
+    broken: Arc<AtomicBool>,
+}
+
+impl Connection {
+    /// Takes a connection from the pool and gives the pooled object back at once.
+    pub async fn checkout(pool: &Pool) -> Result<Connection, managed::PoolError<RedisError>> {
+        let pooled = pool.get().await?;
+        Ok(Connection {
+            inner: pooled.inner.clone(),
+            broken: pooled.broken.clone(),
+        })
+    }
+}
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        self.0.req_packed_command(cmd)
+        Box::pin(async move {
+            let result = self.inner.req_packed_command(cmd).await;
+            watch(&self.broken, &result);
+            result
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -125,10 +160,17 @@ impl ConnectionLike for Connection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        self.0.req_packed_commands(pipeline, offset, count)
+        Box::pin(async move {
+            let result = self
+                .inner
+                .req_packed_commands(pipeline, offset, count)
+                .await;
+            watch(&self.broken, &result);
+            result
+        })
     }
 
     fn get_db(&self) -> i64 {
-        self.0.get_db()
+        self.inner.get_db()
     }
 }

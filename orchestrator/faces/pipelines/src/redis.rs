@@ -89,6 +89,8 @@ impl RedisRecords {
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(deadpool::Runtime::Tokio1)
+            // Requests share the connection handed back last (see baton_store_redis::pool).
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .wait_timeout(Some(Duration::from_secs(5)))
             .create_timeout(Some(Duration::from_secs(3)))
             .build()
@@ -118,10 +120,8 @@ impl RedisRecords {
     }
 
     async fn conn(&self) -> RecordResult<Connection> {
-        self.pool
-            .get()
+        Connection::checkout(&self.pool)
             .await
-            .map(Connection)
             .map_err(|e| RecordError::Store(StoreError::Unavailable(e.to_string())))
     }
 

@@ -61,10 +61,8 @@ impl RedisWorkflows {
     }
 
     pub(crate) async fn conn(&self) -> RecordResult<Connection> {
-        self.pool
-            .get()
+        Connection::checkout(&self.pool)
             .await
-            .map(Connection)
             .map_err(|e| RecordError::Store(StoreError::Unavailable(e.to_string())))
     }
 
