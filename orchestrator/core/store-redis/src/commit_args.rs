@@ -26,12 +26,15 @@ pub(super) fn commit_invocation<'a>(
         .key(keys.k("skills"))
         .key(keys.quarantine(&c.owner))
         .key(keys.quarantine_owners());
+    // The arguments go straight into the invocation (no intermediate strings: the job's
+    // document is the largest of them and was copied twice). Extra keys are declared as
+    // they are first met, after the fixed ones; commit.lua refers to them by index.
     let mut extra: Vec<String> = Vec::new();
-    // 1-based index in KEYS (Lua) of an extra key, declared once however often used.
-    let mut index_of = |key: String| -> usize {
+    let mut index_of = |inv: &mut ::redis::ScriptInvocation<'a>, key: String| -> usize {
         match extra.iter().position(|k| *k == key) {
             Some(i) => FIXED_KEYS + 1 + i,
             None => {
+                inv.key(&key);
                 extra.push(key);
                 FIXED_KEYS + extra.len()
             }
@@ -41,80 +44,75 @@ pub(super) fn commit_invocation<'a>(
         Expect::New => 0,
         Expect::Version(v) => v,
     };
-    let mut args: Vec<String> = vec![
-        expected.to_string(),
-        c.status.clone(),
-        c.doc.clone(),
-        history_limit.to_string(),
-        expire_ms.to_string(),
-        keys.wake_channel(),
-        keys.command_channel(),
-        if baton_protocol::job_status::is_terminal(&c.status) || c.revived {
-            keys.done_channel()
-        } else {
-            String::new()
-        },
-        c.job_id.clone(),
-        c.origin.clone(),
-        now_ms.to_string(),
-        c.owner.clone(),
-        c.blueprint.clone(),
-        keys.tag.clone(),
-    ];
-    args.push(c.set_slots.len().to_string());
+    let done_channel = if baton_protocol::job_status::is_terminal(&c.status) || c.revived {
+        keys.done_channel()
+    } else {
+        String::new()
+    };
+    inv.arg(expected)
+        .arg(&c.status)
+        .arg(&c.doc)
+        .arg(history_limit)
+        .arg(expire_ms)
+        .arg(keys.wake_channel())
+        .arg(keys.command_channel())
+        .arg(done_channel)
+        .arg(&c.job_id)
+        .arg(&c.origin)
+        .arg(now_ms)
+        .arg(&c.owner)
+        .arg(&c.blueprint)
+        .arg(&keys.tag);
+    inv.arg(c.set_slots.len());
     for (task_id, slot) in &c.set_slots {
-        args.push(format!("t:{task_id}"));
-        args.push(slot.encode());
+        inv.arg(format!("t:{task_id}")).arg(slot.encode());
     }
-    args.push(c.del_slots.len().to_string());
-    args.extend(c.del_slots.iter().map(|t| format!("t:{t}")));
-    args.push(c.store_tasks.len().to_string());
+    inv.arg(c.del_slots.len());
+    for t in &c.del_slots {
+        inv.arg(format!("t:{t}"));
+    }
+    inv.arg(c.store_tasks.len());
     for (task_id, blob) in &c.store_tasks {
-        args.push(task_id.clone());
-        args.push(blob.encode());
+        inv.arg(task_id).arg(blob.encode());
     }
-    args.push(c.enqueue.len().to_string());
+    inv.arg(c.enqueue.len());
     for e in &c.enqueue {
-        args.push(index_of(keys.queue(&e.skill)).to_string());
-        args.push((-e.priority).to_string());
-        args.push(e.member.clone());
-        args.push(e.skill.clone());
+        let index = index_of(&mut inv, keys.queue(&e.skill));
+        inv.arg(index).arg(-e.priority).arg(&e.member).arg(&e.skill);
     }
-    args.push(c.dequeue.len().to_string());
+    inv.arg(c.dequeue.len());
     for (skill, member) in &c.dequeue {
-        args.push(index_of(keys.queue(skill)).to_string());
-        args.push(member.clone());
+        let index = index_of(&mut inv, keys.queue(skill));
+        inv.arg(index).arg(member);
     }
-    args.push(c.drop_tasks.len().to_string());
-    args.extend(c.drop_tasks.iter().cloned());
-    args.push(c.release.len().to_string());
+    inv.arg(c.drop_tasks.len());
+    for t in &c.drop_tasks {
+        inv.arg(t);
+    }
+    inv.arg(c.release.len());
     for (task_id, worker) in &c.release {
-        args.push(task_id.clone());
-        args.push(index_of(keys.worker_tasks(worker)).to_string());
+        let index = index_of(&mut inv, keys.worker_tasks(worker));
+        inv.arg(task_id).arg(index);
     }
-    args.push(c.cancel.len().to_string());
+    inv.arg(c.cancel.len());
     for n in &c.cancel {
-        args.push(index_of(keys.worker_cancels(&n.worker_id)).to_string());
-        args.push(n.task_id.clone());
-        args.push(pubsub::command_message(
+        let index = index_of(&mut inv, keys.worker_cancels(&n.worker_id));
+        inv.arg(index).arg(&n.task_id).arg(pubsub::command_message(
             &n.worker_id,
             &baton_store::rules::cancel_command(&n.task_id, &n.job_id),
         ));
     }
-    args.push(c.timers_add.len().to_string());
+    inv.arg(c.timers_add.len());
     for (member, due) in &c.timers_add {
-        args.push(member.clone());
-        args.push(due.to_string());
+        inv.arg(member).arg(due);
     }
-    args.push(c.timers_del.len().to_string());
-    args.extend(c.timers_del.iter().cloned());
-    args.push(c.history.len().to_string());
-    args.extend(c.history.iter().cloned());
-    for key in extra {
-        inv.key(key);
+    inv.arg(c.timers_del.len());
+    for t in &c.timers_del {
+        inv.arg(t);
     }
-    for a in args {
-        inv.arg(a);
+    inv.arg(c.history.len());
+    for h in &c.history {
+        inv.arg(h);
     }
     inv
 }
