@@ -26,11 +26,6 @@ use std::time::Duration;
 /// A connection unused for longer than this is pinged before it is handed out again.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
 
-pub struct Conn {
-    inner: MultiplexedConnection,
-    broken: Arc<AtomicBool>,
-}
-
 /// Marks the connection broken after an error that says it is.
 fn watch<T>(broken: &AtomicBool, result: &RedisResult<T>) {
     if let Err(e) = result {
@@ -41,42 +36,6 @@ fn watch<T>(broken: &AtomicBool, result: &RedisResult<T>) {
         {
             broken.store(true, Ordering::Relaxed);
         }
-    }
-}
-
-impl Conn {
-    fn watch<T>(&self, result: &RedisResult<T>) {
-        watch(&self.broken, result);
-    }
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(async move {
-            let result = self.inner.req_packed_command(cmd).await;
-            self.watch(&result);
-            result
-        })
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        Box::pin(async move {
-            let result = self
-                .inner
-                .req_packed_commands(pipeline, offset, count)
-                .await;
-            self.watch(&result);
-            result
-        })
-    }
-
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
     }
 }
 
@@ -100,21 +59,21 @@ impl Manager {
 }
 
 impl managed::Manager for Manager {
-    type Type = Conn;
+    type Type = Connection;
     type Error = RedisError;
 
-    async fn create(&self) -> Result<Conn, RedisError> {
+    async fn create(&self) -> Result<Connection, RedisError> {
         let inner = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
             .await?;
-        Ok(Conn {
+        Ok(Connection {
             inner,
             broken: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<RedisError> {
+    async fn recycle(&self, conn: &mut Connection, metrics: &Metrics) -> RecycleResult<RedisError> {
         if conn.broken.load(Ordering::Relaxed) {
             return Err(RecycleError::message("connection failed earlier"));
         }
@@ -127,8 +86,9 @@ impl managed::Manager for Manager {
 
 pub type Pool = managed::Pool<Manager>;
 
-/// A connection for one request: a handle on a pooled multiplexed connection, shared
-/// with whoever else uses it meanwhile (see the module docs).
+/// A multiplexed connection and whether it failed. The pool holds one; a request gets a
+/// clone, a handle shared with whoever else uses it meanwhile (see the module docs).
+#[derive(Clone)]
 pub struct Connection {
     inner: MultiplexedConnection,
     broken: Arc<AtomicBool>,
@@ -137,11 +97,7 @@ pub struct Connection {
 impl Connection {
     /// Takes a connection from the pool and gives the pooled object back at once.
     pub async fn checkout(pool: &Pool) -> Result<Connection, managed::PoolError<RedisError>> {
-        let pooled = pool.get().await?;
-        Ok(Connection {
-            inner: pooled.inner.clone(),
-            broken: pooled.broken.clone(),
-        })
+        Ok(Connection::clone(&*pool.get().await?))
     }
 }
 

@@ -107,53 +107,26 @@ pub(super) async fn create_jobs(
 ) -> Result<Response, ApiError> {
     let client = client(app, t)?;
     let items = items(parse_json(&body?)?, app.cfg.max_batch_jobs)?;
-    let checked: Vec<Result<NewJob, ApiError>> = items.into_iter().map(new_job).collect();
+    let mut checked = items.into_iter().map(new_job);
     let mut out: Vec<CreatedItem> = Vec::with_capacity(checked.len());
-    let mut pending = checked.into_iter().peekable();
     let mut failed: Option<ApiError> = None;
-    while pending.peek().is_some() {
-        // One chunk: the valid items go to the store together, the others keep their place.
-        let chunk: Vec<Result<NewJob, ApiError>> = pending.by_ref().take(CHUNK).collect();
+    loop {
+        let chunk: Vec<Result<NewJob, ApiError>> = checked.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
         if let Some(e) = &failed {
-            out.extend(chunk.into_iter().map(|_| not_attempted(e)));
+            out.extend(chunk.iter().map(|_| not_attempted(e)));
             continue;
         }
-        let mut reqs = Vec::new();
-        let mut slots = Vec::with_capacity(chunk.len());
-        for item in chunk {
-            match item {
-                Ok(req) => {
-                    reqs.push(req);
-                    slots.push(None);
-                }
-                Err(e) => slots.push(Some(CreatedItem::error(e))),
+        let (items, error) = create_chunk(app, &client, bp, chunk).await;
+        if let Some(e) = error {
+            if out.is_empty() {
+                return Err(e);
             }
+            failed = Some(e);
         }
-        let created = match app.engine.create_jobs(&client, bp, reqs).await {
-            Ok(created) => created,
-            Err(e) if out.is_empty() => return Err(e.into()),
-            Err(e) => {
-                let e = ApiError::from(e);
-                out.extend(
-                    slots
-                        .into_iter()
-                        .map(|s| s.unwrap_or_else(|| CreatedItem::error(e.clone()))),
-                );
-                failed = Some(e);
-                continue;
-            }
-        };
-        let mut created = created.into_iter();
-        for slot in slots {
-            out.push(match slot {
-                Some(error) => error,
-                None => match created.next() {
-                    Some(Ok(id)) => CreatedItem::accepted(id),
-                    Some(Err(e)) => CreatedItem::error(e.into()),
-                    None => CreatedItem::error(ApiError::internal("a batch answer is missing")),
-                },
-            });
-        }
+        out.extend(items);
     }
     if let Some(skill) = bp.start_skill() {
         if let Some(id) = out.iter().find_map(|i| i.job_id.as_deref()) {
@@ -167,6 +140,51 @@ pub(super) async fn create_jobs(
         jobs: out,
     };
     Ok(json_response(StatusCode::OK, &answer))
+}
+
+/// Creates a chunk's valid items together: every item's outcome in order, and the store's
+/// error if the chunk could not be committed (its valid items then carry that error).
+async fn create_chunk(
+    app: &AppRef,
+    client: &str,
+    bp: &Blueprint,
+    chunk: Vec<Result<NewJob, ApiError>>,
+) -> (Vec<CreatedItem>, Option<ApiError>) {
+    let mut reqs = Vec::new();
+    // The invalid items keep their place with their error.
+    let slots: Vec<Option<CreatedItem>> = chunk
+        .into_iter()
+        .map(|item| match item {
+            Ok(req) => {
+                reqs.push(req);
+                None
+            }
+            Err(e) => Some(CreatedItem::error(e)),
+        })
+        .collect();
+    let mut created = match app.engine.create_jobs(client, bp, reqs).await {
+        Ok(created) => created.into_iter(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            let items = slots
+                .into_iter()
+                .map(|s| s.unwrap_or_else(|| CreatedItem::error(e.clone())))
+                .collect();
+            return (items, Some(e));
+        }
+    };
+    let items = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(error) => error,
+            None => match created.next() {
+                Some(Ok(id)) => CreatedItem::accepted(id),
+                Some(Err(e)) => CreatedItem::error(e.into()),
+                None => CreatedItem::error(ApiError::internal("a batch answer is missing")),
+            },
+        })
+        .collect();
+    (items, None)
 }
 
 /// The items of a `{"jobs": [...]}` body, 1 to `max` of them.

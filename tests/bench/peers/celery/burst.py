@@ -11,7 +11,7 @@ import time
 
 from celery import group
 
-from common import CeleryWorker, parse, purge, queue_name
+from common import CeleryWorker, parse, run_threads, purge, queue_name
 
 args = parse(
     __doc__,
@@ -34,30 +34,20 @@ ids = [None] * args.jobs
 def submit():
     lock = threading.Lock()
     nxt = [0]
-    errors = []
 
     def submitter():
-        try:
-            while True:
-                with lock:
-                    first = nxt[0]
-                    nxt[0] += args.batch
-                if first >= args.jobs:
-                    return
-                n = min(args.batch, args.jobs - first)
-                res = group(echo.s({"n": 1}) for _ in range(n)).apply_async(queue=queue)
-                for i, r in enumerate(res.results):
-                    ids[first + i] = r.id
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+        while True:
+            with lock:
+                first = nxt[0]
+                nxt[0] += args.batch
+            if first >= args.jobs:
+                return
+            n = min(args.batch, args.jobs - first)
+            res = group(echo.s({"n": 1}) for _ in range(n)).apply_async(queue=queue)
+            for i, r in enumerate(res.results):
+                ids[first + i] = r.id
 
-    threads = [threading.Thread(target=submitter) for _ in range(args.submitters)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    run_threads(submitter, args.submitters)
 
 
 def wait_all(deadline):

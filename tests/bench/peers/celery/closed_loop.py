@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from common import CeleryWorker, parse, percentile, purge, queue_name
+from common import CeleryWorker, parse, run_threads, percentile, purge, queue_name
 
 args = parse(__doc__, redis_url="redis://127.0.0.1:6379/0", jobs=20000, clients=20, concurrency=32)
 
@@ -20,34 +20,24 @@ worker = CeleryWorker(app, queue, args.concurrency)
 def drive(count, samples):
     lock = threading.Lock()
     left = [count]
-    errors = []
 
     def client():
-        try:
-            while True:
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            t0 = time.perf_counter()
+            res = echo.apply_async(({"n": 1},), queue=queue)
+            out = res.get(timeout=60)
+            if out != {"n": 1}:
+                raise RuntimeError(f"task {res.id} returned {out!r}")
+            if samples is not None:
+                elapsed = (time.perf_counter() - t0) * 1000
                 with lock:
-                    if left[0] <= 0:
-                        return
-                    left[0] -= 1
-                t0 = time.perf_counter()
-                res = echo.apply_async(({"n": 1},), queue=queue)
-                out = res.get(timeout=60)
-                if out != {"n": 1}:
-                    raise RuntimeError(f"task {res.id} returned {out!r}")
-                if samples is not None:
-                    elapsed = (time.perf_counter() - t0) * 1000
-                    with lock:
-                        samples.append(elapsed)
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+                    samples.append(elapsed)
 
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
+    run_threads(client, args.clients)
 
 
 try:

@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +26,25 @@ def parse(description, **defaults):
     # tasks.py reads REDIS_URL when imported, in this process and in the worker.
     os.environ["REDIS_URL"] = args.redis_url
     return args
+
+
+def run_threads(target, n):
+    """Runs `target` in `n` threads to their end; raises the first error one of them met."""
+    errors = []
+
+    def guarded():
+        try:
+            target()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def queue_name(prefix):
